@@ -1,0 +1,103 @@
+"""Registering, logging in and finding users."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from beanie import PydanticObjectId
+from holdfast.accounts.models import Role, User
+from holdfast.accounts.passwords import hash_password, verify_password
+from holdfast.accounts.tokens import issue_session_token, read_session_token
+from holdfast.clock import zone
+from holdfast.context import Context
+from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound, Unauthorized
+from pymongo.errors import DuplicateKeyError
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class EmailTaken(DomainError):
+    kind, code = ErrorKind.CONFLICT, "email_taken"
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def _check_new_account(email: str, password: str, name: str, timezone: str) -> None:
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise Invalid(f"'{email}' is not an email address.", code="invalid_email")
+    if not 8 <= len(password) <= 256:
+        raise Invalid("The password must be between 8 and 256 characters.", code="weak_password")
+    if not name.strip():
+        raise Invalid("Please give a name.", code="invalid_name")
+    zone(timezone)
+
+
+async def register(
+    ctx: Context, *, email: str, password: str, name: str, timezone: str, role: Role = "client"
+) -> User:
+    _check_new_account(email, password, name, timezone)
+    user = User(
+        email=email.strip(),
+        email_key=email_key(email),
+        name=name.strip(),
+        timezone=timezone,
+        role=role,
+        password_hash=await hash_password(password),
+        created_at=ctx.now(),
+    )
+    try:
+        await user.insert()
+    except DuplicateKeyError:
+        raise EmailTaken(f"An account for {email.strip()} already exists; please log in.") from None
+    return user
+
+
+async def log_in(ctx: Context, *, email: str, password: str) -> tuple[str, User]:
+    user = await User.find_one(User.email_key == email_key(email))
+    if user is None or not await verify_password(user.password_hash, password):
+        raise Unauthorized("The email or password is not right.", code="invalid_credentials")
+    return session_token(ctx, user), user
+
+
+def session_token(ctx: Context, user: User) -> str:
+    return issue_session_token(
+        user_id=str(user.id),
+        secret=ctx.settings.secret_key.get_secret_value(),
+        now=ctx.now(),
+        lifetime=timedelta(hours=ctx.settings.session_hours),
+    )
+
+
+async def user_for_token(ctx: Context, token: str) -> User:
+    user_id = read_session_token(token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now())
+    user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
+    if user is None:
+        raise Unauthorized("Your account no longer exists; please register again.")
+    return user
+
+
+async def get_user(user_id: str) -> User:
+    user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
+    if user is None:
+        raise NotFound(f"There is no user with id {user_id}.", code="user_not_found")
+    return user
+
+
+async def find_users(*, email: str | None) -> list[User]:
+    query = User.find(User.email_key == email_key(email)) if email else User.find_all()
+    return await query.sort("email_key").limit(200).to_list()
+
+
+async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> tuple[User, bool]:
+    """Create an admin, or make an existing account admin with this password. True if created."""
+    existing = await User.find_one(User.email_key == email_key(email))
+    if existing is None:
+        return await register(ctx, email=email, password=password, name="Admin", timezone="UTC", role="admin"), True
+    _check_new_account(email, password, existing.name, existing.timezone)
+    existing.role = "admin"
+    existing.password_hash = await hash_password(password)
+    await existing.save()
+    return existing, False

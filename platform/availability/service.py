@@ -1,0 +1,168 @@
+"""Availability: load rules and bookings, then ask the pure generator for slots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from beanie import PydanticObjectId
+from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRule, generate_slots
+from holdfast.bookings.models import SLOT_HOLDING, Booking
+from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.service import get_service, object_id
+from holdfast.clock import as_utc, zone
+from holdfast.context import Context
+from holdfast.errors import Invalid
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedSlot:
+    provider_id: str
+    start: datetime
+    end: datetime
+
+
+def slot_spec(service: Service) -> SlotSpec:
+    return SlotSpec(
+        duration=timedelta(minutes=service.duration_minutes),
+        buffer_before=timedelta(minutes=service.buffer_before_minutes),
+        buffer_after=timedelta(minutes=service.buffer_after_minutes),
+        step=timedelta(minutes=service.slot_step_minutes),
+        min_notice=timedelta(minutes=service.min_notice_minutes),
+    )
+
+
+def _hhmm(value: str) -> time:
+    # "24:00" closes a day at midnight; the generator takes it as the end of the local day.
+    return time.max if value == "24:00" else time.fromisoformat(value)
+
+
+def weekly_rules(provider: Provider) -> list[WeeklyRule]:
+    return [WeeklyRule(r.weekday, _hhmm(r.start), _hhmm(r.end)) for r in provider.rules]
+
+
+def date_exceptions(provider: Provider) -> list[DateException]:
+    return [
+        DateException(e.date, _hhmm(e.start) if e.start else None, _hhmm(e.end) if e.end else None)
+        for e in provider.exceptions
+    ]
+
+
+async def busy_intervals(
+    provider_ids: list[PydanticObjectId], start: datetime, end: datetime
+) -> dict[PydanticObjectId, list[tuple[datetime, datetime]]]:
+    """Occupied intervals of slot-holding bookings that reach into [start, end)."""
+    cursor = Booking.get_pymongo_collection().find(
+        {
+            "provider_id": {"$in": provider_ids},
+            "occupied_start": {"$lt": end},
+            "occupied_end": {"$gt": start},
+            "status": {"$in": list(SLOT_HOLDING)},
+        },
+        projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
+    )
+    busy: dict[PydanticObjectId, list[tuple[datetime, datetime]]] = {p: [] for p in provider_ids}
+    async for row in cursor:
+        busy[row["provider_id"]].append((as_utc(row["occupied_start"]), as_utc(row["occupied_end"])))
+    return busy
+
+
+def provider_slots(
+    provider: Provider,
+    service: Service,
+    *,
+    busy: list[tuple[datetime, datetime]],
+    now: datetime,
+    window: tuple[datetime, datetime],
+) -> list[OfferedSlot]:
+    slots: list[Slot] = generate_slots(
+        tz=ZoneInfo(provider.timezone),
+        rules=weekly_rules(provider),
+        exceptions=date_exceptions(provider),
+        spec=slot_spec(service),
+        busy=busy,
+        now=now,
+        window_start=window[0],
+        window_end=window[1],
+    )
+    return [OfferedSlot(str(provider.id), s.start, s.end) for s in slots]
+
+
+async def slots_for(
+    ctx: Context, service: Service, providers: list[Provider], window: tuple[datetime, datetime]
+) -> list[OfferedSlot]:
+    reach = timedelta(minutes=service.duration_minutes + service.buffer_before_minutes + service.buffer_after_minutes)
+    busy = await busy_intervals([p.id for p in providers if p.id], window[0] - reach, window[1] + reach)
+    now = ctx.now()
+    found: list[OfferedSlot] = []
+    for provider in providers:
+        found += provider_slots(provider, service, busy=busy[provider.id], now=now, window=window)  # type: ignore[index]
+    found.sort(key=lambda s: (s.start, s.provider_id))
+    return found
+
+
+async def service_providers(service: Service, provider_id: str | None) -> list[Provider]:
+    if provider_id is None:
+        ids = service.provider_ids
+    else:
+        wanted = object_id(provider_id, "provider")
+        if wanted not in service.provider_ids:
+            raise Invalid("That provider does not offer this service.", code="provider_not_offering")
+        ids = [wanted]
+    return await Provider.find({"_id": {"$in": ids}}).sort("_id").to_list()
+
+
+def local_window(
+    ctx: Context, *, tz: ZoneInfo, from_date: date | None, days: int
+) -> tuple[datetime, datetime]:
+    horizon = ctx.settings.booking_horizon_days
+    today = ctx.now().astimezone(tz).date()
+    first = from_date or today
+    if not 1 <= days <= 62:
+        raise Invalid("days must be between 1 and 62.", code="invalid_days")
+    if first > today + timedelta(days=horizon):
+        raise Invalid(f"from must be within {horizon} days from today.", code="beyond_horizon")
+    if first < today - timedelta(days=1):
+        raise Invalid("from must not be in the past.", code="from_in_past")
+    start = datetime.combine(first, time(), tz)
+    end = datetime.combine(first + timedelta(days=days), time(), tz)
+    return as_utc(start), as_utc(end)
+
+
+async def find_availability(
+    ctx: Context,
+    *,
+    service_id: str,
+    provider_id: str | None,
+    from_date: date | None,
+    days: int,
+    tz_name: str,
+) -> tuple[ZoneInfo, list[OfferedSlot]]:
+    tz = zone(tz_name)
+    window = local_window(ctx, tz=tz, from_date=from_date, days=days)
+    service = await get_service(service_id)
+    providers = await service_providers(service, provider_id)
+    return tz, await slots_for(ctx, service, providers, window)
+
+
+def as_local(value: datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).isoformat()
+
+
+def nearest(slots: list[OfferedSlot], target: datetime, provider_id: str, count: int) -> list[OfferedSlot]:
+    """The `count` slots closest in time to `target`, the same provider first on a tie."""
+    ranked = sorted(slots, key=lambda s: (abs(s.start - target), s.provider_id != provider_id, s.start))
+    return sorted(ranked[:count], key=lambda s: (s.start, s.provider_id))
+
+
+def slot_dict(slot: OfferedSlot, tz: ZoneInfo) -> dict[str, Any]:
+    from holdfast.clock import iso_z
+
+    return {
+        "provider_id": slot.provider_id,
+        "start": iso_z(slot.start),
+        "end": iso_z(slot.end),
+        "start_local": as_local(slot.start, tz),
+    }

@@ -1,0 +1,1 @@
+"""Bookings: the guarded booking path, cancellation, the audit trail and replay-safe intake."""

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Any
+
+from holdfast.bookings import service
+from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
+from holdfast.web.auth import Ctx, CurrentUser
+from holdfast.web.idempotency import run_once
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+
+class BookingController(Controller):
+    path = "/api/bookings"
+    tags = ["bookings"]
+
+    @post("/", status_code=201)
+    async def book(
+        self, data: JSONBody[BookingIn], ctx: Ctx, user: CurrentUser, request: Request[Any, Any, Any]
+    ) -> Response[Any]:
+        key = request.headers.get("idempotency-key")
+        request_key = f"{user.id}:{key}" if key is not None else None
+
+        async def work() -> tuple[int, Any]:
+            booking = await service.book_slot(
+                ctx,
+                user_id=user.id,  # type: ignore[arg-type]
+                service_id=data.service_id,
+                provider_id=data.provider_id,
+                start=data.start,
+                actor=str(user.id),
+                request_key=request_key,
+                display_tz=user.timezone,
+            )
+            return 201, BookingOut.of(booking).model_dump(mode="json")
+
+        if key is None:
+            status, body = await work()
+            return Response(body, status_code=status)
+        status, body, replayed = await run_once(
+            ctx, scope=f"bookings:{user.id}", key=key, body=await request.body(), work=work
+        )
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(body, status_code=status, headers=headers)
+
+    @get("/")
+    async def list_bookings(self, user: CurrentUser) -> list[BookingOut]:
+        return [BookingOut.of(b) for b in await service.list_bookings(user)]
+
+    @get("/{booking_id:str}")
+    async def get_booking(self, booking_id: FromPath[str], user: CurrentUser) -> BookingOut:
+        return BookingOut.of(await service.get_booking(booking_id, user))
+
+    @post("/{booking_id:str}/cancel", status_code=200)
+    async def cancel(self, booking_id: FromPath[str], ctx: Ctx, user: CurrentUser, data: JSONBody[CancelIn | None] = None) -> BookingOut:
+        reason = data.reason if data else None
+        return BookingOut.of(await service.cancel_booking(ctx, booking_id, user, reason))
+
+    @get("/{booking_id:str}/history")
+    async def history(self, booking_id: FromPath[str], user: CurrentUser) -> list[HistoryEntryOut]:
+        return [HistoryEntryOut.of(e) for e in await service.booking_history(booking_id, user)]

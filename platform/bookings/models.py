@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from beanie import Document, PydanticObjectId
+from pymongo import ASCENDING, IndexModel
+
+BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
+# Every one of these holds its interval; only cancelled frees it.
+SLOT_HOLDING: tuple[BookingStatus, ...] = ("held", "pending_payment", "confirmed")
+
+
+class Booking(Document):
+    user_id: PydanticObjectId
+    provider_id: PydanticObjectId
+    service_id: PydanticObjectId
+    start: datetime
+    end: datetime
+    # The interval the booking keeps from others: its buffers included, rounded to claim units.
+    occupied_start: datetime
+    occupied_end: datetime
+    status: BookingStatus
+    source: str = "web"
+    # "<user id>:<Idempotency-Key>": a retried request finds the booking its first try made.
+    request_key: str | None = None
+    cancel_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "bookings"
+        indexes = [
+            IndexModel([("provider_id", ASCENDING), ("occupied_start", ASCENDING)], name="provider_time"),
+            IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
+            IndexModel([("start", ASCENDING)], name="start"),
+            IndexModel(
+                [("request_key", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"request_key": {"$type": "string"}},
+                name="request_key_unique",
+            ),
+        ]
+
+
+class BookingEvent(Document):
+    """Append-only audit trail: one entry per status change, written in the change's transaction."""
+
+    booking_id: PydanticObjectId
+    at: datetime
+    action: str
+    from_status: BookingStatus | None
+    to_status: BookingStatus
+    actor: str
+    reason: str | None = None
+    data: dict[str, Any] = {}
+
+    class Settings:
+        name = "booking_events"
+        indexes = [IndexModel([("booking_id", ASCENDING), ("at", ASCENDING)], name="booking_at")]
+
+
+class SlotClaim(Document):
+    """One five-minute unit of one provider's time, held by one booking.
+
+    `_id` is "<provider id>:<unit number>", so MongoDB's own `_id` uniqueness is what refuses two
+    bookings that share a unit, whatever any application process checked before.
+    """
+
+    id: str  # type: ignore[assignment]
+    booking_id: PydanticObjectId
+
+    class Settings:
+        name = "slot_claims"
+
+
+class IdempotencyRecord(Document):
+    id: str  # type: ignore[assignment]
+    request_hash: str
+    state: Literal["in_progress", "done"]
+    status_code: int | None = None
+    body: Any = None
+    created_at: datetime
+    # Expiry is decided by comparing with now; the TTL index only cleans up.
+    expires_at: datetime
+
+    class Settings:
+        name = "idempotency_keys"
+        indexes = [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="ttl")]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
+from holdfast.schemas import Input, UtcInstant
+from pydantic import AwareDatetime, BaseModel, Field
+
+
+class BookingIn(Input):
+    service_id: str = Field(min_length=1, max_length=64)
+    provider_id: str = Field(min_length=1, max_length=64)
+    start: AwareDatetime
+
+
+class CancelIn(Input):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class BookingOut(BaseModel):
+    id: str
+    user_id: str
+    provider_id: str
+    service_id: str
+    start: UtcInstant
+    end: UtcInstant
+    status: BookingStatus
+    source: str
+    cancel_reason: str | None
+    created_at: UtcInstant
+    updated_at: UtcInstant
+
+    @classmethod
+    def of(cls, booking: Booking) -> BookingOut:
+        return cls(
+            id=str(booking.id),
+            user_id=str(booking.user_id),
+            provider_id=str(booking.provider_id),
+            service_id=str(booking.service_id),
+            start=booking.start,
+            end=booking.end,
+            status=booking.status,
+            source=booking.source,
+            cancel_reason=booking.cancel_reason,
+            created_at=booking.created_at,
+            updated_at=booking.updated_at,
+        )
+
+
+class HistoryEntryOut(BaseModel):
+    at: UtcInstant
+    action: str
+    from_status: BookingStatus | None
+    to_status: BookingStatus
+    actor: str
+    reason: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: BookingEvent) -> HistoryEntryOut:
+        data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in event.data.items()}
+        return cls(**event.model_dump(include={"at", "action", "from_status", "to_status", "actor", "reason"}), data=data)

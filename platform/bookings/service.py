@@ -1,0 +1,221 @@
+"""The guarded booking path: every booking, from any source, is written here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from beanie import PydanticObjectId
+from holdfast.accounts.models import User
+from holdfast.availability.service import (
+    OfferedSlot,
+    nearest,
+    provider_slots,
+    service_providers,
+    slot_dict,
+    slots_for,
+)
+from holdfast.bookings.guard import claim_ids, occupied_span
+from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
+from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.service import get_provider, get_service, object_id
+from holdfast.clock import as_utc, zone
+from holdfast.context import Context
+from holdfast.db import Session, transact
+from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+ALTERNATIVES = 5
+
+
+class SlotTaken(DomainError):
+    kind, code = ErrorKind.CONFLICT, "slot_taken"
+
+    def __init__(self, alternatives: list[OfferedSlot], display_tz: ZoneInfo) -> None:
+        super().__init__(
+            "Sorry, that time has just been taken. Here are the nearest free times.",
+            alternatives=[slot_dict(s, display_tz) for s in alternatives],
+        )
+        self.alternatives = alternatives
+
+
+class _Collision(Exception):
+    """Raised inside the transaction so it aborts; turned into `SlotTaken` outside."""
+
+
+def _is_duplicate(exc: BulkWriteError) -> bool:
+    errors = exc.details.get("writeErrors", [])
+    return bool(errors) and errors[0].get("code") == 11000
+
+
+def _check_offered(provider: Provider, service: Service, start: datetime, now: datetime) -> None:
+    """Only a start the availability page would offer (ignoring other bookings) can be booked."""
+    if start < now:
+        raise Invalid("That time is in the past; please choose a future slot.", code="start_in_past")
+    offered = provider_slots(provider, service, busy=[], now=now, window=(start, start + timedelta(minutes=1)))
+    if not offered or offered[0].start != start:
+        raise Invalid(
+            "That start time is not one of the bookable slots for this service and provider.",
+            code="not_a_slot",
+        )
+
+
+async def _write_booking(session: Session, booking: Booking, actor: str) -> None:
+    claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
+    try:
+        await SlotClaim.get_pymongo_collection().insert_many(
+            [{"_id": c, "booking_id": booking.id} for c in claims], session=session
+        )
+    except BulkWriteError as exc:
+        if _is_duplicate(exc):
+            raise _Collision from None
+        raise
+    await Booking.get_pymongo_collection().insert_one(booking.model_dump(by_alias=True), session=session)
+    await _record(session, booking, action="created", from_status=None, actor=actor)
+
+
+async def _record(
+    session: Session,
+    booking: Booking,
+    *,
+    action: str,
+    from_status: BookingStatus | None,
+    actor: str,
+    reason: str | None = None,
+) -> None:
+    event = BookingEvent(
+        booking_id=booking.id,  # type: ignore[arg-type]
+        at=booking.updated_at,
+        action=action,
+        from_status=from_status,
+        to_status=booking.status,
+        actor=actor,
+        reason=reason,
+        data={"source": booking.source, "start": booking.start, "end": booking.end},
+    )
+    await BookingEvent.get_pymongo_collection().insert_one(
+        event.model_dump(by_alias=True, exclude={"id"}), session=session
+    )
+
+
+async def book_slot(
+    ctx: Context,
+    *,
+    user_id: PydanticObjectId,
+    service_id: str,
+    provider_id: str,
+    start: datetime,
+    actor: str,
+    source: str = "web",
+    request_key: str | None = None,
+    display_tz: str = "UTC",
+) -> Booking:
+    """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
+
+    The database decides collisions: the claim units are inserted in the booking's transaction,
+    so two racing writers cannot both commit, whatever they checked before.
+    """
+    if start.tzinfo is None:
+        raise Invalid("start must carry a timezone offset, e.g. 2026-03-02T09:00:00Z.", code="naive_datetime")
+    start = as_utc(start)
+    now = ctx.now()
+    service = await get_service(service_id)
+    provider = await get_provider(provider_id)
+    if provider.id not in service.provider_ids:
+        raise Invalid("That provider does not offer this service.", code="provider_not_offering")
+    _check_offered(provider, service, start, now)
+    end = start + timedelta(minutes=service.duration_minutes)
+    occupied = occupied_span(
+        start,
+        end,
+        timedelta(minutes=service.buffer_before_minutes),
+        timedelta(minutes=service.buffer_after_minutes),
+    )
+    booking = Booking(
+        id=PydanticObjectId(),
+        user_id=user_id,
+        provider_id=provider.id,  # type: ignore[arg-type]
+        service_id=service.id,  # type: ignore[arg-type]
+        start=start,
+        end=end,
+        occupied_start=occupied[0],
+        occupied_end=occupied[1],
+        status="confirmed",
+        source=source,
+        request_key=request_key,
+        created_at=now,
+        updated_at=now,
+    )
+    if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
+        return earlier
+    try:
+        await transact(ctx.mongo, lambda session: _write_booking(session, booking, actor))
+    except (_Collision, DuplicateKeyError) as exc:
+        # Our own earlier commit (a retried commit, or the same Idempotency-Key racing itself)
+        # is not a collision: hand back what that commit made.
+        if existing := await _existing(booking):
+            return existing
+        if isinstance(exc, DuplicateKeyError):
+            raise
+        raise SlotTaken(await _alternatives(ctx, service, provider, start), zone(display_tz)) from None
+    return booking
+
+
+async def _existing(booking: Booking) -> Booking | None:
+    found = await Booking.get(booking.id)  # type: ignore[arg-type]
+    if found is None and booking.request_key:
+        found = await Booking.find_one(Booking.request_key == booking.request_key)
+    return found
+
+
+async def _alternatives(ctx: Context, service: Service, provider: Provider, start: datetime) -> list[OfferedSlot]:
+    providers = await service_providers(service, None)
+    window = (max(start - timedelta(days=3), ctx.now()), start + timedelta(days=7))
+    return nearest(await slots_for(ctx, service, providers, window), start, str(provider.id), ALTERNATIVES)
+
+
+async def get_booking(booking_id: str, viewer: User) -> Booking:
+    """A booking its owner or an admin may see; anyone else is told it does not exist."""
+    booking = await Booking.get(object_id(booking_id, "booking"))
+    if booking is None or (viewer.role != "admin" and booking.user_id != viewer.id):
+        raise NotFound(f"There is no booking with id {booking_id}.", code="booking_not_found")
+    return booking
+
+
+async def list_bookings(viewer: User, *, limit: int = 200) -> list[Booking]:
+    query: dict[str, Any] = {} if viewer.role == "admin" else {"user_id": viewer.id}
+    return await Booking.find(query).sort("start", "_id").limit(limit).to_list()
+
+
+async def cancel_booking(ctx: Context, booking_id: str, viewer: User, reason: str | None) -> Booking:
+    """Cancel and free the interval in one transaction; cancelling again changes nothing."""
+    booking = await get_booking(booking_id, viewer)
+    if booking.status == "cancelled":
+        return booking
+    previous = booking.status
+
+    async def work(session: Session) -> bool:
+        now = ctx.now()
+        changed = await Booking.get_pymongo_collection().update_one(
+            {"_id": booking.id, "status": previous},
+            {"$set": {"status": "cancelled", "cancel_reason": reason, "updated_at": now}},
+            session=session,
+        )
+        if changed.modified_count == 0:
+            return False  # someone else cancelled it first
+        claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
+        await SlotClaim.get_pymongo_collection().delete_many(
+            {"_id": {"$in": claims}, "booking_id": booking.id}, session=session
+        )
+        booking.status, booking.cancel_reason, booking.updated_at = "cancelled", reason, now
+        await _record(session, booking, action="cancelled", from_status=previous, actor=str(viewer.id), reason=reason)
+        return True
+
+    await transact(ctx.mongo, work)
+    return await get_booking(booking_id, viewer)
+
+
+async def booking_history(booking_id: str, viewer: User) -> list[BookingEvent]:
+    booking = await get_booking(booking_id, viewer)
+    return await BookingEvent.find(BookingEvent.booking_id == booking.id).sort("at", "_id").to_list()

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from holdfast.catalog import service
+from holdfast.catalog.models import Provider
+from holdfast.catalog.schemas import (
+    AvailabilityIn,
+    AvailabilityOut,
+    DateOverrideIn,
+    ProviderIn,
+    ProviderOut,
+    ServiceIn,
+    ServiceOut,
+    WeeklyHoursIn,
+)
+from holdfast.web.auth import AdminUser, Ctx
+from litestar import Controller, get, post, put
+from litestar.params import FromPath, JSONBody
+
+
+def _availability(provider: Provider) -> AvailabilityOut:
+    return AvailabilityOut(
+        provider_id=str(provider.id),
+        timezone=provider.timezone,
+        rules=[WeeklyHoursIn(**r.model_dump()) for r in provider.rules],
+        exceptions=[DateOverrideIn(**e.model_dump()) for e in provider.exceptions],
+    )
+
+
+class CatalogController(Controller):
+    path = "/api"
+    tags = ["catalog"]
+
+    @get("/services")
+    async def services(self) -> list[ServiceOut]:
+        return [ServiceOut.of(s) for s in await service.list_services()]
+
+    @get("/providers")
+    async def providers(self) -> list[ProviderOut]:
+        return [ProviderOut.of(p) for p in await service.list_providers()]
+
+    @get("/providers/{provider_id:str}/availability")
+    async def provider_hours(self, provider_id: FromPath[str]) -> AvailabilityOut:
+        return _availability(await service.get_provider(provider_id))
+
+
+class CatalogAdminController(Controller):
+    path = "/api/admin"
+    tags = ["catalog admin"]
+
+    @post("/providers", status_code=201)
+    async def create_provider(self, data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser) -> ProviderOut:
+        return ProviderOut.of(await service.create_provider(ctx, name=data.name, timezone=data.timezone))
+
+    @put("/providers/{provider_id:str}/availability")
+    async def set_hours(self, provider_id: FromPath[str], data: JSONBody[AvailabilityIn], admin: AdminUser) -> AvailabilityOut:
+        return _availability(await service.set_weekly_availability(provider_id, data))
+
+    @post("/services", status_code=201)
+    async def create_service(self, data: JSONBody[ServiceIn], ctx: Ctx, admin: AdminUser) -> ServiceOut:
+        return ServiceOut.of(await service.create_service(ctx, data))

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel
+
+
+class WeeklyHours(BaseModel):
+    weekday: int  # 0 = Monday … 6 = Sunday
+    start: str  # HH:MM, provider-local wall-clock time
+    end: str
+
+
+class DateOverride(BaseModel):
+    date: date
+    start: str | None = None  # no times: closed that local date
+    end: str | None = None
+
+
+class Price(BaseModel):
+    amount_cents: int
+    currency: str
+
+
+class Provider(Document):
+    name: str
+    timezone: str
+    rules: list[WeeklyHours] = []
+    exceptions: list[DateOverride] = []
+    created_at: datetime
+
+    class Settings:
+        name = "providers"
+
+
+class Service(Document):
+    name: str
+    description: str = ""
+    duration_minutes: int
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    min_notice_minutes: int = 0
+    slot_step_minutes: int
+    price: Price | None = None
+    provider_ids: list[PydanticObjectId]
+    created_at: datetime
+
+    class Settings:
+        name = "services"

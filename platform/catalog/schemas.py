@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from holdfast.catalog.models import Price, Provider, Service
+from holdfast.schemas import Input
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+# Bookings claim time in five-minute units (see holdfast.bookings.guard); every boundary the
+# catalog can produce stays on that grid so a claim never spills into a neighbour's unit.
+GRID_MINUTES = 5
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def check_hhmm(value: str) -> str:
+    match = _HHMM.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a time in HH:MM form")
+    if int(value[3:]) % GRID_MINUTES:
+        raise ValueError(f"'{value}' is not on the {GRID_MINUTES}-minute grid")
+    return value
+
+
+def _on_grid(value: int) -> int:
+    if value % GRID_MINUTES:
+        raise ValueError(f"must be a multiple of {GRID_MINUTES} minutes")
+    return value
+
+
+class ProviderIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(min_length=1, max_length=64)
+
+
+class ProviderOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+
+    @classmethod
+    def of(cls, provider: Provider) -> ProviderOut:
+        return cls(id=str(provider.id), name=provider.name, timezone=provider.timezone)
+
+
+class WeeklyHoursIn(Input):
+    weekday: int = Field(ge=0, le=6)
+    start: str
+    end: str
+
+    _times = field_validator("start", "end")(check_hhmm)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WeeklyHoursIn:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class DateOverrideIn(Input):
+    date: date
+    start: str | None = None
+    end: str | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> DateOverrideIn:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither to close the date")
+        if self.start is not None and self.end is not None:
+            check_hhmm(self.start)
+            check_hhmm(self.end)
+            if self.end <= self.start:
+                raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class AvailabilityIn(Input):
+    rules: list[WeeklyHoursIn] = Field(default_factory=list, max_length=200)
+    exceptions: list[DateOverrideIn] = Field(default_factory=list, max_length=1000)
+
+
+class AvailabilityOut(BaseModel):
+    provider_id: str
+    timezone: str
+    rules: list[WeeklyHoursIn]
+    exceptions: list[DateOverrideIn]
+
+
+class PriceIn(Input):
+    amount_cents: int = Field(ge=0, le=100_000_000)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class ServiceIn(Input):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    duration_minutes: int = Field(ge=5, le=24 * 60)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    min_notice_minutes: int = Field(default=0, ge=0, le=365 * 24 * 60)
+    slot_step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    price: PriceIn | None = None
+    provider_ids: list[str] = Field(min_length=1, max_length=100)
+
+    _grid = field_validator(
+        "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
+    )(lambda v: v if v is None else _on_grid(v))
+
+
+class ServiceOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    duration_minutes: int
+    buffer_before_minutes: int
+    buffer_after_minutes: int
+    min_notice_minutes: int
+    slot_step_minutes: int
+    price: Price | None
+    provider_ids: list[str]
+
+    @classmethod
+    def of(cls, service: Service) -> ServiceOut:
+        return cls(
+            id=str(service.id),
+            provider_ids=[str(p) for p in service.provider_ids],
+            **service.model_dump(include=set(cls.model_fields) - {"id", "provider_ids"}),
+        )

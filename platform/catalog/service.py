@@ -1,0 +1,70 @@
+"""Creating and reading providers, their weekly hours, and services."""
+
+from __future__ import annotations
+
+from beanie import PydanticObjectId
+from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
+from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
+from holdfast.clock import zone
+from holdfast.context import Context
+from holdfast.errors import Invalid, NotFound
+
+
+def object_id(value: str, what: str) -> PydanticObjectId:
+    """An id from a request, or a 404 naming what was not found."""
+    if not PydanticObjectId.is_valid(value):
+        raise NotFound(f"There is no {what} with id {value}.", code=f"{what}_not_found")
+    return PydanticObjectId(value)
+
+
+async def get_provider(provider_id: str) -> Provider:
+    provider = await Provider.get(object_id(provider_id, "provider"))
+    if provider is None:
+        raise NotFound(f"There is no provider with id {provider_id}.", code="provider_not_found")
+    return provider
+
+
+async def get_service(service_id: str) -> Service:
+    service = await Service.get(object_id(service_id, "service"))
+    if service is None:
+        raise NotFound(f"There is no service with id {service_id}.", code="service_not_found")
+    return service
+
+
+async def list_providers() -> list[Provider]:
+    return await Provider.find_all().sort("name", "_id").to_list()
+
+
+async def list_services() -> list[Service]:
+    return await Service.find_all().sort("name", "_id").to_list()
+
+
+async def create_provider(ctx: Context, *, name: str, timezone: str) -> Provider:
+    zone(timezone)
+    provider = Provider(name=name, timezone=timezone, created_at=ctx.now())
+    await provider.insert()
+    return provider
+
+
+async def set_weekly_availability(provider_id: str, hours: AvailabilityIn) -> Provider:
+    provider = await get_provider(provider_id)
+    provider.rules = [WeeklyHours(**r.model_dump()) for r in hours.rules]
+    provider.exceptions = [DateOverride(**e.model_dump()) for e in hours.exceptions]
+    await provider.save()
+    return provider
+
+
+async def create_service(ctx: Context, data: ServiceIn) -> Service:
+    provider_ids = [object_id(p, "provider") for p in data.provider_ids]
+    found = await Provider.find({"_id": {"$in": provider_ids}}).count()
+    if found != len(set(provider_ids)):
+        raise Invalid("One or more provider_ids name no provider.", code="unknown_provider")
+    service = Service(
+        **data.model_dump(exclude={"price", "provider_ids", "slot_step_minutes"}),
+        slot_step_minutes=data.slot_step_minutes or data.duration_minutes,
+        price=Price(**data.price.model_dump()) if data.price else None,
+        provider_ids=list(dict.fromkeys(provider_ids)),
+        created_at=ctx.now(),
+    )
+    await service.insert()
+    return service

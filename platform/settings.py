@@ -1,0 +1,85 @@
+"""Process settings, built once at start-up from `HOLDFAST_*` environment variables.
+
+Nothing reads the environment at import time: each process calls `load_settings()` in its entry
+point and passes the result down.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(SystemExit):
+    """A missing or invalid setting: the process stops with one sentence naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOLDFAST_", frozen=True, extra="ignore")
+
+    mongo_url: str = Field(description="MongoDB URL with the database name in its path.")
+    queue_redis_url: str = Field(description="The Redis that arq executes jobs from.")
+    cache_redis_url: str | None = Field(
+        default=None, description="The Redis used only as a cache; unset means no cache."
+    )
+    secret_key: SecretStr = Field(
+        description="Signs sessions, scheduling tokens, offer and claim links (32+ characters)."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL used in links sent to people."
+    )
+    mongo_timeout_ms: int = Field(
+        default=700,
+        ge=50,
+        le=30_000,
+        description="Server-selection and connect timeout: how fast a MongoDB outage becomes 503.",
+    )
+    session_hours: int = Field(default=24 * 7, ge=1, description="Lifetime of a login token.")
+    booking_horizon_days: int = Field(
+        default=365, ge=1, le=3650, description="How far ahead availability may be asked for."
+    )
+    idempotency_hours: int = Field(
+        default=48, ge=24, description="How long Idempotency-Key results are kept (at least 24)."
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest accepted body.")
+    dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("mongo_url")
+    @classmethod
+    def _names_a_database(cls, value: str) -> str:
+        from pymongo.uri_parser import parse_uri
+
+        try:
+            parsed = parse_uri(value)
+        except Exception as exc:  # pymongo raises several types for a bad URL
+            raise ValueError(f"is not a MongoDB URL ({exc})") from None
+        if not parsed.get("database"):
+            raise ValueError("must name the database in its path, e.g. mongodb://host/holdfast")
+        return value
+
+    @property
+    def mongo_database(self) -> str:
+        from pymongo.uri_parser import parse_uri
+
+        return str(parse_uri(self.mongo_url)["database"])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, or stop the process with one clear sentence."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = f"HOLDFAST_{field.upper()}"
+        if first["type"] == "missing":
+            raise SettingsError(f"Holdfast cannot start: {variable} is required but not set.") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"Holdfast cannot start: {variable} {message}.") from None

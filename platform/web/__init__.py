@@ -1,0 +1,1 @@
+"""The web process: app factory, auth, error mapping, health, pages."""

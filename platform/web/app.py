@@ -1,0 +1,82 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from holdfast.accounts.controllers import AccountController
+from holdfast.availability.controllers import AvailabilityController
+from holdfast.bookings.controllers import BookingController
+from holdfast.catalog.controllers import CatalogAdminController, CatalogController
+from holdfast.clock import Clock, system_clock
+from holdfast.context import close_context, open_context
+from holdfast.db import keep_ensuring_indexes
+from holdfast.settings import Settings
+from holdfast.web.auth import provide_admin, provide_ctx, provide_user
+from holdfast.web.errors import EXCEPTION_HANDLERS
+from holdfast.web.health import HealthController
+from holdfast.web.metrics import RequestMetrics
+from holdfast.web.pages import PageController
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+log = structlog.get_logger(__name__)
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        ctx = await open_context(settings, clock)
+        app.state.ctx = ctx
+        indexes = asyncio.create_task(keep_ensuring_indexes(ctx.db, ctx.indexes_ready))
+        try:
+            yield
+        finally:
+            indexes.cancel()
+            await close_context(ctx)
+
+    return Litestar(
+        route_handlers=[
+            AccountController,
+            CatalogController,
+            CatalogAdminController,
+            AvailabilityController,
+            BookingController,
+            HealthController,
+            PageController,
+            create_static_files_router(path="/static", directories=[HERE / "static"]),
+        ],
+        dependencies={
+            "ctx": Provide(provide_ctx, sync_to_thread=False),
+            "user": Provide(provide_user),
+            "admin": Provide(provide_admin),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        middleware=[RequestMetrics()],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Holdfast",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        on_app_init=[_no_debug],
+    )
+
+
+def _no_debug(config: AppConfig) -> AppConfig:
+    config.debug = False
+    return config

