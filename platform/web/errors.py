@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from holdfast.errors import DatabaseUnavailable, DomainError, ErrorKind
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import RedisError
 
@@ -68,8 +68,11 @@ def _validation_detail(exc: ValidationException) -> tuple[str, str, list[Any]]:
 def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
         code, detail, problems = _validation_detail(exc)
-        status = 400 if code == "malformed_json" else 422
-        return _json(status, {"error": code, "detail": detail, "problems": problems})
+        return _json(422, {"error": code, "detail": detail, "problems": problems})
+    if type(exc) is ClientException and exc.status_code == 400:
+        # Litestar raises a bare ClientException when the body cannot be decoded at all.
+        detail = f"The request body is not valid JSON ({exc.detail})."
+        return _json(400, {"error": "malformed_json", "detail": detail})
     status = exc.status_code
     if status >= 500:
         log.error("http.error", status=status, detail=exc.detail)

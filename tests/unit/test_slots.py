@@ -206,6 +206,12 @@ def test_min_notice_is_inclusive() -> None:
     assert late[0].start == utc(ZULU, MONDAY, 10, 30)
 
 
+def test_only_slot_of_a_window_starting_exactly_at_notice_is_offered() -> None:
+    rules = [WeeklyRule(0, time(9), time(10))]
+    slots = run(ZULU, MONDAY, rules=rules, spec=make_spec(), now=utc(ZULU, MONDAY, 9))
+    assert [s.start for s in slots] == [utc(ZULU, MONDAY, 9)]
+
+
 def test_notice_past_everything_gives_nothing() -> None:
     rules = [WeeklyRule(0, time(9), time(17))]
     spec = make_spec(notice=60 * 24 * 10)
@@ -393,6 +399,15 @@ def test_spring_forward_skips_nonexistent_times(
     assert walls(slots, tz) == expected
     assert [s.start for s in slots] == [utc(tz, day, t.hour, t.minute) for t in expected]
     assert len({s.start for s in slots}) == len(slots)
+
+
+def test_gap_time_off_the_grid_is_not_moved_onto_real_time() -> None:
+    day = date(2026, 3, 8)
+    # 02:30 does not exist; read with fold=0 it would be 03:30 EDT, which is not on the grid.
+    assert not exists(NEW_YORK, day, 2, 30)
+    rules = [WeeklyRule(day.weekday(), time(1), time(5))]
+    slots = run(NEW_YORK, day, rules=rules, spec=make_spec(duration=45))
+    assert walls(slots, NEW_YORK) == hm((1, 0), (1, 45), (3, 15), (4, 0))
 
 
 FALL_BACKS = [
@@ -583,6 +598,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         window = draw(_windows())
         weekdays = draw(st.sets(st.integers(0, 6), min_size=1))
         rules += [WeeklyRule(weekday, *window) for weekday in sorted(weekdays)]
+    if draw(st.booleans()):
+        # Most zones change clocks in the small hours; make sure rules often cover them.
+        rules += daily(time(0), time(draw(st.integers(1, 6)), 55))
     exceptions = []
     for _ in range(draw(st.integers(0, 4))):
         day = base + draw(st.integers(-2, 6)) * DAY

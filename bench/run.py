@@ -1,0 +1,700 @@
+"""Holdfast benchmark: contended bookings, their MongoDB floor, and availability reads.
+
+Run from /work/main:  .venv/bin/python -P bench/run.py
+Starts its own mongod and two redis-servers in a temporary directory, runs the API as a real
+uvicorn process, prints a Markdown table and writes it to bench/results.md. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bson import ObjectId
+from holdfast.accounts.service import create_or_reset_admin
+from holdfast.availability.service import find_availability
+from holdfast.bookings.guard import claim_ids
+from holdfast.context import Context, close_context, open_context
+from holdfast.db import ensure_indexes
+from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
+from holdfast.settings import Settings
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
+
+RESULTS = Path(__file__).resolve().parent / "results.md"
+CLIENTS = 50  # concurrent booking clients, and concurrent floor tasks
+BOOKING_REQUESTS, BOOKING_SECONDS = 1500, 15.0  # whichever limit is reached first
+READ_REQUESTS, READ_SECONDS = 300, 10.0  # per availability series, sequential
+READ_WARMUP = 5
+SINGLE_BOOKINGS = 200  # on the provider whose 14 days are read alone
+MULTI_PROVIDERS, MULTI_BOOKINGS_EACH = 20, 20  # the other 19 get MULTI_BOOKINGS_EACH each
+SETUP_CONCURRENCY = 8
+ADMIN_EMAIL, PASSWORD = "admin@bench.example", "bench password"
+ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+
+Db = AsyncDatabase[dict[str, Any]]
+Op = Callable[[int], Awaitable[str]]  # worker index -> outcome label
+
+
+# ---------------------------------------------------------------- measurement ----------
+
+
+@dataclass
+class Run:
+    """Latencies (seconds) and outcome labels of one measured series."""
+
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    by_outcome: dict[str, list[float]] = field(default_factory=dict)
+
+    def record(self, outcome: str, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.by_outcome.setdefault(outcome, []).append(seconds)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def count(self, outcome: str) -> int:
+        return len(self.by_outcome.get(outcome, []))
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds."""
+    if len(seconds) < 2:
+        value = seconds[0] * 1000 if seconds else float("nan")
+        return value, value
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[98] * 1000
+
+
+async def hammer(op: Op, *, workers: int, total: int, seconds: float) -> Run:
+    """`workers` loops calling `op` until `total` calls were issued or `seconds` passed."""
+    run, issued = Run(), 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(index: int) -> None:
+        nonlocal issued
+        while issued < total and time.perf_counter() < deadline:
+            issued += 1
+            started = time.perf_counter()
+            outcome = await op(index)
+            run.record(outcome, time.perf_counter() - started)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(workers)))
+    run.elapsed = time.perf_counter() - began
+    return run
+
+
+@dataclass
+class Oddities:
+    """Outcomes that should not happen, each with the first body or message seen."""
+
+    first: dict[str, str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def note(self, where: str, label: str, detail: str) -> None:
+        key = f"{where}: {label}"
+        self.counts[key] += 1
+        self.first.setdefault(key, detail[:600])
+
+
+# ---------------------------------------------------------------- processes ------------
+
+
+@dataclass(frozen=True)
+class Stack:
+    settings: Settings
+    floor_url: str  # same mongod, a database of its own
+    base_url: str
+    api_log: Path
+
+
+@contextmanager
+def started(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def bench_settings(mongo_port: int, queue_port: int, cache_port: int) -> Settings:
+    return Settings(
+        mongo_url=mongo_url(mongo_port, "bench"),
+        queue_redis_url=redis_url(queue_port),
+        cache_redis_url=redis_url(cache_port),
+        secret_key=f"bench-secret-{secrets.token_hex(16)}",  # type: ignore[arg-type]
+    )
+
+
+def api_server(settings: Settings, root: Path) -> Server:
+    port, log_path = free_port(), root / "api.log"
+    env = {
+        **os.environ,
+        "HOLDFAST_MONGO_URL": settings.mongo_url,
+        "HOLDFAST_QUEUE_REDIS_URL": settings.queue_redis_url,
+        "HOLDFAST_CACHE_REDIS_URL": settings.cache_redis_url or "",
+        "HOLDFAST_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    entry = "import sys; from holdfast.cli import main; sys.exit(main())"
+    argv = [sys.executable, "-P", "-c", entry, "api", "--port", str(port)]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    return Server("api", process, port)
+
+
+def wait_ready(api: Server, log_path: Path, timeout: float = 60.0) -> str:
+    base_url = f"http://127.0.0.1:{api.port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.process.poll() is not None:
+            raise RuntimeError(f"API exited early:\n{log_path.read_text(errors='replace')[-800:]}")
+        try:
+            if httpx.get(f"{base_url}/health/ready", timeout=1.0).status_code == 200:
+                return base_url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"API not ready within {timeout:.0f} s (log: {log_path})")
+
+
+@contextmanager
+def platform_stack() -> Iterator[Stack]:
+    """mongod, two redis-servers and the API process; all stopped on the way out."""
+    with ExitStack() as stack:
+        root = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        mongo = stack.enter_context(started(start_mongod(root / "mongo", free_port())))
+        queue = stack.enter_context(
+            started(start_redis(root / "queue", free_port(), persist=False))
+        )
+        cache = stack.enter_context(
+            started(start_redis(root / "cache", free_port(), persist=False))
+        )
+        settings = bench_settings(mongo.port, queue.port, cache.port)
+        api = stack.enter_context(started(api_server(settings, root)))
+        floor_url = mongo_url(mongo.port, "bench_floor")
+        yield Stack(settings, floor_url, wait_ready(api, root / "api.log"), root / "api.log")
+
+
+# ---------------------------------------------------------------- catalog over HTTP ----
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    if response.status_code != status:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:500]}")
+    return response.json()
+
+
+async def login(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+    body = expect(
+        await http.post("/api/auth/login", json={"email": email, "password": PASSWORD}), 200
+    )
+    return {"Authorization": f"Bearer {body['token']}"}
+
+
+async def register(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+    user = {"email": email, "password": PASSWORD, "name": "Bench", "timezone": "UTC"}
+    expect(await http.post("/api/auth/register", json=user), 201)
+    return await login(http, email)
+
+
+async def bounded(calls: list[Awaitable[Any]], limit: int = SETUP_CONCURRENCY) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[Any]) -> Any:
+        async with gate:
+            return await call
+
+    return await asyncio.gather(*(one(c) for c in calls))
+
+
+@dataclass(frozen=True)
+class Admin:
+    http: httpx.AsyncClient
+    headers: dict[str, str]
+
+    async def provider(self, name: str) -> str:
+        made = await self.http.post(
+            "/api/admin/providers", json={"name": name, "timezone": "UTC"}, headers=self.headers
+        )
+        pid = str(expect(made, 201)["id"])
+        hours = await self.http.put(
+            f"/api/admin/providers/{pid}/availability",
+            json={"rules": ALL_DAY},
+            headers=self.headers,
+        )
+        expect(hours, 200)
+        return pid
+
+    async def service(self, name: str, minutes: int, step: int, provider_ids: list[str]) -> str:
+        body = {
+            "name": name, "duration_minutes": minutes, "slot_step_minutes": step,
+            "provider_ids": provider_ids,
+        }  # fmt: skip
+        made = await self.http.post("/api/admin/services", json=body, headers=self.headers)
+        return str(expect(made, 201)["id"])
+
+
+@dataclass(frozen=True)
+class Catalog:
+    contended: str  # the provider whose one day 50 clients fight over
+    short: str  # 30 min, 15-min step, contended provider
+    long: str  # 60 min, 15-min step, contended provider
+    readers: list[str]  # MULTI_PROVIDERS providers; readers[0] is read alone
+    consult: str  # 60 min, hourly, offered by all readers
+
+
+async def build_catalog(admin: Admin) -> Catalog:
+    contended = await admin.provider("Contended")
+    readers = [await admin.provider(f"Reader {i:02}") for i in range(MULTI_PROVIDERS)]
+    return Catalog(
+        contended=contended,
+        short=await admin.service("Short 30", 30, 15, [contended]),
+        long=await admin.service("Long 60", 60, 15, [contended]),
+        readers=readers,
+        consult=await admin.service("Consult 60", 60, 60, readers),
+    )
+
+
+# ---------------------------------------------------------------- workloads ------------
+
+
+@dataclass(frozen=True)
+class Offer:
+    service_id: str
+    provider_id: str
+    start: str  # ISO 8601 UTC, as the API returns it
+
+
+async def offers(
+    http: httpx.AsyncClient, service_id: str, provider_id: str, day: date, days: int
+) -> list[Offer]:
+    params = {
+        "service_id": service_id,
+        "provider_id": provider_id,
+        "from": day.isoformat(),
+        "days": days,
+    }
+    slots = expect(await http.get("/api/availability", params=params), 200)["slots"]
+    return [Offer(service_id, s["provider_id"], s["start"]) for s in slots]
+
+
+async def book(http: httpx.AsyncClient, offer: Offer, headers: dict[str, str]) -> httpx.Response:
+    body = {"service_id": offer.service_id, "provider_id": offer.provider_id, "start": offer.start}
+    return await http.post("/api/bookings", json=body, headers=headers)
+
+
+async def seed_reader_bookings(
+    http: httpx.AsyncClient, catalog: Catalog, users: list[dict[str, str]], day: date
+) -> int:
+    """SINGLE_BOOKINGS on readers[0], MULTI_BOOKINGS_EACH on each other reader, all distinct."""
+    chosen: list[Offer] = []
+    for index, provider in enumerate(catalog.readers):
+        free = await offers(http, catalog.consult, provider, day, 14)
+        chosen += random.sample(free, SINGLE_BOOKINGS if index == 0 else MULTI_BOOKINGS_EACH)
+    calls = [book(http, o, users[i % len(users)]) for i, o in enumerate(chosen)]
+    for response in await bounded(calls):
+        expect(response, 201)
+    return len(chosen)
+
+
+def booking_op(
+    http: httpx.AsyncClient, pool: list[Offer], users: list[dict[str, str]], odd: Oddities
+) -> Op:
+    async def op(worker: int) -> str:
+        try:
+            response = await book(http, random.choice(pool), users[worker])
+        except httpx.HTTPError as exc:
+            odd.note("POST /api/bookings", type(exc).__name__, repr(exc))
+            return type(exc).__name__
+        if response.status_code not in (201, 409):
+            odd.note("POST /api/bookings", str(response.status_code), response.text)
+        return str(response.status_code)
+
+    return op
+
+
+@dataclass
+class Floor:
+    """The bare transaction the no-overlap guarantee needs, straight through PyMongo."""
+
+    client: AsyncMongoClient[dict[str, Any]]
+    db: Db
+    provider: str = field(default_factory=lambda: str(ObjectId()))
+    retries: int = 0
+
+    async def prepare(self) -> None:
+        for name in ("slot_claims", "bookings", "booking_events"):
+            await self.db.create_collection(name)
+
+    def op(self, pool: list[Offer], odd: Oddities) -> Op:
+        async def run(_: int) -> str:
+            start = datetime.fromisoformat(random.choice(pool).start)
+            try:
+                return await self.book(start, start + timedelta(minutes=60))
+            except PyMongoError as exc:
+                odd.note("floor transaction", type(exc).__name__, str(exc))
+                return type(exc).__name__
+
+        return run
+
+    async def book(self, start: datetime, end: datetime) -> str:
+        booking_id = ObjectId()
+        claims = [
+            {"_id": c, "booking_id": booking_id} for c in claim_ids(self.provider, start, end)
+        ]
+        booking = {
+            "_id": booking_id, "provider_id": self.provider, "start": start, "end": end,
+            "occupied_start": start, "occupied_end": end, "status": "confirmed",
+        }  # fmt: skip
+        event = {"_id": ObjectId(), "booking_id": booking_id, "action": "created", "at": start}
+        for attempt in range(30):
+            try:
+                await self.transaction(claims, booking, event)
+                return "committed"
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                if not exc.has_error_label("TransientTransactionError") and is_duplicate(exc):
+                    return "collision"
+                if not exc.has_error_label("TransientTransactionError"):
+                    raise
+            except PyMongoError as exc:
+                if not exc.has_error_label("TransientTransactionError"):
+                    raise
+            self.retries += 1
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # as holdfast.db.transact
+        raise RuntimeError("floor transaction: 30 transient failures in a row")
+
+    async def transaction(
+        self, claims: list[dict[str, Any]], booking: dict[str, Any], event: dict[str, Any]
+    ) -> None:
+        async with self.client.start_session() as session, await session.start_transaction():
+            await self.db.slot_claims.insert_many(claims, session=session)
+            await self.db.bookings.insert_one(booking, session=session)
+            await self.db.booking_events.insert_one(event, session=session)
+
+
+def is_duplicate(exc: PyMongoError) -> bool:
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    errors = exc.details.get("writeErrors", []) if isinstance(exc, BulkWriteError) else []
+    return bool(errors) and errors[0].get("code") == 11000
+
+
+async def overlaps(db: Db) -> tuple[int, int, int]:
+    """(overlapping pairs, non-cancelled bookings, providers), by occupied interval."""
+    cursor = db.bookings.find(
+        {"status": {"$ne": "cancelled"}},
+        projection={"provider_id": 1, "occupied_start": 1, "occupied_end": 1},
+    ).sort([("provider_id", 1), ("occupied_start", 1)])
+    bad = seen = 0
+    reach: dict[Any, datetime] = {}  # provider -> latest occupied_end so far
+    async for row in cursor:
+        seen += 1
+        latest = reach.get(row["provider_id"])
+        bad += latest is not None and row["occupied_start"] < latest
+        reach[row["provider_id"]] = max(latest or row["occupied_end"], row["occupied_end"])
+    return bad, seen, len(reach)
+
+
+# ---------------------------------------------------------------- availability reads ---
+
+
+@dataclass(frozen=True)
+class ReadSeries:
+    label: str
+    run: Run
+    slots: int
+
+
+async def read_series(label: str, call: Callable[[], Awaitable[int]], odd: Oddities) -> ReadSeries:
+    """Warm up, then call sequentially; `call` returns the number of slots offered."""
+    for _ in range(READ_WARMUP):
+        slots = await call()
+
+    async def op(_: int) -> str:
+        try:
+            found = await call()
+        except Exception as exc:  # reported, not raised: one failure should not end the run
+            odd.note(label, type(exc).__name__, repr(exc))
+            return type(exc).__name__
+        return "ok" if found == slots else "slot count changed"
+
+    run = await hammer(op, workers=1, total=READ_REQUESTS, seconds=READ_SECONDS)
+    return ReadSeries(label, run, slots)
+
+
+def http_reader(
+    http: httpx.AsyncClient, params: dict[str, str | int]
+) -> Callable[[], Awaitable[int]]:
+    async def call() -> int:
+        return len(expect(await http.get("/api/availability", params=params), 200)["slots"])
+
+    return call
+
+
+def inprocess_reader(ctx: Context, query: dict[str, Any]) -> Callable[[], Awaitable[int]]:
+    async def call() -> int:
+        _, slots = await find_availability(ctx, **query)
+        return len(slots)
+
+    return call
+
+
+async def availability_series(
+    http: httpx.AsyncClient, ctx: Context, catalog: Catalog, day: date, odd: Oddities
+) -> list[ReadSeries]:
+    series = []
+    for who, provider in (
+        ("1 provider", catalog.readers[0]),
+        (f"{MULTI_PROVIDERS} providers", None),
+    ):
+        params: dict[str, str | int] = {
+            "service_id": catalog.consult,
+            "from": day.isoformat(),
+            "days": 14,
+            "tz": "UTC",
+        }
+        query: dict[str, Any] = {
+            "service_id": catalog.consult,
+            "provider_id": provider,
+            "from_date": day,
+            "days": 14,
+            "tz_name": "UTC",
+        }
+        if provider is not None:
+            params["provider_id"] = provider
+        series.append(
+            await read_series(f"Availability {who}, 14 days, HTTP", http_reader(http, params), odd)
+        )
+        series.append(
+            await read_series(
+                f"Availability {who}, 14 days, in-process", inprocess_reader(ctx, query), odd
+            )
+        )
+    return series
+
+
+# ---------------------------------------------------------------- report ---------------
+
+
+def ms(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def row(name: str, run: Run, notes: str) -> str:
+    p50, p99 = percentiles(run.latencies)
+    return f"| {name} | {len(run.latencies)} | {run.rate:.0f} | {ms(p50)} | {ms(p99)} | {notes} |"
+
+
+def note_row(name: str, notes: str) -> str:
+    return f"| {name} | | | | | {notes} |"
+
+
+def booking_rows(booking: Run, floor: Run, floor_retries: int) -> list[str]:
+    other = len(booking.latencies) - booking.count("201") - booking.count("409")
+    split = ", ".join(
+        f"p50 {code} {ms(percentiles(booking.by_outcome[code])[0])} ms"
+        for code in ("201", "409")
+        if code in booking.by_outcome
+    )
+    failed = len(floor.latencies) - floor.count("committed") - floor.count("collision")
+    ratio = percentiles(booking.latencies)[0] / percentiles(floor.latencies)[0]
+    return [
+        row(
+            f"POST /api/bookings, {CLIENTS} clients, one provider-day",
+            booking,
+            f"201: {booking.count('201')}, 409: {booking.count('409')}, other: {other}; {split}",
+        ),
+        row(
+            f"Floor: bare MongoDB transaction, {CLIENTS} tasks",
+            floor,
+            f"committed: {floor.count('committed')}, collisions: {floor.count('collision')}, "
+            f"errors: {failed}, transient retries: {floor_retries}",
+        ),
+        note_row(
+            "Ratio booking p50 / floor p50", f"{ratio:.1f}x (target <= 3x: {verdict(ratio <= 3)})"
+        ),
+    ]
+
+
+def overlap_row(name: str, found: tuple[int, int, int]) -> str:
+    bad, seen, providers = found
+    return note_row(
+        name,
+        f"{bad} overlapping among {seen} non-cancelled bookings on {providers} provider(s)"
+        f" ({verdict(bad == 0)})",
+    )
+
+
+def read_row(series: ReadSeries) -> str:
+    notes = f"{series.slots} slots per response"
+    if series.label.startswith("Availability 1 provider") and series.label.endswith("in-process"):
+        p50 = percentiles(series.run.latencies)[0]
+        notes += f"; target p50 < 10 ms: {verdict(p50 < 10)}"
+    changed = len(series.run.latencies) - series.run.count("ok")
+    return row(series.label, series.run, notes + (f"; {changed} odd results" if changed else ""))
+
+
+def api_log_summary(log_path: Path) -> list[str]:
+    """Warning and error events the API logged, by event name, plus any non-JSON lines."""
+    events: Counter[str] = Counter()
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            events[f"(plain) {line[:120]}"] += 1
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
+            events[f"{entry['level']} {entry.get('event')}"] += 1
+    return [f"- API log: {count} x `{what}`" for what, count in events.most_common(10)]
+
+
+def oddity_lines(odd: Oddities) -> list[str]:
+    return [
+        f"- {count} x {key}; first: `{odd.first[key]}`" for key, count in odd.counts.most_common()
+    ]
+
+
+HEADER = [
+    "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
+    "|---|---:|---:|---:|---:|---|",
+]
+
+
+# ---------------------------------------------------------------- orchestration --------
+
+
+@dataclass
+class Findings:
+    rows: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    odd: Oddities = field(default_factory=Oddities)
+
+
+def http_client(base_url: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
+    http = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
+    # Every request authenticates with its own Bearer token: keep no session cookies.
+    http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return http
+
+
+async def contention(
+    http: httpx.AsyncClient,
+    floor: Floor,
+    catalog: Catalog,
+    users: list[dict[str, str]],
+    day: date,
+    found: Findings,
+) -> None:
+    pool = await offers(http, catalog.short, catalog.contended, day, 1)
+    pool += await offers(http, catalog.long, catalog.contended, day, 1)
+    found.facts.append(
+        f"- Contended day {day}: {len(pool)} offered starts (30 and 60 min, 15-min step)."
+    )
+    booking = await hammer(
+        booking_op(http, pool, users, found.odd),
+        workers=CLIENTS,
+        total=BOOKING_REQUESTS,
+        seconds=BOOKING_SECONDS,
+    )
+    await floor.prepare()
+    floored = await hammer(
+        floor.op(pool, found.odd), workers=CLIENTS, total=BOOKING_REQUESTS, seconds=BOOKING_SECONDS
+    )
+    found.rows += booking_rows(booking, floored, floor.retries)
+
+
+async def measure(stack: Stack) -> Findings:
+    found = Findings()
+    ctx = await open_context(stack.settings)
+    floor_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        stack.floor_url, tz_aware=True
+    )
+    http = http_client(stack.base_url)
+    try:
+        await ensure_indexes(ctx.db)
+        await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
+        catalog = await build_catalog(Admin(http, await login(http, ADMIN_EMAIL)))
+        users = await bounded([register(http, f"client{i}@bench.example") for i in range(CLIENTS)])
+        day = datetime.now(UTC).date() + timedelta(days=1)
+        seeded = await seed_reader_bookings(http, catalog, users, day)
+        found.facts.append(
+            f"- Seeded {seeded} bookings over 14 days from {day} on {MULTI_PROVIDERS} providers."
+        )
+        floor = Floor(floor_client, floor_client.get_database())
+        await contention(http, floor, catalog, users, day, found)
+        found.rows.append(overlap_row("Overlap check, API database", await overlaps(ctx.db)))
+        found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
+        reads = await availability_series(http, ctx, catalog, day, found.odd)
+        found.rows += [read_row(series) for series in reads]
+    finally:
+        await http.aclose()
+        await floor_client.close()
+        await close_context(ctx)
+    return found
+
+
+def render(found: Findings, api_log: list[str]) -> str:
+    surprises = oddity_lines(found.odd) + api_log or ["- none"]
+    return "\n".join(
+        [
+            "# Holdfast benchmark",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
+            f"{sys.version.split()[0]}. Latencies in milliseconds, client-side unless in-process.",
+            "",
+            *HEADER,
+            *found.rows,
+            "",
+            *found.facts,
+            "",
+            "Unexpected outcomes (non-201/409 bookings, failed reads, API warnings and errors):",
+            "",
+            *surprises,
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    began = time.perf_counter()
+    with platform_stack() as stack:
+        found = asyncio.run(measure(stack))
+        report = render(found, api_log_summary(stack.api_log))
+    report += f"\nWhole run: {time.perf_counter() - began:.0f} s.\n"
+    print(report)
+    RESULTS.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The two commands a newcomer needs:
+#   ./run.sh dev    the whole platform with embedded MongoDB and Redis and demo data
+#   ./run.sh test   install everything the tests need, lint, and run the full suite
+# Each installs what it needs into ./.venv first (Python 3.11+ must be on PATH).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      python=$candidate; break
+    fi
+  done
+fi
+[ -n "$python" ] || { echo "run.sh: Python 3.11 or newer is required" >&2; exit 1; }
+
+install() {  # $1: the extras to install
+  if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+  fi
+  stamp=".venv/.installed-$1-$(cksum pyproject.toml | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ]; then
+    .venv/bin/python -P -m pip install --quiet --upgrade pip
+    .venv/bin/python -P -m pip install --quiet -e ".[$1]"
+    touch "$stamp"
+  fi
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+  dev)
+    install embedded
+    exec .venv/bin/holdfast dev "$@"
+    ;;
+  test)
+    install test
+    .venv/bin/ruff check platform promoter workers tests bench
+    # Exit code 5 means no test ran: that is a failure here, not a pass.
+    exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh dev [--port P] | ./run.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac
