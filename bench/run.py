@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -45,14 +45,18 @@ CLIENTS = 50  # concurrent booking clients, and concurrent floor tasks
 BOOKING_REQUESTS, BOOKING_SECONDS = 1500, 15.0  # whichever limit is reached first
 READ_REQUESTS, READ_SECONDS = 300, 10.0  # per availability series, sequential
 READ_WARMUP = 5
-SINGLE_BOOKINGS = 200  # on the provider whose 14 days are read alone
-MULTI_PROVIDERS, MULTI_BOOKINGS_EACH = 20, 20  # the other 19 get MULTI_BOOKINGS_EACH each
+READ_DAYS = 14
+SINGLE_BOOKINGS = 200  # on the provider whose availability is also read alone
+MULTI_PROVIDERS, MULTI_BOOKINGS_EACH = 20, 20  # every other reader gets MULTI_BOOKINGS_EACH
 SETUP_CONCURRENCY = 8
+TARGET_RATIO, TARGET_SINGLE_READ_MS = 3.0, 10.0
 ADMIN_EMAIL, PASSWORD = "admin@bench.example", "bench password"
 ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 
 Db = AsyncDatabase[dict[str, Any]]
+Headers = dict[str, str]
 Op = Callable[[int], Awaitable[str]]  # worker index -> outcome label
+Read = Callable[[], Awaitable[int]]  # -> number of slots offered
 
 
 # ---------------------------------------------------------------- measurement ----------
@@ -76,6 +80,9 @@ class Run:
 
     def count(self, outcome: str) -> int:
         return len(self.by_outcome.get(outcome, []))
+
+    def p50(self, outcome: str | None = None) -> float:
+        return percentiles(self.latencies if outcome is None else self.by_outcome[outcome])[0]
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -106,6 +113,38 @@ async def hammer(op: Op, *, workers: int, total: int, seconds: float) -> Run:
     return run
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (NaN where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine since boot, from /proc/stat."""
+    try:
+        numbers = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = numbers[3] + numbers[4]  # idle + iowait
+    return sum(numbers) - idle, sum(numbers)
+
+
+async def metered(pids: dict[str, int], load: Awaitable[Run]) -> tuple[Run, str]:
+    """Run `load`; say how busy each process and everything else was, in % of one core."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine = machine_jiffies()
+    run = await load
+    busy, total = (after - first for after, first in zip(machine_jiffies(), machine, strict=True))
+    shares = {n: 100 * (cpu_seconds(p) - before[n]) / run.elapsed for n, p in pids.items()}
+    shares["everything else"] = 100 * busy / max(total, 1) * (os.cpu_count() or 1) - sum(
+        shares.values()
+    )
+    return run, ", ".join(f"{name} {share:.0f}%" for name, share in shares.items())
+
+
 @dataclass
 class Oddities:
     """Outcomes that should not happen, each with the first body or message seen."""
@@ -119,15 +158,24 @@ class Oddities:
         self.first.setdefault(key, detail[:600])
 
 
+@dataclass
+class Findings:
+    load_before: float = field(default_factory=lambda: os.getloadavg()[0])
+    rows: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    odd: Oddities = field(default_factory=Oddities)
+
+
 # ---------------------------------------------------------------- processes ------------
 
 
 @dataclass(frozen=True)
 class Stack:
     settings: Settings
-    floor_url: str  # same mongod, a database of its own
+    floor_url: str  # the same mongod, a database of its own
     base_url: str
     api_log: Path
+    pids: dict[str, int]  # processes whose CPU use is reported
 
 
 @contextmanager
@@ -143,7 +191,7 @@ def bench_settings(mongo_port: int, queue_port: int, cache_port: int) -> Setting
         mongo_url=mongo_url(mongo_port, "bench"),
         queue_redis_url=redis_url(queue_port),
         cache_redis_url=redis_url(cache_port),
-        secret_key=f"bench-secret-{secrets.token_hex(16)}",  # type: ignore[arg-type]
+        secret_key=f"bench-secret-{secrets.token_hex(16)}",
     )
 
 
@@ -188,19 +236,22 @@ def platform_stack() -> Iterator[Stack]:
         root = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         mongo = stack.enter_context(started(start_mongod(root / "mongo", free_port())))
-        queue = stack.enter_context(
-            started(start_redis(root / "queue", free_port(), persist=False))
-        )
-        cache = stack.enter_context(
-            started(start_redis(root / "cache", free_port(), persist=False))
+        queue, cache = (
+            stack.enter_context(started(start_redis(root / name, free_port(), persist=False)))
+            for name in ("queue-redis", "cache-redis")
         )
         settings = bench_settings(mongo.port, queue.port, cache.port)
         api = stack.enter_context(started(api_server(settings, root)))
-        floor_url = mongo_url(mongo.port, "bench_floor")
-        yield Stack(settings, floor_url, wait_ready(api, root / "api.log"), root / "api.log")
+        yield Stack(
+            settings=settings,
+            floor_url=mongo_url(mongo.port, "bench_floor"),
+            base_url=wait_ready(api, root / "api.log"),
+            api_log=root / "api.log",
+            pids={"API": api.pid, "mongod": mongo.pid, "bench client": os.getpid()},
+        )
 
 
-# ---------------------------------------------------------------- catalog over HTTP ----
+# ---------------------------------------------------------------- practice over HTTP ---
 
 
 def expect(response: httpx.Response, status: int) -> Any:
@@ -209,20 +260,27 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
-async def login(http: httpx.AsyncClient, email: str) -> dict[str, str]:
-    body = expect(
-        await http.post("/api/auth/login", json={"email": email, "password": PASSWORD}), 200
-    )
+def http_client(base_url: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
+    http = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
+    # Every request authenticates with its own Bearer token: keep no session cookies.
+    http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return http
+
+
+async def login(http: httpx.AsyncClient, email: str) -> Headers:
+    credentials = {"email": email, "password": PASSWORD}
+    body = expect(await http.post("/api/auth/login", json=credentials), 200)
     return {"Authorization": f"Bearer {body['token']}"}
 
 
-async def register(http: httpx.AsyncClient, email: str) -> dict[str, str]:
+async def register(http: httpx.AsyncClient, email: str) -> Headers:
     user = {"email": email, "password": PASSWORD, "name": "Bench", "timezone": "UTC"}
     expect(await http.post("/api/auth/register", json=user), 201)
     return await login(http, email)
 
 
-async def bounded(calls: list[Awaitable[Any]], limit: int = SETUP_CONCURRENCY) -> list[Any]:
+async def bounded(calls: Sequence[Awaitable[Any]], limit: int = SETUP_CONCURRENCY) -> list[Any]:
     gate = asyncio.Semaphore(limit)
 
     async def one(call: Awaitable[Any]) -> Any:
@@ -235,12 +293,11 @@ async def bounded(calls: list[Awaitable[Any]], limit: int = SETUP_CONCURRENCY) -
 @dataclass(frozen=True)
 class Admin:
     http: httpx.AsyncClient
-    headers: dict[str, str]
+    headers: Headers
 
     async def provider(self, name: str) -> str:
-        made = await self.http.post(
-            "/api/admin/providers", json={"name": name, "timezone": "UTC"}, headers=self.headers
-        )
+        body = {"name": name, "timezone": "UTC"}
+        made = await self.http.post("/api/admin/providers", json=body, headers=self.headers)
         pid = str(expect(made, 201)["id"])
         hours = await self.http.put(
             f"/api/admin/providers/{pid}/availability",
@@ -261,11 +318,11 @@ class Admin:
 
 @dataclass(frozen=True)
 class Catalog:
-    contended: str  # the provider whose one day 50 clients fight over
-    short: str  # 30 min, 15-min step, contended provider
-    long: str  # 60 min, 15-min step, contended provider
-    readers: list[str]  # MULTI_PROVIDERS providers; readers[0] is read alone
-    consult: str  # 60 min, hourly, offered by all readers
+    contended: str  # the provider whose one day the booking clients fight over
+    short: str  # 30 min, 15-min step, contended provider only
+    long: str  # 60 min, 15-min step, contended provider only
+    readers: list[str]  # MULTI_PROVIDERS providers; readers[0] is also read alone
+    consult: str  # 60 min, hourly, offered by every reader
 
 
 async def build_catalog(admin: Admin) -> Catalog:
@@ -280,9 +337,6 @@ async def build_catalog(admin: Admin) -> Catalog:
     )
 
 
-# ---------------------------------------------------------------- workloads ------------
-
-
 @dataclass(frozen=True)
 class Offer:
     service_id: str
@@ -293,28 +347,25 @@ class Offer:
 async def offers(
     http: httpx.AsyncClient, service_id: str, provider_id: str, day: date, days: int
 ) -> list[Offer]:
-    params = {
-        "service_id": service_id,
-        "provider_id": provider_id,
-        "from": day.isoformat(),
-        "days": days,
-    }
+    params: dict[str, str | int] = {
+        "service_id": service_id, "provider_id": provider_id, "from": str(day), "days": days,
+    }  # fmt: skip
     slots = expect(await http.get("/api/availability", params=params), 200)["slots"]
     return [Offer(service_id, s["provider_id"], s["start"]) for s in slots]
 
 
-async def book(http: httpx.AsyncClient, offer: Offer, headers: dict[str, str]) -> httpx.Response:
+async def book(http: httpx.AsyncClient, offer: Offer, headers: Headers) -> httpx.Response:
     body = {"service_id": offer.service_id, "provider_id": offer.provider_id, "start": offer.start}
     return await http.post("/api/bookings", json=body, headers=headers)
 
 
 async def seed_reader_bookings(
-    http: httpx.AsyncClient, catalog: Catalog, users: list[dict[str, str]], day: date
+    http: httpx.AsyncClient, catalog: Catalog, users: list[Headers], day: date
 ) -> int:
     """SINGLE_BOOKINGS on readers[0], MULTI_BOOKINGS_EACH on each other reader, all distinct."""
     chosen: list[Offer] = []
     for index, provider in enumerate(catalog.readers):
-        free = await offers(http, catalog.consult, provider, day, 14)
+        free = await offers(http, catalog.consult, provider, day, READ_DAYS)
         chosen += random.sample(free, SINGLE_BOOKINGS if index == 0 else MULTI_BOOKINGS_EACH)
     calls = [book(http, o, users[i % len(users)]) for i, o in enumerate(chosen)]
     for response in await bounded(calls):
@@ -322,8 +373,11 @@ async def seed_reader_bookings(
     return len(chosen)
 
 
+# ---------------------------------------------------------------- contended bookings ---
+
+
 def booking_op(
-    http: httpx.AsyncClient, pool: list[Offer], users: list[dict[str, str]], odd: Oddities
+    http: httpx.AsyncClient, pool: list[Offer], users: list[Headers], odd: Oddities
 ) -> Op:
     async def op(worker: int) -> str:
         try:
@@ -343,11 +397,15 @@ class Floor:
     """The bare transaction the no-overlap guarantee needs, straight through PyMongo."""
 
     client: AsyncMongoClient[dict[str, Any]]
-    db: Db
     provider: str = field(default_factory=lambda: str(ObjectId()))
-    retries: int = 0
+    retries: int = 0  # TransientTransactionError retries
+
+    @property
+    def db(self) -> Db:
+        return self.client.get_database()
 
     async def prepare(self) -> None:
+        """Create the collections up front: implicit creation inside transactions conflicts."""
         for name in ("slot_claims", "bookings", "booking_events"):
             await self.db.create_collection(name)
 
@@ -363,6 +421,7 @@ class Floor:
         return run
 
     async def book(self, start: datetime, end: datetime) -> str:
+        """'committed' or 'collision'; transient conflicts retried as holdfast.db.transact does."""
         booking_id = ObjectId()
         claims = [
             {"_id": c, "booking_id": booking_id} for c in claim_ids(self.provider, start, end)
@@ -376,16 +435,13 @@ class Floor:
             try:
                 await self.transaction(claims, booking, event)
                 return "committed"
-            except (BulkWriteError, DuplicateKeyError) as exc:
-                if not exc.has_error_label("TransientTransactionError") and is_duplicate(exc):
+            except PyMongoError as exc:
+                if is_duplicate(exc):
                     return "collision"
                 if not exc.has_error_label("TransientTransactionError"):
                     raise
-            except PyMongoError as exc:
-                if not exc.has_error_label("TransientTransactionError"):
-                    raise
             self.retries += 1
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # as holdfast.db.transact
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise RuntimeError("floor transaction: 30 transient failures in a row")
 
     async def transaction(
@@ -405,128 +461,144 @@ def is_duplicate(exc: PyMongoError) -> bool:
 
 
 async def overlaps(db: Db) -> tuple[int, int, int]:
-    """(overlapping pairs, non-cancelled bookings, providers), by occupied interval."""
+    """(bookings overlapping an earlier one, non-cancelled bookings, providers)."""
     cursor = db.bookings.find(
         {"status": {"$ne": "cancelled"}},
         projection={"provider_id": 1, "occupied_start": 1, "occupied_end": 1},
     ).sort([("provider_id", 1), ("occupied_start", 1)])
     bad = seen = 0
     reach: dict[Any, datetime] = {}  # provider -> latest occupied_end so far
-    async for row in cursor:
+    async for doc in cursor:
         seen += 1
-        latest = reach.get(row["provider_id"])
-        bad += latest is not None and row["occupied_start"] < latest
-        reach[row["provider_id"]] = max(latest or row["occupied_end"], row["occupied_end"])
+        latest = reach.get(doc["provider_id"])
+        bad += latest is not None and doc["occupied_start"] < latest
+        reach[doc["provider_id"]] = max(latest or doc["occupied_end"], doc["occupied_end"])
     return bad, seen, len(reach)
+
+
+def contend(op: Op) -> Awaitable[Run]:
+    return hammer(op, workers=CLIENTS, total=BOOKING_REQUESTS, seconds=BOOKING_SECONDS)
+
+
+async def contention(
+    http: httpx.AsyncClient,
+    stack: Stack,
+    app_db: Db,
+    catalog: Catalog,
+    users: list[Headers],
+    day: date,
+    found: Findings,
+) -> None:
+    """The booking run against the API, then the floor run with the same starts; both checked."""
+    pool = await offers(http, catalog.short, catalog.contended, day, 1)
+    pool += await offers(http, catalog.long, catalog.contended, day, 1)
+    found.facts.append(f"- Contended day {day}: {len(pool)} offered starts (30 + 60 min).")
+    booking, cpu = await metered(stack.pids, contend(booking_op(http, pool, users, found.odd)))
+    found.facts.append(f"- CPU during the booking run (% of one core): {cpu}.")
+    floor = Floor(AsyncMongoClient(stack.floor_url, tz_aware=True))
+    try:
+        await floor.prepare()
+        floored, cpu = await metered(stack.pids, contend(floor.op(pool, found.odd)))
+        found.facts.append(f"- CPU during the floor run (% of one core): {cpu}.")
+        found.rows += booking_rows(booking, floored, floor.retries)
+        found.rows.append(overlap_row("Overlap check, API database", await overlaps(app_db)))
+        found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
+    finally:
+        await floor.client.close()
 
 
 # ---------------------------------------------------------------- availability reads ---
 
 
 @dataclass(frozen=True)
-class ReadSeries:
+class ReadCase:
     label: str
-    run: Run
-    slots: int
+    provider_id: str | None  # None: every provider of the service
+    target_ms: float | None = None  # p50 target, in-process only
 
 
-async def read_series(label: str, call: Callable[[], Awaitable[int]], odd: Oddities) -> ReadSeries:
-    """Warm up, then call sequentially; `call` returns the number of slots offered."""
-    for _ in range(READ_WARMUP):
-        slots = await call()
+async def read_series(read: Read, odd: Oddities, where: str) -> tuple[Run, int]:
+    """Warm up, then call `read` sequentially; the run and the slot count it saw."""
+    slots = await read()
+    for _ in range(READ_WARMUP - 1):
+        await read()
 
     async def op(_: int) -> str:
         try:
-            found = await call()
+            found = await read()
         except Exception as exc:  # reported, not raised: one failure should not end the run
-            odd.note(label, type(exc).__name__, repr(exc))
+            odd.note(where, type(exc).__name__, repr(exc))
             return type(exc).__name__
         return "ok" if found == slots else "slot count changed"
 
-    run = await hammer(op, workers=1, total=READ_REQUESTS, seconds=READ_SECONDS)
-    return ReadSeries(label, run, slots)
+    return await hammer(op, workers=1, total=READ_REQUESTS, seconds=READ_SECONDS), slots
 
 
-def http_reader(
-    http: httpx.AsyncClient, params: dict[str, str | int]
-) -> Callable[[], Awaitable[int]]:
-    async def call() -> int:
+def http_reader(http: httpx.AsyncClient, service_id: str, case: ReadCase, day: date) -> Read:
+    params: dict[str, str | int] = {
+        "service_id": service_id, "from": str(day), "days": READ_DAYS, "tz": "UTC",
+    }  # fmt: skip
+    if case.provider_id is not None:
+        params["provider_id"] = case.provider_id
+
+    async def read() -> int:
         return len(expect(await http.get("/api/availability", params=params), 200)["slots"])
 
-    return call
+    return read
 
 
-def inprocess_reader(ctx: Context, query: dict[str, Any]) -> Callable[[], Awaitable[int]]:
-    async def call() -> int:
-        _, slots = await find_availability(ctx, **query)
+def inprocess_reader(ctx: Context, service_id: str, case: ReadCase, day: date) -> Read:
+    async def read() -> int:
+        _, slots = await find_availability(
+            ctx, service_id=service_id, provider_id=case.provider_id,
+            from_date=day, days=READ_DAYS, tz_name="UTC",
+        )  # fmt: skip
         return len(slots)
 
-    return call
+    return read
 
 
-async def availability_series(
+async def availability(
     http: httpx.AsyncClient, ctx: Context, catalog: Catalog, day: date, odd: Oddities
-) -> list[ReadSeries]:
-    series = []
-    for who, provider in (
-        ("1 provider", catalog.readers[0]),
-        (f"{MULTI_PROVIDERS} providers", None),
-    ):
-        params: dict[str, str | int] = {
-            "service_id": catalog.consult,
-            "from": day.isoformat(),
-            "days": 14,
-            "tz": "UTC",
-        }
-        query: dict[str, Any] = {
-            "service_id": catalog.consult,
-            "provider_id": provider,
-            "from_date": day,
-            "days": 14,
-            "tz_name": "UTC",
-        }
-        if provider is not None:
-            params["provider_id"] = provider
-        series.append(
-            await read_series(f"Availability {who}, 14 days, HTTP", http_reader(http, params), odd)
-        )
-        series.append(
-            await read_series(
-                f"Availability {who}, 14 days, in-process", inprocess_reader(ctx, query), odd
-            )
-        )
-    return series
+) -> list[str]:
+    cases = [
+        ReadCase("1 provider", catalog.readers[0], TARGET_SINGLE_READ_MS),
+        ReadCase(f"{MULTI_PROVIDERS} providers", None),
+    ]
+    rows = []
+    for case in cases:
+        for how, read in (
+            ("HTTP", http_reader(http, catalog.consult, case, day)),
+            ("in-process", inprocess_reader(ctx, catalog.consult, case, day)),
+        ):
+            label = f"Availability {case.label}, {READ_DAYS} days, {how}"
+            run, slots = await read_series(read, odd, label)
+            target = case.target_ms if how == "in-process" else None
+            rows.append(read_row(label, run, slots, target))
+    return rows
 
 
 # ---------------------------------------------------------------- report ---------------
-
-
-def ms(value: float) -> str:
-    return f"{value:.1f}"
 
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def row(name: str, run: Run, notes: str) -> str:
+def row(name: str, run: Run | None, notes: str) -> str:
+    if run is None:
+        return f"| {name} | | | | | {notes} |"
     p50, p99 = percentiles(run.latencies)
-    return f"| {name} | {len(run.latencies)} | {run.rate:.0f} | {ms(p50)} | {ms(p99)} | {notes} |"
-
-
-def note_row(name: str, notes: str) -> str:
-    return f"| {name} | | | | | {notes} |"
+    return f"| {name} | {len(run.latencies)} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {notes} |"
 
 
 def booking_rows(booking: Run, floor: Run, floor_retries: int) -> list[str]:
-    other = len(booking.latencies) - booking.count("201") - booking.count("409")
     split = ", ".join(
-        f"p50 {code} {ms(percentiles(booking.by_outcome[code])[0])} ms"
-        for code in ("201", "409")
-        if code in booking.by_outcome
+        f"p50 {c} {booking.p50(c):.1f} ms" for c in ("201", "409") if booking.count(c)
     )
+    other = len(booking.latencies) - booking.count("201") - booking.count("409")
     failed = len(floor.latencies) - floor.count("committed") - floor.count("collision")
-    ratio = percentiles(booking.latencies)[0] / percentiles(floor.latencies)[0]
+    ratio = booking.p50() / floor.p50()
     return [
         row(
             f"POST /api/bookings, {CLIENTS} clients, one provider-day",
@@ -539,28 +611,27 @@ def booking_rows(booking: Run, floor: Run, floor_retries: int) -> list[str]:
             f"committed: {floor.count('committed')}, collisions: {floor.count('collision')}, "
             f"errors: {failed}, transient retries: {floor_retries}",
         ),
-        note_row(
-            "Ratio booking p50 / floor p50", f"{ratio:.1f}x (target <= 3x: {verdict(ratio <= 3)})"
+        row(
+            "Ratio booking p50 / floor p50",
+            None,
+            f"{ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(ratio <= TARGET_RATIO)})",
         ),
     ]
 
 
 def overlap_row(name: str, found: tuple[int, int, int]) -> str:
     bad, seen, providers = found
-    return note_row(
-        name,
-        f"{bad} overlapping among {seen} non-cancelled bookings on {providers} provider(s)"
-        f" ({verdict(bad == 0)})",
-    )
+    notes = f"{bad} overlapping among {seen} non-cancelled bookings on {providers} provider(s)"
+    return row(name, None, f"{notes} ({verdict(bad == 0)})")
 
 
-def read_row(series: ReadSeries) -> str:
-    notes = f"{series.slots} slots per response"
-    if series.label.startswith("Availability 1 provider") and series.label.endswith("in-process"):
-        p50 = percentiles(series.run.latencies)[0]
-        notes += f"; target p50 < 10 ms: {verdict(p50 < 10)}"
-    changed = len(series.run.latencies) - series.run.count("ok")
-    return row(series.label, series.run, notes + (f"; {changed} odd results" if changed else ""))
+def read_row(label: str, run: Run, slots: int, target_ms: float | None) -> str:
+    notes = [f"{slots} slots per response"]
+    if target_ms is not None:
+        notes.append(f"target p50 < {target_ms:g} ms: {verdict(run.p50() < target_ms)}")
+    if odd := len(run.latencies) - run.count("ok"):
+        notes.append(f"{odd} failed or inconsistent")
+    return row(label, run, "; ".join(notes))
 
 
 def api_log_summary(log_path: Path) -> list[str]:
@@ -577,118 +648,63 @@ def api_log_summary(log_path: Path) -> list[str]:
     return [f"- API log: {count} x `{what}`" for what, count in events.most_common(10)]
 
 
-def oddity_lines(odd: Oddities) -> list[str]:
-    return [
-        f"- {count} x {key}; first: `{odd.first[key]}`" for key, count in odd.counts.most_common()
-    ]
-
-
-HEADER = [
-    "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
-    "|---|---:|---:|---:|---:|---|",
-]
-
-
-# ---------------------------------------------------------------- orchestration --------
-
-
-@dataclass
-class Findings:
-    rows: list[str] = field(default_factory=list)
-    facts: list[str] = field(default_factory=list)
-    odd: Oddities = field(default_factory=Oddities)
-
-
-def http_client(base_url: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
-    http = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
-    # Every request authenticates with its own Bearer token: keep no session cookies.
-    http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    return http
-
-
-async def contention(
-    http: httpx.AsyncClient,
-    floor: Floor,
-    catalog: Catalog,
-    users: list[dict[str, str]],
-    day: date,
-    found: Findings,
-) -> None:
-    pool = await offers(http, catalog.short, catalog.contended, day, 1)
-    pool += await offers(http, catalog.long, catalog.contended, day, 1)
-    found.facts.append(
-        f"- Contended day {day}: {len(pool)} offered starts (30 and 60 min, 15-min step)."
-    )
-    booking = await hammer(
-        booking_op(http, pool, users, found.odd),
-        workers=CLIENTS,
-        total=BOOKING_REQUESTS,
-        seconds=BOOKING_SECONDS,
-    )
-    await floor.prepare()
-    floored = await hammer(
-        floor.op(pool, found.odd), workers=CLIENTS, total=BOOKING_REQUESTS, seconds=BOOKING_SECONDS
-    )
-    found.rows += booking_rows(booking, floored, floor.retries)
-
-
-async def measure(stack: Stack) -> Findings:
-    found = Findings()
-    ctx = await open_context(stack.settings)
-    floor_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        stack.floor_url, tz_aware=True
-    )
-    http = http_client(stack.base_url)
-    try:
-        await ensure_indexes(ctx.db)
-        await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
-        catalog = await build_catalog(Admin(http, await login(http, ADMIN_EMAIL)))
-        users = await bounded([register(http, f"client{i}@bench.example") for i in range(CLIENTS)])
-        day = datetime.now(UTC).date() + timedelta(days=1)
-        seeded = await seed_reader_bookings(http, catalog, users, day)
-        found.facts.append(
-            f"- Seeded {seeded} bookings over 14 days from {day} on {MULTI_PROVIDERS} providers."
-        )
-        floor = Floor(floor_client, floor_client.get_database())
-        await contention(http, floor, catalog, users, day, found)
-        found.rows.append(overlap_row("Overlap check, API database", await overlaps(ctx.db)))
-        found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
-        reads = await availability_series(http, ctx, catalog, day, found.odd)
-        found.rows += [read_row(series) for series in reads]
-    finally:
-        await http.aclose()
-        await floor_client.close()
-        await close_context(ctx)
-    return found
-
-
 def render(found: Findings, api_log: list[str]) -> str:
-    surprises = oddity_lines(found.odd) + api_log or ["- none"]
+    odd = found.odd
+    surprises = [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.most_common()]
     return "\n".join(
         [
             "# Holdfast benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}. Latencies in milliseconds, client-side unless in-process.",
+            f"{sys.version.split()[0]}; 1-min load average {found.load_before:.1f} before it "
+            "started. "
+            "Latencies in ms, client-side except in-process rows.",
             "",
-            *HEADER,
+            "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
+            "|---|---:|---:|---:|---:|---|",
             *found.rows,
             "",
             *found.facts,
             "",
-            "Unexpected outcomes (non-201/409 bookings, failed reads, API warnings and errors):",
+            "Unexpected outcomes (non-201/409 bookings, failed reads, API log warnings/errors):",
             "",
-            *surprises,
+            *(surprises + api_log or ["- none"]),
             "",
         ]
     )
 
 
+# ---------------------------------------------------------------- orchestration --------
+
+
+async def practice(http: httpx.AsyncClient, ctx: Context) -> tuple[Catalog, list[Headers]]:
+    """Admin (service function), catalog and client accounts (HTTP); not timed."""
+    await ensure_indexes(ctx.db)
+    await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
+    catalog = await build_catalog(Admin(http, await login(http, ADMIN_EMAIL)))
+    users = await bounded([register(http, f"client{i}@bench.example") for i in range(CLIENTS)])
+    return catalog, users
+
+
+async def measure(stack: Stack, found: Findings) -> None:
+    ctx = await open_context(stack.settings)
+    http = http_client(stack.base_url)
+    try:
+        catalog, users = await practice(http, ctx)
+        day = datetime.now(UTC).date() + timedelta(days=1)
+        seeded = await seed_reader_bookings(http, catalog, users, day)
+        found.facts.append(f"- Seeded {seeded} bookings on {MULTI_PROVIDERS} readers from {day}.")
+        await contention(http, stack, ctx.db, catalog, users, day, found)
+        found.rows += await availability(http, ctx, catalog, day, found.odd)
+    finally:
+        await http.aclose()
+        await close_context(ctx)
+
+
 def main() -> int:
-    began = time.perf_counter()
+    began, found = time.perf_counter(), Findings()
     with platform_stack() as stack:
-        found = asyncio.run(measure(stack))
+        asyncio.run(measure(stack, found))
         report = render(found, api_log_summary(stack.api_log))
     report += f"\nWhole run: {time.perf_counter() - began:.0f} s.\n"
     print(report)

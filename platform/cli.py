@@ -31,7 +31,10 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _not_yet(name: str) -> int:
-    print(f"holdfast {name}: this process arrives with the durable-jobs work (issue 3).", file=sys.stderr)
+    print(
+        f"holdfast {name}: this process arrives with the durable-jobs work (issue 3).",
+        file=sys.stderr,
+    )
     return 2
 
 
@@ -80,7 +83,10 @@ def _dev(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="holdfast", description="Holdfast booking platform")
     commands = root.add_subparsers(dest="command", required=True)
-    for name, helptext in (("dev", "the whole platform locally, with demo data"), ("api", "the web platform")):
+    for name, helptext in (
+        ("dev", "the whole platform locally, with demo data"),
+        ("api", "the web platform"),
+    ):
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)

@@ -40,7 +40,9 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         mongo=mongo,
         db=database,
         queue_redis=_redis(settings.queue_redis_url, settings),
-        cache_redis=_redis(settings.cache_redis_url, settings) if settings.cache_redis_url else None,
+        cache_redis=_redis(settings.cache_redis_url, settings)
+        if settings.cache_redis_url
+        else None,
         clock=clock,
     )
 

@@ -82,7 +82,9 @@ async def transact(
             async with client.start_session() as session, await session.start_transaction():
                 return await work(session)
         except ConnectionFailure as exc:
-            raise DatabaseUnavailable("The database is unavailable; please try again shortly.") from exc
+            raise DatabaseUnavailable(
+                "The database is unavailable; please try again shortly."
+            ) from exc
         except PyMongoError as exc:
             # A commit whose outcome is unknown is retried whole: callers write deterministic
             # ids, so a commit that did land shows up as a duplicate key on the retry.

@@ -57,7 +57,8 @@ def _lock(home: Path) -> Any:
         owner = handle.read().strip() or "another process"
         handle.close()
         raise EmbeddedError(
-            f"Holdfast dev is already running from {home} ({owner}); stop it first (Ctrl-C in its terminal)."
+            f"Holdfast dev is already running from {home} ({owner}); "
+            "stop it first (Ctrl-C in its terminal)."
         ) from None
     handle.seek(0)
     handle.truncate()
@@ -69,16 +70,31 @@ def _lock(home: Path) -> Any:
 def _embedded(home: Path, state: dict[str, Any], servers: list[Server]) -> dict[str, str]:
     env: dict[str, str] = {}
     wanted = {
-        "HOLDFAST_MONGO_URL": ("mongo_port", lambda p: start_mongod(home / "mongo", p), lambda p: mongo_url(p, "holdfast")),
-        "HOLDFAST_QUEUE_REDIS_URL": ("queue_port", lambda p: start_redis(home / "queue-redis", p, persist=True), redis_url),
-        "HOLDFAST_CACHE_REDIS_URL": ("cache_port", lambda p: start_redis(home / "cache-redis", p, persist=False), redis_url),
+        "HOLDFAST_MONGO_URL": (
+            "mongo_port",
+            lambda p: start_mongod(home / "mongo", p),
+            lambda p: mongo_url(p, "holdfast"),
+        ),
+        "HOLDFAST_QUEUE_REDIS_URL": (
+            "queue_port",
+            lambda p: start_redis(home / "queue-redis", p, persist=True),
+            redis_url,
+        ),
+        "HOLDFAST_CACHE_REDIS_URL": (
+            "cache_port",
+            lambda p: start_redis(home / "cache-redis", p, persist=False),
+            redis_url,
+        ),
     }
     for variable, (port_key, start, url) in wanted.items():
         if os.environ.get(variable):
             continue
         port = int(state[port_key])
         if port_in_use(port):
-            raise EmbeddedError(f"Port {port} (for {variable}) is taken by another program; free it or set {variable}.")
+            raise EmbeddedError(
+                f"Port {port} (for {variable}) is taken by another program; "
+                f"free it or set {variable}."
+            )
         servers.append(start(port))
         env[variable] = url(port)
     return env
@@ -163,7 +179,10 @@ def run_dev(*, host: str, port: int, home: Path | None = None) -> int:
         )
         while not stop["requested"]:
             if api.poll() is not None:
-                print(f"holdfast dev: the API exited with code {api.returncode}; stopping.", file=sys.stderr)
+                print(
+                    f"holdfast dev: the API exited with code {api.returncode}; stopping.",
+                    file=sys.stderr,
+                )
                 return 1
             time.sleep(0.2)
         print("Stopping Holdfast…", flush=True)

@@ -99,7 +99,11 @@ def _spawn(name: str, argv: list[str], log_path: Path) -> subprocess.Popen[bytes
         # A session of its own: a Ctrl-C meant for the supervisor does not reach the servers,
         # which are then stopped in order.
         return subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000", description="Base URL used in links sent to people."
     )
     mongo_timeout_ms: int = Field(
-        default=700,
+        default=400,
         ge=50,
         le=30_000,
         description="Server-selection and connect timeout: how fast a MongoDB outage becomes 503.",
@@ -80,6 +80,8 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first["loc"] else "settings"
         variable = f"HOLDFAST_{field.upper()}"
         if first["type"] == "missing":
-            raise SettingsError(f"Holdfast cannot start: {variable} is required but not set.") from None
+            raise SettingsError(
+                f"Holdfast cannot start: {variable} is required but not set."
+            ) from None
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"Holdfast cannot start: {variable} {message}.") from None

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from holdfast.context import Context
+from holdfast.embedded import free_port
+from holdfast.settings import Settings
 
 _counter = itertools.count()
 
 
-async def register(client: httpx.AsyncClient, *, email: str | None = None, timezone: str = "Europe/London") -> dict[str, str]:
+async def register(
+    client: httpx.AsyncClient, *, email: str | None = None, timezone: str = "Europe/London"
+) -> dict[str, str]:
     """Register and log in; the Authorization header for that user."""
     email = email or f"client{next(_counter)}@example.com"
     response = await client.post(
-        "/api/auth/register", json={"email": email, "password": "correct horse", "name": "Client", "timezone": timezone}
+        "/api/auth/register",
+        json={"email": email, "password": "correct horse", "name": "Client", "timezone": timezone},
     )
     assert response.status_code == 201, response.text
     login = await client.post("/api/auth/login", json={"email": email, "password": "correct horse"})
@@ -29,7 +40,9 @@ async def make_admin(client: httpx.AsyncClient, ctx: Context) -> dict[str, str]:
     from holdfast.accounts.service import create_or_reset_admin
 
     await create_or_reset_admin(ctx, email="admin@example.com", password="admin password")
-    login = await client.post("/api/auth/login", json={"email": "admin@example.com", "password": "admin password"})
+    login = await client.post(
+        "/api/auth/login", json={"email": "admin@example.com", "password": "admin password"}
+    )
     client.cookies.clear()
     return {"Authorization": f"Bearer {login.json()['token']}"}
 
@@ -47,11 +60,15 @@ async def build_practice(client: httpx.AsyncClient, ctx: Context) -> Practice:
     admin = await make_admin(client, ctx)
 
     async def provider(name: str, tz: str, start: str, end: str) -> str:
-        created = await client.post("/api/admin/providers", json={"name": name, "timezone": tz}, headers=admin)
+        created = await client.post(
+            "/api/admin/providers", json={"name": name, "timezone": tz}, headers=admin
+        )
         assert created.status_code == 201, created.text
         pid = created.json()["id"]
         rules = [{"weekday": d, "start": start, "end": end} for d in range(5)]
-        hours = await client.put(f"/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin)
+        hours = await client.put(
+            f"/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin
+        )
         assert hours.status_code == 200, hours.text
         return str(pid)
 
@@ -64,8 +81,106 @@ async def build_practice(client: httpx.AsyncClient, ctx: Context) -> Practice:
         return str(created.json()["id"])
 
     session = await service(
-        {"name": "Session", "duration_minutes": 60, "buffer_after_minutes": 15, "slot_step_minutes": 60,
-         "price": {"amount_cents": 9000, "currency": "GBP"}, "provider_ids": [london, new_york]}
+        {
+            "name": "Session",
+            "duration_minutes": 60,
+            "buffer_after_minutes": 15,
+            "slot_step_minutes": 60,
+            "price": {"amount_cents": 9000, "currency": "GBP"},
+            "provider_ids": [london, new_york],
+        }
     )
-    short = await service({"name": "Short", "duration_minutes": 30, "slot_step_minutes": 30, "provider_ids": [london]})
+    short = await service(
+        {"name": "Short", "duration_minutes": 30, "slot_step_minutes": 30, "provider_ids": [london]}
+    )
     return Practice(admin=admin, london=london, new_york=new_york, session=session, short=short)
+
+
+# --- Real processes, for the acceptance tests ---------------------------------------------------
+
+HOLDFAST = [
+    sys.executable,
+    "-P",
+    "-c",
+    "import sys; from holdfast.cli import main; sys.exit(main())",
+]
+
+
+def process_env(**variables: str) -> dict[str, str]:
+    """The test's environment without any HOLDFAST_* it may carry, plus these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDFAST_")}
+    env.update({f"HOLDFAST_{k.upper()}": v for k, v in variables.items()})
+    return env
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    return process_env(
+        mongo_url=settings.mongo_url,
+        queue_redis_url=settings.queue_redis_url,
+        cache_redis_url=settings.cache_redis_url or "",
+        secret_key=settings.secret_key.get_secret_value(),
+    )
+
+
+def wait_for(
+    url: str,
+    *,
+    status: int = 200,
+    timeout: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=1).status_code == status:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer {status} within {timeout} s")
+
+
+@contextmanager
+def api_process(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """`holdfast api` as a real process; yields its base URL and stops it afterwards."""
+    port = port or free_port()
+    process = subprocess.Popen([*HOLDFAST, "api", "--port", str(port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/health/live", process=process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def create_admin(
+    env: dict[str, str], email: str = "admin@example.com", password: str = "admin password"
+) -> None:
+    done = subprocess.run(
+        [*HOLDFAST, "create-admin", "--email", email, "--password", password],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def login(url: str, email: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{url}/api/auth/login", json={"email": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def register_sync(url: str, email: str, password: str = "correct horse") -> dict[str, str]:
+    body = {"email": email, "password": password, "name": "Client", "timezone": "UTC"}
+    assert httpx.post(f"{url}/api/auth/register", json=body, timeout=10).status_code == 201
+    return login(url, email, password)

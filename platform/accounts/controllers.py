@@ -35,12 +35,17 @@ class AccountController(Controller):
 
     @post("/auth/logout", status_code=200)
     async def logout(self) -> Response[dict[str, str]]:
-        return Response({"status": "logged_out"}, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")])
+        return Response(
+            {"status": "logged_out"},
+            cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
+        )
 
     @get("/me")
     async def me(self, user: CurrentUser) -> UserOut:
         return UserOut.of(user)
 
     @get("/admin/users")
-    async def find_users(self, admin: AdminUser, email: FromQuery[str | None] = None) -> list[UserOut]:
+    async def find_users(
+        self, admin: AdminUser, email: FromQuery[str | None] = None
+    ) -> list[UserOut]:
         return [UserOut.of(u) for u in await service.find_users(email=email)]

@@ -72,7 +72,9 @@ def session_token(ctx: Context, user: User) -> str:
 
 
 async def user_for_token(ctx: Context, token: str) -> User:
-    user_id = read_session_token(token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now())
+    user_id = read_session_token(
+        token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now()
+    )
     user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
     if user is None:
         raise Unauthorized("Your account no longer exists; please register again.")
@@ -95,7 +97,9 @@ async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> t
     """Create an admin, or make an existing account admin with this password. True if created."""
     existing = await User.find_one(User.email_key == email_key(email))
     if existing is None:
-        return await register(ctx, email=email, password=password, name="Admin", timezone="UTC", role="admin"), True
+        return await register(
+            ctx, email=email, password=password, name="Admin", timezone="UTC", role="admin"
+        ), True
     _check_new_account(email, password, existing.name, existing.timezone)
     existing.role = "admin"
     existing.password_hash = await hash_password(password)

@@ -31,7 +31,12 @@ def read_session_token(token: str, *, secret: str, now: datetime) -> str:
             secret,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
-            options={"require": ["sub", "exp", "iat", "aud"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            options={
+                "require": ["sub", "exp", "iat", "aud"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
     except jwt.PyJWTError:
         raise Unauthorized("Your session is not valid; please log in again.") from None

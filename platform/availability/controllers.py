@@ -27,8 +27,15 @@ class AvailabilityController(Controller):
         try:
             from_date = date.fromisoformat(from_) if from_ else None
         except ValueError:
-            raise Invalid(f"from '{from_}' is not a date in YYYY-MM-DD form.", code="invalid_date") from None
+            raise Invalid(
+                f"from '{from_}' is not a date in YYYY-MM-DD form.", code="invalid_date"
+            ) from None
         zone, slots = await find_availability(
-            ctx, service_id=service_id, provider_id=provider_id, from_date=from_date, days=days, tz_name=tz
+            ctx,
+            service_id=service_id,
+            provider_id=provider_id,
+            from_date=from_date,
+            days=days,
+            tz_name=tz,
         )
         return {"timezone": str(zone), "slots": [slot_dict(s, zone) for s in slots]}

@@ -65,7 +65,9 @@ async def busy_intervals(
     )
     busy: dict[PydanticObjectId, list[tuple[datetime, datetime]]] = {p: [] for p in provider_ids}
     async for row in cursor:
-        busy[row["provider_id"]].append((as_utc(row["occupied_start"]), as_utc(row["occupied_end"])))
+        busy[row["provider_id"]].append(
+            (as_utc(row["occupied_start"]), as_utc(row["occupied_end"]))
+        )
     return busy
 
 
@@ -93,8 +95,14 @@ def provider_slots(
 async def slots_for(
     ctx: Context, service: Service, providers: list[Provider], window: tuple[datetime, datetime]
 ) -> list[OfferedSlot]:
-    reach = timedelta(minutes=service.duration_minutes + service.buffer_before_minutes + service.buffer_after_minutes)
-    busy = await busy_intervals([p.id for p in providers if p.id], window[0] - reach, window[1] + reach)
+    reach = timedelta(
+        minutes=service.duration_minutes
+        + service.buffer_before_minutes
+        + service.buffer_after_minutes
+    )
+    busy = await busy_intervals(
+        [p.id for p in providers if p.id], window[0] - reach, window[1] + reach
+    )
     now = ctx.now()
     found: list[OfferedSlot] = []
     for provider in providers:
@@ -109,7 +117,9 @@ async def service_providers(service: Service, provider_id: str | None) -> list[P
     else:
         wanted = object_id(provider_id, "provider")
         if wanted not in service.provider_ids:
-            raise Invalid("That provider does not offer this service.", code="provider_not_offering")
+            raise Invalid(
+                "That provider does not offer this service.", code="provider_not_offering"
+            )
         ids = [wanted]
     return await Provider.find({"_id": {"$in": ids}}).sort("_id").to_list()
 
@@ -151,9 +161,13 @@ def as_local(value: datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).isoformat()
 
 
-def nearest(slots: list[OfferedSlot], target: datetime, provider_id: str, count: int) -> list[OfferedSlot]:
+def nearest(
+    slots: list[OfferedSlot], target: datetime, provider_id: str, count: int
+) -> list[OfferedSlot]:
     """The `count` slots closest in time to `target`, the same provider first on a tie."""
-    ranked = sorted(slots, key=lambda s: (abs(s.start - target), s.provider_id != provider_id, s.start))
+    ranked = sorted(
+        slots, key=lambda s: (abs(s.start - target), s.provider_id != provider_id, s.start)
+    )
     return sorted(ranked[:count], key=lambda s: (s.start, s.provider_id))
 
 

@@ -16,7 +16,11 @@ class BookingController(Controller):
 
     @post("/", status_code=201)
     async def book(
-        self, data: JSONBody[BookingIn], ctx: Ctx, user: CurrentUser, request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[BookingIn],
+        ctx: Ctx,
+        user: CurrentUser,
+        request: Request[Any, Any, Any],
     ) -> Response[Any]:
         key = request.headers.get("idempotency-key")
         request_key = f"{user.id}:{key}" if key is not None else None
@@ -52,7 +56,13 @@ class BookingController(Controller):
         return BookingOut.of(await service.get_booking(booking_id, user))
 
     @post("/{booking_id:str}/cancel", status_code=200)
-    async def cancel(self, booking_id: FromPath[str], ctx: Ctx, user: CurrentUser, data: JSONBody[CancelIn | None] = None) -> BookingOut:
+    async def cancel(
+        self,
+        booking_id: FromPath[str],
+        ctx: Ctx,
+        user: CurrentUser,
+        data: JSONBody[CancelIn | None] = None,
+    ) -> BookingOut:
         reason = data.reason if data else None
         return BookingOut.of(await service.cancel_booking(ctx, booking_id, user, reason))
 

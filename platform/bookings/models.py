@@ -31,7 +31,9 @@ class Booking(Document):
     class Settings:
         name = "bookings"
         indexes = [
-            IndexModel([("provider_id", ASCENDING), ("occupied_start", ASCENDING)], name="provider_time"),
+            IndexModel(
+                [("provider_id", ASCENDING), ("occupied_start", ASCENDING)], name="provider_time"
+            ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
             IndexModel(

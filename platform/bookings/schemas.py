@@ -59,4 +59,9 @@ class HistoryEntryOut(BaseModel):
     @classmethod
     def of(cls, event: BookingEvent) -> HistoryEntryOut:
         data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in event.data.items()}
-        return cls(**event.model_dump(include={"at", "action", "from_status", "to_status", "actor", "reason"}), data=data)
+        return cls(
+            **event.model_dump(
+                include={"at", "action", "from_status", "to_status", "actor", "reason"}
+            ),
+            data=data,
+        )

@@ -52,8 +52,12 @@ def _is_duplicate(exc: BulkWriteError) -> bool:
 def _check_offered(provider: Provider, service: Service, start: datetime, now: datetime) -> None:
     """Only a start the availability page would offer (ignoring other bookings) can be booked."""
     if start < now:
-        raise Invalid("That time is in the past; please choose a future slot.", code="start_in_past")
-    offered = provider_slots(provider, service, busy=[], now=now, window=(start, start + timedelta(minutes=1)))
+        raise Invalid(
+            "That time is in the past; please choose a future slot.", code="start_in_past"
+        )
+    offered = provider_slots(
+        provider, service, busy=[], now=now, window=(start, start + timedelta(minutes=1))
+    )
     if not offered or offered[0].start != start:
         raise Invalid(
             "That start time is not one of the bookable slots for this service and provider.",
@@ -71,7 +75,9 @@ async def _write_booking(session: Session, booking: Booking, actor: str) -> None
         if _is_duplicate(exc):
             raise _Collision from None
         raise
-    await Booking.get_pymongo_collection().insert_one(booking.model_dump(by_alias=True), session=session)
+    await Booking.get_pymongo_collection().insert_one(
+        booking.model_dump(by_alias=True), session=session
+    )
     await _record(session, booking, action="created", from_status=None, actor=actor)
 
 
@@ -117,7 +123,9 @@ async def book_slot(
     so two racing writers cannot both commit, whatever they checked before.
     """
     if start.tzinfo is None:
-        raise Invalid("start must carry a timezone offset, e.g. 2026-03-02T09:00:00Z.", code="naive_datetime")
+        raise Invalid(
+            "start must carry a timezone offset, e.g. 2026-03-02T09:00:00Z.", code="naive_datetime"
+        )
     start = as_utc(start)
     now = ctx.now()
     service = await get_service(service_id)
@@ -158,7 +166,9 @@ async def book_slot(
             return existing
         if isinstance(exc, DuplicateKeyError):
             raise
-        raise SlotTaken(await _alternatives(ctx, service, provider, start), zone(display_tz)) from None
+        raise SlotTaken(
+            await _alternatives(ctx, service, provider, start), zone(display_tz)
+        ) from None
     return booking
 
 
@@ -169,10 +179,14 @@ async def _existing(booking: Booking) -> Booking | None:
     return found
 
 
-async def _alternatives(ctx: Context, service: Service, provider: Provider, start: datetime) -> list[OfferedSlot]:
+async def _alternatives(
+    ctx: Context, service: Service, provider: Provider, start: datetime
+) -> list[OfferedSlot]:
     providers = await service_providers(service, None)
     window = (max(start - timedelta(days=3), ctx.now()), start + timedelta(days=7))
-    return nearest(await slots_for(ctx, service, providers, window), start, str(provider.id), ALTERNATIVES)
+    return nearest(
+        await slots_for(ctx, service, providers, window), start, str(provider.id), ALTERNATIVES
+    )
 
 
 async def get_booking(booking_id: str, viewer: User) -> Booking:
@@ -188,7 +202,9 @@ async def list_bookings(viewer: User, *, limit: int = 200) -> list[Booking]:
     return await Booking.find(query).sort("start", "_id").limit(limit).to_list()
 
 
-async def cancel_booking(ctx: Context, booking_id: str, viewer: User, reason: str | None) -> Booking:
+async def cancel_booking(
+    ctx: Context, booking_id: str, viewer: User, reason: str | None
+) -> Booking:
     """Cancel and free the interval in one transaction; cancelling again changes nothing."""
     booking = await get_booking(booking_id, viewer)
     if booking.status == "cancelled":
@@ -209,7 +225,14 @@ async def cancel_booking(ctx: Context, booking_id: str, viewer: User, reason: st
             {"_id": {"$in": claims}, "booking_id": booking.id}, session=session
         )
         booking.status, booking.cancel_reason, booking.updated_at = "cancelled", reason, now
-        await _record(session, booking, action="cancelled", from_status=previous, actor=str(viewer.id), reason=reason)
+        await _record(
+            session,
+            booking,
+            action="cancelled",
+            from_status=previous,
+            actor=str(viewer.id),
+            reason=reason,
+        )
         return True
 
     await transact(ctx.mongo, work)
@@ -218,4 +241,6 @@ async def cancel_booking(ctx: Context, booking_id: str, viewer: User, reason: st
 
 async def booking_history(booking_id: str, viewer: User) -> list[BookingEvent]:
     booking = await get_booking(booking_id, viewer)
-    return await BookingEvent.find(BookingEvent.booking_id == booking.id).sort("at", "_id").to_list()
+    return (
+        await BookingEvent.find(BookingEvent.booking_id == booking.id).sort("at", "_id").to_list()
+    )

@@ -48,13 +48,21 @@ class CatalogAdminController(Controller):
     tags = ["catalog admin"]
 
     @post("/providers", status_code=201)
-    async def create_provider(self, data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser) -> ProviderOut:
-        return ProviderOut.of(await service.create_provider(ctx, name=data.name, timezone=data.timezone))
+    async def create_provider(
+        self, data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser
+    ) -> ProviderOut:
+        return ProviderOut.of(
+            await service.create_provider(ctx, name=data.name, timezone=data.timezone)
+        )
 
     @put("/providers/{provider_id:str}/availability")
-    async def set_hours(self, provider_id: FromPath[str], data: JSONBody[AvailabilityIn], admin: AdminUser) -> AvailabilityOut:
+    async def set_hours(
+        self, provider_id: FromPath[str], data: JSONBody[AvailabilityIn], admin: AdminUser
+    ) -> AvailabilityOut:
         return _availability(await service.set_weekly_availability(provider_id, data))
 
     @post("/services", status_code=201)
-    async def create_service(self, data: JSONBody[ServiceIn], ctx: Ctx, admin: AdminUser) -> ServiceOut:
+    async def create_service(
+        self, data: JSONBody[ServiceIn], ctx: Ctx, admin: AdminUser
+    ) -> ServiceOut:
         return ServiceOut.of(await service.create_service(ctx, data))

@@ -70,7 +70,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             title="Holdfast",
             version="0.1.0",
             path="/schema",
-            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[
+                JsonRenderPlugin(path=["/", "/openapi.json"]),
+                SwaggerRenderPlugin(path="/swagger"),
+            ],
         ),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         on_app_init=[_no_debug],

@@ -38,8 +38,12 @@ def render_domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
     return STATUS[exc.kind], {"error": exc.code, "detail": exc.detail, **exc.extra}
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(content=body, status_code=status, headers=headers, media_type="application/json")
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        content=body, status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -49,12 +53,16 @@ def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any
 
 def on_database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("mongo.unavailable", error=str(exc)[:200])
-    return on_domain_error(_, DatabaseUnavailable("The database is unavailable; please try again shortly."))
+    return on_domain_error(
+        _, DatabaseUnavailable("The database is unavailable; please try again shortly.")
+    )
 
 
 def _validation_detail(exc: ValidationException) -> tuple[str, str, list[Any]]:
     problems = exc.extra if isinstance(exc.extra, list) else []
-    if "decode" in (exc.detail or "").lower() or ("json" in (exc.detail or "").lower() and not problems):
+    if "decode" in (exc.detail or "").lower() or (
+        "json" in (exc.detail or "").lower() and not problems
+    ):
         return "malformed_json", "The request body is not valid JSON.", []
     parts = []
     for problem in problems[:5]:

@@ -11,16 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 
-async def _probe(check: Any, timeout: float) -> str:
+async def _probe(check: Any, limit: float) -> str:
     try:
-        await asyncio.wait_for(check, timeout)
+        await asyncio.wait_for(check, limit)
     except Exception:
         return "unavailable"
     return "ok"
 
 
-async def _redis_state(client: Redis | None, timeout: float) -> str:
-    return "disabled" if client is None else await _probe(client.ping(), timeout)
+async def _redis_state(client: Redis | None, limit: float) -> str:
+    return "disabled" if client is None else await _probe(client.ping(), limit)
 
 
 class HealthController(Controller):

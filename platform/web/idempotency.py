@@ -73,7 +73,9 @@ async def run_once(
 ) -> tuple[int, Any, bool]:
     """(status, body, replayed) for this request, running `work` at most once per key."""
     if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise Invalid("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
+        raise Invalid(
+            "Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key"
+        )
     record_id = f"{scope}:{key}"
     fingerprint = body_fingerprint(body)
     earlier = await _reserve(ctx, record_id, fingerprint)
@@ -110,6 +112,8 @@ async def _finish(record_id: str, status: int, content: Any) -> None:
 
 async def _release(record_id: str) -> None:
     try:
-        await IdempotencyRecord.get_pymongo_collection().delete_one({"_id": record_id, "state": "in_progress"})
+        await IdempotencyRecord.get_pymongo_collection().delete_one(
+            {"_id": record_id, "state": "in_progress"}
+        )
     except Exception:  # the lease expiry frees it if MongoDB is down right now
         pass

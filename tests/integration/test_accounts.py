@@ -1,22 +1,33 @@
 from __future__ import annotations
 
 import httpx
-
 from holdfast.context import Context
+
 from tests.support import make_admin, register
 
 
 async def test_register_login_and_me_with_token_and_cookie(client: httpx.AsyncClient) -> None:
     created = await client.post(
         "/api/auth/register",
-        json={"email": "Ann@Example.com", "password": "long enough", "name": "Ann", "timezone": "Europe/Paris"},
+        json={
+            "email": "Ann@Example.com",
+            "password": "long enough",
+            "name": "Ann",
+            "timezone": "Europe/Paris",
+        },
     )
     assert created.status_code == 201
     user = created.json()
-    assert user["email"] == "Ann@Example.com" and user["role"] == "client" and "password_hash" not in user
+    assert (
+        user["email"] == "Ann@Example.com"
+        and user["role"] == "client"
+        and "password_hash" not in user
+    )
     assert user["created_at"].endswith("Z")
 
-    login = await client.post("/api/auth/login", json={"email": "ann@EXAMPLE.com", "password": "long enough"})
+    login = await client.post(
+        "/api/auth/login", json={"email": "ann@EXAMPLE.com", "password": "long enough"}
+    )
     assert login.status_code == 200
     assert "holdfast_session" in login.headers["set-cookie"].lower()
     assert "httponly" in login.headers["set-cookie"].lower()
@@ -24,7 +35,9 @@ async def test_register_login_and_me_with_token_and_cookie(client: httpx.AsyncCl
     by_cookie = await client.get("/api/me")  # the cookie set by login
     assert by_cookie.status_code == 200 and by_cookie.json()["id"] == user["id"]
     client.cookies.clear()
-    by_token = await client.get("/api/me", headers={"Authorization": f"Bearer {login.json()['token']}"})
+    by_token = await client.get(
+        "/api/me", headers={"Authorization": f"Bearer {login.json()['token']}"}
+    )
     assert by_token.json()["timezone"] == "Europe/Paris"
 
 
@@ -32,7 +45,12 @@ async def test_emails_are_unique_whatever_their_case(client: httpx.AsyncClient) 
     await register(client, email="bob@example.com")
     again = await client.post(
         "/api/auth/register",
-        json={"email": "BOB@example.com", "password": "long enough", "name": "Bob", "timezone": "UTC"},
+        json={
+            "email": "BOB@example.com",
+            "password": "long enough",
+            "name": "Bob",
+            "timezone": "UTC",
+        },
     )
     assert again.status_code == 409
     assert again.json()["error"] == "email_taken"
@@ -51,14 +69,20 @@ async def test_bad_registrations_are_refused_with_a_reason(client: httpx.AsyncCl
         assert response.status_code == 422, (change, response.text)
         assert response.json()["error"] == code
         assert response.json()["detail"]
-    assert (await client.post("/api/auth/login", json={"email": base["email"], "password": "x"})).status_code == 401
+    assert (
+        await client.post("/api/auth/login", json={"email": base["email"], "password": "x"})
+    ).status_code == 401
 
 
 async def test_wrong_password_and_forged_token_are_401(client: httpx.AsyncClient) -> None:
     await register(client, email="dan@example.com")
-    wrong = await client.post("/api/auth/login", json={"email": "dan@example.com", "password": "not it at all"})
+    wrong = await client.post(
+        "/api/auth/login", json={"email": "dan@example.com", "password": "not it at all"}
+    )
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_credentials"
-    forged = await client.get("/api/me", headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.xxxx"})
+    forged = await client.get(
+        "/api/me", headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.xxxx"}
+    )
     assert forged.status_code == 401
     assert (await client.get("/api/me")).json()["error"] == "login_required"
 
@@ -70,7 +94,9 @@ async def test_admin_endpoints_refuse_clients(client: httpx.AsyncClient, ctx: Co
         ("POST", "/api/admin/providers"),
         ("POST", "/api/admin/services"),
     ]:
-        response = await client.request(method, path, headers=me, json={"name": "x", "timezone": "UTC"})
+        response = await client.request(
+            method, path, headers=me, json={"name": "x", "timezone": "UTC"}
+        )
         assert response.status_code == 403, path
         assert response.json()["error"] == "admin_only"
     admin = await make_admin(client, ctx)

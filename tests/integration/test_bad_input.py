@@ -7,13 +7,19 @@ import httpx
 from tests.support import Practice, register
 
 
-async def test_malformed_and_oversized_bodies(client: httpx.AsyncClient, practice: Practice) -> None:
+async def test_malformed_and_oversized_bodies(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
     me = await register(client)
     json_headers = {**me, "content-type": "application/json"}
     cases = [
         (b'{"service_id": ', 400, "malformed_json"),
         (b"[1, 2, 3]", 422, "invalid"),
-        (b'{"service_id": "x", "provider_id": "y", "start": "2027-03-01T11:00:00Z", "extra": 1}', 422, "invalid"),
+        (
+            b'{"service_id": "x", "provider_id": "y", "start": "2027-03-01T11:00:00Z", "extra": 1}',
+            422,
+            "invalid",
+        ),
         (b'{"a": "' + b"x" * 200_000 + b'"}', 413, "body_too_large"),
     ]
     for body, status, code in cases:
@@ -28,8 +34,13 @@ async def test_unknown_routes_and_methods_answer_in_json(client: httpx.AsyncClie
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     wrong_method = await client.delete("/api/services")
     assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method_not_allowed")
-    unknown_booking = await client.get("/api/bookings/000000000000000000000000", headers=await register(client))
-    assert (unknown_booking.status_code, unknown_booking.json()["error"]) == (404, "booking_not_found")
+    unknown_booking = await client.get(
+        "/api/bookings/000000000000000000000000", headers=await register(client)
+    )
+    assert (unknown_booking.status_code, unknown_booking.json()["error"]) == (
+        404,
+        "booking_not_found",
+    )
 
 
 async def test_health_metrics_and_schema(client: httpx.AsyncClient) -> None:

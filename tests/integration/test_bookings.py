@@ -5,10 +5,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-
 from holdfast.bookings.models import IdempotencyRecord
 from holdfast.context import Context
 from holdfast.web.idempotency import body_fingerprint
+
 from tests.conftest import Clock
 from tests.support import Practice, make_admin, register
 
@@ -16,12 +16,21 @@ MONDAY_11 = "2027-03-01T11:00:00Z"
 
 
 def booking(practice: Practice, start: str = MONDAY_11, **change: Any) -> dict[str, Any]:
-    return {"service_id": practice.session, "provider_id": practice.london, "start": start, **change}
+    return {
+        "service_id": practice.session,
+        "provider_id": practice.london,
+        "start": start,
+        **change,
+    }
 
 
-async def test_book_read_list_cancel_and_history(client: httpx.AsyncClient, practice: Practice) -> None:
+async def test_book_read_list_cancel_and_history(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
     me = await register(client)
-    created = await client.post("/api/bookings", json=booking(practice, "2027-03-01T12:00:00+01:00"), headers=me)
+    created = await client.post(
+        "/api/bookings", json=booking(practice, "2027-03-01T12:00:00+01:00"), headers=me
+    )
     assert created.status_code == 201, created.text
     made = created.json()
     assert made["start"] == MONDAY_11 and made["end"] == "2027-03-01T12:00:00Z"
@@ -29,9 +38,13 @@ async def test_book_read_list_cancel_and_history(client: httpx.AsyncClient, prac
     assert (await client.get(f"/api/bookings/{made['id']}", headers=me)).json() == made
     assert [b["id"] for b in (await client.get("/api/bookings", headers=me)).json()] == [made["id"]]
 
-    cancelled = await client.post(f"/api/bookings/{made['id']}/cancel", json={"reason": "ill"}, headers=me)
+    cancelled = await client.post(
+        f"/api/bookings/{made['id']}/cancel", json={"reason": "ill"}, headers=me
+    )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    again = await client.post(f"/api/bookings/{made['id']}/cancel", json={"reason": "twice"}, headers=me)
+    again = await client.post(
+        f"/api/bookings/{made['id']}/cancel", json={"reason": "twice"}, headers=me
+    )
     assert again.status_code == 200 and again.json()["cancel_reason"] == "ill"
 
     history = (await client.get(f"/api/bookings/{made['id']}/history", headers=me)).json()
@@ -42,13 +55,19 @@ async def test_book_read_list_cancel_and_history(client: httpx.AsyncClient, prac
     assert history[1]["reason"] == "ill" and history[1]["actor"] == made["user_id"]
 
     # Cancelling freed the interval in the same transaction: the slot can be booked again.
-    rebooked = await client.post("/api/bookings", json=booking(practice), headers=await register(client))
+    rebooked = await client.post(
+        "/api/bookings", json=booking(practice), headers=await register(client)
+    )
     assert rebooked.status_code == 201
 
 
-async def test_collision_is_409_with_nearest_alternatives(client: httpx.AsyncClient, practice: Practice) -> None:
+async def test_collision_is_409_with_nearest_alternatives(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
     first, second = await register(client), await register(client, timezone="America/New_York")
-    assert (await client.post("/api/bookings", json=booking(practice), headers=first)).status_code == 201
+    assert (
+        await client.post("/api/bookings", json=booking(practice), headers=first)
+    ).status_code == 201
     taken = await client.post("/api/bookings", json=booking(practice), headers=second)
     assert taken.status_code == 409
     body = taken.json()
@@ -60,20 +79,32 @@ async def test_collision_is_409_with_nearest_alternatives(client: httpx.AsyncCli
     assert alternatives[0]["start_local"].endswith("-05:00")  # in the client's own timezone
     # Every alternative really is bookable.
     alt = alternatives[0]
-    again = await client.post("/api/bookings", json=booking(practice, alt["start"], provider_id=alt["provider_id"]), headers=second)
+    again = await client.post(
+        "/api/bookings",
+        json=booking(practice, alt["start"], provider_id=alt["provider_id"]),
+        headers=second,
+    )
     assert again.status_code == 201
 
 
-async def test_partial_overlap_of_different_durations_is_refused(client: httpx.AsyncClient, practice: Practice) -> None:
+async def test_partial_overlap_of_different_durations_is_refused(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
     me = await register(client)
     # A 30-minute booking at 12:00 sits inside the 15-minute buffer after an 11:00 session.
-    short = await client.post("/api/bookings", json=booking(practice, "2027-03-01T12:00:00Z", service_id=practice.short), headers=me)
+    short = await client.post(
+        "/api/bookings",
+        json=booking(practice, "2027-03-01T12:00:00Z", service_id=practice.short),
+        headers=me,
+    )
     assert short.status_code == 201
     session = await client.post("/api/bookings", json=booking(practice), headers=me)
     assert session.status_code == 409
 
 
-async def test_only_offered_slots_can_be_booked(client: httpx.AsyncClient, practice: Practice, clock: Clock) -> None:
+async def test_only_offered_slots_can_be_booked(
+    client: httpx.AsyncClient, practice: Practice, clock: Clock
+) -> None:
     me = await register(client)
     cases = [
         (booking(practice, "2027-03-01T11:30:00Z"), 422, "not_a_slot"),  # off the hourly step
@@ -84,7 +115,11 @@ async def test_only_offered_slots_can_be_booked(client: httpx.AsyncClient, pract
         (booking(practice, "tomorrow"), 422, "invalid"),
         (booking(practice, service_id="000000000000000000000000"), 404, "service_not_found"),
         (booking(practice, provider_id="nope"), 404, "provider_not_found"),
-        (booking(practice, service_id=practice.short, provider_id=practice.new_york), 422, "provider_not_offering"),
+        (
+            booking(practice, service_id=practice.short, provider_id=practice.new_york),
+            422,
+            "provider_not_offering",
+        ),
         ({"service_id": practice.session}, 422, "invalid"),
     ]
     for body, status, code in cases:
@@ -94,7 +129,9 @@ async def test_only_offered_slots_can_be_booked(client: httpx.AsyncClient, pract
     assert (await client.get("/api/bookings", headers=me)).json() == []
 
 
-async def test_clients_see_only_their_own_bookings(client: httpx.AsyncClient, practice: Practice, ctx: Context) -> None:
+async def test_clients_see_only_their_own_bookings(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
     ann, bob = await register(client), await register(client)
     mine = (await client.post("/api/bookings", json=booking(practice), headers=ann)).json()
     assert (await client.get("/api/bookings", headers=bob)).json() == []
@@ -102,12 +139,18 @@ async def test_clients_see_only_their_own_bookings(client: httpx.AsyncClient, pr
         assert (await client.get(path, headers=bob)).status_code == 404
     refused = await client.post(f"/api/bookings/{mine['id']}/cancel", json={}, headers=bob)
     assert refused.status_code == 404
-    assert (await client.get(f"/api/bookings/{mine['id']}", headers=ann)).json()["status"] == "confirmed"
+    assert (await client.get(f"/api/bookings/{mine['id']}", headers=ann)).json()[
+        "status"
+    ] == "confirmed"
     assert (await client.post("/api/bookings", json=booking(practice))).status_code == 401
 
     admin = await make_admin(client, ctx)
-    assert [b["id"] for b in (await client.get("/api/bookings", headers=admin)).json()] == [mine["id"]]
-    by_admin = await client.post(f"/api/bookings/{mine['id']}/cancel", json={"reason": "clinic closed"}, headers=admin)
+    assert [b["id"] for b in (await client.get("/api/bookings", headers=admin)).json()] == [
+        mine["id"]
+    ]
+    by_admin = await client.post(
+        f"/api/bookings/{mine['id']}/cancel", json={"reason": "clinic closed"}, headers=admin
+    )
     assert by_admin.json()["status"] == "cancelled"
 
 
@@ -119,26 +162,39 @@ async def test_idempotency_key_replays_refuses_reuse_and_in_flight(
     first = await client.post("/api/bookings", json=booking(practice), headers=key)
     assert first.status_code == 201 and "idempotent-replayed" not in first.headers
     clock.advance(hours=25)  # kept at least a day
-    replay = await client.post("/api/bookings", content=b'{"start": "%s", "service_id": "%s", "provider_id": "%s"}' % (
-        MONDAY_11.encode(), practice.session.encode(), practice.london.encode()), headers={**key, "content-type": "application/json"})
+    replay = await client.post(
+        "/api/bookings",
+        content=b'{"start": "%s", "service_id": "%s", "provider_id": "%s"}'
+        % (MONDAY_11.encode(), practice.session.encode(), practice.london.encode()),
+        headers={**key, "content-type": "application/json"},
+    )
     assert replay.status_code == 201, replay.text
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.json() == first.json()
     assert len((await client.get("/api/bookings", headers=me)).json()) == 1
 
-    other = await client.post("/api/bookings", json=booking(practice, "2027-03-03T11:00:00Z"), headers=key)
+    other = await client.post(
+        "/api/bookings", json=booking(practice, "2027-03-03T11:00:00Z"), headers=key
+    )
     assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
 
     # Another user's identical key is theirs alone.
-    theirs = await client.post("/api/bookings", json=booking(practice, "2027-03-03T11:00:00Z"), headers={**await register(client), "Idempotency-Key": "click-1"})
+    theirs = await client.post(
+        "/api/bookings",
+        json=booking(practice, "2027-03-03T11:00:00Z"),
+        headers={**await register(client), "Idempotency-Key": "click-1"},
+    )
     assert theirs.status_code == 201
 
     # The first request with key click-2 is still running (its reservation is fresh).
     user_id = (await client.get("/api/me", headers=me)).json()["id"]
     body = json.dumps(booking(practice, "2027-03-04T11:00:00Z")).encode()
     await IdempotencyRecord(
-        id=f"bookings:{user_id}:click-2", request_hash=body_fingerprint(body), state="in_progress",
-        created_at=ctx.now(), expires_at=ctx.now() + timedelta(days=2),
+        id=f"bookings:{user_id}:click-2",
+        request_hash=body_fingerprint(body),
+        state="in_progress",
+        created_at=ctx.now(),
+        expires_at=ctx.now() + timedelta(days=2),
     ).insert()
     in_flight = {**me, "Idempotency-Key": "click-2", "content-type": "application/json"}
     busy = await client.post("/api/bookings", content=body, headers=in_flight)
@@ -151,7 +207,11 @@ async def test_idempotency_key_replays_refuses_reuse_and_in_flight(
 async def test_a_collision_is_replayed_too(client: httpx.AsyncClient, practice: Practice) -> None:
     ann, bob = await register(client), await register(client)
     await client.post("/api/bookings", json=booking(practice), headers=ann)
-    first = await client.post("/api/bookings", json=booking(practice), headers={**bob, "Idempotency-Key": "k"})
-    again = await client.post("/api/bookings", json=booking(practice), headers={**bob, "Idempotency-Key": "k"})
+    first = await client.post(
+        "/api/bookings", json=booking(practice), headers={**bob, "Idempotency-Key": "k"}
+    )
+    again = await client.post(
+        "/api/bookings", json=booking(practice), headers={**bob, "Idempotency-Key": "k"}
+    )
     assert first.status_code == again.status_code == 409
     assert again.headers["idempotent-replayed"] == "true"

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import httpx
-
 from holdfast.context import Context
+
 from tests.support import Practice, make_admin
 
 
-async def test_catalog_is_public_and_shaped_as_the_contract_says(client: httpx.AsyncClient, practice: Practice) -> None:
+async def test_catalog_is_public_and_shaped_as_the_contract_says(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
     services = (await client.get("/api/services")).json()
     session = next(s for s in services if s["id"] == practice.session)
     assert session["duration_minutes"] == 60
@@ -17,13 +19,19 @@ async def test_catalog_is_public_and_shaped_as_the_contract_says(client: httpx.A
     assert providers[practice.new_york]["timezone"] == "America/New_York"
 
 
-async def test_invalid_catalog_input_is_refused_and_changes_nothing(client: httpx.AsyncClient, ctx: Context) -> None:
+async def test_invalid_catalog_input_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, ctx: Context
+) -> None:
     admin = await make_admin(client, ctx)
-    bad_tz = await client.post("/api/admin/providers", json={"name": "X", "timezone": "Nowhere/City"}, headers=admin)
+    bad_tz = await client.post(
+        "/api/admin/providers", json={"name": "X", "timezone": "Nowhere/City"}, headers=admin
+    )
     assert bad_tz.status_code == 422 and bad_tz.json()["error"] == "invalid_timezone"
     assert (await client.get("/api/providers")).json() == []
 
-    created = await client.post("/api/admin/providers", json={"name": "X", "timezone": "UTC"}, headers=admin)
+    created = await client.post(
+        "/api/admin/providers", json={"name": "X", "timezone": "UTC"}, headers=admin
+    )
     pid = created.json()["id"]
     for rules in (
         [{"weekday": 7, "start": "09:00", "end": "17:00"}],
@@ -31,24 +39,42 @@ async def test_invalid_catalog_input_is_refused_and_changes_nothing(client: http
         [{"weekday": 0, "start": "9am", "end": "17:00"}],
         [{"weekday": 0, "start": "09:03", "end": "17:00"}],
     ):
-        response = await client.put(f"/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin)
+        response = await client.put(
+            f"/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin
+        )
         assert response.status_code == 422, rules
     hours = (await client.get(f"/api/providers/{pid}/availability")).json()
     assert hours["rules"] == []
 
-    for change in ({"duration_minutes": 7}, {"provider_ids": ["000000000000000000000000"]}, {"provider_ids": []}):
+    for change in (
+        {"duration_minutes": 7},
+        {"provider_ids": ["000000000000000000000000"]},
+        {"provider_ids": []},
+    ):
         body = {"name": "S", "duration_minutes": 30, "provider_ids": [pid], **change}
         response = await client.post("/api/admin/services", json=body, headers=admin)
         assert response.status_code == 422, change
     assert (await client.get("/api/services")).json() == []
 
 
-async def test_weekly_hours_and_exceptions_round_trip(client: httpx.AsyncClient, ctx: Context) -> None:
+async def test_weekly_hours_and_exceptions_round_trip(
+    client: httpx.AsyncClient, ctx: Context
+) -> None:
     admin = await make_admin(client, ctx)
-    pid = (await client.post("/api/admin/providers", json={"name": "X", "timezone": "Asia/Kathmandu"}, headers=admin)).json()["id"]
+    pid = (
+        await client.post(
+            "/api/admin/providers", json={"name": "X", "timezone": "Asia/Kathmandu"}, headers=admin
+        )
+    ).json()["id"]
     body = {
-        "rules": [{"weekday": 0, "start": "09:00", "end": "12:00"}, {"weekday": 0, "start": "13:00", "end": "17:00"}],
-        "exceptions": [{"date": "2027-03-08"}, {"date": "2027-03-15", "start": "10:00", "end": "11:00"}],
+        "rules": [
+            {"weekday": 0, "start": "09:00", "end": "12:00"},
+            {"weekday": 0, "start": "13:00", "end": "17:00"},
+        ],
+        "exceptions": [
+            {"date": "2027-03-08"},
+            {"date": "2027-03-15", "start": "10:00", "end": "11:00"},
+        ],
     }
     saved = await client.put(f"/api/admin/providers/{pid}/availability", json=body, headers=admin)
     assert saved.status_code == 200
