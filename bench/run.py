@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 RESULTS = Path(__file__).resolve().parent / "results.md"
 CLIENTS = 50  # concurrent booking clients, and concurrent floor tasks
 BOOKING_REQUESTS, BOOKING_SECONDS = 1500, 15.0  # whichever limit is reached first
+SOLO_LIMITS = (100, 3.0)  # the same, one worker at a time on the already full day
 READ_REQUESTS, READ_SECONDS = 300, 10.0  # per availability series, sequential
 READ_WARMUP = 5
 READ_DAYS = 14
@@ -125,10 +127,10 @@ def cpu_seconds(pid: int) -> float:
 def machine_jiffies() -> tuple[int, int]:
     """(busy, total) CPU jiffies of the whole machine since boot, from /proc/stat."""
     try:
-        numbers = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        numbers = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     except OSError:
         return 0, 0
-    idle = numbers[3] + numbers[4]  # idle + iowait
+    idle = numbers[3] + numbers[4]  # of user nice system idle iowait irq softirq steal
     return sum(numbers) - idle, sum(numbers)
 
 
@@ -161,6 +163,7 @@ class Oddities:
 @dataclass
 class Findings:
     load_before: float = field(default_factory=lambda: os.getloadavg()[0])
+    pids: dict[str, int] = field(default_factory=dict)  # processes whose CPU use is reported
     rows: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     odd: Oddities = field(default_factory=Oddities)
@@ -476,35 +479,41 @@ async def overlaps(db: Db) -> tuple[int, int, int]:
     return bad, seen, len(reach)
 
 
-def contend(op: Op) -> Awaitable[Run]:
-    return hammer(op, workers=CLIENTS, total=BOOKING_REQUESTS, seconds=BOOKING_SECONDS)
+@dataclass(frozen=True)
+class Race:
+    """One booking run through the API and one floor run, with the same number of workers."""
+
+    workers: int
+    booking: Run
+    floor: Run
+    floor_retries: int
+
+
+async def race(workers: int, api: Op, floor: Floor, pool: list[Offer], found: Findings) -> Race:
+    total, seconds = (BOOKING_REQUESTS, BOOKING_SECONDS) if workers > 1 else SOLO_LIMITS
+    load = partial(hammer, workers=workers, total=total, seconds=seconds)
+    booking, api_cpu = await metered(found.pids, load(api))
+    retries = floor.retries
+    floored, floor_cpu = await metered(found.pids, load(floor.op(pool, found.odd)))
+    found.facts.append(f"- CPU, booking run with {counted(workers, 'client')}: {api_cpu}.")
+    found.facts.append(f"- CPU, floor run with {counted(workers, 'task')}: {floor_cpu}.")
+    return Race(workers, booking, floored, floor.retries - retries)
 
 
 async def contention(
-    http: httpx.AsyncClient,
-    stack: Stack,
-    app_db: Db,
-    catalog: Catalog,
-    users: list[Headers],
-    day: date,
-    found: Findings,
-) -> None:
-    """The booking run against the API, then the floor run with the same starts; both checked."""
+    http: httpx.AsyncClient, app_db: Db, floor: Floor, catalog: Catalog, users: list[Headers],
+    day: date, found: Findings,
+) -> None:  # fmt: skip
+    """Both runs with CLIENTS workers, then with one on the full day; then the overlap checks."""
     pool = await offers(http, catalog.short, catalog.contended, day, 1)
     pool += await offers(http, catalog.long, catalog.contended, day, 1)
     found.facts.append(f"- Contended day {day}: {len(pool)} offered starts (30 + 60 min).")
-    booking, cpu = await metered(stack.pids, contend(booking_op(http, pool, users, found.odd)))
-    found.facts.append(f"- CPU during the booking run (% of one core): {cpu}.")
-    floor = Floor(AsyncMongoClient(stack.floor_url, tz_aware=True))
-    try:
-        await floor.prepare()
-        floored, cpu = await metered(stack.pids, contend(floor.op(pool, found.odd)))
-        found.facts.append(f"- CPU during the floor run (% of one core): {cpu}.")
-        found.rows += booking_rows(booking, floored, floor.retries)
-        found.rows.append(overlap_row("Overlap check, API database", await overlaps(app_db)))
-        found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
-    finally:
-        await floor.client.close()
+    api = booking_op(http, pool, users, found.odd)
+    await floor.prepare()
+    found.rows += race_rows(await race(CLIENTS, api, floor, pool, found), "one provider-day")
+    found.rows += race_rows(await race(1, api, floor, pool, found), "day full (diagnostic)")
+    found.rows.append(overlap_row("Overlap check, API database", await overlaps(app_db)))
+    found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
 
 
 # ---------------------------------------------------------------- availability reads ---
@@ -581,6 +590,10 @@ async def availability(
 # ---------------------------------------------------------------- report ---------------
 
 
+def counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -592,36 +605,41 @@ def row(name: str, run: Run | None, notes: str) -> str:
     return f"| {name} | {len(run.latencies)} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {notes} |"
 
 
-def booking_rows(booking: Run, floor: Run, floor_retries: int) -> list[str]:
+def race_rows(race: Race, what: str) -> list[str]:
+    booking, floor = race.booking, race.floor
     split = ", ".join(
         f"p50 {c} {booking.p50(c):.1f} ms" for c in ("201", "409") if booking.count(c)
     )
     other = len(booking.latencies) - booking.count("201") - booking.count("409")
     failed = len(floor.latencies) - floor.count("committed") - floor.count("collision")
     ratio = booking.p50() / floor.p50()
+    target = TARGET_RATIO if race.workers > 1 else None
     return [
         row(
-            f"POST /api/bookings, {CLIENTS} clients, one provider-day",
+            f"POST /api/bookings, {counted(race.workers, 'client')}, {what}",
             booking,
             f"201: {booking.count('201')}, 409: {booking.count('409')}, other: {other}; {split}",
         ),
         row(
-            f"Floor: bare MongoDB transaction, {CLIENTS} tasks",
+            f"Floor: bare MongoDB transaction, {counted(race.workers, 'task')}, {what}",
             floor,
             f"committed: {floor.count('committed')}, collisions: {floor.count('collision')}, "
-            f"errors: {failed}, transient retries: {floor_retries}",
+            f"errors: {failed}, transient retries: {race.floor_retries}",
         ),
         row(
-            "Ratio booking p50 / floor p50",
+            f"Ratio booking p50 / floor p50, {counted(race.workers, 'worker')}",
             None,
-            f"{ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(ratio <= TARGET_RATIO)})",
+            f"{ratio:.1f}x"
+            + (f" (target <= {target:g}x: {verdict(ratio <= target)})" if target else ""),
         ),
     ]
 
 
 def overlap_row(name: str, found: tuple[int, int, int]) -> str:
     bad, seen, providers = found
-    notes = f"{bad} overlapping among {seen} non-cancelled bookings on {providers} provider(s)"
+    notes = (
+        f"{bad} overlapping among {seen} non-cancelled bookings on {counted(providers, 'provider')}"
+    )
     return row(name, None, f"{notes} ({verdict(bad == 0)})")
 
 
@@ -694,7 +712,11 @@ async def measure(stack: Stack, found: Findings) -> None:
         day = datetime.now(UTC).date() + timedelta(days=1)
         seeded = await seed_reader_bookings(http, catalog, users, day)
         found.facts.append(f"- Seeded {seeded} bookings on {MULTI_PROVIDERS} readers from {day}.")
-        await contention(http, stack, ctx.db, catalog, users, day, found)
+        floor = Floor(AsyncMongoClient(stack.floor_url, tz_aware=True))
+        try:
+            await contention(http, ctx.db, floor, catalog, users, day, found)
+        finally:
+            await floor.client.close()
         found.rows += await availability(http, ctx, catalog, day, found.odd)
     finally:
         await http.aclose()
@@ -704,6 +726,7 @@ async def measure(stack: Stack, found: Findings) -> None:
 def main() -> int:
     began, found = time.perf_counter(), Findings()
     with platform_stack() as stack:
+        found.pids.update(stack.pids)
         asyncio.run(measure(stack, found))
         report = render(found, api_log_summary(stack.api_log))
     report += f"\nWhole run: {time.perf_counter() - began:.0f} s.\n"

@@ -30,12 +30,16 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str) -> int:
-    print(
-        f"holdfast {name}: this process arrives with the durable-jobs work (issue 3).",
-        file=sys.stderr,
-    )
-    return 2
+def _promoter(_: argparse.Namespace) -> int:
+    from promoter.loop import main as promoter_main
+
+    return promoter_main(load_settings())
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from workers.worker import main as worker_main
+
+    return worker_main(load_settings())
 
 
 def _check(_: argparse.Namespace) -> int:
@@ -106,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "api": _api,
         "check": _check,
         "create-admin": _create_admin_cmd,
-        "promoter": lambda _: _not_yet("promoter"),
-        "worker": lambda _: _not_yet("worker"),
+        "promoter": _promoter,
+        "worker": _worker,
     }
     try:
         return int(handlers[args.command](args))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from arq.connections import ArqRedis
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Mongo, connect, init_models
 from holdfast.settings import Settings
@@ -17,18 +20,30 @@ class Context:
     settings: Settings
     mongo: Mongo
     db: Database
-    queue_redis: Redis
+    queue_redis: ArqRedis
     cache_redis: Redis | None
     clock: Clock = system_clock
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
 
 def _redis(url: str, settings: Settings) -> Redis:
     timeout = settings.mongo_timeout_ms / 1000
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def _queue(url: str, settings: Settings) -> ArqRedis:
+    timeout = settings.mongo_timeout_ms / 1000
+    return ArqRedis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
@@ -39,7 +54,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         settings=settings,
         mongo=mongo,
         db=database,
-        queue_redis=_redis(settings.queue_redis_url, settings),
+        queue_redis=_queue(settings.queue_redis_url, settings),
         cache_redis=_redis(settings.cache_redis_url, settings)
         if settings.cache_redis_url
         else None,
@@ -48,6 +63,8 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
 
 
 async def close_context(ctx: Context) -> None:
+    if ctx.background:
+        await asyncio.wait(ctx.background, timeout=5)
     await ctx.queue_redis.aclose()
     if ctx.cache_redis is not None:
         await ctx.cache_redis.aclose()

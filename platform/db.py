@@ -28,8 +28,13 @@ def document_models() -> list[type[Any]]:
     from holdfast.accounts.models import User
     from holdfast.bookings.models import Booking, BookingEvent, IdempotencyRecord, SlotClaim
     from holdfast.catalog.models import Provider, Service
+    from holdfast.jobs.models import Heartbeat, Job
+    from holdfast.notifications.models import Message
 
-    return [User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord]
+    return [
+        User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
+        Job, Heartbeat, Message,
+    ]  # fmt: skip
 
 
 def connect(settings: Settings) -> Mongo:

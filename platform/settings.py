@@ -42,6 +42,31 @@ class Settings(BaseSettings):
         default=48, ge=24, description="How long Idempotency-Key results are kept (at least 24)."
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest accepted body.")
+    promoter_window_seconds: int = Field(
+        default=600, ge=1, le=24 * 3600, description="How far ahead the promoter queues jobs."
+    )
+    promoter_tick_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the promoter looks for due jobs."
+    )
+    worker_poll_seconds: float = Field(
+        default=0.02, gt=0, le=5, description="How often a worker polls the queue Redis."
+    )
+    job_timeout_seconds: int = Field(
+        default=60, ge=1, le=3600, description="Longest one try of a job may run before retry."
+    )
+    smtp_url: str | None = Field(
+        default=None, description="smtp://user:pass@host:port (smtps:// for TLS); unset: outbox."
+    )
+    mail_from: str = Field(
+        default="Holdfast <no-reply@holdfast.local>", description="The From of every email."
+    )
+    sms_url: str | None = Field(
+        default=None, description="A Twilio-compatible Messages endpoint; unset: outbox."
+    )
+    sms_token: SecretStr | None = Field(
+        default=None, description="'sid:secret' for basic auth, or a bearer token."
+    )
+    sms_from: str = Field(default="Holdfast", description="The sender of every SMS.")
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
 
     @field_validator("secret_key")
@@ -63,6 +88,12 @@ class Settings(BaseSettings):
         if not parsed.get("database"):
             raise ValueError("must name the database in its path, e.g. mongodb://host/holdfast")
         return value
+
+    @property
+    def mail_from_address(self) -> str:
+        from email.utils import parseaddr
+
+        return parseaddr(self.mail_from)[1] or "no-reply@holdfast.local"
 
     @property
     def mongo_database(self) -> str:

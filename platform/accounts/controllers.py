@@ -15,7 +15,12 @@ class AccountController(Controller):
     @post("/auth/register", status_code=201)
     async def register(self, data: JSONBody[RegisterIn], ctx: Ctx) -> UserOut:
         user = await service.register(
-            ctx, email=data.email, password=data.password, name=data.name, timezone=data.timezone
+            ctx,
+            email=data.email,
+            password=data.password,
+            name=data.name,
+            timezone=data.timezone,
+            phone=data.phone,
         )
         return UserOut.of(user)
 

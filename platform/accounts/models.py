@@ -15,6 +15,7 @@ class User(Document):
     email_key: str
     name: str
     timezone: str
+    phone: str | None = None  # E.164; SMS goes here when set
     role: Role = "client"
     password_hash: str
     created_at: datetime

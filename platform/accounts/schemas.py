@@ -10,6 +10,7 @@ class RegisterIn(Input):
     password: str = Field(min_length=1, max_length=256)
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
 
 
 class LoginIn(Input):
@@ -22,6 +23,7 @@ class UserOut(BaseModel):
     email: str
     name: str
     timezone: str
+    phone: str | None
     role: Role
     created_at: UtcInstant
 
@@ -32,6 +34,7 @@ class UserOut(BaseModel):
             email=user.email,
             name=user.name,
             timezone=user.timezone,
+            phone=user.phone,
             role=user.role,
             created_at=user.created_at,
         )

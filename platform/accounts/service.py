@@ -36,7 +36,14 @@ def _check_new_account(email: str, password: str, name: str, timezone: str) -> N
 
 
 async def register(
-    ctx: Context, *, email: str, password: str, name: str, timezone: str, role: Role = "client"
+    ctx: Context,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    timezone: str,
+    role: Role = "client",
+    phone: str | None = None,
 ) -> User:
     _check_new_account(email, password, name, timezone)
     user = User(
@@ -44,6 +51,7 @@ async def register(
         email_key=email_key(email),
         name=name.strip(),
         timezone=timezone,
+        phone=phone,
         role=role,
         password_hash=await hash_password(password),
         created_at=ctx.now(),

@@ -28,7 +28,7 @@ def _check_window(start: time, end: time) -> None:
         raise ValueError(f"window end {end} must be after start {start} on the same day")
 
 
-def _require_aware(name: str, value: datetime) -> datetime:
+def _to_utc(name: str, value: datetime) -> datetime:
     if value.tzinfo is UTC:
         return value
     if value.tzinfo is None or value.utcoffset() is None:
@@ -38,6 +38,8 @@ def _require_aware(name: str, value: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class WeeklyRule:
+    """Open every `weekday` from `start` to `end`, naive local wall-clock times, same day."""
+
     weekday: int  # 0 = Monday ... 6 = Sunday
     start: time
     end: time
@@ -50,6 +52,9 @@ class WeeklyRule:
 
 @dataclass(frozen=True, slots=True)
 class DateException:
+    """For one local date: no times closes the day; times give a window that replaces the
+    weekly rules (several entries give several windows; any closing entry wins)."""
+
     date: date
     start: time | None = None
     end: time | None = None
@@ -66,6 +71,8 @@ class DateException:
 
 @dataclass(frozen=True, slots=True)
 class SlotSpec:
+    """Slot length, buffers kept free around it, grid step (local time) and minimum notice."""
+
     duration: timedelta
     buffer_before: timedelta
     buffer_after: timedelta
@@ -81,6 +88,8 @@ class SlotSpec:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
+    """A bookable slot as aware UTC instants; `end - start` is the elapsed duration."""
+
     start: datetime
     end: datetime
 
@@ -93,7 +102,7 @@ class _BusyIndex:
     def __init__(self, busy: Sequence[tuple[datetime, datetime]]) -> None:
         self._starts: list[datetime] = []
         self._ends: list[datetime] = []
-        pairs = sorted((_require_aware("busy", a), _require_aware("busy", b)) for a, b in busy)
+        pairs = sorted((_to_utc("busy", a), _to_utc("busy", b)) for a, b in busy)
         for start, end in pairs:
             if end <= start:
                 continue  # an empty half-open interval occupies nothing
@@ -182,9 +191,9 @@ def generate_slots(
     window_end: datetime,
 ) -> list[Slot]:
     """Bookable slots with window_start <= start < window_end, sorted by start, no duplicates."""
-    window_start = _require_aware("window_start", window_start)
-    window_end = _require_aware("window_end", window_end)
-    lo = max(window_start, _require_aware("now", now) + spec.min_notice)
+    window_start = _to_utc("window_start", window_start)
+    window_end = _to_utc("window_end", window_end)
+    lo = max(window_start, _to_utc("now", now) + spec.min_notice)
     if lo >= window_end:
         return []
     index = _BusyIndex(busy)

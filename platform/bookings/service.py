@@ -16,6 +16,7 @@ from holdfast.availability.service import (
     slot_dict,
     slots_for,
 )
+from holdfast.bookings import followups
 from holdfast.bookings.guard import claim_ids, occupied_span
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
 from holdfast.catalog.models import Provider, Service
@@ -24,6 +25,7 @@ from holdfast.clock import as_utc, zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
+from holdfast.jobs.models import Job
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 ALTERNATIVES = 5
@@ -65,7 +67,9 @@ def _check_offered(provider: Provider, service: Service, start: datetime, now: d
         )
 
 
-async def _write_booking(session: Session, booking: Booking, actor: str) -> None:
+async def _write_booking(
+    session: Session, booking: Booking, service: Service, actor: str, now: datetime
+) -> list[Job]:
     claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
     try:
         await SlotClaim.get_pymongo_collection().insert_many(
@@ -79,6 +83,7 @@ async def _write_booking(session: Session, booking: Booking, actor: str) -> None
         booking.model_dump(by_alias=True), session=session
     )
     await _record(session, booking, action="created", from_status=None, actor=actor)
+    return await followups.on_confirmed(session, booking, service, now)
 
 
 async def _record(
@@ -158,7 +163,9 @@ async def book_slot(
     if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
         return earlier
     try:
-        await transact(ctx.mongo, lambda session: _write_booking(session, booking, actor))
+        jobs = await transact(
+            ctx.mongo, lambda session: _write_booking(session, booking, service, actor, now)
+        )
     except (_Collision, DuplicateKeyError) as exc:
         # Our own earlier commit (a retried commit, or the same Idempotency-Key racing itself)
         # is not a collision: hand back what that commit made.
@@ -169,6 +176,7 @@ async def book_slot(
         raise SlotTaken(
             await _alternatives(ctx, service, provider, start), zone(display_tz)
         ) from None
+    followups.push_due(ctx, jobs)
     return booking
 
 
@@ -211,7 +219,7 @@ async def cancel_booking(
         return booking
     previous = booking.status
 
-    async def work(session: Session) -> bool:
+    async def work(session: Session) -> list[Job]:
         now = ctx.now()
         changed = await Booking.get_pymongo_collection().update_one(
             {"_id": booking.id, "status": previous},
@@ -219,7 +227,7 @@ async def cancel_booking(
             session=session,
         )
         if changed.modified_count == 0:
-            return False  # someone else cancelled it first
+            return []  # someone else cancelled it first
         claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
         await SlotClaim.get_pymongo_collection().delete_many(
             {"_id": {"$in": claims}, "booking_id": booking.id}, session=session
@@ -233,9 +241,9 @@ async def cancel_booking(
             actor=str(viewer.id),
             reason=reason,
         )
-        return True
+        return await followups.on_cancelled(session, booking, now)
 
-    await transact(ctx.mongo, work)
+    followups.push_due(ctx, await transact(ctx.mongo, work))
     return await get_booking(booking_id, viewer)
 
 

@@ -52,7 +52,9 @@ class CatalogAdminController(Controller):
         self, data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser
     ) -> ProviderOut:
         return ProviderOut.of(
-            await service.create_provider(ctx, name=data.name, timezone=data.timezone)
+            await service.create_provider(
+                ctx, name=data.name, timezone=data.timezone, email=data.email
+            )
         )
 
     @put("/providers/{provider_id:str}/availability")

@@ -26,6 +26,7 @@ class Price(BaseModel):
 class Provider(Document):
     name: str
     timezone: str
+    email: str | None = None  # cancellations reach the provider here, else the admins
     rules: list[WeeklyHours] = []
     exceptions: list[DateOverride] = []
     created_at: datetime
@@ -41,6 +42,7 @@ class Service(Document):
     buffer_before_minutes: int = 0
     buffer_after_minutes: int = 0
     min_notice_minutes: int = 0
+    reminder_minutes_before: int = 24 * 60
     slot_step_minutes: int
     price: Price | None = None
     provider_ids: list[PydanticObjectId]

@@ -31,6 +31,7 @@ def _on_grid(value: int) -> int:
 class ProviderIn(Input):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(min_length=1, max_length=64)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ProviderOut(BaseModel):
@@ -98,6 +99,7 @@ class ServiceIn(Input):
     buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
     buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
     min_notice_minutes: int = Field(default=0, ge=0, le=365 * 24 * 60)
+    reminder_minutes_before: int = Field(default=24 * 60, ge=0, le=30 * 24 * 60)
     slot_step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)
@@ -115,6 +117,7 @@ class ServiceOut(BaseModel):
     buffer_before_minutes: int
     buffer_after_minutes: int
     min_notice_minutes: int
+    reminder_minutes_before: int
     slot_step_minutes: int
     price: Price | None
     provider_ids: list[str]

@@ -39,9 +39,11 @@ async def list_services() -> list[Service]:
     return await Service.find_all().sort("name", "_id").to_list()
 
 
-async def create_provider(ctx: Context, *, name: str, timezone: str) -> Provider:
+async def create_provider(
+    ctx: Context, *, name: str, timezone: str, email: str | None = None
+) -> Provider:
     zone(timezone)
-    provider = Provider(name=name, timezone=timezone, created_at=ctx.now())
+    provider = Provider(name=name, timezone=timezone, email=email, created_at=ctx.now())
     await provider.insert()
     return provider
 

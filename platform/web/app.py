@@ -15,6 +15,8 @@ from holdfast.catalog.controllers import CatalogAdminController, CatalogControll
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
+from holdfast.jobs.controllers import JobAdminController
+from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
 from holdfast.web.errors import EXCEPTION_HANDLERS
@@ -54,6 +56,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             AvailabilityController,
             BookingController,
             HealthController,
+            JobAdminController,
+            MessageAdminController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

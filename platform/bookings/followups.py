@@ -1,0 +1,64 @@
+"""The work a booking's status change schedules, written in that change's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from holdfast.bookings.models import Booking
+from holdfast.catalog.models import Service
+from holdfast.context import Context
+from holdfast.db import Session
+from holdfast.jobs.handoff import push_after_commit
+from holdfast.jobs.models import Job
+from holdfast.jobs.service import cancel_pending, schedule
+
+
+def subject(booking: Booking) -> str:
+    return f"booking:{booking.id}"
+
+
+async def on_confirmed(
+    session: Session, booking: Booking, service: Service, now: datetime
+) -> list[Job]:
+    """A confirmation now, and a reminder before the start (if that is still ahead)."""
+    payload = {"booking_id": str(booking.id)}
+    jobs = [
+        await schedule(
+            session,
+            kind="notify.confirmation",
+            subject=subject(booking),
+            run_at=now,
+            now=now,
+            payload=payload,
+            intended=booking.created_at,
+        )
+    ]
+    remind_at = booking.start - timedelta(minutes=service.reminder_minutes_before)
+    if service.reminder_minutes_before and remind_at > now:
+        jobs.append(
+            await schedule(
+                session,
+                kind="notify.reminder",
+                subject=subject(booking),
+                run_at=remind_at,
+                now=now,
+                payload=payload,
+            )
+        )
+    return jobs
+
+
+async def on_cancelled(session: Session, booking: Booking, now: datetime) -> list[Job]:
+    """Pending reminders stop; both parties hear of the cancellation."""
+    await cancel_pending(session, subject=subject(booking), now=now)
+    notice = await schedule(
+        session, kind="notify.cancellation", subject=subject(booking), run_at=now, now=now,
+        payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
+    )  # fmt: skip
+    return [notice]
+
+
+def push_due(ctx: Context, jobs: list[Job]) -> None:
+    """After commit, hand what is due now straight to the queue so it runs within milliseconds."""
+    if any(job.run_at <= ctx.now() for job in jobs):
+        ctx.later(push_after_commit(ctx.queue_redis, jobs, ctx.now()))

@@ -1,0 +1,1 @@
+"""Durable jobs: the MongoDB backlog every scheduled piece of work is written to first."""

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from holdfast.jobs import service
+from holdfast.jobs.schemas import JobOut
+from holdfast.web.auth import AdminUser, Ctx
+from litestar import Controller, get, post
+from litestar.params import FromPath, QueryParameter
+
+
+class JobAdminController(Controller):
+    path = "/api/admin/jobs"
+    tags = ["jobs"]
+
+    @get("/")
+    async def list_jobs(
+        self,
+        admin: AdminUser,
+        job_state: Annotated[str | None, QueryParameter(name="state")] = None,
+    ) -> list[JobOut]:
+        return [JobOut.of(j) for j in await service.list_jobs(job_state)]
+
+    @post("/{job_id:str}/retry", status_code=200)
+    async def retry(self, job_id: FromPath[str], ctx: Ctx, admin: AdminUser) -> JobOut:
+        job = await service.retry_job(job_id, ctx.now())
+        await service.hand_off_now(ctx, job)
+        return JobOut.of(job)

@@ -1,0 +1,101 @@
+"""Handing jobs from the MongoDB backlog to the queue Redis (arq), idempotently.
+
+The arq job id is the Mongo job id plus its attempt number: two promoters handing over the same
+attempt collide on it in arq, and a retry gets a fresh id (arq refuses an id whose result it
+still keeps). A job is marked promoted only by a conditional update, after it is queued.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from holdfast.jobs.models import WAITING, Job
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+RUN_JOB = "run_job"  # the one arq function; it dispatches on the Mongo job's kind
+
+
+def arq_id(job: Job) -> str:
+    return f"{job.id}#{job.attempts}"
+
+
+def due_filter(now: datetime, window: timedelta) -> dict[str, Any]:
+    """Pure: the jobs the promoter should hand over at `now`."""
+    return {"state": {"$in": list(WAITING)}, "run_at": {"$lte": now + window}}
+
+
+def next_wakeup(
+    now: datetime, tick: timedelta, earliest_run_at: datetime | None, window: timedelta
+) -> datetime:
+    """Pure: when to look again — the next tick, or sooner if a job enters the window first."""
+    if earliest_run_at is None:
+        return now + tick
+    return max(now, min(now + tick, earliest_run_at - window))
+
+
+async def enqueue(queue: ArqRedis, job: Job) -> bool:
+    """Queue one job in arq; True if queued now, False if arq already holds this attempt."""
+    queued = await queue.enqueue_job(RUN_JOB, job.id, _job_id=arq_id(job), _defer_until=job.run_at)
+    return queued is not None
+
+
+async def mark_promoted(job: Job, now: datetime) -> bool:
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job.id, "state": {"$in": list(WAITING)}, "attempts": job.attempts},
+        {"$set": {"state": "promoted", "promoted_at": now, "updated_at": now}},
+    )
+    return result.modified_count == 1
+
+
+async def hand_off(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:
+    """Queue these jobs and mark them promoted; returns how many were marked by this call."""
+    marked = 0
+    for job in jobs:
+        await enqueue(queue, job)
+        marked += await mark_promoted(job, now)
+    return marked
+
+
+async def push_after_commit(queue: ArqRedis, jobs: list[Job], now: datetime) -> None:
+    """Best effort, right after a business commit: the promoter is the safety net."""
+    try:
+        await hand_off(queue, [j for j in jobs if j.run_at <= now], now)
+    except (TimeoutError, RedisError, OSError) as exc:
+        log.warning("jobs.push_failed", error=str(exc)[:200], jobs=[j.id for j in jobs])
+
+
+async def promote_due(queue: ArqRedis, now: datetime, window: timedelta, limit: int = 500) -> int:
+    cursor = Job.find(due_filter(now, window)).sort("run_at").limit(limit)
+    return await hand_off(queue, await cursor.to_list(), now)
+
+
+async def repair(queue: ArqRedis, now: datetime, limit: int = 1000) -> int:
+    """Put back in the backlog what the queue Redis lost, and what a dead worker was running.
+
+    A promoted job whose arq key is gone (Redis flushed or restarted empty) and a running job
+    whose lease ran out both return to `scheduled`; the next promotion queues them again.
+    """
+    repaired = 0
+    async for job in Job.find({"state": "promoted"}).limit(limit):
+        key = arq_id(job)
+        present = await queue.exists(job_key_prefix + key, in_progress_key_prefix + key)
+        if not present:
+            repaired += await _reschedule(job, "promoted", now)
+    async for job in Job.find({"state": "running", "lease_until": {"$lt": now}}).limit(limit):
+        repaired += await _reschedule(job, "running", now)
+    return repaired
+
+
+async def _reschedule(job: Job, state: str, now: datetime) -> int:
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job.id, "state": state, "attempts": job.attempts},
+        {"$set": {"state": "scheduled", "updated_at": now}},
+    )
+    if result.modified_count:
+        log.info("jobs.repaired", job=job.id, was=state)
+    return result.modified_count

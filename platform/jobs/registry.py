@@ -1,0 +1,57 @@
+"""Job kinds: what runs a kind, how often it may be tried, and how long one try may take."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from holdfast.context import Context
+    from holdfast.jobs.models import Job
+    from holdfast.settings import Settings
+
+Handler = Callable[["Context", "Job"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobKind:
+    name: str
+    handler: Handler
+    max_attempts: int = 8
+    timeout: timedelta = timedelta(seconds=60)
+    backoff_base: timedelta = timedelta(seconds=5)
+    backoff_cap: timedelta = timedelta(hours=1)
+
+    def backoff(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Exponential backoff with jitter: base * 2^(attempts-1), capped, then 50-100% of it."""
+        ceiling = min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_cap)
+        return ceiling * (rng or random).uniform(0.5, 1.0)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._kinds: dict[str, JobKind] = {}
+
+    def add(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind {kind.name} registered twice")
+        self._kinds[kind.name] = kind
+
+    def get(self, name: str) -> JobKind | None:
+        return self._kinds.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+
+def default_registry(settings: Settings) -> Registry:
+    """Every kind the platform knows, gathered from the domains that own them."""
+    from holdfast.notifications.handlers import kinds as notification_kinds
+
+    registry = Registry()
+    for kind in notification_kinds(timedelta(seconds=settings.job_timeout_seconds)):
+        registry.add(kind)
+    return registry

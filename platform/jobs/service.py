@@ -1,0 +1,96 @@
+"""Scheduling and cancelling jobs inside business transactions; reading and retrying them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from holdfast.clock import as_utc
+from holdfast.context import Context
+from holdfast.db import Session
+from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
+from holdfast.jobs.models import PENDING, Job, JobState
+from pymongo import ReturnDocument
+
+
+class JobNotRetryable(DomainError):
+    kind, code = ErrorKind.CONFLICT, "job_not_retryable"
+
+
+def job_id(kind: str, subject: str, intended: datetime) -> str:
+    """Deterministic: the same work for the same subject and instant is one job."""
+    return f"{kind}:{subject}:{as_utc(intended).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+async def schedule(
+    session: Session | None,
+    *,
+    kind: str,
+    subject: str,
+    run_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    intended: datetime | None = None,
+) -> Job:
+    """Write the job (once) in the caller's transaction; a second call returns the first job."""
+    job = Job(
+        id=job_id(kind, subject, intended or run_at),
+        kind=kind,
+        subject=subject,
+        payload=payload or {},
+        run_at=run_at,
+        created_at=now,
+        updated_at=now,
+    )
+    stored = await Job.get_pymongo_collection().find_one_and_update(
+        {"_id": job.id},
+        {"$setOnInsert": job.model_dump(by_alias=True, exclude={"id"})},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+        session=session,
+    )
+    return Job.model_validate(stored)
+
+
+async def cancel_pending(session: Session | None, *, subject: str, now: datetime) -> int:
+    """Stop every job of the subject that has not run yet (in the caller's transaction)."""
+    result = await Job.get_pymongo_collection().update_many(
+        {"subject": subject, "state": {"$in": list(PENDING)}},
+        {"$set": {"state": "cancelled", "updated_at": now, "finished_at": now}},
+        session=session,
+    )
+    return result.modified_count
+
+
+async def list_jobs(state: str | None, limit: int = 200) -> list[Job]:
+    if state is not None and state not in JobState.__args__:  # type: ignore[attr-defined]
+        raise Invalid(f"'{state}' is not a job state.", code="invalid_state")
+    query = Job.find({"state": state} if state else {})
+    return await query.sort("-updated_at", "_id").limit(limit).to_list()
+
+
+async def retry_job(job_id_: str, now: datetime) -> Job:
+    """Give a dead (or cancelled) job a fresh set of attempts, due now."""
+    found = await Job.get(job_id_)
+    if found is None:
+        raise NotFound(f"There is no job with id {job_id_}.", code="job_not_found")
+    updated = await Job.get_pymongo_collection().find_one_and_update(
+        {"_id": job_id_, "state": {"$in": ["dead", "cancelled"]}},
+        {
+            "$set": {"state": "scheduled", "run_at": now, "attempts": 0, "updated_at": now},
+            "$unset": {"finished_at": "", "lease_until": ""},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if updated is None:
+        raise JobNotRetryable(
+            f"Job {job_id_} is {found.state}; only dead or cancelled jobs are retried."
+        )
+    return Job.model_validate(updated)
+
+
+async def hand_off_now(ctx: Context, job: Job) -> None:
+    """Queue a job that is due now without waiting for the promoter (best effort)."""
+    from holdfast.jobs.handoff import push_after_commit
+
+    await push_after_commit(ctx.queue_redis, [job], ctx.now())

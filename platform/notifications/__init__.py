@@ -1,0 +1,1 @@
+"""Notifications: email and SMS about bookings, each message tracked and sent at most once."""

@@ -1,0 +1,134 @@
+"""Which messages a booking event produces, for whom, in their own timezone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from holdfast.accounts.models import User
+from holdfast.bookings.models import Booking
+from holdfast.catalog.models import Provider, Service
+from holdfast.context import Context
+from holdfast.notifications.ics import invite
+from holdfast.notifications.models import Channel, Message
+from holdfast.notifications.timefmt import local_label
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,  # plain-text email and SMS
+    keep_trailing_newline=True,
+)
+SUBJECTS = {
+    "confirmation": "Confirmed: {service} on {when}",
+    "reminder": "Reminder: {service} on {when}",
+    "cancellation": "Cancelled: {service} on {when}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    name: str
+    email: str | None
+    phone: str | None
+    timezone: str
+    for_provider: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFacts:
+    booking: Booking
+    client: User
+    provider: Provider
+    service: Service
+
+
+async def recipients(facts: BookingFacts, template: str) -> list[Recipient]:
+    client = facts.client
+    people = [Recipient(client.name, client.email, client.phone, client.timezone)]
+    if template == "cancellation":
+        people += await _practice_side(facts.provider)
+    return people
+
+
+async def _practice_side(provider: Provider) -> list[Recipient]:
+    """The provider if they have an email address, else every admin."""
+    if provider.email:
+        return [
+            Recipient(provider.name, provider.email, None, provider.timezone, for_provider=True)
+        ]
+    admins = await User.find(User.role == "admin").sort("_id").to_list()
+    return [Recipient(a.name, a.email, None, a.timezone, for_provider=True) for a in admins]
+
+
+def _variables(
+    ctx: Context, facts: BookingFacts, person: Recipient, template: str
+) -> dict[str, Any]:
+    return {
+        "template": template,
+        "name": person.name,
+        "client": facts.client.name,
+        "service": facts.service.name,
+        "provider": facts.provider.name,
+        "duration": facts.service.duration_minutes,
+        "when": local_label(facts.booking.start, person.timezone),
+        "reason": facts.booking.cancel_reason,
+        "for_provider": person.for_provider,
+        "account_url": f"{ctx.settings.public_url.rstrip('/')}/",
+    }
+
+
+def render(
+    ctx: Context, facts: BookingFacts, person: Recipient, template: str, job_id: str
+) -> list[Message]:
+    now = ctx.now()
+    variables = _variables(ctx, facts, person, template)
+    common = {
+        "job_id": job_id,
+        "booking_id": str(facts.booking.id),
+        "template": template,
+        "created_at": now,
+        "updated_at": now,
+    }
+    messages: list[Message] = []
+    if person.email:
+        ics = None
+        if template == "confirmation" and not person.for_provider:
+            ics = invite(
+                uid=f"{facts.booking.id}@holdfast",
+                start=facts.booking.start,
+                end=facts.booking.end,
+                summary=f"{facts.service.name} with {facts.provider.name}",
+                organizer=ctx.settings.mail_from_address,
+                stamp=now,
+            )
+        messages.append(
+            _message(
+                "email",
+                person.email,
+                SUBJECTS[template].format(**variables),
+                _templates.get_template(f"{template}.txt").render(variables),
+                ics,
+                common,
+            )
+        )
+    if person.phone:
+        body = _templates.get_template("sms.txt").render(variables).strip()
+        messages.append(_message("sms", person.phone, "", body, None, common))
+    return messages
+
+
+def _message(
+    channel: Channel, to: str, subject: str, body: str, ics: str | None, common: dict[str, Any]
+) -> Message:
+    return Message(
+        id=f"{common['job_id']}/{channel}/{to.lower()}",
+        channel=channel,
+        to=to,
+        subject=subject,
+        body=body,
+        ics=ics,
+        **common,
+    )

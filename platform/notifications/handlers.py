@@ -1,0 +1,84 @@
+"""Job handlers: a booking event becomes tracked messages, each delivered at most once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from beanie import PydanticObjectId
+from holdfast.accounts.models import User
+from holdfast.bookings.models import Booking
+from holdfast.catalog.models import Provider, Service
+from holdfast.context import Context
+from holdfast.jobs.models import Job
+from holdfast.jobs.registry import JobKind
+from holdfast.notifications.compose import BookingFacts, recipients, render
+from holdfast.notifications.delivery import DeliveryFailed, deliver
+from holdfast.notifications.models import Message
+from pymongo.errors import DuplicateKeyError
+
+TEMPLATES = {
+    "notify.confirmation": "confirmation",
+    "notify.reminder": "reminder",
+    "notify.cancellation": "cancellation",
+}
+
+
+class MissingRecord(Exception):
+    pass
+
+
+async def _facts(booking_id: str) -> BookingFacts:
+    booking = await Booking.get(PydanticObjectId(booking_id))
+    if booking is None:
+        raise MissingRecord(f"booking {booking_id} is gone")
+    client = await User.get(booking.user_id)
+    provider = await Provider.get(booking.provider_id)
+    service = await Service.get(booking.service_id)
+    if client is None or provider is None or service is None:
+        raise MissingRecord(f"booking {booking_id} refers to a missing user, provider or service")
+    return BookingFacts(booking, client, provider, service)
+
+
+async def notify_booking(ctx: Context, job: Job) -> None:
+    template = TEMPLATES[job.kind]
+    facts = await _facts(str(job.payload["booking_id"]))
+    if template != "cancellation" and facts.booking.status == "cancelled":
+        return  # a reminder that raced a cancellation says nothing
+    failures: list[str] = []
+    for person in await recipients(facts, template):
+        for message in render(ctx, facts, person, template, job.id):
+            try:
+                await message.insert()  # the dedupe key: a re-run finds the first one
+            except DuplicateKeyError:
+                pass
+            try:
+                await deliver(ctx, message)
+            except DeliveryFailed as exc:
+                failures.append(str(exc))
+    if failures:
+        # Messages already sent stay sent; the retry only tries the ones that failed.
+        raise DeliveryFailed("; ".join(failures))
+
+
+async def list_messages(
+    *, status: str | None, booking_id: str | None, limit: int = 200
+) -> list[Message]:
+    query: dict[str, object] = {}
+    if status:
+        query["status"] = status
+    if booking_id:
+        query["booking_id"] = booking_id
+    return await Message.find(query).sort("-created_at", "_id").limit(limit).to_list()
+
+
+def kinds(job_timeout: timedelta) -> list[JobKind]:
+    return [
+        JobKind(
+            name,
+            notify_booking,
+            max_attempts=8,
+            timeout=job_timeout,
+            backoff_base=timedelta(seconds=2),
+        )
+        for name in TEMPLATES
+    ]

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from beanie import Document
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+Channel = Literal["email", "sms"]
+# queued: not yet sent · sent: the provider accepted it · failed: the last try failed (the job
+# retries) · outbox: no provider configured (dev), kept for the admin to read.
+DeliveryStatus = Literal["queued", "sent", "failed", "outbox"]
+
+
+class Message(Document):
+    """One message to one recipient. `_id` is its dedupe key: a re-run job finds it sent."""
+
+    id: str  # type: ignore[assignment]
+    job_id: str
+    booking_id: str | None = None
+    template: str
+    channel: Channel
+    to: str
+    subject: str
+    body: str
+    ics: str | None = None
+    status: DeliveryStatus = "queued"
+    provider_message_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None = None
+
+    class Settings:
+        name = "messages"
+        indexes = [
+            IndexModel([("created_at", DESCENDING)], name="created"),
+            IndexModel([("booking_id", ASCENDING)], name="booking"),
+        ]

@@ -1,0 +1,118 @@
+"""`holdfast promoter`: a thin loop around the pure selection in `holdfast.jobs.handoff`.
+
+Each tick hands over the jobs due within the window, and now and then (and always after the
+queue Redis comes back) repairs what the queue lost. A queue Redis that is down is retried with
+backoff while the promoter keeps running and says so in its heartbeat and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from holdfast.context import Context, close_context, open_context
+from holdfast.db import keep_ensuring_indexes
+from holdfast.jobs.handoff import promote_due, repair
+from holdfast.jobs.models import Heartbeat
+from holdfast.logs import configure_logging
+from holdfast.settings import Settings
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import RedisError
+
+log = structlog.get_logger("holdfast.promoter")
+REPAIR_EVERY = 5  # ticks
+HEARTBEAT_KEY = "holdfast:promoter:heartbeat"
+
+
+@dataclass
+class PromoterState:
+    name: str = field(default_factory=lambda: f"promoter:{socket.gethostname()}:{os.getpid()}")
+    promoted_total: int = 0
+    repaired_total: int = 0
+    ticks: int = 0
+    queue_ok: bool = True
+    failures: int = 0  # consecutive, for backoff
+
+    def retry_delay(self, tick: float) -> float:
+        return min(tick * 2**self.failures, 30.0)
+
+
+async def tick(ctx: Context, state: PromoterState, now: datetime) -> None:
+    window = timedelta(seconds=ctx.settings.promoter_window_seconds)
+    recovering = not state.queue_ok
+    if recovering or state.ticks % REPAIR_EVERY == 0:
+        # A queue Redis that was down may have come back empty: repair before promoting.
+        state.repaired_total += await repair(ctx.queue_redis, now)
+    state.promoted_total += await promote_due(ctx.queue_redis, now, window)
+    if recovering:
+        log.info("promoter.queue_redis_back")
+    state.queue_ok, state.failures = True, 0
+
+
+async def heartbeat(ctx: Context, state: PromoterState, now: datetime) -> None:
+    data = {
+        "queue_redis": "ok" if state.queue_ok else "unavailable",
+        "promoted_total": state.promoted_total,
+        "repaired_total": state.repaired_total,
+    }
+    await Heartbeat.get_pymongo_collection().update_one(
+        {"_id": state.name}, {"$set": {"at": now, "data": data, "kind": "promoter"}}, upsert=True
+    )
+    if state.queue_ok:
+        try:
+            await ctx.queue_redis.set(HEARTBEAT_KEY, now.isoformat(), ex=60)
+        except RedisError:
+            pass
+
+
+async def run(ctx: Context, stop: asyncio.Event) -> None:
+    state = PromoterState()
+    period = ctx.settings.promoter_tick_seconds
+    log.info("promoter.started", name=state.name, window_s=ctx.settings.promoter_window_seconds)
+    while not stop.is_set():
+        delay = period
+        try:
+            await tick(ctx, state, ctx.now())
+        except (RedisError, OSError) as exc:
+            state.queue_ok, state.failures = False, state.failures + 1
+            delay = state.retry_delay(period)
+            log.warning("promoter.queue_redis_unavailable", error=str(exc)[:200], retry_in_s=delay)
+        except ConnectionFailure as exc:
+            state.failures += 1
+            delay = state.retry_delay(period)
+            log.warning("promoter.mongo_unavailable", error=str(exc)[:200], retry_in_s=delay)
+        state.ticks += 1
+        try:
+            await heartbeat(ctx, state, ctx.now())
+        except ConnectionFailure:
+            pass
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            pass
+    log.info("promoter.stopped", promoted_total=state.promoted_total)
+
+
+async def serve(settings: Settings) -> None:
+    ctx = await open_context(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    indexes = asyncio.create_task(keep_ensuring_indexes(ctx.db, ctx.indexes_ready))
+    try:
+        await run(ctx, stop)
+    finally:
+        indexes.cancel()
+        await close_context(ctx)
+
+
+def main(settings: Settings) -> int:
+    configure_logging()
+    asyncio.run(serve(settings))
+    return 0
