@@ -128,12 +128,13 @@ def _wait_ready(url: str, api: subprocess.Popen[bytes], timeout: float = 60) -> 
     raise EmbeddedError("The API did not become ready within a minute.")
 
 
-def _api(host: str, port: int) -> subprocess.Popen[bytes]:
+def _child(*args: str) -> subprocess.Popen[bytes]:
+    """`holdfast <args>` as a child in its own session, so Ctrl-C reaches only the supervisor,
+    which then stops the children in order."""
     # -P keeps the working directory off sys.path: the repository's platform/ folder must never
     # shadow the standard library's `platform` module.
     code = "import sys; from holdfast.cli import main; sys.exit(main())"
-    argv = [sys.executable, "-P", "-c", code, "api", "--host", host, "--port", str(port)]
-    return subprocess.Popen(argv, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-P", "-c", code, *args], start_new_session=True)
 
 
 def run_dev(*, host: str, port: int, home: Path | None = None) -> int:
@@ -163,9 +164,14 @@ def run_dev(*, host: str, port: int, home: Path | None = None) -> int:
             os.environ.setdefault("HOLDFAST_PUBLIC_URL", url)
             os.environ["HOLDFAST_DEV"] = "true"
             seeded = asyncio.run(_seed(state["admin_password"]))
-            api = _api(host, port)
-            cleanup.callback(_stop_process, api)
-            _wait_ready(url, api)
+            children = {
+                "api": _child("api", "--host", host, "--port", str(port)),
+                "promoter": _child("promoter"),
+                "worker": _child("worker"),
+            }
+            for child in children.values():
+                cleanup.callback(_stop_process, child)
+            _wait_ready(url, children["api"])
         except EmbeddedError as exc:
             print(f"holdfast dev: {exc}", file=sys.stderr)
             return 1
@@ -178,12 +184,13 @@ def run_dev(*, host: str, port: int, home: Path | None = None) -> int:
             flush=True,
         )
         while not stop["requested"]:
-            if api.poll() is not None:
-                print(
-                    f"holdfast dev: the API exited with code {api.returncode}; stopping.",
-                    file=sys.stderr,
-                )
-                return 1
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(
+                        f"holdfast dev: the {name} exited ({child.returncode}); stopping.",
+                        file=sys.stderr,
+                    )
+                    return 1
             time.sleep(0.2)
         print("Stopping Holdfast…", flush=True)
     return 0

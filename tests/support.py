@@ -21,13 +21,23 @@ _counter = itertools.count()
 
 
 async def register(
-    client: httpx.AsyncClient, *, email: str | None = None, timezone: str = "Europe/London"
+    client: httpx.AsyncClient,
+    *,
+    email: str | None = None,
+    timezone: str = "Europe/London",
+    phone: str | None = None,
 ) -> dict[str, str]:
     """Register and log in; the Authorization header for that user."""
     email = email or f"client{next(_counter)}@example.com"
     response = await client.post(
         "/api/auth/register",
-        json={"email": email, "password": "correct horse", "name": "Client", "timezone": timezone},
+        json={
+            "email": email,
+            "password": "correct horse",
+            "name": "Client",
+            "timezone": timezone,
+            "phone": phone,
+        },
     )
     assert response.status_code == 201, response.text
     login = await client.post("/api/auth/login", json={"email": email, "password": "correct horse"})

@@ -38,7 +38,9 @@ def _to_utc(name: str, value: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class WeeklyRule:
-    """Open every `weekday` from `start` to `end`, naive local wall-clock times, same day."""
+    """Open every `weekday` from `start` to `end`, naive local wall-clock times, same day.
+
+    An `end` of time.max means 24:00, the end of that local day."""
 
     weekday: int  # 0 = Monday ... 6 = Sunday
     start: time
@@ -53,7 +55,8 @@ class WeeklyRule:
 @dataclass(frozen=True, slots=True)
 class DateException:
     """For one local date: no times closes the day; times give a window that replaces the
-    weekly rules (several entries give several windows; any closing entry wins)."""
+    weekly rules (several entries give several windows; any closing entry wins). As in
+    WeeklyRule, an `end` of time.max means 24:00."""
 
     date: date
     start: time | None = None
@@ -140,14 +143,20 @@ def _exception_windows(exceptions: Sequence[DateException]) -> dict[date, list[_
     return by_date
 
 
+def _wall(day: date, at: time, tz: ZoneInfo) -> datetime:
+    # `time` cannot say 24:00, so time.max stands for the end of the local day.
+    if at == time.max:
+        return datetime.combine(day + _ONE_DAY, time(0), tz)
+    # fold=0: an ambiguous time means its first occurrence; a gap edge resolves like zoneinfo.
+    return datetime.combine(day, at, tz).replace(fold=0)
+
+
 def _window_starts(
     day: date, window: _Window, tz: ZoneInfo, spec: SlotSpec, lo: datetime, hi: datetime
 ) -> Iterator[datetime]:
     """UTC starts on the window's wall-clock grid that exist, fit inside the window as real
     instants, and fall in [lo, hi)."""
-    # fold=0: an ambiguous time means its first occurrence; a gap edge resolves like zoneinfo.
-    wall = datetime.combine(day, window[0], tz).replace(fold=0)
-    wall_end = datetime.combine(day, window[1], tz).replace(fold=0)
+    wall, wall_end = _wall(day, window[0], tz), _wall(day, window[1], tz)
     first = wall.astimezone(UTC)
     last = wall_end.astimezone(UTC) - spec.duration
     if first >= hi or last < lo:
@@ -198,11 +207,11 @@ def generate_slots(
         return []
     index = _BusyIndex(busy)
     by_weekday, by_date = _rules_by_weekday(rules), _exception_windows(exceptions)
+    before, reach = spec.buffer_before, spec.duration + spec.buffer_after
     starts: set[datetime] = set()
     for day in _local_days(tz, window_start, window_end):
         for window in _windows_for(day, by_weekday, by_date):
             for start in _window_starts(day, window, tz, spec, lo, window_end):
-                end = start + spec.duration
-                if index.is_free(start - spec.buffer_before, end + spec.buffer_after):
+                if index.is_free(start - before, start + reach):
                     starts.add(start)
-    return [Slot(start=start, end=start + spec.duration) for start in sorted(starts)]
+    return [Slot(start, start + spec.duration) for start in sorted(starts)]

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +50,17 @@ def _book_first_slot(url: str, me: dict[str, str]) -> dict[str, str]:
     return dict(booked.json())
 
 
+def _wait_for_outbox(url: str, admin: dict[str, str], booking_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        params = {"booking_id": booking_id, "status": "outbox"}
+        found = httpx.get(f"{url}/api/admin/messages", params=params, headers=admin).json()
+        if [m for m in found if m["template"] == "confirmation"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("no confirmation reached the outbox: is the worker running?")
+
+
 def test_dev_seeds_survives_restart_and_refuses_a_second_instance(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -62,6 +74,8 @@ def test_dev_seeds_survives_restart_and_refuses_a_second_instance(tmp_path: Path
         assert url in printed and f"admin@holdfast.local / {state['admin_password']}" in printed
         me = register_sync(url, "newcomer@example.com")
         booking = _book_first_slot(url, me)
+        admin = login(url, "admin@holdfast.local", state["admin_password"])
+        _wait_for_outbox(url, admin, booking["id"])  # the worker runs under dev too
 
         second = subprocess.run(
             [*HOLDFAST, "dev", "--port", str(free_port())],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-
 from holdfast.settings import SettingsError, load_settings
+
 from tests.support import HOLDFAST, process_env
 
 GOOD = {
@@ -21,7 +21,10 @@ GOOD = {
     [
         ({"HOLDFAST_MONGO_URL": None}, "HOLDFAST_MONGO_URL is required but not set"),
         ({"HOLDFAST_SECRET_KEY": "short"}, "HOLDFAST_SECRET_KEY must be at least 32 characters"),
-        ({"HOLDFAST_MONGO_URL": "mongodb://127.0.0.1:1"}, "HOLDFAST_MONGO_URL must name the database"),
+        (
+            {"HOLDFAST_MONGO_URL": "mongodb://127.0.0.1:1"},
+            "HOLDFAST_MONGO_URL must name the database",
+        ),
         ({"HOLDFAST_MONGO_URL": "http://nope"}, "HOLDFAST_MONGO_URL is not a MongoDB URL"),
         ({"HOLDFAST_MONGO_TIMEOUT_MS": "soon"}, "HOLDFAST_MONGO_TIMEOUT_MS"),
     ],
@@ -44,7 +47,10 @@ def test_the_cli_says_one_sentence_and_exits_nonzero() -> None:
     env = process_env(mongo_url="mongodb://127.0.0.1:1/x", secret_key="k" * 40)
     done = subprocess.run([*HOLDFAST, "check"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.strip() == "Holdfast cannot start: HOLDFAST_QUEUE_REDIS_URL is required but not set."
+    assert (
+        done.stderr.strip()
+        == "Holdfast cannot start: HOLDFAST_QUEUE_REDIS_URL is required but not set."
+    )
     ok = subprocess.run(
         [*HOLDFAST, "check"],
         env={**env, "HOLDFAST_QUEUE_REDIS_URL": "redis://127.0.0.1:1/0"},

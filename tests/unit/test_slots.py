@@ -286,6 +286,16 @@ def test_local_dates_near_window_edges_are_considered() -> None:
     assert [s.start for s in slots] == [datetime(2026, 3, 2, 22, 15, tzinfo=UTC)]
 
 
+def test_time_max_ends_the_window_at_midnight() -> None:
+    rules = [WeeklyRule(0, time(22), time.max)]
+    slots = run(LONDON, MONDAY, MONDAY + DAY, rules=rules)
+    assert walls(slots, LONDON) == hm((22, 0), (23, 0))
+    assert slots[-1].end == utc(LONDON, MONDAY + DAY, 0)
+    exceptions = [DateException(MONDAY, time(23, 30), time.max)]
+    slots = run(LONDON, MONDAY, rules=rules, exceptions=exceptions, spec=make_spec(duration=30))
+    assert walls(slots, LONDON) == [time(23, 30)]
+
+
 # --- exceptions ---------------------------------------------------------------------------
 
 
@@ -628,9 +638,9 @@ def _five(low: int, high: int) -> st.SearchStrategy[timedelta]:
 
 @st.composite
 def _windows(draw: st.DrawFn) -> tuple[time, time]:
-    start = draw(st.integers(0, 24 * 12 - 2))
-    end = draw(st.integers(start + 1, 24 * 12 - 1))
-    return time(*divmod(start * 5, 60)), time(*divmod(end * 5, 60))
+    start = draw(st.integers(0, 24 * 12 - 1))
+    end = draw(st.integers(start + 1, 24 * 12))
+    return time(*divmod(start * 5, 60)), time.max if end == 24 * 12 else time(*divmod(end * 5, 60))
 
 
 @st.composite
@@ -677,9 +687,15 @@ def windows_of(s: Scenario, day: date) -> list[tuple[time, time]]:
     return [(r.start, r.end) for r in s.rules if r.weekday == day.weekday()]
 
 
+def wall_edges(day: date, window: tuple[time, time]) -> tuple[datetime, datetime]:
+    """Naive local edges of a window; time.max as the end means midnight after `day`."""
+    end = datetime.combine(day + DAY, time(0)) if window[1] == time.max else None
+    return datetime.combine(day, window[0]), end or datetime.combine(day, window[1])
+
+
 def in_window(s: Scenario, slot: Slot, window: tuple[time, time], day: date) -> bool:
     """On the window's local grid, and inside the window as real instants."""
-    ws_wall, we_wall = datetime.combine(day, window[0]), datetime.combine(day, window[1])
+    ws_wall, we_wall = wall_edges(day, window)
     wall = slot.start.astimezone(s.tz).replace(tzinfo=None)
     on_grid = ws_wall <= wall < we_wall and (wall - ws_wall) % s.spec.step == timedelta(0)
     ws_utc = ws_wall.replace(tzinfo=s.tz).astimezone(UTC)
@@ -707,7 +723,7 @@ def reference(s: Scenario) -> list[datetime]:
     day = s.window_start.astimezone(s.tz).date() - DAY
     while day <= s.window_end.astimezone(s.tz).date() + DAY:
         for window in windows_of(s, day):
-            wall, wall_end = datetime.combine(day, window[0]), datetime.combine(day, window[1])
+            wall, wall_end = wall_edges(day, window)
             while wall < wall_end:
                 start = wall.replace(tzinfo=s.tz).astimezone(UTC)
                 slot = Slot(start, start + s.spec.duration)

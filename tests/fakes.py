@@ -1,0 +1,122 @@
+"""Real servers on loopback standing in for the outside world: SMTP and a Twilio-like SMS API."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from holdfast.embedded import free_port
+
+
+@dataclass
+class SmtpSink:
+    """An SMTP server that accepts, refuses (451) the first `refuse` messages, or stalls."""
+
+    refuse: int = 0
+    stall_seconds: float = 0.0
+    messages: list[EmailMessage] = field(default_factory=list)
+    refused: int = 0
+    port: int = field(default_factory=free_port)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.stall_seconds:
+            # Before DATA: a client killed here has sent nothing the server could deliver.
+            import asyncio
+
+            await asyncio.sleep(self.stall_seconds)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self._lock:
+            if self.refused < self.refuse:
+                self.refused += 1
+                return "451 4.3.0 Try again later"
+            content = (
+                envelope.content
+                if isinstance(envelope.content, bytes)
+                else str(envelope.content).encode()
+            )
+            self.messages.append(email.message_from_bytes(content, policy=email.policy.default))
+            return f"250 2.0.0 Ok: queued as M{len(self.messages)}"
+
+    def start(self) -> SmtpSink:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.messages)
+
+    def subjects(self) -> list[str]:
+        return sorted(str(m["Subject"]).strip() for m in self.messages)
+
+
+class SmsServer:
+    """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.fail = fail
+        self.port = free_port()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if outer.fail > 0:
+                    outer.fail -= 1
+                    self._reply(503, {"message": "try later"})
+                    return
+                outer.received.append({**form, "authorization": self.headers.get("authorization")})
+                self._reply(201, {"sid": f"SM{len(outer.received):04d}", "status": "queued"})
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> SmsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/2010-04-01/Accounts/AC1/Messages.json"
