@@ -1,18 +1,22 @@
 """Holdfast benchmark: contended bookings, their MongoDB floor, and availability reads.
 
-Run from /work/main:  .venv/bin/python -P bench/run.py
-Starts its own mongod and two redis-servers in a temporary directory, runs the API as a real
-uvicorn process, prints a Markdown table and writes it to bench/results.md. See bench/README.md.
+Run from /work/main:  .venv/bin/python -P bench/run.py [--api-workers N]
+Waits for the machine to be quiet, starts its own mongod and two redis-servers in a temporary
+directory, runs the API as a real uvicorn process, drives it with aiohttp, prints a Markdown
+table and writes it to bench/results.md. See bench/README.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -20,7 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -28,6 +32,7 @@ from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from bson import ObjectId
 from holdfast.accounts.service import create_or_reset_admin
@@ -53,12 +58,15 @@ MULTI_PROVIDERS, MULTI_BOOKINGS_EACH = 20, 20  # every other reader gets MULTI_B
 SETUP_CONCURRENCY = 8
 TARGET_RATIO, TARGET_SINGLE_READ_MS = 3.0, 10.0
 ADMIN_EMAIL, PASSWORD = "admin@bench.example", "bench password"
+DEFAULT_API_WORKERS = os.environ.get("BENCH_API_WORKERS", "2")  # `holdfast api --workers`
+QUIET_LOAD, QUIET_PATIENCE, QUIET_POLL = 1.0, 300.0, 5.0  # 1-min load average; seconds
 ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 
 Db = AsyncDatabase[dict[str, Any]]
 Headers = dict[str, str]
 Op = Callable[[int], Awaitable[str]]  # worker index -> outcome label
 Read = Callable[[], Awaitable[int]]  # -> number of slots offered
+Probe = Callable[[], dict[int, float]]  # -> CPU seconds so far, by live process id
 
 
 # ---------------------------------------------------------------- measurement ----------
@@ -115,13 +123,42 @@ async def hammer(op: Op, *, workers: int, total: int, seconds: float) -> Run:
     return run
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name ([0] is the state); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (NaN where there is none)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    if not (fields := stat_fields(pid)):
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its live descendants (uvicorn's worker processes, say), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := stat_fields(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        tree.append(pid := todo.pop())
+        todo += children.get(pid, [])
+    return tree
+
+
+def cpu_probe(*roots: int, tree: bool = False) -> Probe:
+    """CPU seconds of the `roots` processes; with `tree`, of each one's whole process tree."""
+
+    def probe() -> dict[int, float]:
+        pids = [pid for root in roots for pid in (process_tree(root) if tree else [root])]
+        return {pid: cpu for pid in pids if not math.isnan(cpu := cpu_seconds(pid))}
+
+    return probe
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -134,17 +171,33 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(numbers) - idle, sum(numbers)
 
 
-async def metered(pids: dict[str, int], load: Awaitable[Run]) -> tuple[Run, str]:
-    """Run `load`; say how busy each process and everything else was, in % of one core."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+def cpu_shares(before: dict[int, float], after: dict[int, float], seconds: float) -> list[float]:
+    """Each process's CPU use between two probes, in % of one core, largest first."""
+    used = (100 * (cpu - before.get(pid, 0.0)) / seconds for pid, cpu in after.items())
+    return sorted(used, reverse=True)
+
+
+async def metered(probes: dict[str, Probe], load: Awaitable[Run]) -> tuple[Run, str]:
+    """Run `load`; say how busy each probed group and everything else was, in % of one core.
+
+    A group of several busy processes (the API with --workers > 1) also gets its busy processes'
+    own shares, largest first. A process that exits during the run loses its CPU time here.
+    """
+    before = {name: probe() for name, probe in probes.items()}
     machine = machine_jiffies()
     run = await load
     busy, total = (after - first for after, first in zip(machine_jiffies(), machine, strict=True))
-    shares = {n: 100 * (cpu_seconds(p) - before[n]) / run.elapsed for n, p in pids.items()}
+    parts = {name: cpu_shares(before[name], probe(), run.elapsed) for name, probe in probes.items()}
+    shares = {name: sum(part) for name, part in parts.items()}
     shares["everything else"] = 100 * busy / max(total, 1) * (os.cpu_count() or 1) - sum(
         shares.values()
     )
-    return run, ", ".join(f"{name} {share:.0f}%" for name, share in shares.items())
+
+    def describe(name: str, share: float) -> str:
+        split = [f"{part:.0f}%" for part in parts.get(name, []) if part >= 1]
+        return f"{name} {share:.0f}%" + (f" ({' + '.join(split)})" if len(split) > 1 else "")
+
+    return run, ", ".join(describe(name, share) for name, share in shares.items())
 
 
 @dataclass
@@ -160,10 +213,41 @@ class Oddities:
         self.first.setdefault(key, detail[:600])
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """How the wait for a quiet machine went, before anything was started."""
+
+    load: float  # 1-min load average when the wait ended
+    limit: float
+    waited: float  # seconds
+    gave_up: bool
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def wait_for_quiet(limit: float, patience: float, poll: float = QUIET_POLL) -> Quiet:
+    """Poll until the 1-min load average is below `limit`, for at most `patience` seconds."""
+    began = time.monotonic()
+    while (load := load_average()) >= limit:
+        waited = time.monotonic() - began
+        if waited >= patience:
+            return Quiet(load, limit, waited, gave_up=True)
+        print(
+            f"1-min load average {load:.2f} >= {limit:g}, waiting ({waited:.0f} s so far)",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(min(poll, patience - waited))
+    return Quiet(load, limit, time.monotonic() - began, gave_up=False)
+
+
 @dataclass
 class Findings:
-    load_before: float = field(default_factory=lambda: os.getloadavg()[0])
-    pids: dict[str, int] = field(default_factory=dict)  # processes whose CPU use is reported
+    api_workers: int
+    quiet: Quiet
+    probes: dict[str, Probe] = field(default_factory=dict)  # groups whose CPU use is reported
     rows: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     odd: Oddities = field(default_factory=Oddities)
@@ -178,7 +262,7 @@ class Stack:
     floor_url: str  # the same mongod, a database of its own
     base_url: str
     api_log: Path
-    pids: dict[str, int]  # processes whose CPU use is reported
+    probes: dict[str, Probe]  # groups of processes whose CPU use is reported
 
 
 @contextmanager
@@ -198,7 +282,7 @@ def bench_settings(mongo_port: int, queue_port: int, cache_port: int) -> Setting
     )
 
 
-def api_server(settings: Settings, root: Path) -> Server:
+def api_server(settings: Settings, root: Path, workers: int) -> Server:
     port, log_path = free_port(), root / "api.log"
     env = {
         **os.environ,
@@ -209,12 +293,27 @@ def api_server(settings: Settings, root: Path) -> Server:
     }
     entry = "import sys; from holdfast.cli import main; sys.exit(main())"
     argv = [sys.executable, "-P", "-c", entry, "api", "--port", str(port)]
+    argv += ["--workers", str(workers)]
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             argv, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     return Server("api", process, port)
+
+
+@contextmanager
+def started_api(api: Server) -> Iterator[Server]:
+    """Like `started`, then kills any worker process the API left behind in its session."""
+    try:
+        yield api
+    finally:
+        workers = process_tree(api.pid)[1:]
+        api.stop()
+        for pid in workers:
+            with suppress(OSError):  # gone already, as it should be
+                if os.getpgid(pid) == api.pid:  # still ours: the API leads its own session
+                    os.kill(pid, signal.SIGKILL)
 
 
 def wait_ready(api: Server, log_path: Path, timeout: float = 60.0) -> str:
@@ -233,8 +332,8 @@ def wait_ready(api: Server, log_path: Path, timeout: float = 60.0) -> str:
 
 
 @contextmanager
-def platform_stack() -> Iterator[Stack]:
-    """mongod, two redis-servers and the API process; all stopped on the way out."""
+def platform_stack(api_workers: int) -> Iterator[Stack]:
+    """mongod, two redis-servers and the API process(es); all stopped on the way out."""
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
@@ -244,13 +343,18 @@ def platform_stack() -> Iterator[Stack]:
             for name in ("queue-redis", "cache-redis")
         )
         settings = bench_settings(mongo.port, queue.port, cache.port)
-        api = stack.enter_context(started(api_server(settings, root)))
+        api = stack.enter_context(started_api(api_server(settings, root, api_workers)))
         yield Stack(
             settings=settings,
             floor_url=mongo_url(mongo.port, "bench_floor"),
             base_url=wait_ready(api, root / "api.log"),
             api_log=root / "api.log",
-            pids={"API": api.pid, "mongod": mongo.pid, "bench client": os.getpid()},
+            probes={
+                "API": cpu_probe(api.pid, tree=True),  # uvicorn's supervisor and its workers
+                "mongod": cpu_probe(mongo.pid),
+                "redis": cpu_probe(queue.pid, cache.pid),
+                "bench client": cpu_probe(os.getpid()),
+            },
         )
 
 
@@ -264,11 +368,22 @@ def expect(response: httpx.Response, status: int) -> Any:
 
 
 def http_client(base_url: str) -> httpx.AsyncClient:
+    """The untimed setup client."""
     limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
     http = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
     # Every request authenticates with its own Bearer token: keep no session cookies.
     http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     return http
+
+
+def load_client(base_url: str) -> aiohttp.ClientSession:
+    """The timed client: lighter on CPU than httpx, one keep-alive connection per client."""
+    return aiohttp.ClientSession(
+        base_url=base_url,
+        connector=aiohttp.TCPConnector(limit=CLIENTS),
+        timeout=aiohttp.ClientTimeout(total=30.0),
+        cookie_jar=aiohttp.DummyCookieJar(),  # Bearer tokens only, as above
+    )
 
 
 async def login(http: httpx.AsyncClient, email: str) -> Headers:
@@ -357,9 +472,12 @@ async def offers(
     return [Offer(service_id, s["provider_id"], s["start"]) for s in slots]
 
 
+def booking_body(offer: Offer) -> dict[str, str]:
+    return {"service_id": offer.service_id, "provider_id": offer.provider_id, "start": offer.start}
+
+
 async def book(http: httpx.AsyncClient, offer: Offer, headers: Headers) -> httpx.Response:
-    body = {"service_id": offer.service_id, "provider_id": offer.provider_id, "start": offer.start}
-    return await http.post("/api/bookings", json=body, headers=headers)
+    return await http.post("/api/bookings", json=booking_body(offer), headers=headers)
 
 
 async def seed_reader_bookings(
@@ -380,17 +498,19 @@ async def seed_reader_bookings(
 
 
 def booking_op(
-    http: httpx.AsyncClient, pool: list[Offer], users: list[Headers], odd: Oddities
+    load: aiohttp.ClientSession, pool: list[Offer], users: list[Headers], odd: Oddities
 ) -> Op:
     async def op(worker: int) -> str:
+        body = booking_body(random.choice(pool))
         try:
-            response = await book(http, random.choice(pool), users[worker])
-        except httpx.HTTPError as exc:
+            async with load.post("/api/bookings", json=body, headers=users[worker]) as response:
+                content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             odd.note("POST /api/bookings", type(exc).__name__, repr(exc))
             return type(exc).__name__
-        if response.status_code not in (201, 409):
-            odd.note("POST /api/bookings", str(response.status_code), response.text)
-        return str(response.status_code)
+        if response.status not in (201, 409):
+            odd.note("POST /api/bookings", str(response.status), content.decode(errors="replace"))
+        return str(response.status)
 
     return op
 
@@ -492,23 +612,23 @@ class Race:
 async def race(workers: int, api: Op, floor: Floor, pool: list[Offer], found: Findings) -> Race:
     total, seconds = (BOOKING_REQUESTS, BOOKING_SECONDS) if workers > 1 else SOLO_LIMITS
     load = partial(hammer, workers=workers, total=total, seconds=seconds)
-    booking, api_cpu = await metered(found.pids, load(api))
+    booking, api_cpu = await metered(found.probes, load(api))
     retries = floor.retries
-    floored, floor_cpu = await metered(found.pids, load(floor.op(pool, found.odd)))
+    floored, floor_cpu = await metered(found.probes, load(floor.op(pool, found.odd)))
     found.facts.append(f"- CPU, booking run with {counted(workers, 'client')}: {api_cpu}.")
     found.facts.append(f"- CPU, floor run with {counted(workers, 'task')}: {floor_cpu}.")
     return Race(workers, booking, floored, floor.retries - retries)
 
 
 async def contention(
-    http: httpx.AsyncClient, app_db: Db, floor: Floor, catalog: Catalog, users: list[Headers],
-    day: date, found: Findings,
+    http: httpx.AsyncClient, load: aiohttp.ClientSession, app_db: Db, floor: Floor,
+    catalog: Catalog, users: list[Headers], day: date, found: Findings,
 ) -> None:  # fmt: skip
     """Both runs with CLIENTS workers, then with one on the full day; then the overlap checks."""
     pool = await offers(http, catalog.short, catalog.contended, day, 1)
     pool += await offers(http, catalog.long, catalog.contended, day, 1)
     found.facts.append(f"- Contended day {day}: {len(pool)} offered starts (30 + 60 min).")
-    api = booking_op(http, pool, users, found.odd)
+    api = booking_op(load, pool, users, found.odd)
     await floor.prepare()
     found.rows += race_rows(await race(CLIENTS, api, floor, pool, found), "one provider-day")
     found.rows += race_rows(await race(1, api, floor, pool, found), "day full (diagnostic)")
@@ -543,7 +663,7 @@ async def read_series(read: Read, odd: Oddities, where: str) -> tuple[Run, int]:
     return await hammer(op, workers=1, total=READ_REQUESTS, seconds=READ_SECONDS), slots
 
 
-def http_reader(http: httpx.AsyncClient, service_id: str, case: ReadCase, day: date) -> Read:
+def http_reader(load: aiohttp.ClientSession, service_id: str, case: ReadCase, day: date) -> Read:
     params: dict[str, str | int] = {
         "service_id": service_id, "from": str(day), "days": READ_DAYS, "tz": "UTC",
     }  # fmt: skip
@@ -551,7 +671,11 @@ def http_reader(http: httpx.AsyncClient, service_id: str, case: ReadCase, day: d
         params["provider_id"] = case.provider_id
 
     async def read() -> int:
-        return len(expect(await http.get("/api/availability", params=params), 200)["slots"])
+        async with load.get("/api/availability", params=params) as response:
+            content = await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET /api/availability: {response.status} {content[:500]!r}")
+        return len(json.loads(content)["slots"])
 
     return read
 
@@ -568,7 +692,7 @@ def inprocess_reader(ctx: Context, service_id: str, case: ReadCase, day: date) -
 
 
 async def availability(
-    http: httpx.AsyncClient, ctx: Context, catalog: Catalog, day: date, odd: Oddities
+    load: aiohttp.ClientSession, ctx: Context, catalog: Catalog, day: date, odd: Oddities
 ) -> list[str]:
     cases = [
         ReadCase("1 provider", catalog.readers[0], TARGET_SINGLE_READ_MS),
@@ -577,7 +701,7 @@ async def availability(
     rows = []
     for case in cases:
         for how, read in (
-            ("HTTP", http_reader(http, catalog.consult, case, day)),
+            ("HTTP", http_reader(load, catalog.consult, case, day)),
             ("in-process", inprocess_reader(ctx, catalog.consult, case, day)),
         ):
             label = f"Availability {case.label}, {READ_DAYS} days, {how}"
@@ -666,16 +790,28 @@ def api_log_summary(log_path: Path) -> list[str]:
     return [f"- API log: {count} x `{what}`" for what, count in events.most_common(10)]
 
 
+def quiet_note(quiet: Quiet) -> str:
+    if quiet.gave_up:
+        return (
+            f"1-min load average still {quiet.load:.2f} after waiting {quiet.waited:.0f} s for it "
+            f"to fall below {quiet.limit:g}: the run went ahead on a busy machine"
+        )
+    waited = f", after waiting {quiet.waited:.0f} s for it" if quiet.waited >= 1 else ""
+    return f"1-min load average {quiet.load:.2f} (below {quiet.limit:g}{waited}) before it started"
+
+
 def render(found: Findings, api_log: list[str]) -> str:
     odd = found.odd
     surprises = [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.most_common()]
+    if found.quiet.gave_up:
+        surprises.insert(0, f"- {quiet_note(found.quiet)}.")
     return "\n".join(
         [
             "# Holdfast benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}; 1-min load average {found.load_before:.1f} before it "
-            "started. "
+            f"{sys.version.split()[0]}, API `holdfast api --workers {found.api_workers}`, "
+            f"load from aiohttp {aiohttp.__version__}; {quiet_note(found.quiet)}. "
             "Latencies in ms, client-side except in-process rows.",
             "",
             "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
@@ -707,6 +843,7 @@ async def practice(http: httpx.AsyncClient, ctx: Context) -> tuple[Catalog, list
 async def measure(stack: Stack, found: Findings) -> None:
     ctx = await open_context(stack.settings)
     http = http_client(stack.base_url)
+    load = load_client(stack.base_url)
     try:
         catalog, users = await practice(http, ctx)
         day = datetime.now(UTC).date() + timedelta(days=1)
@@ -714,24 +851,55 @@ async def measure(stack: Stack, found: Findings) -> None:
         found.facts.append(f"- Seeded {seeded} bookings on {MULTI_PROVIDERS} readers from {day}.")
         floor = Floor(AsyncMongoClient(stack.floor_url, tz_aware=True))
         try:
-            await contention(http, ctx.db, floor, catalog, users, day, found)
+            await contention(http, load, ctx.db, floor, catalog, users, day, found)
         finally:
             await floor.client.close()
-        found.rows += await availability(http, ctx, catalog, day, found.odd)
+        found.rows += await availability(load, ctx, catalog, day, found.odd)
     finally:
+        await load.close()
         await http.aclose()
         await close_context(ctx)
 
 
-def main() -> int:
-    began, found = time.perf_counter(), Findings()
-    with platform_stack() as stack:
-        found.pids.update(stack.pids)
+def positive(text: str) -> int:
+    if (number := int(text)) < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--api-workers", type=positive, default=DEFAULT_API_WORKERS, metavar="N",
+        help="API processes, `holdfast api --workers N` (default: $BENCH_API_WORKERS or 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-load", type=float, default=QUIET_LOAD, metavar="L",
+        help=f"first wait until the 1-min load average is below L (default {QUIET_LOAD:g})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-wait", type=float, default=QUIET_PATIENCE, metavar="S",
+        help="stop waiting after S seconds, run anyway and say so in the report "
+        f"(default {QUIET_PATIENCE:g}; 0 = do not wait)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, metavar="PATH",
+        help="where to write the report (default bench/results.md)",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    quiet = wait_for_quiet(args.max_load, args.max_wait)
+    began, found = time.perf_counter(), Findings(args.api_workers, quiet)
+    with platform_stack(args.api_workers) as stack:
+        found.probes.update(stack.probes)
         asyncio.run(measure(stack, found))
         report = render(found, api_log_summary(stack.api_log))
     report += f"\nWhole run: {time.perf_counter() - began:.0f} s.\n"
     print(report)
-    RESULTS.write_text(report)
+    args.output.write_text(report)
     return 0
 
 

@@ -8,6 +8,7 @@ import getpass
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from holdfast.settings import Settings, SettingsError, load_settings
 
@@ -17,16 +18,22 @@ def _api(args: argparse.Namespace) -> int:
     from holdfast.logs import configure_logging
     from holdfast.web.app import create_app
 
-    settings = load_settings()
+    settings = load_settings()  # fail fast here, before any worker process starts
     configure_logging()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if args.workers > 1:
+        # Each worker process builds its own settings and app from the environment.
+        uvicorn.run(
+            "holdfast.web.app:app_from_environment", factory=True, workers=args.workers, **common
+        )
+    else:
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 
@@ -94,6 +101,8 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=helptext)
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
+        if name == "api":
+            sub.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     commands.add_parser("promoter", help="the promoter process")
     commands.add_parser("worker", help="an arq worker")
     commands.add_parser("check", help="validate configuration")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import json
@@ -24,6 +25,8 @@ class SmtpSink:
 
     refuse: int = 0
     stall_seconds: float = 0.0
+    stalls_left: int = 1  # only the first conversations stall
+    stalled: threading.Event = field(default_factory=threading.Event)
     messages: list[EmailMessage] = field(default_factory=list)
     refused: int = 0
     port: int = field(default_factory=free_port)
@@ -32,10 +35,10 @@ class SmtpSink:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if self.stall_seconds:
+        if self.stall_seconds and self.stalls_left:
             # Before DATA: a client killed here has sent nothing the server could deliver.
-            import asyncio
-
+            self.stalls_left -= 1
+            self.stalled.set()
             await asyncio.sleep(self.stall_seconds)
         envelope.rcpt_tos.append(address)
         return "250 OK"

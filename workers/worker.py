@@ -8,8 +8,11 @@ attempt reuse nothing arq would refuse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 from typing import Any, TypedDict, cast
 
+import structlog
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 from holdfast.context import Context, close_context, open_context
@@ -19,6 +22,9 @@ from holdfast.jobs.registry import Registry, default_registry
 from holdfast.jobs.runner import Outcome, run_job
 from holdfast.logs import configure_logging
 from holdfast.settings import Settings
+from redis.exceptions import RedisError
+
+log = structlog.get_logger("holdfast.worker")
 
 
 class WorkerContext(TypedDict):
@@ -53,13 +59,66 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         max_jobs=20,
         poll_delay=settings.worker_poll_seconds,
         health_check_interval=10,
-        handle_signals=True,
+        handle_signals=False,  # the process owns its signals: see serve()
         burst=burst,
     )
 
 
+async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 10.0) -> None:
+    """Run arq workers until `stop`. arq's worker gives up when the queue Redis connection
+    drops; this loop does not: it builds a fresh worker and carries on when Redis returns (a
+    job interrupted meanwhile is still `running` in MongoDB and comes back when its lease ends)."""
+    delay = 0.5
+    while not stop.is_set():
+        worker = build_worker(settings)
+        running = asyncio.create_task(worker.async_run())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            await _drain(worker, running, drain_seconds)
+            return
+        error = running.exception()
+        if not isinstance(error, RedisError | OSError):
+            await _close_quietly(worker)
+            raise error or RuntimeError("the arq worker stopped by itself")
+        log.warning("worker.queue_redis_lost", error=str(error)[:200], restart_in_s=delay)
+        # Jobs in flight need MongoDB and their provider, not Redis: cancelling one between
+        # "the SMTP server accepted" and "marked sent" would send it twice.
+        await _drain(worker, running, settings.job_timeout_seconds + drain_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 10.0)
+
+
+async def _drain(worker: Worker, running: asyncio.Task[None], seconds: float) -> None:
+    """Graceful stop: take no new jobs, let the ones in flight finish, then close."""
+    if worker.main_task is not None:
+        worker.main_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+        await running
+    in_flight = [t for t in worker.tasks.values() if not t.done()]
+    if in_flight:
+        log.info("worker.draining", jobs=len(in_flight), timeout_s=seconds)
+        await asyncio.wait(in_flight, timeout=seconds)
+    await _close_quietly(worker)
+
+
+async def _close_quietly(worker: Worker) -> None:
+    # close() cancels what is left and runs on_shutdown; with Redis gone it may fail midway.
+    with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
+        await worker.close()
+
+
 def main(settings: Settings) -> int:
     configure_logging()
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    build_worker(settings).run()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(run())
     return 0

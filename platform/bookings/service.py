@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,8 +134,7 @@ async def book_slot(
         )
     start = as_utc(start)
     now = ctx.now()
-    service = await get_service(service_id)
-    provider = await get_provider(provider_id)
+    service, provider = await asyncio.gather(get_service(service_id), get_provider(provider_id))
     if provider.id not in service.provider_ids:
         raise Invalid("That provider does not offer this service.", code="provider_not_offering")
     _check_offered(provider, service, start, now)
@@ -162,14 +162,20 @@ async def book_slot(
     )
     if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
         return earlier
+    tries = 0
+
+    async def write(session: Session) -> list[Job]:
+        nonlocal tries
+        tries += 1
+        return await _write_booking(session, booking, service, actor, now)
+
     try:
-        jobs = await transact(
-            ctx.mongo, lambda session: _write_booking(session, booking, service, actor, now)
-        )
+        jobs = await transact(ctx.mongo, write)
     except (_Collision, DuplicateKeyError) as exc:
-        # Our own earlier commit (a retried commit, or the same Idempotency-Key racing itself)
-        # is not a collision: hand back what that commit made.
-        if existing := await _existing(booking):
+        # Our own earlier commit is not a collision: a retried transaction whose first commit
+        # did land, or the same Idempotency-Key racing itself. Only those two can be ours.
+        ours = tries > 1 or request_key is not None
+        if ours and (existing := await _existing(booking)):
             return existing
         if isinstance(exc, DuplicateKeyError):
             raise
@@ -190,11 +196,15 @@ async def _existing(booking: Booking) -> Booking | None:
 async def _alternatives(
     ctx: Context, service: Service, provider: Provider, start: datetime
 ) -> list[OfferedSlot]:
+    """The nearest free slots: a day either side first, a fortnight ahead if that is full."""
     providers = await service_providers(service, None)
-    window = (max(start - timedelta(days=3), ctx.now()), start + timedelta(days=7))
-    return nearest(
-        await slots_for(ctx, service, providers, window), start, str(provider.id), ALTERNATIVES
-    )
+    found: list[OfferedSlot] = []
+    for before, after in ((1, 1), (3, 14)):
+        window = (max(start - timedelta(days=before), ctx.now()), start + timedelta(days=after))
+        found = await slots_for(ctx, service, providers, window)
+        if len(found) >= ALTERNATIVES:
+            break
+    return nearest(found, start, str(provider.id), ALTERNATIVES)
 
 
 async def get_booking(booking_id: str, viewer: User) -> Booking:

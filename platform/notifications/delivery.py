@@ -3,6 +3,8 @@ outbox when no provider is configured. A message already sent is never sent agai
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -103,14 +105,19 @@ async def deliver(ctx: Context, message: Message) -> None:
             },
         )
         raise
+    # Shielded: once the provider has accepted, a cancellation must not stop us recording it.
+    await asyncio.shield(_mark_sent(collection, message.id, provider_id, ctx.now()))
+
+
+async def _mark_sent(collection: Any, message_id: str, provider_id: str, now: datetime) -> None:
     await collection.update_one(
-        {"_id": message.id},
+        {"_id": message_id},
         {
             "$set": {
                 "status": "sent",
                 "provider_message_id": provider_id,
-                "sent_at": ctx.now(),
-                "updated_at": ctx.now(),
+                "sent_at": now,
+                "updated_at": now,
                 "last_error": None,
             },
             "$inc": {"attempts": 1},

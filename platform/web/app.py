@@ -84,6 +84,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     )
 
 
+def app_from_environment() -> Litestar:
+    """For `holdfast api --workers N`: each worker process reads the same environment."""
+    from holdfast.logs import configure_logging
+    from holdfast.settings import load_settings
+
+    configure_logging()
+    return create_app(load_settings())
+
+
 def _no_debug(config: AppConfig) -> AppConfig:
     config.debug = False
     return config

@@ -1,0 +1,211 @@
+"""Durable jobs under faults, with real processes: api, promoter(s), worker, Redis, SMTP.
+
+Every scheduled piece of work is in MongoDB first, so killing the queue Redis, a worker, or
+running two promoters never loses or doubles an email.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from holdfast.embedded import Server, free_port, redis_url, start_redis
+from holdfast.settings import Settings
+from pymongo import MongoClient
+
+from tests.fakes import SmtpSink
+from tests.support import HOLDFAST, api_process, create_admin, login, register_sync, settings_env
+
+PROVIDERS = 8
+
+
+@contextmanager
+def holdfast(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([*HOLDFAST, *args], env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+                raise AssertionError(f"holdfast {args[0]} ignored SIGTERM for 15 s") from None
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[Server]:
+    server = start_redis(tmp_path / "queue", free_port(), persist=False)
+    yield server
+    server.kill()
+
+
+def job_env(settings: Settings, queue_port: int, smtp: SmtpSink) -> dict[str, str]:
+    env = settings_env(settings)
+    env.update(
+        HOLDFAST_QUEUE_REDIS_URL=redis_url(queue_port),
+        HOLDFAST_SMTP_URL=smtp.url,
+        HOLDFAST_PROMOTER_TICK_SECONDS="0.2",
+        HOLDFAST_JOB_TIMEOUT_SECONDS="3",
+    )
+    return env
+
+
+def practice(url: str, reminder_minutes: int) -> tuple[str, list[str]]:
+    admin = login(url, "admin@example.com", "admin password")
+    rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    providers = []
+    for i in range(PROVIDERS):
+        created = httpx.post(
+            f"{url}/api/admin/providers", json={"name": f"P{i}", "timezone": "UTC"}, headers=admin
+        )
+        pid = created.json()["id"]
+        httpx.put(
+            f"{url}/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin
+        )
+        providers.append(pid)
+    service = {
+        "name": "Quick",
+        "duration_minutes": 30,
+        "slot_step_minutes": 5,
+        "reminder_minutes_before": reminder_minutes,
+        "provider_ids": providers,
+    }
+    created = httpx.post(f"{url}/api/admin/services", json=service, headers=admin)
+    assert created.status_code == 201, created.text
+    return created.json()["id"], providers
+
+
+def soon_slot() -> tuple[datetime, int]:
+    """A slot whose reminder (whole minutes before it) falls due 15-75 s from now."""
+    now = datetime.now(UTC)
+    start = (now + timedelta(seconds=90)).replace(second=0, microsecond=0)
+    start += timedelta(minutes=-start.minute % 5)
+    minutes = int((start - now - timedelta(seconds=15)).total_seconds() // 60)
+    return start, minutes
+
+
+def later_slot(hours: int = 2) -> datetime:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now + timedelta(hours=hours, minutes=-now.minute % 5)
+
+
+def book(
+    url: str, me: dict[str, str], service: str, provider: str, start: datetime
+) -> dict[str, Any]:
+    body = {"service_id": service, "provider_id": provider, "start": start.isoformat()}
+    response = httpx.post(f"{url}/api/bookings", json=body, headers=me, timeout=10)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def per_booking(smtp: SmtpSink) -> Counter[tuple[str, str]]:
+    """(template, recipient) counts from what the SMTP server accepted."""
+    return Counter((str(m["Subject"]).strip().split(":")[0], str(m["To"])) for m in smtp.messages)
+
+
+def test_queue_redis_killed_and_restarted_empty_loses_nothing(
+    settings: Settings, smtp: SmtpSink, queue: Server, tmp_path: Path
+) -> None:
+    env = job_env(settings, queue.port, smtp)
+    create_admin(env)
+    start, reminder = soon_slot()
+    with ExitStack() as stack:
+        url = stack.enter_context(api_process(env))
+        stack.enter_context(holdfast(env, "promoter"))
+        stack.enter_context(holdfast(env, "worker"))
+        service, providers = practice(url, reminder)
+        people = [register_sync(url, f"p{i}@example.com") for i in range(PROVIDERS)]
+
+        for i in range(3):
+            book(url, people[i], service, providers[i], start)
+        queue.kill()  # SIGKILL: everything queued is gone
+        for i in range(3, 6):
+            book(url, people[i], service, providers[i], start)  # bookings go on meanwhile
+        time.sleep(1.5)
+        queue = start_redis(tmp_path / "queue-again", queue.port, persist=False)  # empty
+        stack.callback(queue.kill)
+        for i in range(6, PROVIDERS):
+            book(url, people[i], service, providers[i], start)
+
+        smtp.wait_for(2 * PROVIDERS, timeout=120)
+        time.sleep(2)  # anything doubled would show up now
+    counts = per_booking(smtp)
+    expected = {
+        (kind, f"p{i}@example.com") for kind in ("Confirmed", "Reminder") for i in range(PROVIDERS)
+    }
+    assert set(counts) == expected
+    assert set(counts.values()) == {1}
+
+
+def test_a_worker_killed_mid_send_sends_once(
+    settings: Settings, smtp: SmtpSink, queue: Server
+) -> None:
+    smtp.stall_seconds = 30  # the first conversation hangs before DATA
+    env = job_env(settings, queue.port, smtp)
+    create_admin(env)
+    with ExitStack() as stack:
+        url = stack.enter_context(api_process(env))
+        stack.enter_context(holdfast(env, "promoter"))
+        first = stack.enter_context(holdfast(env, "worker"))
+        service, providers = practice(url, 0)
+        start = later_slot()
+        book(url, register_sync(url, "kill@example.com"), service, providers[0], start)
+        assert smtp.stalled.wait(30), "the worker never reached the SMTP server"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        stack.enter_context(holdfast(env, "worker"))
+        smtp.wait_for(1, timeout=60)
+        time.sleep(2)
+    assert [m["To"] for m in smtp.messages] == ["kill@example.com"]
+    with MongoClient(settings.mongo_url) as mongo:
+        [job] = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
+    assert job["state"] == "succeeded" and job["attempts"] == 2
+
+
+def test_two_promoters_never_run_a_job_twice(
+    settings: Settings, smtp: SmtpSink, queue: Server
+) -> None:
+    env = job_env(settings, queue.port, smtp)
+    # The API cannot reach the queue at all: bookings still succeed, and only the two promoters
+    # hand the jobs over.
+    api_env = {**env, "HOLDFAST_QUEUE_REDIS_URL": redis_url(free_port())}
+    create_admin(env)
+    with ExitStack() as stack:
+        url = stack.enter_context(api_process(api_env))
+        service, providers = practice(url, 0)
+        start = later_slot()
+        count = 0
+        for i, provider in enumerate(providers):
+            me = register_sync(url, f"two{i}@example.com")
+            for k in range(3):
+                book(url, me, service, provider, start + timedelta(minutes=30 * k))
+                count += 1
+        stack.enter_context(holdfast(env, "promoter"))
+        stack.enter_context(holdfast(env, "promoter"))
+        stack.enter_context(holdfast(env, "worker"))
+        smtp.wait_for(count, timeout=60)
+        time.sleep(2)
+    assert len(smtp.messages) == count
+    with MongoClient(settings.mongo_url) as mongo:
+        jobs = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
+    assert len(jobs) == count
+    assert {(j["state"], j["attempts"]) for j in jobs} == {("succeeded", 1)}
