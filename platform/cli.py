@@ -43,10 +43,10 @@ def _promoter(_: argparse.Namespace) -> int:
     return promoter_main(load_settings())
 
 
-def _worker(_: argparse.Namespace) -> int:
-    from workers.worker import main as worker_main
+def _worker(args: argparse.Namespace) -> int:
+    from workers.worker import check, main
 
-    return worker_main(load_settings())
+    return check(load_settings()) if args.check else main(load_settings())
 
 
 def _check(_: argparse.Namespace) -> int:
@@ -104,7 +104,8 @@ def parser() -> argparse.ArgumentParser:
         if name == "api":
             sub.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
     commands.add_parser("promoter", help="the promoter process")
-    commands.add_parser("worker", help="an arq worker")
+    worker = commands.add_parser("worker", help="an arq worker")
+    worker.add_argument("--check", action="store_true", help="exit 0 if a worker is alive")
     commands.add_parser("check", help="validate configuration")
     admin = commands.add_parser("create-admin", help="create or reset an admin")
     admin.add_argument("--email", required=True)

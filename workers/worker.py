@@ -14,7 +14,7 @@ from typing import Any, TypedDict, cast
 
 import structlog
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.worker import Worker, async_check_health, func
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import ensure_indexes
 from holdfast.jobs.handoff import RUN_JOB
@@ -108,6 +108,16 @@ async def _close_quietly(worker: Worker) -> None:
     # close() cancels what is left and runs on_shutdown; with Redis gone it may fail midway.
     with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
         await worker.close()
+
+
+def check(settings: Settings) -> int:
+    """`holdfast worker --check`: 0 if a worker wrote arq's health-check key recently."""
+    redis = RedisSettings.from_dsn(settings.queue_redis_url)
+    redis.conn_retries = 0
+    try:
+        return asyncio.run(async_check_health(redis))
+    except (RedisError, OSError):
+        return 1
 
 
 def main(settings: Settings) -> int:

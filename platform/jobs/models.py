@@ -47,6 +47,7 @@ class Heartbeat(Document):
     """A process's last sign of life, kept in MongoDB so health survives a dead queue Redis."""
 
     id: str  # type: ignore[assignment]
+    kind: str  # "promoter"
     at: datetime
     data: dict[str, Any] = {}
 

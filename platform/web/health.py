@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from holdfast.jobs.status import promoter_status
 from holdfast.web.auth import Ctx
+from holdfast.web.metrics import refresh_job_gauges
 from litestar import Controller, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -33,18 +35,22 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/health/ready")
-    async def ready(self, ctx: Ctx) -> Response[dict[str, str]]:
+    async def ready(self, ctx: Ctx) -> Response[dict[str, Any]]:
         timeout = ctx.settings.mongo_timeout_ms / 1000
         mongo, queue, cache = await asyncio.gather(
             _probe(ctx.db.command("ping"), timeout),
             _redis_state(ctx.queue_redis, timeout),
             _redis_state(ctx.cache_redis, timeout),
         )
-        body = {"mongo": mongo, "queue_redis": queue, "cache_redis": cache}
+        body: dict[str, Any] = {"mongo": mongo, "queue_redis": queue, "cache_redis": cache}
         if mongo == "ok" and not ctx.indexes_ready.is_set():
             body["mongo"] = "starting"
+        if body["mongo"] == "ok":
+            # Informational: the API serves bookings without a promoter; jobs then wait.
+            body["promoter"] = await promoter_status(ctx.now())
         return Response(body, status_code=200 if body["mongo"] == "ok" else 503)
 
     @get("/metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self) -> bytes:
+    async def metrics(self, ctx: Ctx) -> bytes:
+        await refresh_job_gauges(ctx)
         return generate_latest()

