@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,11 @@ MAIL_TIMEOUT, SETTLE = 30.0, 2.0  # seconds: one email's wait; the wait for late
 TARGET_P50_MS = 50.0
 SEED = 20_240_601
 MB = 1024 * 1024
+# arq's plain-text INFO lines for a worker starting and a job starting or succeeding.
+ARQ_ROUTINE = re.compile(
+    r"^Starting worker |^redis_version=|^recording health|^Health check successful"
+    r"|^\s*-?[\d.]+s (→ |← .* ● 'succeeded'$)"
+)
 
 T = TypeVar("T")
 Check = Callable[[], Awaitable[object]]  # polled until what it returns is true
@@ -107,6 +113,7 @@ class Report:
         """Block (off the event loop) until the machine is quiet enough to time `before`."""
         quiet = await asyncio.to_thread(wait_for_quiet, self.max_load, self.max_wait)
         self.quiets.append((before, quiet))
+        print(f"timing {before} ({quiet_note(quiet)})", file=sys.stderr, flush=True)
 
     def row(self, name: str, jobs: int | None, result: str, notes: str) -> None:
         count = "" if jobs is None else f"{jobs:,}"
@@ -119,22 +126,22 @@ def megabytes(size: float) -> str:
 
 def render(report: Report, seconds: float) -> str:
     odd = report.odd
-    surprises = [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.most_common()]
-    surprises += [f"- {quiet_note(q)} ({what})." for what, q in report.quiets if q.gave_up]
+    surprises = [f"- {quiet_note(q)} ({what})." for what, q in report.quiets if q.gave_up]
+    surprises += [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.items()]
     return "\n".join(
         [
             "# Holdfast jobs benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}. Before each timed part: "
-            + "; ".join(f"{what}: {quiet_note(q)}" for what, q in report.quiets)
-            + ".",
+            f"{sys.version.split()[0]}; each timed part waited for a 1-min load average below "
+            f"{report.max_load:g} (for at most {report.max_wait:g} s, see below).",
             "",
             "| Measurement | Jobs | Result | Notes |",
             "|---|---:|---|---|",
             *report.rows,
             "",
             *report.facts,
+            *(f"- Before {what}: {quiet_note(q)}." for what, q in report.quiets),
             "",
             "Unexpected outcomes (errors, lost or doubled jobs and emails, log warnings/errors):",
             "",
@@ -192,10 +199,11 @@ def holdfast(root: Path, settings: Settings, *args: str, port: int = 0) -> Serve
 
 
 def log_summary(root: Path, command: str) -> list[str]:
-    return [
-        line.replace("API log", f"`{command}` log", 1)
-        for line in api_log_summary(root / f"{command}.log")
-    ]
+    """Warnings and errors in a process's log, as bench/run.py finds them, less arq's routine."""
+    lines = (root / f"{command}.log").read_text(errors="replace").splitlines()
+    kept = root / f"{command}.unusual.log"
+    kept.write_text("\n".join(line for line in lines if not ARQ_ROUTINE.search(line)))
+    return [line.replace("API log", f"`{command}` log", 1) for line in api_log_summary(kept)]
 
 
 async def used_memory(url: str) -> int:
@@ -290,15 +298,16 @@ async def backlog(ctx: Context, count: int, start: datetime, report: Report) -> 
 async def promoter_design(ctx: Context, report: Report) -> int:
     """promote_due until nothing is left in the window; the queue Redis's growth in bytes."""
     url = ctx.settings.queue_redis_url
+    await ctx.queue_redis.ping()  # its connection's buffers are not the jobs' memory
     before, promoted = await used_memory(url), 0
     while handed := await promote_due(ctx.queue_redis, datetime.now(UTC), WINDOW):
         promoted += handed
     after, in_redis = await used_memory(url), await queued(url)
-    per_job = (after - before) / max(in_redis, 1)
     report.row(
         "Promoter design: queue Redis after `promote_due`, 10-min window", in_redis,
-        f"used_memory {megabytes(before)} -> {megabytes(after)} ({per_job:,.0f} B/job)",
-        f"{promoted} marked promoted in MongoDB; the rest of the backlog stays there",
+        f"used_memory {megabytes(before)} -> {megabytes(after)} "
+        f"(+{(after - before) / 1024:,.1f} KB, {(after - before) / max(in_redis, 1):,.0f} B/job)",
+        f"{promoted} marked promoted in MongoDB; the rest of the backlog waits there",
     )  # fmt: skip
     return after
 
@@ -338,20 +347,22 @@ async def naive_design(
 ) -> None:
     naive = await enqueue_all(url, reminders(count, start), count)
     full = naive.extrapolated(count)
-    how = "" if naive.enqueued == count else f" (measured {naive.enqueued:,}, linear extrapolation)"
+    how = "" if naive.enqueued == count else " extrapolated"
+    measured = (
+        "" if naive.enqueued == count
+        else f"; stopped at {naive.enqueued:,} ({megabytes(naive.after)}), scaled linearly"
+    )  # fmt: skip
     report.row(
         "Naive design: every job deferred into arq with `enqueue_job`", count,
         f"used_memory {megabytes(naive.before)} -> {megabytes(full)}{how} "
         f"({(naive.after - naive.before) / naive.enqueued:,.0f} B/job)",
         f"{naive.enqueued:,} enqueued in {naive.seconds:.0f} s "
-        f"({naive.enqueued / naive.seconds:,.0f} jobs/s), {NAIVE_CHUNK} at a time",
+        f"({naive.enqueued / naive.seconds:,.0f} jobs/s), {NAIVE_CHUNK} at a time{measured}",
     )  # fmt: skip
     report.row(
-        "Queue Redis used_memory, naive / promoter",
-        None,
-        f"{full / promoted:,.0f}x",
-        "whole used_memory of each Redis",
-    )
+        "Queue Redis used_memory, naive / promoter", None, f"{full / promoted:,.0f}x",
+        "the two Redis servers' whole used_memory after each design",
+    )  # fmt: skip
 
 
 async def memory(ctx: Context, lab: Lab, count: int, report: Report) -> None:
@@ -374,7 +385,7 @@ async def due_jobs(ctx: Context, prefix: str, run_at: datetime) -> None:
 
 
 async def states(prefix: str) -> Counter[str]:
-    cursor = Job.get_pymongo_collection().aggregate(
+    cursor = await Job.get_pymongo_collection().aggregate(
         [
             {"$match": {"subject": {"$regex": f"^{prefix}:"}}},
             {"$group": {"_id": "$state", "n": {"$sum": 1}}},
@@ -540,7 +551,7 @@ async def commit_to_smtp(
     http: httpx.AsyncClient, ctx: Context, sink: TimedSink, bookings: int, report: Report
 ) -> None:
     spread, clients = await practice(http, ctx, bookings + WARMUP)
-    for offer, client in zip(spread[:WARMUP], clients, strict=True):
+    for offer, client in zip(spread[:WARMUP], clients[:WARMUP], strict=True):
         await latency(http, sink, offer, client, report.odd)
     await report.wait_quiet("commit -> SMTP")
     timed = zip(spread[WARMUP:], clients[WARMUP:], strict=True)
@@ -559,25 +570,26 @@ async def commit_to_smtp(
     report.facts.append(f"- Confirmation jobs in MongoDB: {dict(await confirmations())}.")
 
 
+def start_platform(lab: Lab, stack: ExitStack, settings: Settings) -> str:
+    """The API (one process), `holdfast promoter` and `holdfast worker`; the API's base URL."""
+    port = free_port()
+    api = holdfast(lab.root, settings, "api", "--port", str(port), "--workers", "1", port=port)
+    stack.enter_context(started_api(api))
+    for command in ("promoter", "worker"):
+        stack.enter_context(started(holdfast(lab.root, settings, command)))
+    return wait_ready(api, lab.root / "api.log")
+
+
 async def stack_part(lab: Lab, bookings: int, report: Report) -> None:
     with ExitStack() as stack:
-        sink = TimedSink().start()
+        sink = TimedSink()
+        sink.start()
         stack.callback(sink.stop)
         queue, cache = lab.redis(stack, "queue"), lab.redis(stack, "cache")
         settings = lab.settings(
             "bench_stack", queue, cache_redis_url=redis_url(cache.port), smtp_url=sink.url
         )
-        port = free_port()
-        api = stack.enter_context(
-            started_api(
-                holdfast(
-                    lab.root, settings, "api", "--port", str(port), "--workers", "1", port=port
-                )
-            )
-        )
-        base_url = wait_ready(api, lab.root / "api.log")
-        for command in ("promoter", "worker"):
-            stack.enter_context(started(holdfast(lab.root, settings, command)))
+        base_url = start_platform(lab, stack, settings)
         ctx = await open_context(settings)
         http = http_client(base_url)
         try:

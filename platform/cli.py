@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from holdfast.cache.rules import RulesError, load_rules
 from holdfast.settings import Settings, SettingsError, load_settings
 
 
@@ -19,6 +20,7 @@ def _api(args: argparse.Namespace) -> int:
     from holdfast.web.app import create_app
 
     settings = load_settings()  # fail fast here, before any worker process starts
+    load_rules(settings.cache_rules_file)
     configure_logging()
     common: dict[str, Any] = {
         "host": args.host,
@@ -51,7 +53,11 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _check(_: argparse.Namespace) -> int:
     settings = load_settings()
-    print(f"Configuration OK (database '{settings.mongo_database}').")
+    rules = load_rules(settings.cache_rules_file)
+    print(
+        f"Configuration OK (database '{settings.mongo_database}', "
+        f"{len(rules)} cache rules from {settings.cache_rules_file})."
+    )
     return 0
 
 
@@ -127,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handlers[args.command](args))
     except SettingsError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except RulesError as exc:
+        print(f"Holdfast cannot start: {exc}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

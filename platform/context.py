@@ -9,8 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
+from holdfast.cache.rules import load_rules
+from holdfast.cache.store import ResponseCache
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Mongo, connect, init_models
+from holdfast.events import EventBus
 from holdfast.settings import Settings
 from redis.asyncio import Redis
 
@@ -23,6 +26,8 @@ class Context:
     queue_redis: ArqRedis
     cache_redis: Redis | None
     clock: Clock = system_clock
+    events: EventBus = field(default_factory=EventBus)
+    cache: ResponseCache | None = None
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -36,8 +41,9 @@ class Context:
         task.add_done_callback(self.background.discard)
 
 
-def _redis(url: str, settings: Settings) -> Redis:
-    timeout = settings.mongo_timeout_ms / 1000
+def _cache(url: str, settings: Settings) -> Redis:
+    # Tight timeouts: a slow cache is worse than none, and the breaker takes over.
+    timeout = settings.cache_timeout_ms / 1000
     return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
@@ -50,16 +56,22 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
     mongo = connect(settings)
     database = mongo.get_database(settings.mongo_database)
     await init_models(database)
-    return Context(
+    cache_redis = _cache(settings.cache_redis_url, settings) if settings.cache_redis_url else None
+    cache = (
+        ResponseCache(cache_redis, load_rules(settings.cache_rules_file)) if cache_redis else None
+    )
+    ctx = Context(
         settings=settings,
         mongo=mongo,
         db=database,
         queue_redis=_queue(settings.queue_redis_url, settings),
-        cache_redis=_redis(settings.cache_redis_url, settings)
-        if settings.cache_redis_url
-        else None,
+        cache_redis=cache_redis,
         clock=clock,
+        cache=cache,
     )
+    if cache is not None:
+        ctx.events.subscribe(cache.invalidate)
+    return ctx
 
 
 async def close_context(ctx: Context) -> None:

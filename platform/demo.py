@@ -19,9 +19,9 @@ async def seed_demo(ctx: Context, *, admin_email: str, admin_password: str) -> b
     london = await create_provider(ctx, name="Dr Ada Byrne", timezone="Europe/London")
     new_york = await create_provider(ctx, name="Sam Rivera", timezone="America/New_York")
     office_hours = [WeeklyHoursIn(weekday=d, start="09:00", end="17:00") for d in WEEKDAYS]
-    await set_weekly_availability(str(london.id), AvailabilityIn(rules=office_hours))
+    await set_weekly_availability(ctx, str(london.id), AvailabilityIn(rules=office_hours))
     late_week = [WeeklyHoursIn(weekday=d, start="10:00", end="18:00") for d in (1, 2, 3, 4, 5)]
-    await set_weekly_availability(str(new_york.id), AvailabilityIn(rules=late_week))
+    await set_weekly_availability(ctx, str(new_york.id), AvailabilityIn(rules=late_week))
     both = [str(london.id), str(new_york.id)]
     await create_service(
         ctx,

@@ -6,6 +6,8 @@ point and passes the result down.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -67,6 +69,20 @@ class Settings(BaseSettings):
         default=None, description="'sid:secret' for basic auth, or a bearer token."
     )
     sms_from: str = Field(default="Holdfast", description="The sender of every SMS.")
+    cache_rules: str | None = Field(
+        default=None,
+        description="Path of cache_rules.yaml; default ./cache_rules.yaml, else the repository's.",
+    )
+    cache_timeout_ms: int = Field(
+        default=50, ge=5, le=5000, description="Cache Redis timeout: slower than this is bypassed."
+    )
+    rate_limit_requests: int = Field(
+        default=300, ge=1, description="Requests one client may make per rate-limit window."
+    )
+    rate_limit_window_seconds: int = Field(default=60, ge=1, description="The rate-limit window.")
+    login_failures_allowed: int = Field(
+        default=5, ge=1, description="Failed logins per account or address before backoff."
+    )
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
 
     @field_validator("secret_key")
@@ -88,6 +104,14 @@ class Settings(BaseSettings):
         if not parsed.get("database"):
             raise ValueError("must name the database in its path, e.g. mongodb://host/holdfast")
         return value
+
+    @property
+    def cache_rules_file(self) -> Path:
+        if self.cache_rules:
+            return Path(self.cache_rules)
+        here = Path.cwd() / "cache_rules.yaml"
+        # An editable install finds the repository's file next to platform/.
+        return here if here.exists() else Path(__file__).resolve().parents[1] / "cache_rules.yaml"
 
     @property
     def mail_from_address(self) -> str:

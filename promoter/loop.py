@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import keep_ensuring_indexes
+from holdfast.events import Event
 from holdfast.jobs.handoff import promote_due, repair
 from holdfast.jobs.models import Heartbeat
 from holdfast.logs import configure_logging
@@ -48,7 +49,10 @@ async def tick(ctx: Context, state: PromoterState, now: datetime) -> None:
     if recovering or state.ticks % REPAIR_EVERY == 0:
         # A queue Redis that was down may have come back empty: repair before promoting.
         state.repaired_total += await repair(ctx.queue_redis, now)
-    state.promoted_total += await promote_due(ctx.queue_redis, now, window)
+    promoted = await promote_due(ctx.queue_redis, now, window)
+    state.promoted_total += promoted
+    if promoted:
+        await ctx.events.publish(Event("job-updated"))
     if recovering:
         log.info("promoter.queue_redis_back")
     state.queue_ok, state.failures = True, 0

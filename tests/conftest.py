@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from holdfast.context import Context
 from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.settings import Settings
@@ -82,6 +83,9 @@ def database_name(services: Services) -> Iterator[str]:
 
 @pytest.fixture
 def settings(services: Services, database_name: str) -> Settings:
+    for server in (services.queue_redis, services.cache_redis):
+        with redis.Redis(port=server.port) as client:
+            client.flushall()
     return Settings(
         mongo_url=services.mongo_url(database_name),
         queue_redis_url=redis_url(services.queue_redis.port),

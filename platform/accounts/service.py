@@ -12,6 +12,7 @@ from holdfast.accounts.tokens import issue_session_token, read_session_token
 from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound, Unauthorized
+from holdfast.events import Event
 from pymongo.errors import DuplicateKeyError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -60,6 +61,7 @@ async def register(
         await user.insert()
     except DuplicateKeyError:
         raise EmailTaken(f"An account for {email.strip()} already exists; please log in.") from None
+    await ctx.events.publish(Event("user-updated", {"user_id": str(user.id)}))
     return user
 
 
@@ -76,6 +78,7 @@ def session_token(ctx: Context, user: User) -> str:
         secret=ctx.settings.secret_key.get_secret_value(),
         now=ctx.now(),
         lifetime=timedelta(hours=ctx.settings.session_hours),
+        role=user.role,
     )
 
 
@@ -112,4 +115,5 @@ async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> t
     existing.role = "admin"
     existing.password_hash = await hash_password(password)
     await existing.save()
+    await ctx.events.publish(Event("user-updated", {"user_id": str(existing.id)}))
     return existing, False

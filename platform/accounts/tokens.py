@@ -12,15 +12,29 @@ AUDIENCE = "holdfast-session"
 ALGORITHM = "HS256"
 
 
-def issue_session_token(*, user_id: str, secret: str, now: datetime, lifetime: timedelta) -> str:
+def issue_session_token(
+    *, user_id: str, secret: str, now: datetime, lifetime: timedelta, role: str = "client"
+) -> str:
     claims = {
         "sub": user_id,
+        # Only for keying cached responses; authorisation always reads the role from MongoDB.
+        "role": role,
         "aud": AUDIENCE,
         "sid": secrets.token_urlsafe(12),
         "iat": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def peek_session_token(token: str, *, secret: str, now: datetime) -> tuple[str, str] | None:
+    """(user id, role) from a valid token without touching the database, else None."""
+    try:
+        user_id = read_session_token(token, secret=secret, now=now)
+        role = jwt.decode(token, options={"verify_signature": False}).get("role", "client")
+    except Unauthorized:
+        return None
+    return user_id, str(role)
 
 
 def read_session_token(token: str, *, secret: str, now: datetime) -> str:

@@ -8,6 +8,7 @@ from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session
+from holdfast.events import Event
 from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import cancel_pending, schedule
@@ -56,6 +57,18 @@ async def on_cancelled(session: Session, booking: Booking, now: datetime) -> lis
         payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
     )  # fmt: skip
     return [notice]
+
+
+def booking_event(name: str, booking: Booking) -> Event:
+    return Event(
+        name,
+        {
+            "booking_id": str(booking.id),
+            "user_id": str(booking.user_id),
+            "provider_id": str(booking.provider_id),
+            "service_id": str(booking.service_id),
+        },
+    )
 
 
 def push_due(ctx: Context, jobs: list[Job]) -> None:

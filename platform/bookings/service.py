@@ -183,6 +183,7 @@ async def book_slot(
             await _alternatives(ctx, service, provider, start), zone(display_tz)
         ) from None
     followups.push_due(ctx, jobs)
+    await ctx.events.publish(followups.booking_event("booking-created", booking))
     return booking
 
 
@@ -253,7 +254,10 @@ async def cancel_booking(
         )
         return await followups.on_cancelled(session, booking, now)
 
-    followups.push_due(ctx, await transact(ctx.mongo, work))
+    jobs = await transact(ctx.mongo, work)
+    followups.push_due(ctx, jobs)
+    if jobs:  # this call made the change (a repeat cancel is a no-op)
+        await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
     return await get_booking(booking_id, viewer)
 
 

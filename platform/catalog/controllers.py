@@ -59,9 +59,9 @@ class CatalogAdminController(Controller):
 
     @put("/providers/{provider_id:str}/availability")
     async def set_hours(
-        self, provider_id: FromPath[str], data: JSONBody[AvailabilityIn], admin: AdminUser
+        self, provider_id: FromPath[str], data: JSONBody[AvailabilityIn], ctx: Ctx, admin: AdminUser
     ) -> AvailabilityOut:
-        return _availability(await service.set_weekly_availability(provider_id, data))
+        return _availability(await service.set_weekly_availability(ctx, provider_id, data))
 
     @post("/services", status_code=201)
     async def create_service(

@@ -8,6 +8,7 @@ from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
 from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import Invalid, NotFound
+from holdfast.events import Event
 
 
 def object_id(value: str, what: str) -> PydanticObjectId:
@@ -45,14 +46,18 @@ async def create_provider(
     zone(timezone)
     provider = Provider(name=name, timezone=timezone, email=email, created_at=ctx.now())
     await provider.insert()
+    await ctx.events.publish(Event("provider-updated", {"provider_id": str(provider.id)}))
     return provider
 
 
-async def set_weekly_availability(provider_id: str, hours: AvailabilityIn) -> Provider:
+async def set_weekly_availability(
+    ctx: Context, provider_id: str, hours: AvailabilityIn
+) -> Provider:
     provider = await get_provider(provider_id)
     provider.rules = [WeeklyHours(**r.model_dump()) for r in hours.rules]
     provider.exceptions = [DateOverride(**e.model_dump()) for e in hours.exceptions]
     await provider.save()
+    await ctx.events.publish(Event("availability-changed", {"provider_id": provider_id}))
     return provider
 
 
@@ -69,4 +74,5 @@ async def create_service(ctx: Context, data: ServiceIn) -> Service:
         created_at=ctx.now(),
     )
     await service.insert()
+    await ctx.events.publish(Event("service-updated", {"service_id": str(service.id)}))
     return service

@@ -12,6 +12,7 @@ from typing import Literal
 
 import structlog
 from holdfast.context import Context
+from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind, Registry
 from pymongo import ReturnDocument
@@ -55,6 +56,13 @@ async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
 
 
 async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:
+    outcome = await _run(ctx, job_id, registry)
+    if outcome != "skipped":
+        await ctx.events.publish(Event("job-updated", {"job_id": job_id}))
+    return outcome
+
+
+async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     now = ctx.now()
     job = await Job.get(job_id)
     kind = registry.get(job.kind) if job else None

@@ -9,6 +9,7 @@ from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.db import Session
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
+from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job, JobState
 from pymongo import ReturnDocument
 
@@ -94,3 +95,4 @@ async def hand_off_now(ctx: Context, job: Job) -> None:
     from holdfast.jobs.handoff import push_after_commit
 
     await push_after_commit(ctx.queue_redis, [job], ctx.now())
+    await ctx.events.publish(Event("job-updated", {"job_id": job.id}))

@@ -9,6 +9,7 @@ from holdfast.accounts.models import User
 from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Provider, Service
 from holdfast.context import Context
+from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
 from holdfast.notifications.compose import BookingFacts, recipients, render
@@ -55,6 +56,7 @@ async def notify_booking(ctx: Context, job: Job) -> None:
                 await deliver(ctx, message)
             except DeliveryFailed as exc:
                 failures.append(str(exc))
+    await ctx.events.publish(Event("message-updated", {"booking_id": str(facts.booking.id)}))
     if failures:
         # Messages already sent stay sent; the retry only tries the ones that failed.
         raise DeliveryFailed("; ".join(failures))

@@ -11,6 +11,7 @@ import structlog
 from holdfast.accounts.controllers import AccountController
 from holdfast.availability.controllers import AvailabilityController
 from holdfast.bookings.controllers import BookingController
+from holdfast.cache.middleware import ResponseCacheMiddleware
 from holdfast.catalog.controllers import CatalogAdminController, CatalogController
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
@@ -68,7 +69,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        middleware=[RequestMetrics()],
+        # Metrics outermost, so cache hits are counted too.
+        middleware=[RequestMetrics(), ResponseCacheMiddleware()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Holdfast",

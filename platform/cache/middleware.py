@@ -1,0 +1,120 @@
+"""Serving GET responses from the cache Redis, as `cache_rules.yaml` says.
+
+Only successful responses without Set-Cookie are stored. Per-user rules key by the user a
+valid token names; without one the request goes straight through. Any trouble with the cache
+Redis means the request is served from MongoDB as if there were no cache.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from holdfast.accounts.tokens import peek_session_token
+from holdfast.cache.rules import CacheRule, rule_for
+from holdfast.cache.store import (
+    CACHE_EVENTS,
+    Cached,
+    CacheUnavailable,
+    Lookup,
+    ResponseCache,
+    as_headers,
+    cached_from,
+)
+from holdfast.context import Context
+from holdfast.web.auth import SESSION_COOKIE
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def _token(scope: Scope) -> str | None:
+    headers = {k.lower(): v for k, v in scope.get("headers", [])}
+    auth = headers.get(b"authorization", b"").decode("latin-1")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value
+    return None
+
+
+def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
+    """The cache key and counters for this request, or None if it must bypass the cache."""
+    params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    if any(name not in rule.allow_query_params for name, _ in params):
+        CACHE_EVENTS.labels(rule.name, "bypass_params").inc()
+        return None
+    material = [rule.name, str(scope["path"]), *sorted(f"{k}={v}" for k, v in params)]
+    scope_value = dict(params).get(rule.scope) if rule.scope else None
+    if rule.per_user:
+        token = _token(scope)
+        who = token and peek_session_token(
+            token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now()
+        )
+        if not who:
+            return None  # the handler answers 401; nothing to cache
+        user_id, role = who
+        material.append(f"user={user_id}")
+        if rule.scope == "user_id":
+            scope_value = None if role == "admin" else user_id  # an admin's list covers everyone
+    return ResponseCache.lookup_for(rule, material, scope_value)
+
+
+class ResponseCacheMiddleware(ASGIMiddleware):
+    scopes = ("http",)  # type: ignore[assignment]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        ctx: Context | None = getattr(scope["app"].state, "ctx", None)
+        cache = ctx.cache if ctx else None
+        rule = (
+            rule_for(cache.rules, scope["path"]) if cache and scope.get("method") == "GET" else None
+        )
+        lookup = plan(ctx, rule, scope) if ctx and rule else None
+        if cache is None or rule is None or lookup is None:
+            await next_app(scope, receive, send)
+            return
+        try:
+            hit, gens = await cache.get(rule, lookup)
+        except CacheUnavailable:
+            await next_app(scope, receive, send)
+            return
+        if hit is not None:
+            await _send(send, hit, "hit")
+            return
+        captured = await _capture(scope, receive, send, next_app)
+        if captured is not None:
+            try:
+                await cache.put(rule, lookup, gens, captured)
+            except CacheUnavailable:
+                pass
+
+
+async def _send(send: Send, cached: Cached, outcome: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": cached.status,
+            "headers": as_headers(cached, outcome),
+        }
+    )
+    await send({"type": "http.response.body", "body": cached.body, "more_body": False})
+
+
+async def _capture(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> Cached | None:
+    """Pass the response through unchanged while keeping a copy of it."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def tee(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            message = {**message, "headers": [*message.get("headers", []), (b"x-cache", b"miss")]}
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+        await send(message)
+
+    await next_app(scope, receive, tee)
+    if not start:
+        return None
+    return cached_from(int(start["status"]), list(start.get("headers", [])), b"".join(chunks))

@@ -1,0 +1,174 @@
+"""Cached responses in the cache Redis, invalidated by generation counters.
+
+An entry records the generations of the counters it depends on, read *before* the response
+was computed; it is served only while they are unchanged. Invalidation increments a counter or
+two, so it costs the same whether 10 or 100,000 responses are cached (no SCAN, no KEYS).
+
+Counters that are missing (Redis flushed, or evicted) are started at a random value, so an old
+entry can never match a counter that came back from zero.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
+from holdfast.cache.rules import CacheRule
+from holdfast.events import Event
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+CACHE_EVENTS = Counter("holdfast_cache_total", "Response cache outcomes", ["rule", "outcome"])
+ALL, EVERY = "all", "*"
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    key: str
+    counters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class CacheUnavailable(Exception):
+    """The cache Redis failed or is in its cool-down; the caller serves from MongoDB."""
+
+
+class ResponseCache:
+    def __init__(
+        self, redis: Redis, rules: tuple[CacheRule, ...], *, cooldown_seconds: float = 5.0
+    ) -> None:
+        self.redis = redis
+        self.rules = rules
+        self.cooldown_seconds = cooldown_seconds
+        self._down_until = 0.0
+
+    # --- the circuit breaker: a failing Redis is left alone for a few seconds -----------------
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: Exception, rule: str) -> CacheUnavailable:
+        if self.available():
+            log.warning("cache.bypassed", error=str(exc)[:200], retry_in_s=self.cooldown_seconds)
+        self._down_until = time.monotonic() + self.cooldown_seconds
+        CACHE_EVENTS.labels(rule, "bypass").inc()
+        return CacheUnavailable(str(exc))
+
+    # --- keys -------------------------------------------------------------------------------
+
+    @staticmethod
+    def lookup_for(rule: CacheRule, material: Iterable[str], scope_value: str | None) -> Lookup:
+        digest = hashlib.sha256("\x1f".join(material).encode()).hexdigest()[:32]
+        counters = [f"hf:gen:{rule.name}:{ALL}"]
+        if rule.scope:
+            counters.append(f"hf:gen:{rule.name}:{rule.scope}:{scope_value or EVERY}")
+        return Lookup(key=f"hf:c:{rule.name}:{digest}", counters=tuple(counters))
+
+    # --- read and write ---------------------------------------------------------------------
+
+    async def get(self, rule: CacheRule, lookup: Lookup) -> tuple[Cached | None, list[int]]:
+        """The cached response if still current, and the generations to tag a new one with."""
+        if not self.available():
+            CACHE_EVENTS.labels(rule.name, "bypass").inc()
+            raise CacheUnavailable("cooling down")
+        try:
+            *raw_gens, raw_entry = await self.redis.mget([*lookup.counters, lookup.key])
+            gens = [int(g) if g is not None else None for g in raw_gens]
+            if None in gens:
+                gens = await self._start_counters(lookup.counters, gens)
+        except (RedisError, OSError) as exc:
+            raise self._failed(exc, rule.name) from None
+        current = [int(g) for g in gens if g is not None]
+        if raw_entry is not None:
+            entry = json.loads(raw_entry)
+            if entry["g"] == current:
+                CACHE_EVENTS.labels(rule.name, "hit").inc()
+                return Cached(entry["s"], entry["t"], entry["b"].encode("latin-1")), current
+        CACHE_EVENTS.labels(rule.name, "miss").inc()
+        return None, current
+
+    async def _start_counters(
+        self, counters: tuple[str, ...], gens: list[int | None]
+    ) -> list[int | None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for counter, gen in zip(counters, gens, strict=True):
+                if gen is None:
+                    pipe.set(counter, secrets.randbits(62), nx=True)
+            await pipe.execute()
+        return [int(g) if g is not None else None for g in await self.redis.mget(list(counters))]
+
+    async def put(self, rule: CacheRule, lookup: Lookup, gens: list[int], response: Cached) -> None:
+        if len(response.body) > MAX_BODY:
+            return
+        entry = {
+            "g": gens,
+            "s": response.status,
+            "t": response.content_type,
+            "b": response.body.decode("latin-1"),
+        }
+        try:
+            await self.redis.set(lookup.key, json.dumps(entry, separators=(",", ":")), ex=rule.ttl)
+        except (RedisError, OSError) as exc:
+            raise self._failed(exc, rule.name) from None
+
+    # --- invalidation -----------------------------------------------------------------------
+
+    def counters_for(self, event: Event) -> list[tuple[str, str]]:
+        """(rule, counter) pairs an event bumps: scoped where it names the rule's subject."""
+        bumps: list[tuple[str, str]] = []
+        for rule in self.rules:
+            if event.name not in rule.invalidate_on:
+                continue
+            value = event.subjects.get(rule.scope) if rule.scope else None
+            if rule.scope and value:
+                bumps.append((rule.name, f"hf:gen:{rule.name}:{rule.scope}:{value}"))
+                bumps.append((rule.name, f"hf:gen:{rule.name}:{rule.scope}:{EVERY}"))
+            else:
+                bumps.append((rule.name, f"hf:gen:{rule.name}:{ALL}"))
+        return bumps
+
+    async def invalidate(self, event: Event) -> None:
+        bumps = self.counters_for(event)
+        if not bumps:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for _, counter in bumps:
+                    pipe.incr(counter)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # Entries live at most their TTL; the breaker keeps this process off the cache.
+            raise self._failed(exc, "invalidate") from None
+        for rule, _ in bumps:
+            CACHE_EVENTS.labels(rule, "invalidation").inc()
+
+
+def cached_from(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Cached | None:
+    """Only a 200 without Set-Cookie is worth keeping."""
+    names = {name.lower(): value for name, value in headers}
+    if status != 200 or b"set-cookie" in names:
+        return None
+    return Cached(status, names.get(b"content-type", b"application/json").decode("latin-1"), body)
+
+
+def as_headers(cached: Cached, outcome: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", cached.content_type.encode("latin-1")),
+        (b"content-length", str(len(cached.body)).encode()),
+        (b"x-cache", outcome.encode()),
+    ]
