@@ -10,6 +10,7 @@ entry can never match a counter that came back from zero.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -28,6 +29,8 @@ log = structlog.get_logger(__name__)
 
 CACHE_EVENTS = Counter("holdfast_cache_total", "Response cache outcomes", ["rule", "outcome"])
 ALL, EVERY = "all", "*"
+EPOCH = "hf:gen:epoch"  # every entry depends on it: one bump forgets the whole cache
+EPOCH_RETRY_SECONDS = 0.2
 MAX_BODY = 1024 * 1024
 
 
@@ -56,11 +59,14 @@ class ResponseCache:
         self.rules = rules
         self.cooldown_seconds = cooldown_seconds
         self._down_until = 0.0
+        # Set while an invalidation could not be made: until the epoch bump lands, nothing
+        # cached may be trusted, by this process or (once the bump lands) by any other.
+        self._repair: asyncio.Task[None] | None = None
 
     # --- the circuit breaker: a failing Redis is left alone for a few seconds -----------------
 
     def available(self) -> bool:
-        return time.monotonic() >= self._down_until
+        return self._repair is None and time.monotonic() >= self._down_until
 
     def _failed(self, exc: Exception, rule: str) -> CacheUnavailable:
         if self.available():
@@ -74,7 +80,7 @@ class ResponseCache:
     @staticmethod
     def lookup_for(rule: CacheRule, material: Iterable[str], scope_value: str | None) -> Lookup:
         digest = hashlib.sha256("\x1f".join(material).encode()).hexdigest()[:32]
-        counters = [f"hf:gen:{rule.name}:{ALL}"]
+        counters = [EPOCH, f"hf:gen:{rule.name}:{ALL}"]
         if rule.scope:
             counters.append(f"hf:gen:{rule.name}:{rule.scope}:{scope_value or EVERY}")
         return Lookup(key=f"hf:c:{rule.name}:{digest}", counters=tuple(counters))
@@ -152,10 +158,25 @@ class ResponseCache:
                     pipe.incr(counter)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            # Entries live at most their TTL; the breaker keeps this process off the cache.
-            raise self._failed(exc, "invalidate") from None
+            # The write stands; the epoch bump makes sure nothing it changed is served stale.
+            if self._repair is None:
+                self._repair = asyncio.get_running_loop().create_task(self._bump_epoch())
+            self._failed(exc, "invalidate")
+            return
         for rule, _ in bumps:
             CACHE_EVENTS.labels(rule, "invalidation").inc()
+
+    async def _bump_epoch(self) -> None:
+        """Retry until the cache Redis takes the bump that makes every older entry stale."""
+        while True:
+            try:
+                await self.redis.incr(EPOCH)
+            except (RedisError, OSError):
+                await asyncio.sleep(EPOCH_RETRY_SECONDS)
+                continue
+            log.info("cache.epoch_bumped")
+            self._repair = None
+            return
 
 
 def cached_from(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Cached | None:
