@@ -86,10 +86,10 @@ MAIL_TIMEOUT, SETTLE = 30.0, 2.0  # seconds: one email's wait; the wait for late
 TARGET_P50_MS = 50.0
 SEED = 20_240_601
 MB = 1024 * 1024
-# arq's plain-text INFO lines for a worker starting and a job starting or succeeding.
+# arq's plain-text INFO lines: a worker starting or stopping clean, a job starting or succeeding.
 ARQ_ROUTINE = re.compile(
     r"^Starting worker |^redis_version=|^recording health|^Health check successful"
-    r"|^\s*-?[\d.]+s (→ |← .* ● 'succeeded'$)"
+    r"|^shutdown on \w+ ◆ \d+ jobs complete ◆ 0 failed |^\s*-?[\d.]+s (→ |← .* ● 'succeeded'$)"
 )
 
 T = TypeVar("T")
@@ -141,7 +141,7 @@ def render(report: Report, seconds: float) -> str:
             *report.rows,
             "",
             *report.facts,
-            *(f"- Before {what}: {quiet_note(q)}." for what, q in report.quiets),
+            *(f"- Before {what}: {quiet_note(q)}." for what, q in report.quiets if not q.gave_up),
             "",
             "Unexpected outcomes (errors, lost or doubled jobs and emails, log warnings/errors):",
             "",

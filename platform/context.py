@@ -15,6 +15,7 @@ from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Mongo, connect, init_models
 from holdfast.events import EventBus
 from holdfast.settings import Settings
+from holdfast.web.ratelimit import Limiter
 from redis.asyncio import Redis
 
 
@@ -28,6 +29,9 @@ class Context:
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
+    limiter: Limiter = field(
+        default_factory=lambda: Limiter(None, requests=300, window=60, login_failures=5)
+    )
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -68,6 +72,12 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         cache_redis=cache_redis,
         clock=clock,
         cache=cache,
+        limiter=Limiter(
+            cache_redis,
+            requests=settings.rate_limit_requests,
+            window=settings.rate_limit_window_seconds,
+            login_failures=settings.login_failures_allowed,
+        ),
     )
     if cache is not None:
         ctx.events.subscribe(cache.invalidate)

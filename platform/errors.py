@@ -13,6 +13,7 @@ class ErrorKind(Enum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     GONE = "gone"
+    RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
 
 

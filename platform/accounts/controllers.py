@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from holdfast.accounts import service
 from holdfast.accounts.schemas import LoginIn, LoginOut, RegisterIn, UserOut
 from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody
 
@@ -25,8 +27,13 @@ class AccountController(Controller):
         return UserOut.of(user)
 
     @post("/auth/login", status_code=200)
-    async def login(self, data: JSONBody[LoginIn], ctx: Ctx) -> Response[LoginOut]:
-        token, user = await service.log_in(ctx, email=data.email, password=data.password)
+    async def login(
+        self, data: JSONBody[LoginIn], ctx: Ctx, request: Request[Any, Any, Any]
+    ) -> Response[LoginOut]:
+        address = request.client.host if request.client else "unknown"
+        token, user = await service.log_in(
+            ctx, email=data.email, password=data.password, address=address
+        )
         cookie = Cookie(
             key=SESSION_COOKIE,
             value=token,

@@ -65,10 +65,15 @@ async def register(
     return user
 
 
-async def log_in(ctx: Context, *, email: str, password: str) -> tuple[str, User]:
-    user = await User.find_one(User.email_key == email_key(email))
+async def log_in(ctx: Context, *, email: str, password: str, address: str) -> tuple[str, User]:
+    """Brute force slows down quickly: see `holdfast.web.ratelimit`."""
+    account = email_key(email)
+    await ctx.limiter.check_login(account, address, ctx.now())
+    user = await User.find_one(User.email_key == account)
     if user is None or not await verify_password(user.password_hash, password):
+        await ctx.limiter.login_failed(account, address, ctx.now())
         raise Unauthorized("The email or password is not right.", code="invalid_credentials")
+    await ctx.limiter.login_succeeded(account)
     return session_token(ctx, user), user
 
 

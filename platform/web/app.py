@@ -24,6 +24,7 @@ from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
 from holdfast.web.pages import PageController
+from holdfast.web.ratelimit import RateLimitMiddleware
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -70,7 +71,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
-        middleware=[RequestMetrics(), ResponseCacheMiddleware()],
+        middleware=[RequestMetrics(), RateLimitMiddleware(), ResponseCacheMiddleware()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Holdfast",

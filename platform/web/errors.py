@@ -20,6 +20,7 @@ STATUS = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
     ErrorKind.GONE: 410,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
 }
 _HTTP_CODES = {
@@ -48,7 +49,8 @@ def _json(
 
 def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     status, body = render_domain_error(exc)
-    return _json(status, body)
+    retry_after = exc.extra.get("retry_after")
+    return _json(status, body, {"Retry-After": str(retry_after)} if retry_after else None)
 
 
 def on_database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
