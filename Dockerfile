@@ -7,6 +7,7 @@ COPY platform ./platform
 COPY promoter ./promoter
 COPY workers ./workers
 COPY cache_rules.yaml ./
+ENV HOLDFAST_CACHE_RULES=/app/cache_rules.yaml
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 holdfast
 USER holdfast
 EXPOSE 8000
