@@ -119,15 +119,30 @@ class Report:
         count = "" if jobs is None else f"{jobs:,}"
         self.rows.append(f"| {name} | {count} | {result} | {notes} |")
 
+    def tail(self, seconds: float, unexpected: str) -> list[str]:
+        """The lines below the table: the facts, the load average before each timed part, the
+        unexpected outcomes (`unexpected` says which kinds) and the run's duration."""
+        odd = self.odd
+        surprises = [f"- {quiet_note(q)} ({what})." for what, q in self.quiets if q.gave_up]
+        surprises += [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.items()]
+        return [
+            *self.facts,
+            *(f"- Before {what}: {quiet_note(q)}." for what, q in self.quiets if not q.gave_up),
+            "",
+            f"Unexpected outcomes ({unexpected}):",
+            "",
+            *(surprises + self.logs or ["- none"]),
+            "",
+            f"Whole run: {seconds:.0f} s.",
+            "",
+        ]
+
 
 def megabytes(size: float) -> str:
     return f"{size / MB:,.1f} MB"
 
 
 def render(report: Report, seconds: float) -> str:
-    odd = report.odd
-    surprises = [f"- {quiet_note(q)} ({what})." for what, q in report.quiets if q.gave_up]
-    surprises += [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.items()]
     return "\n".join(
         [
             "# Holdfast jobs benchmark",
@@ -140,15 +155,7 @@ def render(report: Report, seconds: float) -> str:
             "|---|---:|---|---|",
             *report.rows,
             "",
-            *report.facts,
-            *(f"- Before {what}: {quiet_note(q)}." for what, q in report.quiets if not q.gave_up),
-            "",
-            "Unexpected outcomes (errors, lost or doubled jobs and emails, log warnings/errors):",
-            "",
-            *(surprises + report.logs or ["- none"]),
-            "",
-            f"Whole run: {seconds:.0f} s.",
-            "",
+            *report.tail(seconds, "errors, lost or doubled jobs and emails, log warnings/errors"),
         ]
     )
 

@@ -870,15 +870,15 @@ def positive(text: str) -> int:
     return number
 
 
-def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--api-workers", type=positive, default=DEFAULT_API_WORKERS, metavar="N",
-        help="API processes, `holdfast api --workers N` (default: $BENCH_API_WORKERS or 2)",
-    )  # fmt: skip
+def bench_parser(doc: str, output: Path, when: str = "first") -> argparse.ArgumentParser:
+    """The options of every bench script: the wait for a quiet machine and the report's path.
+
+    `when` says when the script waits: "first", or "before each timed part", say.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
     parser.add_argument(
         "--max-load", type=float, default=QUIET_LOAD, metavar="L",
-        help=f"first wait until the 1-min load average is below L (default {QUIET_LOAD:g})",
+        help=f"{when} wait until the 1-min load average is below L (default {QUIET_LOAD:g})",
     )  # fmt: skip
     parser.add_argument(
         "--max-wait", type=float, default=QUIET_PATIENCE, metavar="S",
@@ -886,8 +886,17 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"(default {QUIET_PATIENCE:g}; 0 = do not wait)",
     )  # fmt: skip
     parser.add_argument(
-        "--output", type=Path, default=RESULTS, metavar="PATH",
-        help="where to write the report (default bench/results.md)",
+        "--output", type=Path, default=output, metavar="PATH",
+        help=f"where to write the report (default bench/{output.name})",
+    )  # fmt: skip
+    return parser
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = bench_parser(__doc__, RESULTS)
+    parser.add_argument(
+        "--api-workers", type=positive, default=DEFAULT_API_WORKERS, metavar="N",
+        help="API processes, `holdfast api --workers N` (default: $BENCH_API_WORKERS or 2)",
     )  # fmt: skip
     return parser.parse_args(argv)
 

@@ -27,13 +27,14 @@ Session = AsyncClientSession
 def document_models() -> list[type[Any]]:
     from holdfast.accounts.models import User
     from holdfast.bookings.models import Booking, BookingEvent, IdempotencyRecord, SlotClaim
+    from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
     from holdfast.catalog.models import Provider, Service
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
-        Job, Heartbeat, Message,
+        Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery,
     ]  # fmt: skip
 
 

@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     login_failures_allowed: int = Field(
         default=5, ge=1, description="Failed logins per account or address before backoff."
     )
+    calendly_signing_key: SecretStr | None = Field(
+        default=None, description="Calendly webhook signing key; unset: Calendly disabled."
+    )
+    calendly_api_url: str = Field(
+        default="https://api.calendly.com", description="Calendly API base (tests point it home)."
+    )
+    calendly_token: SecretStr | None = Field(
+        default=None, description="Calendly API token, used to cancel bookings outside policy."
+    )
+    calendly_scheduling_url: str | None = Field(
+        default=None, description="The Calendly scheduling page that Book now links to."
+    )
+    book_now_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a Book now link stays valid."
+    )
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
 
     @field_validator("secret_key")

@@ -123,3 +123,69 @@ class SmsServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/2010-04-01/Accounts/AC1/Messages.json"
+
+
+class CalendlyApi:
+    """Calendly's API, as far as Holdfast uses it: cancelling a scheduled event."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.cancellations: list[dict[str, Any]] = []
+        self.fail = fail
+        self.port = free_port()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if outer.fail > 0:
+                    outer.fail -= 1
+                    self._reply(503, {"title": "Service Unavailable"})
+                    return
+                if not self.path.startswith("/scheduled_events/") or not self.path.endswith(
+                    "/cancellation"
+                ):
+                    self._reply(404, {"title": "Resource Not Found"})
+                    return
+                uuid = self.path.split("/")[2]
+                if any(c["uuid"] == uuid for c in outer.cancellations):
+                    self._reply(
+                        403, {"title": "Permission Denied", "message": "Event is already canceled"}
+                    )
+                    return
+                outer.cancellations.append(
+                    {
+                        "uuid": uuid,
+                        "reason": body.get("reason"),
+                        "auth": self.headers.get("authorization"),
+                    }
+                )
+                self._reply(
+                    201, {"resource": {"canceled_by": "Holdfast", "reason": body.get("reason")}}
+                )
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> CalendlyApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

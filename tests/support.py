@@ -106,6 +106,19 @@ async def build_practice(client: httpx.AsyncClient, ctx: Context) -> Practice:
     return Practice(admin=admin, london=london, new_york=new_york, session=session, short=short)
 
 
+async def run_all_due(ctx: Context, settings: Settings) -> list[str]:
+    """Run every job due at the test clock's now, as a worker would; their outcomes."""
+    from holdfast.jobs.models import Job
+    from holdfast.jobs.registry import default_registry
+    from holdfast.jobs.runner import run_job
+
+    registry = default_registry(settings)
+    due = await Job.find(
+        {"state": {"$in": ["scheduled", "promoted", "retry_wait"]}, "run_at": {"$lte": ctx.now()}}
+    ).to_list()
+    return [await run_job(ctx, job.id, registry) for job in due]
+
+
 # --- Real processes, for the acceptance tests ---------------------------------------------------
 
 HOLDFAST = [

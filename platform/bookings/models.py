@@ -25,6 +25,9 @@ class Booking(Document):
     # "<user id>:<Idempotency-Key>": a retried request finds the booking its first try made.
     request_key: str | None = None
     cancel_reason: str | None = None
+    # Bookings made in Calendly keep their links there (see holdfast.calendly).
+    calendly_event_uri: str | None = None
+    calendly_invitee_uri: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -36,6 +39,12 @@ class Booking(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
+            IndexModel(
+                [("calendly_invitee_uri", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"calendly_invitee_uri": {"$type": "string"}},
+                name="calendly_invitee_unique",
+            ),
             IndexModel(
                 [("request_key", ASCENDING)],
                 unique=True,

@@ -69,7 +69,12 @@ def _check_offered(provider: Provider, service: Service, start: datetime, now: d
 
 
 async def _write_booking(
-    session: Session, booking: Booking, service: Service, actor: str, now: datetime
+    session: Session,
+    booking: Booking,
+    service: Service,
+    actor: str,
+    now: datetime,
+    history: dict[str, Any] | None = None,
 ) -> list[Job]:
     claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
     try:
@@ -83,7 +88,7 @@ async def _write_booking(
     await Booking.get_pymongo_collection().insert_one(
         booking.model_dump(by_alias=True), session=session
     )
-    await _record(session, booking, action="created", from_status=None, actor=actor)
+    await _record(session, booking, action="created", from_status=None, actor=actor, data=history)
     return await followups.on_confirmed(session, booking, service, now)
 
 
@@ -95,6 +100,7 @@ async def _record(
     from_status: BookingStatus | None,
     actor: str,
     reason: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     event = BookingEvent(
         booking_id=booking.id,  # type: ignore[arg-type]
@@ -104,7 +110,7 @@ async def _record(
         to_status=booking.status,
         actor=actor,
         reason=reason,
-        data={"source": booking.source, "start": booking.start, "end": booking.end},
+        data={"source": booking.source, "start": booking.start, "end": booking.end, **(data or {})},
     )
     await BookingEvent.get_pymongo_collection().insert_one(
         event.model_dump(by_alias=True, exclude={"id"}), session=session
@@ -122,6 +128,9 @@ async def book_slot(
     source: str = "web",
     request_key: str | None = None,
     display_tz: str = "UTC",
+    offered_only: bool = True,
+    external: dict[str, str] | None = None,
+    history: dict[str, Any] | None = None,
 ) -> Booking:
     """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
 
@@ -137,7 +146,10 @@ async def book_slot(
     service, provider = await asyncio.gather(get_service(service_id), get_provider(provider_id))
     if provider.id not in service.provider_ids:
         raise Invalid("That provider does not offer this service.", code="provider_not_offering")
-    _check_offered(provider, service, start, now)
+    if offered_only:
+        _check_offered(provider, service, start, now)
+    elif start < now:
+        raise Invalid("That time is in the past.", code="start_in_past")
     end = start + timedelta(minutes=service.duration_minutes)
     occupied = occupied_span(
         start,
@@ -159,6 +171,7 @@ async def book_slot(
         request_key=request_key,
         created_at=now,
         updated_at=now,
+        **(external or {}),
     )
     if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
         return earlier
@@ -167,7 +180,7 @@ async def book_slot(
     async def write(session: Session) -> list[Job]:
         nonlocal tries
         tries += 1
-        return await _write_booking(session, booking, service, actor, now)
+        return await _write_booking(session, booking, service, actor, now, history)
 
     try:
         jobs = await transact(ctx.mongo, write)
@@ -226,8 +239,22 @@ async def cancel_booking(
 ) -> Booking:
     """Cancel and free the interval in one transaction; cancelling again changes nothing."""
     booking = await get_booking(booking_id, viewer)
+    await cancel_as(ctx, booking, actor=str(viewer.id), reason=reason)
+    return await get_booking(booking_id, viewer)
+
+
+async def cancel_as(
+    ctx: Context,
+    booking: Booking,
+    *,
+    actor: str,
+    reason: str | None,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Cancel on behalf of `actor` (a user id, or a system such as "calendly"); True if this
+    call made the change."""
     if booking.status == "cancelled":
-        return booking
+        return False
     previous = booking.status
 
     async def work(session: Session) -> list[Job]:
@@ -249,8 +276,9 @@ async def cancel_booking(
             booking,
             action="cancelled",
             from_status=previous,
-            actor=str(viewer.id),
+            actor=actor,
             reason=reason,
+            data=data,
         )
         return await followups.on_cancelled(session, booking, now)
 
@@ -258,7 +286,7 @@ async def cancel_booking(
     followups.push_due(ctx, jobs)
     if jobs:  # this call made the change (a repeat cancel is a no-op)
         await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
-    return await get_booking(booking_id, viewer)
+    return bool(jobs)
 
 
 async def booking_history(booking_id: str, viewer: User) -> list[BookingEvent]:

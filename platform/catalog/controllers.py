@@ -51,11 +51,13 @@ class CatalogAdminController(Controller):
     async def create_provider(
         self, data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser
     ) -> ProviderOut:
-        return ProviderOut.of(
-            await service.create_provider(
-                ctx, name=data.name, timezone=data.timezone, email=data.email
-            )
-        )
+        return ProviderOut.of(await service.create_provider(ctx, **data.model_dump()))
+
+    @put("/providers/{provider_id:str}")
+    async def update_provider(
+        self, provider_id: FromPath[str], data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser
+    ) -> ProviderOut:
+        return ProviderOut.of(await service.update_provider(ctx, provider_id, data))
 
     @put("/providers/{provider_id:str}/availability")
     async def set_hours(

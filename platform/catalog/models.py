@@ -27,6 +27,7 @@ class Provider(Document):
     name: str
     timezone: str
     email: str | None = None  # cancellations reach the provider here, else the admins
+    calendly_user_uri: str | None = None  # binds Calendly bookings hosted by this person
     rules: list[WeeklyHours] = []
     exceptions: list[DateOverride] = []
     created_at: datetime
@@ -43,6 +44,7 @@ class Service(Document):
     buffer_after_minutes: int = 0
     min_notice_minutes: int = 0
     reminder_minutes_before: int = 24 * 60
+    calendly_url: str | None = None  # this service's own Calendly scheduling page
     slot_step_minutes: int
     price: Price | None = None
     provider_ids: list[PydanticObjectId]

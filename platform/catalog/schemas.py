@@ -32,6 +32,7 @@ class ProviderIn(Input):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = Field(min_length=1, max_length=64)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
 
 
 class ProviderOut(BaseModel):
@@ -100,6 +101,7 @@ class ServiceIn(Input):
     buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
     min_notice_minutes: int = Field(default=0, ge=0, le=365 * 24 * 60)
     reminder_minutes_before: int = Field(default=24 * 60, ge=0, le=30 * 24 * 60)
+    calendly_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
     slot_step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)

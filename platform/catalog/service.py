@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from beanie import PydanticObjectId
 from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
-from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
+from holdfast.catalog.schemas import AvailabilityIn, ProviderIn, ServiceIn
 from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import Invalid, NotFound
@@ -41,12 +41,33 @@ async def list_services() -> list[Service]:
 
 
 async def create_provider(
-    ctx: Context, *, name: str, timezone: str, email: str | None = None
+    ctx: Context,
+    *,
+    name: str,
+    timezone: str,
+    email: str | None = None,
+    calendly_user_uri: str | None = None,
 ) -> Provider:
     zone(timezone)
-    provider = Provider(name=name, timezone=timezone, email=email, created_at=ctx.now())
+    provider = Provider(
+        name=name,
+        timezone=timezone,
+        email=email,
+        calendly_user_uri=calendly_user_uri,
+        created_at=ctx.now(),
+    )
     await provider.insert()
     await ctx.events.publish(Event("provider-updated", {"provider_id": str(provider.id)}))
+    return provider
+
+
+async def update_provider(ctx: Context, provider_id: str, data: ProviderIn) -> Provider:
+    zone(data.timezone)
+    provider = await get_provider(provider_id)
+    for name, value in data.model_dump().items():
+        setattr(provider, name, value)
+    await provider.save()
+    await ctx.events.publish(Event("provider-updated", {"provider_id": provider_id}))
     return provider
 
 

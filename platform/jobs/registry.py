@@ -49,9 +49,11 @@ class Registry:
 
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""
+    from holdfast.calendly.handlers import kinds as calendly_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
 
     registry = Registry()
-    for kind in notification_kinds(timedelta(seconds=settings.job_timeout_seconds)):
+    timeout = timedelta(seconds=settings.job_timeout_seconds)
+    for kind in [*notification_kinds(timeout), *calendly_kinds(timeout)]:
         registry.add(kind)
     return registry

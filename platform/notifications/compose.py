@@ -80,6 +80,10 @@ def _variables(
     }
 
 
+def render_text(template: str, variables: dict[str, Any]) -> str:
+    return _templates.get_template(template).render(variables)
+
+
 def render(
     ctx: Context, facts: BookingFacts, person: Recipient, template: str, job_id: str
 ) -> list[Message]:

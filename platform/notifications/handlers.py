@@ -12,7 +12,7 @@ from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
-from holdfast.notifications.compose import BookingFacts, recipients, render
+from holdfast.notifications.compose import BookingFacts, recipients, render, render_text
 from holdfast.notifications.delivery import DeliveryFailed, deliver
 from holdfast.notifications.models import Message
 from pymongo.errors import DuplicateKeyError
@@ -62,6 +62,36 @@ async def notify_booking(ctx: Context, job: Job) -> None:
         raise DeliveryFailed("; ".join(failures))
 
 
+async def notify_rejected(ctx: Context, job: Job) -> None:
+    """Tell a Calendly invitee whose booking was outside policy how to book through Holdfast."""
+    email = job.payload.get("email")
+    if not email:
+        return
+    now = ctx.now()
+    variables = {
+        "name": job.payload.get("name") or "there",
+        "reason": job.payload.get("reason", ""),
+        "account_url": f"{ctx.settings.public_url.rstrip('/')}/",
+    }
+    message = Message(
+        id=f"{job.id}/email/{str(email).lower()}",
+        job_id=job.id,
+        template="calendly_rejected",
+        channel="email",
+        to=str(email),
+        subject="Your Calendly booking: please book through Holdfast",
+        body=render_text("calendly_rejected.txt", variables),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        await message.insert()
+    except DuplicateKeyError:
+        pass
+    await deliver(ctx, message)
+    await ctx.events.publish(Event("message-updated"))
+
+
 async def list_messages(
     *, status: str | None, booking_id: str | None, limit: int = 200
 ) -> list[Message]:
@@ -74,13 +104,8 @@ async def list_messages(
 
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:
-    return [
-        JobKind(
-            name,
-            notify_booking,
-            max_attempts=8,
-            timeout=job_timeout,
-            backoff_base=timedelta(seconds=2),
-        )
+    bookings = [
+        JobKind(name, notify_booking, timeout=job_timeout, backoff_base=timedelta(seconds=2))
         for name in TEMPLATES
     ]
+    return [*bookings, JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)]

@@ -12,6 +12,7 @@ from holdfast.accounts.controllers import AccountController
 from holdfast.availability.controllers import AvailabilityController
 from holdfast.bookings.controllers import BookingController
 from holdfast.cache.middleware import ResponseCacheMiddleware
+from holdfast.calendly.controllers import CalendlyController
 from holdfast.catalog.controllers import CatalogAdminController, CatalogController
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             AvailabilityController,
             BookingController,
             HealthController,
+            CalendlyController,
             JobAdminController,
             MessageAdminController,
             PageController,

@@ -19,7 +19,7 @@ from holdfast.settings import Settings
 
 from tests.conftest import Clock
 from tests.fakes import SmsServer, SmtpSink
-from tests.support import Practice, register
+from tests.support import Practice, register, run_all_due
 
 START = "2027-03-03T11:00:00Z"  # Wednesday; the test clock starts on Monday 06:00Z
 
@@ -66,14 +66,6 @@ async def jobs(
     response = await client.get("/api/admin/jobs", params=params, headers=practice.admin)
     assert response.status_code == 200, response.text
     return list(response.json())
-
-
-async def run_all_due(ctx: Context, settings: Settings) -> list[str]:
-    registry = default_registry(settings)
-    due = await Job.find(
-        {"state": {"$in": ["scheduled", "promoted", "retry_wait"]}, "run_at": {"$lte": ctx.now()}}
-    ).to_list()
-    return [await run_job(ctx, job.id, registry) for job in due]
 
 
 async def test_a_booking_writes_its_confirmation_and_reminder_jobs(

@@ -1,0 +1,1 @@
+"""Calendly: "Book now" scheduling tokens, signed webhooks, and bookings bound to real users."""

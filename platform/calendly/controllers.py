@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from holdfast.calendly import service
+from holdfast.calendly.models import CalendlyDelivery
+from holdfast.schemas import Input, UtcInstant
+from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_token
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, JSONBody
+from pydantic import BaseModel, Field
+
+
+class BookNowIn(Input):
+    service_id: str = Field(min_length=1, max_length=64)
+
+
+class BookNowOut(BaseModel):
+    url: str
+    expires_at: UtcInstant
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event: str
+    invitee_uri: str
+    status: str
+    reason: str | None
+    booking_id: str | None
+    received_at: UtcInstant
+
+    @classmethod
+    def of(cls, delivery: CalendlyDelivery) -> DeliveryOut:
+        return cls(
+            **delivery.model_dump(
+                include={"id", "event", "invitee_uri", "status", "reason", "received_at"}
+            ),
+            booking_id=str(delivery.booking_id) if delivery.booking_id else None,
+        )
+
+
+def _session(request: Request[Any, Any, Any]) -> str:
+    # The login session the link is issued in (already verified by the `user` dependency).
+    token = request_token(request) or ""
+    return str(jwt.decode(token, options={"verify_signature": False}).get("sid", ""))
+
+
+class CalendlyController(Controller):
+    path = ""
+    tags = ["calendly"]
+
+    @post("/api/book-now", status_code=200)
+    async def book_now(
+        self,
+        data: JSONBody[BookNowIn],
+        ctx: Ctx,
+        user: CurrentUser,
+        request: Request[Any, Any, Any],
+    ) -> BookNowOut:
+        url, expires_at = await service.book_now(ctx, user, data.service_id, _session(request))
+        return BookNowOut(url=url, expires_at=expires_at)
+
+    @post("/webhooks/calendly", status_code=200)
+    async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Verified, stored and acknowledged at once; processing is a durable job."""
+        body = await request.body()
+        header = request.headers.get("calendly-webhook-signature")
+        delivery = await service.receive(ctx, header, body)
+        return {"status": "received" if delivery else "ignored"}
+
+    @get("/api/admin/calendly")
+    async def deliveries(
+        self, admin: AdminUser, status: FromQuery[str | None] = None
+    ) -> list[DeliveryOut]:
+        query = {"status": status} if status else {}
+        found = await CalendlyDelivery.find(query).sort("-received_at").limit(200).to_list()
+        return [DeliveryOut.of(d) for d in found]

@@ -1,0 +1,186 @@
+"""Book now, webhook intake, and turning Calendly deliveries into bookings (or rejections).
+
+A Calendly webhook proves that a booking happened, not whose it is. A booking is bound to a
+Holdfast user only by a "Book now" token that user was issued, used once; anything else is
+outside policy: cancelled at Calendly (a durable job) and the invitee told how to book here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from holdfast.accounts.models import User
+from holdfast.bookings.models import Booking
+from holdfast.calendly import tokens
+from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
+from holdfast.calendly.signature import SignatureInvalid, verify
+from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.service import get_service
+from holdfast.clock import as_utc
+from holdfast.context import Context
+from holdfast.db import Session, transact
+from holdfast.errors import DomainError, ErrorKind, Invalid
+from holdfast.jobs.handoff import push_after_commit
+from holdfast.jobs.models import Job
+from holdfast.jobs.service import schedule
+from pymongo import ReturnDocument
+
+HANDLED = ("invitee.created", "invitee.canceled")
+
+
+class CalendlyNotConfigured(DomainError):
+    kind, code = ErrorKind.UNAVAILABLE, "calendly_not_configured"
+
+
+# --- Book now ------------------------------------------------------------------------------
+
+
+async def book_now(ctx: Context, user: User, service_id: str, session: str) -> tuple[str, datetime]:
+    """The Calendly scheduling URL for this service, carrying a fresh single-use token."""
+    service = await get_service(service_id)
+    base = service.calendly_url or ctx.settings.calendly_scheduling_url
+    if not base:
+        raise CalendlyNotConfigured(
+            "Online scheduling through Calendly is not set up for this service."
+        )
+    now = ctx.now()
+    token, claims = tokens.issue(
+        secret=ctx.settings.secret_key.get_secret_value(),
+        user_id=str(user.id),
+        service_id=str(service.id),
+        session=session,
+        now=now,
+        lifetime=timedelta(minutes=ctx.settings.book_now_minutes),
+    )
+    await SchedulingToken(
+        id=claims.jti,
+        user_id=user.id,  # type: ignore[arg-type]
+        service_id=service.id,  # type: ignore[arg-type]
+        session=session,
+        issued_at=now,
+        expires_at=claims.expires_at,
+        cleanup_at=claims.expires_at + timedelta(days=7),
+    ).insert()
+    query = {
+        "name": user.name,
+        "email": user.email,
+        "utm_source": "holdfast",
+        "utm_medium": "book-now",
+        "utm_campaign": str(service.id),
+        "utm_content": token,
+    }
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(query)}", claims.expires_at
+
+
+# --- Intake: verify, store raw once, acknowledge; the work is a durable job -------------------
+
+
+def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise Invalid("The webhook body is not JSON.", code="invalid_payload") from None
+    if not isinstance(document, dict) or not isinstance(document.get("payload"), dict):
+        raise Invalid("The webhook body has no payload.", code="invalid_payload")
+    return str(document.get("event", "")), document
+
+
+async def receive(ctx: Context, header: str | None, body: bytes) -> CalendlyDelivery | None:
+    key = ctx.settings.calendly_signing_key
+    if key is None:
+        raise SignatureInvalid("Calendly webhooks are not enabled here.")
+    verify(key.get_secret_value(), header, body, ctx.now())
+    event, document = _parse(body)
+    invitee_uri = document["payload"].get("uri")
+    if event not in HANDLED or not isinstance(invitee_uri, str):
+        return None  # verified, but nothing Holdfast acts on
+    now = ctx.now()
+
+    async def store(session: Session) -> tuple[CalendlyDelivery, Job]:
+        raw = await CalendlyDelivery.get_pymongo_collection().find_one_and_update(
+            {"_id": f"{event}:{invitee_uri}"},
+            {
+                "$setOnInsert": {
+                    "event": event,
+                    "invitee_uri": invitee_uri,
+                    "payload": document,
+                    "received_at": now,
+                    "status": "received",
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        delivery = CalendlyDelivery.model_validate(raw)
+        # The same delivery five times gives the same job id, so one job.
+        job = await schedule(
+            session,
+            kind="calendly.process",
+            subject=f"calendly:{delivery.id}",
+            run_at=now,
+            now=now,
+            payload={"delivery_id": delivery.id},
+            intended=delivery.received_at,
+        )
+        return delivery, job
+
+    delivery, job = await transact(ctx.mongo, store)
+    ctx.later(push_after_commit(ctx.queue_redis, [job], now))
+    return delivery
+
+
+# --- Processing ------------------------------------------------------------------------------
+
+
+def scheduled_event_uuid(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def provider_for(payload: dict[str, Any], service: Service) -> Provider | None:
+    hosts = [m.get("user") for m in payload.get("scheduled_event", {}).get("event_memberships", [])]
+    if hosts:
+        found = await Provider.find({"calendly_user_uri": {"$in": hosts}}).first_or_none()
+        if found and found.id in service.provider_ids:
+            return found
+    if len(service.provider_ids) == 1:
+        return await Provider.get(service.provider_ids[0])
+    return None
+
+
+async def consume(jti: str, invitee_uri: str, now: datetime) -> None:
+    """Single use, atomically. The same invitee consuming again (a re-run job) is not a reuse."""
+    taken = await SchedulingToken.get_pymongo_collection().find_one_and_update(
+        {"_id": jti, "used_at": None, "expires_at": {"$gt": now}},
+        {"$set": {"used_at": now, "used_by": invitee_uri}},
+    )
+    if taken is not None:
+        return
+    stored = await SchedulingToken.get(jti)
+    if stored is None:
+        raise tokens.TokenRejected("unknown scheduling token")
+    if stored.used_by != invitee_uri:
+        raise tokens.TokenRejected(
+            "scheduling token already used" if stored.used_at else "expired scheduling token"
+        )
+
+
+def start_of(payload: dict[str, Any]) -> datetime:
+    raw = payload.get("scheduled_event", {}).get("start_time", "")
+    try:
+        return as_utc(datetime.fromisoformat(str(raw).replace("Z", "+00:00")))
+    except ValueError:
+        raise Invalid(f"'{raw}' is not a start time.", code="invalid_payload") from None
+
+
+async def previous_booking(payload: dict[str, Any]) -> Booking | None:
+    old = payload.get("old_invitee")
+    return (
+        await Booking.find_one(Booking.calendly_invitee_uri == old)
+        if isinstance(old, str)
+        else None
+    )
