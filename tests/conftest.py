@@ -24,6 +24,8 @@ from holdfast.settings import Settings
 from litestar import Litestar
 from pymongo import MongoClient
 
+from tests.fakes import SmtpSink
+
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # A Monday morning, so weekday rules give slots later the same day.
 T0 = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)
@@ -127,3 +129,11 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback that records what it accepts."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
@@ -78,27 +78,17 @@ class SmtpSink:
         return sorted(str(m["Subject"]).strip() for m in self.messages)
 
 
-class SmsServer:
-    """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out."""
+class LoopbackHttp:
+    """A tiny HTTP server on a free loopback port, run in a thread; subclasses answer POSTs."""
 
-    def __init__(self, fail: int = 0) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.fail = fail
+    def __init__(self) -> None:
         self.port = free_port()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                if outer.fail > 0:
-                    outer.fail -= 1
-                    self._reply(503, {"message": "try later"})
-                    return
-                outer.received.append({**form, "authorization": self.headers.get("authorization")})
-                self._reply(201, {"sid": f"SM{len(outer.received):04d}", "status": "queued"})
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                status, body = outer.answer(self.path, dict(self.headers), self.rfile.read(length))
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -112,79 +102,61 @@ class SmsServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def start(self) -> SmsServer:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SmsServer(LoopbackHttp):
+    """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out."""
+
+    def __init__(self, fail: int = 0) -> None:
+        super().__init__()
+        self.received: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if self.fail > 0:
+            self.fail -= 1
+            return 503, {"message": "try later"}
+        self.received.append({**form, "authorization": headers.get("Authorization")})
+        return 201, {"sid": f"SM{len(self.received):04d}", "status": "queued"}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/2010-04-01/Accounts/AC1/Messages.json"
 
 
-class CalendlyApi:
+class CalendlyApi(LoopbackHttp):
     """Calendly's API, as far as Holdfast uses it: cancelling a scheduled event."""
 
     def __init__(self, fail: int = 0) -> None:
+        super().__init__()
         self.cancellations: list[dict[str, Any]] = []
         self.fail = fail
-        self.port = free_port()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if outer.fail > 0:
-                    outer.fail -= 1
-                    self._reply(503, {"title": "Service Unavailable"})
-                    return
-                if not self.path.startswith("/scheduled_events/") or not self.path.endswith(
-                    "/cancellation"
-                ):
-                    self._reply(404, {"title": "Resource Not Found"})
-                    return
-                uuid = self.path.split("/")[2]
-                if any(c["uuid"] == uuid for c in outer.cancellations):
-                    self._reply(
-                        403, {"title": "Permission Denied", "message": "Event is already canceled"}
-                    )
-                    return
-                outer.cancellations.append(
-                    {
-                        "uuid": uuid,
-                        "reason": body.get("reason"),
-                        "auth": self.headers.get("authorization"),
-                    }
-                )
-                self._reply(
-                    201, {"resource": {"canceled_by": "Holdfast", "reason": body.get("reason")}}
-                )
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> CalendlyApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        request = json.loads(body or b"{}")
+        if self.fail > 0:
+            self.fail -= 1
+            return 503, {"title": "Service Unavailable"}
+        if not path.startswith("/scheduled_events/") or not path.endswith("/cancellation"):
+            return 404, {"title": "Resource Not Found"}
+        uuid = path.split("/")[2]
+        if any(c["uuid"] == uuid for c in self.cancellations):
+            return 403, {"title": "Permission Denied", "message": "Event is already canceled"}
+        self.cancellations.append(
+            {"uuid": uuid, "reason": request.get("reason"), "auth": headers.get("Authorization")}
+        )
+        return 201, {"resource": {"canceled_by": "Holdfast", "reason": request.get("reason")}}
 
     @property
     def url(self) -> str:

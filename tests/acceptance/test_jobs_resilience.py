@@ -45,13 +45,6 @@ def holdfast(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def queue(tmp_path: Path) -> Iterator[Server]:
     server = start_redis(tmp_path / "queue", free_port(), persist=False)
     yield server

@@ -33,13 +33,6 @@ def calendly() -> Iterator[CalendlyApi]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 async def linked(client: httpx.AsyncClient, practice: Practice) -> Practice:
     """Ada (London) hosts the practice's Calendly events."""
     body = {"name": "Ada", "timezone": "Europe/London", "calendly_user_uri": f"{API}/users/ADA"}

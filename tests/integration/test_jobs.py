@@ -25,13 +25,6 @@ START = "2027-03-03T11:00:00Z"  # Wednesday; the test clock starts on Monday 06:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def sms() -> Iterator[SmsServer]:
     server = SmsServer().start()
     yield server
