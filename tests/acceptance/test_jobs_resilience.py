@@ -115,6 +115,7 @@ def per_booking(smtp: SmtpSink) -> Counter[tuple[str, str]]:
     return Counter((str(m["Subject"]).strip().split(":")[0], str(m["To"])) for m in smtp.messages)
 
 
+@pytest.mark.timeout(400)
 def test_queue_redis_killed_and_restarted_empty_loses_nothing(
     settings: Settings, smtp: SmtpSink, queue: Server, tmp_path: Path
 ) -> None:
@@ -139,7 +140,7 @@ def test_queue_redis_killed_and_restarted_empty_loses_nothing(
         for i in range(6, PROVIDERS):
             book(url, people[i], service, providers[i], start)
 
-        smtp.wait_for(2 * PROVIDERS, timeout=120)
+        smtp.wait_for(2 * PROVIDERS, timeout=240)
         time.sleep(2)  # anything doubled would show up now
     counts = per_booking(smtp)
     expected = {
@@ -149,6 +150,7 @@ def test_queue_redis_killed_and_restarted_empty_loses_nothing(
     assert set(counts.values()) == {1}
 
 
+@pytest.mark.timeout(300)
 def test_a_worker_killed_mid_send_sends_once(
     settings: Settings, smtp: SmtpSink, queue: Server
 ) -> None:
@@ -166,7 +168,7 @@ def test_a_worker_killed_mid_send_sends_once(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         stack.enter_context(holdfast(env, "worker"))
-        smtp.wait_for(1, timeout=60)
+        smtp.wait_for(1, timeout=180)
         time.sleep(2)
     assert [m["To"] for m in smtp.messages] == ["kill@example.com"]
     with MongoClient(settings.mongo_url) as mongo:
@@ -174,6 +176,7 @@ def test_a_worker_killed_mid_send_sends_once(
     assert job["state"] == "succeeded" and job["attempts"] == 2
 
 
+@pytest.mark.timeout(300)
 def test_two_promoters_never_run_a_job_twice(
     settings: Settings, smtp: SmtpSink, queue: Server
 ) -> None:
@@ -195,7 +198,7 @@ def test_two_promoters_never_run_a_job_twice(
         stack.enter_context(holdfast(env, "promoter"))
         stack.enter_context(holdfast(env, "promoter"))
         stack.enter_context(holdfast(env, "worker"))
-        smtp.wait_for(count, timeout=60)
+        smtp.wait_for(count, timeout=180)
         time.sleep(2)
     assert len(smtp.messages) == count
     with MongoClient(settings.mongo_url) as mongo:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from holdfast.settings import Settings
 from pymongo import MongoClient
 
@@ -93,6 +94,7 @@ def _overlaps(bookings: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
     ]
 
 
+@pytest.mark.timeout(400)
 def test_racing_writers_never_double_book(settings: Settings) -> None:
     env = settings_env(settings)
     create_admin(env)

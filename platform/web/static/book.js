@@ -28,7 +28,7 @@
     return fetch(path, init).then(function (res) {
       return res.json().catch(function () { return null; }).then(function (data) {
         if (!res.ok && !(data && data.detail)) data = { error: 'http_' + res.status, detail: 'Something went wrong (' + res.status + '). Please try again.' };
-        return { ok: res.ok, status: res.status, data: data };
+        return { ok: res.ok, status: res.status, data: data, date: res.headers.get('Date') };
       });
     }, function () { return { ok: false, status: 0, data: { error: 'network', detail: 'Could not reach Holdfast. Check your connection and try again.' } }; });
   }
@@ -69,7 +69,7 @@
 
   /* ---- account ---- */
   function setUser(user) {
-    state.user = user;
+    state.user = user; bookNow.reset(user);
     $('whoami').hidden = !user; $('whoami').textContent = user ? 'Signed in as ' + user.name : '';
     $('login-open').hidden = !!user; $('register-open').hidden = !!user; $('logout-button').hidden = !user;
     if (user) closeAuth();
@@ -100,23 +100,30 @@
   }
 
   /* ---- services and times ---- */
+  // Optional per-service hand-off to Calendly (booknow.js); the page works the same without it.
+  var bookNow = window.HoldfastBookNow ? window.HoldfastBookNow({ api: api, h: h, user: function () { return state.user; },
+    login: function (message) { openAuth('login', message); }, signedOut: function () { setUser(null); },
+    refresh: function () { loadBookings(); loadSlots(true); } })
+    : { control: function () { return null; }, prefetch: function () {}, reset: function () {} };
+
   function renderServices() {
     var box = $('services');
     box.setAttribute('aria-busy', 'false'); box.replaceChildren();
     if (!state.services.length) box.append(h('p', { class: 'muted', 'data-testid': 'services-empty' }, 'No services are open for booking yet.'));
     state.services.forEach(function (svc) {
-      box.append(h('button', { type: 'button', class: 'card', 'data-testid': 'service-card', 'data-service-id': svc.id,
+      var card = h('button', { type: 'button', class: 'card', 'data-testid': 'service-card', 'data-service-id': svc.id,
         'aria-pressed': String(state.service === svc), onclick: function () { chooseService(svc); } },
       h('span', { class: 'card-title', 'data-testid': 'service-name' }, svc.name),
       svc.description ? h('span', { class: 'card-desc', 'data-testid': 'service-description' }, svc.description) : null,
       h('span', { class: 'card-meta' },
         h('span', { 'data-testid': 'service-duration' }, duration(svc.duration_minutes)),
-        h('span', { class: 'price', 'data-testid': 'service-price' }, money(svc.price)))));
+        h('span', { class: 'price', 'data-testid': 'service-price' }, money(svc.price))));
+      box.append(h('div', { class: 'service', 'data-testid': 'service' }, card, bookNow.control(svc, card)));
     });
   }
 
   function chooseService(svc) {
-    state.service = svc; state.slot = null; renderServices();
+    state.service = svc; state.slot = null; renderServices(); bookNow.prefetch(svc);
     var sel = $('provider-filter');
     sel.replaceChildren(h('option', { value: '' }, 'Any practitioner'));
     svc.provider_ids.forEach(function (id) { sel.append(h('option', { value: id }, providerName(id))); });
