@@ -7,6 +7,7 @@ still keeps). A job is marked promoted only by a conditional update, after it is
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,10 +15,12 @@ import structlog
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from holdfast.jobs.models import WAITING, Job
+from pymongo import UpdateOne
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
 RUN_JOB = "run_job"  # the one arq function; it dispatches on the Mongo job's kind
+HAND_OFF_CHUNK = 100  # arq enqueues in flight at once
 
 
 def arq_id(job: Job) -> str:
@@ -53,12 +56,27 @@ async def mark_promoted(job: Job, now: datetime) -> bool:
 
 
 async def hand_off(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:
-    """Queue these jobs and mark them promoted; returns how many were marked by this call."""
-    marked = 0
-    for job in jobs:
-        await enqueue(queue, job)
-        marked += await mark_promoted(job, now)
-    return marked
+    """Queue these jobs and mark them promoted; returns how many were marked by this call.
+
+    Everything is queued before anything is marked: a job marked promoted but never queued
+    would wait for a repair, one queued but not marked is simply queued again (arq dedupes).
+    """
+    for start in range(0, len(jobs), HAND_OFF_CHUNK):
+        chunk = jobs[start : start + HAND_OFF_CHUNK]
+        await asyncio.gather(*(enqueue(queue, job) for job in chunk))
+    if not jobs:
+        return 0
+    result = await Job.get_pymongo_collection().bulk_write(
+        [
+            UpdateOne(
+                {"_id": job.id, "state": {"$in": list(WAITING)}, "attempts": job.attempts},
+                {"$set": {"state": "promoted", "promoted_at": now, "updated_at": now}},
+            )
+            for job in jobs
+        ],
+        ordered=False,
+    )
+    return int(result.modified_count)
 
 
 async def push_after_commit(queue: ArqRedis, jobs: list[Job], now: datetime) -> None:
@@ -74,21 +92,35 @@ async def promote_due(queue: ArqRedis, now: datetime, window: timedelta, limit: 
     return await hand_off(queue, await cursor.to_list(), now)
 
 
-async def repair(queue: ArqRedis, now: datetime, limit: int = 1000) -> int:
+async def repair(queue: ArqRedis, now: datetime, chunk_size: int = 1000) -> int:
     """Put back in the backlog what the queue Redis lost, and what a dead worker was running.
 
     A promoted job whose arq key is gone (Redis flushed or restarted empty) and a running job
     whose lease ran out both return to `scheduled`; the next promotion queues them again.
     """
-    repaired = 0
-    async for job in Job.find({"state": "promoted"}).limit(limit):
-        key = arq_id(job)
-        present = await queue.exists(job_key_prefix + key, in_progress_key_prefix + key)
-        if not present:
-            repaired += await _reschedule(job, "promoted", now)
-    async for job in Job.find({"state": "running", "lease_until": {"$lt": now}}).limit(limit):
+    repaired, chunk = 0, []
+    # Every promoted job is looked at (there are only as many as the window holds).
+    async for job in Job.find({"state": "promoted"}):
+        chunk.append(job)
+        if len(chunk) == chunk_size:
+            repaired += await _repair_promoted(queue, chunk, now)
+            chunk = []
+    repaired += await _repair_promoted(queue, chunk, now)
+    async for job in Job.find({"state": "running", "lease_until": {"$lt": now}}):
         repaired += await _reschedule(job, "running", now)
     return repaired
+
+
+async def _repair_promoted(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:
+    if not jobs:
+        return 0
+    async with queue.pipeline(transaction=False) as pipe:
+        for job in jobs:
+            key = arq_id(job)
+            pipe.exists(job_key_prefix + key, in_progress_key_prefix + key)
+        present = await pipe.execute()
+    missing = [job for job, count in zip(jobs, present, strict=True) if not count]
+    return sum([await _reschedule(job, "promoted", now) for job in missing])
 
 
 async def _reschedule(job: Job, state: str, now: datetime) -> int:
