@@ -119,7 +119,7 @@ async def test_only_successful_reads_with_known_parameters_are_cached(
 
 
 async def test_a_dead_slow_or_flushed_cache_changes_nothing_but_speed(
-    client: httpx.AsyncClient, practice: Practice, cache_redis: Server, ctx: Context
+    client: httpx.AsyncClient, practice: Practice, cache_redis: Server, ctx: Context, tmp_path: Path
 ) -> None:
     await get(client, "/api/services")
     assert (await get(client, "/api/services")).headers["x-cache"] == "hit"
@@ -148,7 +148,7 @@ async def test_a_dead_slow_or_flushed_cache_changes_nothing_but_speed(
     metrics = (await client.get("/metrics")).text
     assert 'holdfast_cache_total{outcome="bypass",rule="services"}' in metrics
 
-    restarted = start_redis(Path(str(cache_redis.process.args[4])), cache_redis.port, persist=False)
+    restarted = start_redis(tmp_path / "cache-again", cache_redis.port, persist=False)
     try:
         if ctx.cache._repair:
             await ctx.cache._repair
