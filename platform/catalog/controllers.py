@@ -31,8 +31,9 @@ class CatalogController(Controller):
     tags = ["catalog"]
 
     @get("/services")
-    async def services(self) -> list[ServiceOut]:
-        return [ServiceOut.of(s) for s in await service.list_services()]
+    async def services(self, ctx: Ctx) -> list[ServiceOut]:
+        default = ctx.settings.calendly_scheduling_url
+        return [ServiceOut.of(s, calendly_default=default) for s in await service.list_services()]
 
     @get("/providers")
     async def providers(self) -> list[ProviderOut]:

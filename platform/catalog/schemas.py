@@ -123,11 +123,16 @@ class ServiceOut(BaseModel):
     slot_step_minutes: int
     price: Price | None
     provider_ids: list[str]
+    # Whether "Book now" through Calendly is available for this service.
+    calendly: bool
 
     @classmethod
-    def of(cls, service: Service) -> ServiceOut:
+    def of(cls, service: Service, *, calendly_default: str | None = None) -> ServiceOut:
         return cls(
             id=str(service.id),
             provider_ids=[str(p) for p in service.provider_ids],
-            **service.model_dump(include=set(cls.model_fields) - {"id", "provider_ids"}),
+            calendly=bool(service.calendly_url or calendly_default),
+            **service.model_dump(
+                include=set(cls.model_fields) - {"id", "provider_ids", "calendly"}
+            ),
         )

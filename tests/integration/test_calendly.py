@@ -146,6 +146,7 @@ async def test_book_now_issues_a_prefilled_short_lived_link(
     ).status_code == 401
     missing = await client.post("/api/book-now", json={"service_id": "nope"}, headers=me)
     assert missing.status_code == 404
+    assert {s["calendly"] for s in (await client.get("/api/services")).json()} == {True}
 
 
 async def test_only_a_valid_fresh_signature_is_accepted(

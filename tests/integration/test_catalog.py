@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 from holdfast.context import Context
 
-from tests.support import Practice, make_admin
+from tests.support import Practice, make_admin, register
 
 
 async def test_catalog_is_public_and_shaped_as_the_contract_says(
@@ -15,6 +15,7 @@ async def test_catalog_is_public_and_shaped_as_the_contract_says(
     assert session["price"] == {"amount_cents": 9000, "currency": "GBP"}
     assert set(session["provider_ids"]) == {practice.london, practice.new_york}
     assert next(s for s in services if s["id"] == practice.short)["price"] is None
+    assert session["calendly"] is False  # no Calendly configured: the page hides "Book now"
     providers = {p["id"]: p for p in (await client.get("/api/providers")).json()}
     assert providers[practice.new_york]["timezone"] == "America/New_York"
 
@@ -80,3 +81,11 @@ async def test_weekly_hours_and_exceptions_round_trip(
     assert saved.status_code == 200
     assert saved.json()["rules"] == body["rules"]
     assert saved.json()["exceptions"][0] == {"date": "2027-03-08", "start": None, "end": None}
+
+
+async def test_book_now_without_calendly_is_a_clear_503(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    me = await register(client)
+    response = await client.post("/api/book-now", json={"service_id": practice.session}, headers=me)
+    assert (response.status_code, response.json()["error"]) == (503, "calendly_not_configured")

@@ -95,6 +95,8 @@
         'aria-label': LABEL + ': ' + svc.name + ' (opens in a new tab)', 'aria-describedby': noteId + ' ' + errId,
         onclick: function () { open(svc); } }, LABEL);
       var err = h('p', { id: errId, class: 'error', role: 'alert', 'data-testid': 'book-now-error' });
+      // The services list says whether Calendly is set up for this service at all.
+      if (svc.calendly === false) off.add(id);
       var box = h('div', { class: 'book-now', 'data-testid': 'book-now-option', hidden: off.has(id) }, btn,
         h('p', { id: noteId, class: 'hint', 'data-testid': 'book-now-note' }, NOTE), err);
       nodes.set(id, { btn: btn, err: err, box: box, card: card });
