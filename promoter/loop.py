@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from holdfast.calendly.service import enqueue_received
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.events import Event
@@ -51,6 +52,8 @@ async def tick(ctx: Context, state: PromoterState, now: datetime) -> int:
     if recovering or state.ticks % REPAIR_EVERY == 0:
         # A queue Redis that was down may have come back empty: repair before promoting.
         state.repaired_total += await repair(ctx.queue_redis, now)
+    # Verified webhook deliveries become jobs here, off the acknowledgement's hot path.
+    await enqueue_received(ctx)
     promoted = await promote_due(ctx.queue_redis, now, window, limit=PROMOTE_BATCH)
     state.promoted_total += promoted
     if promoted:

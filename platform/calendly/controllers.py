@@ -66,8 +66,8 @@ class CalendlyController(Controller):
         """Verified, stored and acknowledged at once; processing is a durable job."""
         body = await request.body()
         header = request.headers.get("calendly-webhook-signature")
-        delivery = await service.receive(ctx, header, body)
-        return {"status": "received" if delivery else "ignored"}
+        handled = await service.receive(ctx, header, body)
+        return {"status": "received" if handled else "ignored"}
 
     @get("/api/admin/calendly")
     async def deliveries(

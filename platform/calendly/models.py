@@ -38,7 +38,15 @@ class CalendlyDelivery(Document):
     status: IntakeStatus = "received"
     reason: str | None = None
     booking_id: PydanticObjectId | None = None
+    job_id: str | None = None  # set once the promoter has scheduled its processing
 
     class Settings:
         name = "calendly_deliveries"
-        indexes = [IndexModel([("invitee_uri", ASCENDING)], name="invitee")]
+        indexes = [
+            IndexModel([("invitee_uri", ASCENDING)], name="invitee"),
+            IndexModel(
+                [("received_at", ASCENDING)],
+                partialFilterExpression={"job_id": None},
+                name="awaiting_job",
+            ),
+        ]

@@ -21,12 +21,9 @@ from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import get_service
 from holdfast.clock import as_utc
 from holdfast.context import Context
-from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind, Invalid
-from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import schedule
-from pymongo import ReturnDocument
 
 HANDLED = ("invitee.created", "invitee.canceled")
 
@@ -89,7 +86,7 @@ def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
     return str(document.get("event", "")), document
 
 
-async def receive(ctx: Context, header: str | None, body: bytes) -> CalendlyDelivery | None:
+async def receive(ctx: Context, header: str | None, body: bytes) -> str | None:
     key = ctx.settings.calendly_signing_key
     if key is None:
         raise SignatureInvalid("Calendly webhooks are not enabled here.")
@@ -98,28 +95,32 @@ async def receive(ctx: Context, header: str | None, body: bytes) -> CalendlyDeli
     invitee_uri = document["payload"].get("uri")
     if event not in HANDLED or not isinstance(invitee_uri, str):
         return None  # verified, but nothing Holdfast acts on
-    now = ctx.now()
+    # One idempotent single-document write is the whole acknowledgement: the raw delivery,
+    # once per (event, invitee). Turning it into a job is the promoter's tick (`enqueue_received`).
+    await CalendlyDelivery.get_pymongo_collection().update_one(
+        {"_id": f"{event}:{invitee_uri}"},
+        {
+            "$setOnInsert": {
+                "event": event,
+                "invitee_uri": invitee_uri,
+                "payload": document,
+                "received_at": ctx.now(),
+                "status": "received",
+                "job_id": None,
+            }
+        },
+        upsert=True,
+    )
+    return event
 
-    async def store(session: Session) -> tuple[CalendlyDelivery, Job]:
-        raw = await CalendlyDelivery.get_pymongo_collection().find_one_and_update(
-            {"_id": f"{event}:{invitee_uri}"},
-            {
-                "$setOnInsert": {
-                    "event": event,
-                    "invitee_uri": invitee_uri,
-                    "payload": document,
-                    "received_at": now,
-                    "status": "received",
-                }
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        delivery = CalendlyDelivery.model_validate(raw)
-        # The same delivery five times gives the same job id, so one job.
+
+async def enqueue_received(ctx: Context, limit: int = 500) -> list[Job]:
+    """Give every stored delivery its processing job (once: the job id is deterministic)."""
+    jobs: list[Job] = []
+    now = ctx.now()
+    async for delivery in CalendlyDelivery.find({"job_id": None}).sort("received_at").limit(limit):
         job = await schedule(
-            session,
+            None,
             kind="calendly.process",
             subject=f"calendly:{delivery.id}",
             run_at=now,
@@ -127,11 +128,11 @@ async def receive(ctx: Context, header: str | None, body: bytes) -> CalendlyDeli
             payload={"delivery_id": delivery.id},
             intended=delivery.received_at,
         )
-        return delivery, job
-
-    delivery, job = await transact(ctx.mongo, store)
-    ctx.later(push_after_commit(ctx.queue_redis, [job], now))
-    return delivery
+        await CalendlyDelivery.get_pymongo_collection().update_one(
+            {"_id": delivery.id}, {"$set": {"job_id": job.id}}
+        )
+        jobs.append(job)
+    return jobs
 
 
 # --- Processing ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from holdfast.calendly.models import CalendlyDelivery
+from holdfast.calendly.service import enqueue_received
 from holdfast.calendly.signature import sign
 from holdfast.context import Context
 from holdfast.settings import Settings
@@ -123,6 +124,7 @@ async def book_now(client: httpx.AsyncClient, practice: Practice, me: dict[str, 
 async def settle(ctx: Context, settings: Settings) -> None:
     """Run jobs until none is due (processing schedules follow-up jobs)."""
     for _ in range(5):
+        await enqueue_received(ctx)  # what the promoter's tick does
         if not await run_all_due(ctx, settings):
             return
 
