@@ -14,8 +14,8 @@ from holdfast.cache.store import ResponseCache
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Mongo, connect, init_models
 from holdfast.events import EventBus
+from holdfast.ratelimits import Limiter
 from holdfast.settings import Settings
-from holdfast.web.ratelimit import Limiter
 from redis.asyncio import Redis
 
 
@@ -26,12 +26,10 @@ class Context:
     db: Database
     queue_redis: ArqRedis
     cache_redis: Redis | None
+    limiter: Limiter
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
-    limiter: Limiter = field(
-        default_factory=lambda: Limiter(None, requests=300, window=60, login_failures=5)
-    )
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)

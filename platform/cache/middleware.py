@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from holdfast.accounts.tokens import peek_session_token
 from holdfast.cache.rules import CacheRule, rule_for
 from holdfast.cache.store import (
     CACHE_EVENTS,
@@ -22,21 +21,9 @@ from holdfast.cache.store import (
     cached_from,
 )
 from holdfast.context import Context
-from holdfast.web.auth import SESSION_COOKIE
+from holdfast.web.auth import peek_caller
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
-
-def _token(scope: Scope) -> str | None:
-    headers = {k.lower(): v for k, v in scope.get("headers", [])}
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == SESSION_COOKIE and value:
-            return value
-    return None
 
 
 def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
@@ -48,10 +35,7 @@ def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
     material = [rule.name, str(scope["path"]), *sorted(f"{k}={v}" for k, v in params)]
     scope_value = dict(params).get(rule.scope) if rule.scope else None
     if rule.per_user:
-        token = _token(scope)
-        who = token and peek_session_token(
-            token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now()
-        )
+        who = peek_caller(scope, ctx)
         if not who:
             return None  # the handler answers 401; nothing to cache
         user_id, role = who

@@ -1,167 +1,20 @@
-"""Rate limits with exponential backoff, kept in the cache Redis (or in this process while it is
-down, so limits still apply per process).
+"""Applying the rate limits (`holdfast.ratelimits`) to HTTP requests: 429 with Retry-After.
 
-Every client (the user a token names, else the address) may make `rate_limit_requests` per
-window. A client over the limit is refused for 1 s, then 2, 4, 8 … on each further offence
-(capped at 15 minutes). Failed logins count per account and per address: after
-`login_failures_allowed` the next attempt waits 1 s, then 2, 4 …, whatever password it brings.
 Webhooks are exempt (they are verified instead), and so are health, metrics and static files.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
+import json
 from typing import Any
 
-import structlog
-from holdfast.accounts.tokens import peek_session_token
-from holdfast.errors import DomainError, ErrorKind
+from holdfast.ratelimits import RateLimited
+from holdfast.web.auth import peek_caller
+from holdfast.web.errors import render_domain_error
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
-from prometheus_client import Counter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-log = structlog.get_logger(__name__)
-LIMITED = Counter("holdfast_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/metrics", "/static/", "/schema")
-MAX_PENALTY = 15 * 60
-KEEP = 3600  # seconds a client's record outlives its last offence
-
-
-class RateLimited(DomainError):
-    kind, code = ErrorKind.RATE_LIMITED, "rate_limited"
-
-    def __init__(self, retry_after: int, detail: str) -> None:
-        super().__init__(detail, retry_after=retry_after)
-        self.retry_after = retry_after
-
-
-def penalty(offences: int) -> int:
-    """Seconds refused after the n-th offence: 1, 2, 4 … capped."""
-    return min(2 ** max(offences - 1, 0), MAX_PENALTY)
-
-
-@dataclass
-class LocalStore:
-    """The same counters in this process, for while the cache Redis is unreachable."""
-
-    values: dict[str, tuple[int, float]] = field(default_factory=dict)
-
-    def incr(self, key: str, ttl: int) -> int:
-        now = time.monotonic()
-        count, expires = self.values.get(key, (0, 0.0))
-        count = count + 1 if expires > now else 1
-        self.values[key] = (count, now + ttl)
-        if len(self.values) > 100_000:
-            self.values = {k: v for k, v in self.values.items() if v[1] > now}
-        return count
-
-    def get(self, key: str) -> int:
-        count, expires = self.values.get(key, (0, 0.0))
-        return count if expires > time.monotonic() else 0
-
-    def set(self, key: str, value: int, ttl: int) -> None:
-        self.values[key] = (value, time.monotonic() + ttl)
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-class Limiter:
-    def __init__(
-        self, redis: Redis | None, *, requests: int, window: int, login_failures: int
-    ) -> None:
-        self.redis = redis
-        self.local = LocalStore()
-        self.requests, self.window, self.login_failures = requests, window, login_failures
-
-    # --- storage: Redis when it answers, this process otherwise ------------------------------
-
-    async def _incr(self, key: str, ttl: int) -> int:
-        if self.redis is not None:
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, ttl)
-                    count, _ = await pipe.execute()
-                return int(count)
-            except (RedisError, OSError):
-                pass
-        return self.local.incr(key, ttl)
-
-    async def _get(self, key: str) -> int:
-        if self.redis is not None:
-            try:
-                value = await self.redis.get(key)
-                return int(value or 0)
-            except (RedisError, OSError):
-                pass
-        return self.local.get(key)
-
-    async def _set(self, key: str, value: int, ttl: int) -> None:
-        self.local.set(key, value, ttl)
-        if self.redis is not None:
-            try:
-                await self.redis.set(key, value, ex=ttl)
-            except (RedisError, OSError):
-                pass
-
-    async def _delete(self, key: str) -> None:
-        self.local.delete(key)
-        if self.redis is not None:
-            try:
-                await self.redis.delete(key)
-            except (RedisError, OSError):
-                pass
-
-    # --- the limits ----------------------------------------------------------------------------
-
-    async def _refuse_if_blocked(self, name: str, subject: str, now: float, sentence: str) -> None:
-        until = await self._get(f"rl:{name}:block:{subject}")
-        if until > now:
-            LIMITED.labels(name).inc()
-            raise RateLimited(math.ceil(until - now), sentence)
-
-    async def _offend(self, name: str, subject: str, now: float, offences: int) -> int:
-        wait = penalty(offences)
-        await self._set(f"rl:{name}:block:{subject}", math.ceil(now + wait), KEEP)
-        return wait
-
-    async def check_request(self, client: str, now: datetime) -> None:
-        sentence = "Too many requests; please slow down and try again shortly."
-        stamp = now.timestamp()
-        await self._refuse_if_blocked("requests", client, stamp, sentence)
-        window = int(stamp // self.window)
-        count = await self._incr(f"rl:requests:{client}:{window}", self.window * 2)
-        if count > self.requests:
-            offences = await self._incr(f"rl:requests:offences:{client}", KEEP)
-            wait = await self._offend("requests", client, stamp, offences)
-            LIMITED.labels("requests").inc()
-            raise RateLimited(wait, sentence)
-
-    async def check_login(self, account: str, address: str, now: datetime) -> None:
-        sentence = "Too many failed logins; please wait before trying again."
-        stamp = now.timestamp()
-        await self._refuse_if_blocked("login", f"account:{account}", stamp, sentence)
-        await self._refuse_if_blocked("login", f"address:{address}", stamp, sentence)
-
-    async def login_failed(self, account: str, address: str, now: datetime) -> None:
-        stamp = now.timestamp()
-        # An address is allowed more failures than one account: many people share one address.
-        for subject, allowed in (
-            (f"account:{account}", self.login_failures),
-            (f"address:{address}", self.login_failures * 4),
-        ):
-            failures = await self._incr(f"rl:login:failures:{subject}", KEEP)
-            if failures >= allowed:
-                await self._offend("login", subject, stamp, failures - allowed + 1)
-
-    async def login_succeeded(self, account: str) -> None:
-        await self._delete(f"rl:login:failures:account:{account}")
 
 
 def client_address(scope: Scope) -> str:
@@ -169,14 +22,9 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def _client(scope: Scope, secret: str, now: datetime) -> str:
-    headers = dict(scope.get("headers", []))
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("bearer "):
-        who = peek_session_token(auth[7:].strip(), secret=secret, now=now)
-        if who:
-            return f"user:{who[0]}"
-    return f"address:{client_address(scope)}"
+def _client(scope: Scope, ctx: Any) -> str:
+    caller = peek_caller(scope, ctx)
+    return f"user:{caller[0]}" if caller else f"address:{client_address(scope)}"
 
 
 class RateLimitMiddleware(ASGIMiddleware):
@@ -188,11 +36,8 @@ class RateLimitMiddleware(ASGIMiddleware):
         if ctx is None or path == "/" or path.startswith(EXEMPT_PREFIXES):
             await next_app(scope, receive, send)
             return
-        now = ctx.now()
         try:
-            await ctx.limiter.check_request(
-                _client(scope, ctx.settings.secret_key.get_secret_value(), now), now
-            )
+            await ctx.limiter.check_request(_client(scope, ctx), ctx.now())
         except RateLimited as refused:
             await _too_many(send, refused)
             return
@@ -200,15 +45,12 @@ class RateLimitMiddleware(ASGIMiddleware):
 
 
 async def _too_many(send: Send, refused: RateLimited) -> None:
-    import json
-
-    body = json.dumps(
-        {"error": refused.code, "detail": refused.detail, "retry_after": refused.retry_after}
-    ).encode()
+    status, content = render_domain_error(refused)
+    body = json.dumps(content).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(refused.retry_after).encode()),
     ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

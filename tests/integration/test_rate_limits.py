@@ -67,6 +67,19 @@ async def test_each_user_has_a_budget_of_their_own(client: httpx.AsyncClient, cl
     assert (await client.get("/api/providers", headers=bob)).status_code == 200
 
 
+async def test_a_browser_session_counts_as_its_user_not_its_address(
+    client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await register(client, email="browser@example.com")
+    login = {"email": "browser@example.com", "password": "correct horse"}
+    assert (await client.post("/api/auth/login", json=login)).status_code == 200  # sets the cookie
+    clock.now = clock.now.replace(second=0)
+    assert [r.status_code for r in await burst(client, 21)][-1] == 429
+    client.cookies.clear()
+    # Anyone else at the same address still has a budget of their own.
+    assert (await client.get("/api/providers")).status_code == 200
+
+
 async def test_brute_force_on_a_login_slows_down_quickly(
     client: httpx.AsyncClient, clock: Clock
 ) -> None:
