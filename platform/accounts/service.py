@@ -11,7 +11,7 @@ from holdfast.accounts.passwords import hash_password, verify_password
 from holdfast.accounts.tokens import issue_session_token, read_session_token
 from holdfast.clock import zone
 from holdfast.context import Context
-from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound, Unauthorized
+from holdfast.errors import DomainError, ErrorKind, Invalid, Unauthorized
 from holdfast.events import Event
 from pymongo.errors import DuplicateKeyError
 
@@ -94,13 +94,6 @@ async def user_for_token(ctx: Context, token: str) -> User:
     user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
     if user is None:
         raise Unauthorized("Your account no longer exists; please register again.")
-    return user
-
-
-async def get_user(user_id: str) -> User:
-    user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
-    if user is None:
-        raise NotFound(f"There is no user with id {user_id}.", code="user_not_found")
     return user
 
 

@@ -12,7 +12,7 @@ from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRul
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import get_service, object_id
-from holdfast.clock import as_utc, zone
+from holdfast.clock import as_utc, iso_z, zone
 from holdfast.context import Context
 from holdfast.errors import Invalid
 
@@ -172,8 +172,6 @@ def nearest(
 
 
 def slot_dict(slot: OfferedSlot, tz: ZoneInfo) -> dict[str, Any]:
-    from holdfast.clock import iso_z
-
     return {
         "provider_id": slot.provider_id,
         "start": iso_z(slot.start),

@@ -112,15 +112,14 @@ async def _created(ctx: Context, delivery: CalendlyDelivery) -> None:
                 **({"rescheduled_from": str(earlier.id)} if earlier else {}),
             },
         )
-    except (tokens.TokenRejected, SlotTaken, DomainError) as exc:
-        reason = (
-            exc.detail
-            if isinstance(exc, DomainError) and not isinstance(exc, SlotTaken)
-            else str(exc) or "collides with an existing booking"
-        )
-        if isinstance(exc, SlotTaken):
-            reason = "collides with an existing booking"
-        await reject(ctx, delivery, reason)
+    except SlotTaken:
+        await reject(ctx, delivery, "collides with an existing booking")
+        return
+    except DomainError as exc:  # e.g. a start in the past, an unknown provider
+        await reject(ctx, delivery, exc.detail)
+        return
+    except tokens.TokenRejected as exc:
+        await reject(ctx, delivery, str(exc))
         return
     await _mark(delivery, "booked", booking=booking)
     if earlier is not None:

@@ -32,27 +32,10 @@ def due_filter(now: datetime, window: timedelta) -> dict[str, Any]:
     return {"state": {"$in": list(WAITING)}, "run_at": {"$lte": now + window}}
 
 
-def next_wakeup(
-    now: datetime, tick: timedelta, earliest_run_at: datetime | None, window: timedelta
-) -> datetime:
-    """Pure: when to look again — the next tick, or sooner if a job enters the window first."""
-    if earliest_run_at is None:
-        return now + tick
-    return max(now, min(now + tick, earliest_run_at - window))
-
-
 async def enqueue(queue: ArqRedis, job: Job) -> bool:
     """Queue one job in arq; True if queued now, False if arq already holds this attempt."""
     queued = await queue.enqueue_job(RUN_JOB, job.id, _job_id=arq_id(job), _defer_until=job.run_at)
     return queued is not None
-
-
-async def mark_promoted(job: Job, now: datetime) -> bool:
-    result = await Job.get_pymongo_collection().update_one(
-        {"_id": job.id, "state": {"$in": list(WAITING)}, "attempts": job.attempts},
-        {"$set": {"state": "promoted", "promoted_at": now, "updated_at": now}},
-    )
-    return result.modified_count == 1
 
 
 async def hand_off(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:

@@ -43,9 +43,6 @@ class Registry:
     def get(self, name: str) -> JobKind | None:
         return self._kinds.get(name)
 
-    def names(self) -> list[str]:
-        return sorted(self._kinds)
-
 
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""

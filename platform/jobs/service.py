@@ -10,6 +10,7 @@ from holdfast.context import Context
 from holdfast.db import Session
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.events import Event
+from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import PENDING, Job, JobState
 from pymongo import ReturnDocument
 
@@ -92,7 +93,5 @@ async def retry_job(job_id_: str, now: datetime) -> Job:
 
 async def hand_off_now(ctx: Context, job: Job) -> None:
     """Queue a job that is due now without waiting for the promoter (best effort)."""
-    from holdfast.jobs.handoff import push_after_commit
-
     await push_after_commit(ctx.queue_redis, [job], ctx.now())
     await ctx.events.publish(Event("job-updated", {"job_id": job.id}))
