@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -100,4 +99,3 @@ def test_dev_seeds_survives_restart_and_refuses_a_second_instance(tmp_path: Path
         ).json()
         assert [b["id"] for b in mine] == [booking["id"]]
         assert len(httpx.get(f"{url}/api/providers").json()) == 2  # seeded once, not twice
-    assert os.listdir(tmp_path / ".holdfast")
