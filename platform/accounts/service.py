@@ -91,10 +91,17 @@ async def user_for_token(ctx: Context, token: str) -> User:
     user_id = read_session_token(
         token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now()
     )
-    user = await User.get(PydanticObjectId(user_id)) if PydanticObjectId.is_valid(user_id) else None
-    if user is None:
+    return await token_user(user_id)
+
+
+async def token_user(user_id: str) -> User:
+    """The account a valid token names (one plain read: this runs on every request)."""
+    found = None
+    if PydanticObjectId.is_valid(user_id):
+        found = await User.get_pymongo_collection().find_one({"_id": PydanticObjectId(user_id)})
+    if found is None:
         raise Unauthorized("Your account no longer exists; please register again.")
-    return user
+    return User.model_validate(found)
 
 
 async def find_users(*, email: str | None) -> list[User]:

@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRule, generate_slots
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.catalog.models import Provider, Service
-from holdfast.catalog.service import get_service, object_id
+from holdfast.catalog.service import object_id, service_with_providers
 from holdfast.clock import as_utc, iso_z, zone
 from holdfast.context import Context
 from holdfast.errors import Invalid
@@ -50,9 +50,12 @@ def date_exceptions(provider: Provider) -> list[DateException]:
     ]
 
 
+Busy = dict[PydanticObjectId, list[tuple[datetime, datetime]]]  # occupied intervals, by provider
+
+
 async def busy_intervals(
     provider_ids: list[PydanticObjectId], start: datetime, end: datetime
-) -> dict[PydanticObjectId, list[tuple[datetime, datetime]]]:
+) -> Busy:
     """Occupied intervals of slot-holding bookings that reach into [start, end)."""
     cursor = Booking.get_pymongo_collection().find(
         {
@@ -63,8 +66,8 @@ async def busy_intervals(
         },
         projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
     )
-    busy: dict[PydanticObjectId, list[tuple[datetime, datetime]]] = {p: [] for p in provider_ids}
-    async for row in cursor:
+    busy: Busy = {p: [] for p in provider_ids}
+    for row in await cursor.to_list():
         busy[row["provider_id"]].append(
             (as_utc(row["occupied_start"]), as_utc(row["occupied_end"]))
         )
@@ -95,15 +98,30 @@ def provider_slots(
 async def slots_for(
     ctx: Context, service: Service, providers: list[Provider], window: tuple[datetime, datetime]
 ) -> list[OfferedSlot]:
+    busy = await _busy_for(service, providers, window)
+    return _offered(service, providers, busy, ctx.now(), window)
+
+
+async def _busy_for(
+    service: Service, providers: list[Provider], window: tuple[datetime, datetime]
+) -> Busy:
+    """Every booking that could touch a slot starting in `window`."""
     reach = timedelta(
         minutes=service.duration_minutes
         + service.buffer_before_minutes
         + service.buffer_after_minutes
     )
-    busy = await busy_intervals(
-        [p.id for p in providers if p.id], window[0] - reach, window[1] + reach
-    )
-    now = ctx.now()
+    ids = [p.id for p in providers if p.id]
+    return await busy_intervals(ids, window[0] - reach, window[1] + reach)
+
+
+def _offered(
+    service: Service,
+    providers: list[Provider],
+    busy: Busy,
+    now: datetime,
+    window: tuple[datetime, datetime],
+) -> list[OfferedSlot]:
     found: list[OfferedSlot] = []
     for provider in providers:
         found += provider_slots(provider, service, busy=busy[provider.id], now=now, window=window)  # type: ignore[index]
@@ -111,17 +129,76 @@ async def slots_for(
     return found
 
 
-async def service_providers(service: Service, provider_id: str | None) -> list[Provider]:
+# Where `nearest_free` looks: a day either side of the target, then up to a fortnight ahead.
+NEAREST_SPANS = ((timedelta(days=1), timedelta(days=1)), (timedelta(days=3), timedelta(days=14)))
+# Within a span it generates slots close to the target first: when a radius holds enough, every
+# slot further out is further away, so the rest of the span need not be generated.
+NEAR_RADII = (timedelta(hours=3), timedelta(hours=12))
+_EDGE = timedelta(seconds=1)  # makes a radius window's end inclusive, like its start
+
+
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """The bookings around a target instant: what `nearest_free` reads first."""
+
+    target: datetime
+    span: tuple[datetime, datetime]
+    busy: Busy
+
+    def is_free(self, provider_id: PydanticObjectId, start: datetime, end: datetime) -> bool:
+        return all(b <= start or a >= end for a, b in self.busy.get(provider_id, []))
+
+
+def _span(target: datetime, now: datetime, index: int) -> tuple[datetime, datetime]:
+    before, after = NEAREST_SPANS[index]
+    return max(target - before, now), target + after
+
+
+async def surroundings(
+    ctx: Context, service: Service, providers: list[Provider], target: datetime
+) -> Surroundings:
+    span = _span(target, ctx.now(), 0)
+    return Surroundings(target, span, await _busy_for(service, providers, span))
+
+
+async def nearest_free(
+    ctx: Context,
+    service: Service,
+    providers: list[Provider],
+    provider_id: str,
+    count: int,
+    around: Surroundings,
+) -> list[OfferedSlot]:
+    """The `count` free slots nearest to `around.target`, the given provider first on a tie.
+
+    `around` is the first span, already read; a second read happens only if it is too full.
+    """
+    now, target = ctx.now(), around.target
+    found: list[OfferedSlot] = []
+    for index in range(len(NEAREST_SPANS)):
+        span = _span(target, now, index)
+        if span[0] >= span[1]:
+            continue
+        busy = around.busy if index == 0 else await _busy_for(service, providers, span)
+        radii = [(max(target - r, span[0]), min(target + r + _EDGE, span[1])) for r in NEAR_RADII]
+        for window in (*radii, span):
+            found = _offered(service, providers, busy, now, window)
+            if len(found) >= count:
+                return nearest(found, target, provider_id, count)
+    return nearest(found, target, provider_id, count)
+
+
+async def service_offering(
+    service_id: str, provider_id: str | None
+) -> tuple[Service, list[Provider]]:
+    """The service and its providers, or just the one asked for (which must offer it)."""
+    service, providers = await service_with_providers(service_id)
     if provider_id is None:
-        ids = service.provider_ids
-    else:
-        wanted = object_id(provider_id, "provider")
-        if wanted not in service.provider_ids:
-            raise Invalid(
-                "That provider does not offer this service.", code="provider_not_offering"
-            )
-        ids = [wanted]
-    return await Provider.find({"_id": {"$in": ids}}).sort("_id").to_list()
+        return service, providers
+    wanted = object_id(provider_id, "provider")
+    if wanted not in service.provider_ids:
+        raise Invalid("That provider does not offer this service.", code="provider_not_offering")
+    return service, [p for p in providers if p.id == wanted]
 
 
 def local_window(
@@ -152,8 +229,7 @@ async def find_availability(
 ) -> tuple[ZoneInfo, list[OfferedSlot]]:
     tz = zone(tz_name)
     window = local_window(ctx, tz=tz, from_date=from_date, days=days)
-    service = await get_service(service_id)
-    providers = await service_providers(service, provider_id)
+    service, providers = await service_offering(service_id, provider_id)
     return tz, await slots_for(ctx, service, providers, window)
 
 

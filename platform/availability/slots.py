@@ -161,10 +161,19 @@ def _window_starts(
     last = wall_end.astimezone(UTC) - spec.duration
     if first >= hi or last < lo:
         return
+    # A grid point's instant is its wall time minus the offset at one end of the window or the
+    # other, so it strays from evenly spaced instants by at most the change between the two.
+    # Grid points further than `slack` before `lo` or after `hi` cannot be wanted: skip them.
+    shift = (wall.utcoffset() or _ZERO) - (wall_end.utcoffset() or _ZERO)
+    slack = 2 * abs(shift) + spec.step
+    if lo - slack > first:
+        wall += (lo - slack - first) // spec.step * spec.step
     # Both operands carry the same tzinfo, so `<`, `==` and `+=` act on wall-clock fields;
     # that is what steps the grid in local time and makes the round trip below detect gaps.
     while wall < wall_end:
         instant = wall.astimezone(UTC)
+        if instant >= hi + slack:
+            return
         if first <= instant <= last and lo <= instant < hi and instant.astimezone(tz) == wall:
             yield instant
         wall += spec.step

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,17 +10,16 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
-    nearest,
+    nearest_free,
     provider_slots,
-    service_providers,
     slot_dict,
-    slots_for,
+    surroundings,
 )
 from holdfast.bookings import followups
 from holdfast.bookings.guard import claim_ids, occupied_span
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
 from holdfast.catalog.models import Provider, Service
-from holdfast.catalog.service import get_provider, get_service, object_id
+from holdfast.catalog.service import get_provider, object_id, service_with_providers
 from holdfast.clock import as_utc, zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -143,8 +141,10 @@ async def book_slot(
         )
     start = as_utc(start)
     now = ctx.now()
-    service, provider = await asyncio.gather(get_service(service_id), get_provider(provider_id))
-    if provider.id not in service.provider_ids:
+    service, offering = await service_with_providers(service_id)
+    provider = _provider_among(offering, provider_id)
+    if provider is None:
+        await get_provider(provider_id)  # a 404 for a provider that does not exist at all
         raise Invalid("That provider does not offer this service.", code="provider_not_offering")
     if offered_only:
         _check_offered(provider, service, start, now)
@@ -182,7 +182,12 @@ async def book_slot(
         tries += 1
         return await _write_booking(session, booking, service, actor, now, history)
 
+    # One read of the bookings around `start` answers both whether it still looks free and,
+    # if not, the nearest alternatives; most collisions end here, without a transaction.
+    around = await surroundings(ctx, service, offering, start)
     try:
+        if not around.is_free(provider.id, booking.occupied_start, booking.occupied_end):  # type: ignore[arg-type]
+            raise _Collision
         jobs = await transact(ctx.mongo, write)
     except (_Collision, DuplicateKeyError) as exc:
         # Our own earlier commit is not a collision: a retried transaction whose first commit
@@ -192,12 +197,22 @@ async def book_slot(
             return existing
         if isinstance(exc, DuplicateKeyError):
             raise
-        raise SlotTaken(
-            await _alternatives(ctx, service, provider, start), zone(display_tz)
-        ) from None
+        if tries:  # the transaction lost a race: what was read before it is out of date
+            around = await surroundings(ctx, service, offering, start)
+        alternatives = await nearest_free(
+            ctx, service, offering, str(provider.id), ALTERNATIVES, around
+        )
+        raise SlotTaken(alternatives, zone(display_tz)) from None
     followups.push_due(ctx, jobs)
     await ctx.events.publish(followups.booking_event("booking-created", booking))
     return booking
+
+
+def _provider_among(providers: list[Provider], provider_id: str) -> Provider | None:
+    if not PydanticObjectId.is_valid(provider_id):
+        return None
+    wanted = PydanticObjectId(provider_id)
+    return next((p for p in providers if p.id == wanted), None)
 
 
 async def _existing(booking: Booking) -> Booking | None:
@@ -205,20 +220,6 @@ async def _existing(booking: Booking) -> Booking | None:
     if found is None and booking.request_key:
         found = await Booking.find_one(Booking.request_key == booking.request_key)
     return found
-
-
-async def _alternatives(
-    ctx: Context, service: Service, provider: Provider, start: datetime
-) -> list[OfferedSlot]:
-    """The nearest free slots: a day either side first, a fortnight ahead if that is full."""
-    providers = await service_providers(service, None)
-    found: list[OfferedSlot] = []
-    for before, after in ((1, 1), (3, 14)):
-        window = (max(start - timedelta(days=before), ctx.now()), start + timedelta(days=after))
-        found = await slots_for(ctx, service, providers, window)
-        if len(found) >= ALTERNATIVES:
-            break
-    return nearest(found, start, str(provider.id), ALTERNATIVES)
 
 
 async def get_booking(booking_id: str, viewer: User) -> Booking:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from beanie import PydanticObjectId
 from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
 from holdfast.catalog.schemas import AvailabilityIn, ProviderIn, ServiceIn
@@ -9,6 +11,8 @@ from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import Invalid, NotFound
 from holdfast.events import Event
+
+_OFFERED_BY = "_offered_by"
 
 
 def object_id(value: str, what: str) -> PydanticObjectId:
@@ -30,6 +34,28 @@ async def get_service(service_id: str) -> Service:
     if service is None:
         raise NotFound(f"There is no service with id {service_id}.", code="service_not_found")
     return service
+
+
+async def service_with_providers(service_id: str) -> tuple[Service, list[Provider]]:
+    """A service and the providers that offer it (in id order), in one round trip."""
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"_id": object_id(service_id, "service")}},
+        {
+            "$lookup": {
+                "from": Provider.get_pymongo_collection().name,
+                "localField": "provider_ids",
+                "foreignField": "_id",
+                "as": _OFFERED_BY,
+            }
+        },
+    ]
+    cursor = await Service.get_pymongo_collection().aggregate(pipeline)
+    found = await cursor.to_list()
+    if not found:
+        raise NotFound(f"There is no service with id {service_id}.", code="service_not_found")
+    providers = [Provider.model_validate(p) for p in found[0].pop(_OFFERED_BY)]
+    providers.sort(key=lambda p: p.id)  # type: ignore[arg-type, return-value]
+    return Service.model_validate(found[0]), providers
 
 
 async def list_providers() -> list[Provider]:

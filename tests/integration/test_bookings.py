@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -85,6 +85,42 @@ async def test_collision_is_409_with_nearest_alternatives(
         headers=second,
     )
     assert again.status_code == 201
+
+
+async def test_alternatives_are_the_nearest_free_slots_even_past_a_full_day(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    me = await register(client)
+    offered = await client.get(
+        "/api/availability",
+        params={"service_id": practice.short, "from": "2027-03-01", "days": 14},
+    )
+    slots = offered.json()["slots"]
+    # Fill Monday and Friday. From Monday noon the nearest free times are on Tuesday, most of a
+    # day away; from Friday's last slot only one free time lies within a day, and the rest
+    # must be found further out (on Thursday, nearer than the Monday after the weekend).
+    for day in ("2027-03-01", "2027-03-05"):
+        for slot in [s for s in slots if s["start"].startswith(day)]:
+            made = await client.post(
+                "/api/bookings",
+                json=booking(practice, slot["start"], service_id=practice.short),
+                headers=me,
+            )
+            assert made.status_code == 201, made.text
+    free = [s for s in slots if not s["start"].startswith(("2027-03-01", "2027-03-05"))]
+
+    for target in ("2027-03-01T12:00:00Z", "2027-03-05T16:30:00Z"):
+        taken = await client.post(
+            "/api/bookings",
+            json=booking(practice, target, service_id=practice.short),
+            headers=me,
+        )
+        assert taken.status_code == 409
+        at = datetime.fromisoformat(target)
+        expected = sorted(free, key=lambda s: abs(datetime.fromisoformat(s["start"]) - at))[:5]
+        assert [a["start"] for a in taken.json()["alternatives"]] == sorted(
+            s["start"] for s in expected
+        )
 
 
 async def test_partial_overlap_of_different_durations_is_refused(
