@@ -11,6 +11,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from holdfast.cache.rules import load_rules
 from holdfast.cache.store import ResponseCache
+from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Mongo, connect, init_models
 from holdfast.events import EventBus
@@ -30,6 +31,7 @@ class Context:
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
+    catalog: CatalogSnapshots = field(default_factory=lambda: CatalogSnapshots(max_age=0))
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -70,6 +72,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         cache_redis=cache_redis,
         clock=clock,
         cache=cache,
+        catalog=CatalogSnapshots(max_age=settings.catalog_snapshot_seconds),
         limiter=Limiter(
             cache_redis,
             requests=settings.rate_limit_requests,
@@ -77,6 +80,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
             login_failures=settings.login_failures_allowed,
         ),
     )
+    ctx.events.subscribe(ctx.catalog.forget)
     if cache is not None:
         ctx.events.subscribe(cache.invalidate)
     return ctx

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     cache_timeout_ms: int = Field(
         default=50, ge=5, le=5000, description="Cache Redis timeout: slower than this is bypassed."
     )
+    catalog_snapshot_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a process reuses a service and its providers for bookings "
+        "(another process's catalog change shows after at most this long); 0 = never.",
+    )
     rate_limit_requests: int = Field(
         default=300, ge=1, description="Requests one client may make per rate-limit window."
     )

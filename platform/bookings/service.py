@@ -19,7 +19,7 @@ from holdfast.bookings import followups
 from holdfast.bookings.guard import claim_ids, occupied_span
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
 from holdfast.catalog.models import Provider, Service
-from holdfast.catalog.service import get_provider, object_id, service_with_providers
+from holdfast.catalog.service import get_provider, object_id
 from holdfast.clock import as_utc, zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -141,7 +141,7 @@ async def book_slot(
         )
     start = as_utc(start)
     now = ctx.now()
-    service, offering = await service_with_providers(service_id)
+    service, offering = await ctx.catalog.service_with_providers(service_id)
     provider = _provider_among(offering, provider_id)
     if provider is None:
         await get_provider(provider_id)  # a 404 for a provider that does not exist at all

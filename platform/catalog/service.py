@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
 from holdfast.catalog.schemas import AvailabilityIn, ProviderIn, ServiceIn
 from holdfast.clock import zone
-from holdfast.context import Context
 from holdfast.errors import Invalid, NotFound
 from holdfast.events import Event
+
+if TYPE_CHECKING:  # the context holds catalog snapshots, which read through here
+    from holdfast.context import Context
 
 _OFFERED_BY = "_offered_by"
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import httpx
+from holdfast.catalog.models import Service
+from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.context import Context
 
 from tests.support import Practice, make_admin, register
@@ -89,3 +91,44 @@ async def test_book_now_without_calendly_is_a_clear_503(
     me = await register(client)
     response = await client.post("/api/book-now", json={"service_id": practice.session}, headers=me)
     assert (response.status_code, response.json()["error"]) == (503, "calendly_not_configured")
+
+
+async def test_bookings_see_a_catalog_change_made_here_at_once(
+    client: httpx.AsyncClient, ctx: Context, practice: Practice
+) -> None:
+    me = await register(client)
+    slot = {"service_id": practice.session, "provider_id": practice.london}
+    booked = await client.post(
+        "/api/bookings", json={**slot, "start": "2027-03-01T10:00:00Z"}, headers=me
+    )
+    assert booked.status_code == 201  # the booking path now holds a snapshot of the service
+    closed = await client.put(
+        f"/api/admin/providers/{practice.london}/availability",
+        json={"rules": [], "exceptions": [{"date": "2027-03-01"}]},
+        headers=practice.admin,
+    )
+    assert closed.status_code == 200
+    refused = await client.post(
+        "/api/bookings", json={**slot, "start": "2027-03-01T12:00:00Z"}, headers=me
+    )
+    assert refused.status_code == 422 and refused.json()["error"] == "not_a_slot"
+
+
+async def test_another_process_catalog_change_shows_within_the_snapshot_age(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    ticks = [100.0]
+    snapshots = CatalogSnapshots(max_age=1.0, monotonic=lambda: ticks[0])
+    service, _ = await snapshots.service_with_providers(practice.session)
+    assert service.duration_minutes == 60
+    # Another process changes the service: no event reaches this one.
+    await Service.get_pymongo_collection().update_one(
+        {"_id": service.id}, {"$set": {"duration_minutes": 30}}
+    )
+    ticks[0] += 0.9
+    still, _ = await snapshots.service_with_providers(practice.session)
+    assert still.duration_minutes == 60
+    ticks[0] += 0.2
+    fresh, providers = await snapshots.service_with_providers(practice.session)
+    assert fresh.duration_minutes == 30
+    assert [str(p.id) for p in providers] == sorted([practice.london, practice.new_york])
