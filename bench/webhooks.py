@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "webhooks_results.md"
 RATE, SECONDS = 200, 15.0  # offered requests per second, open-loop; length of a timed series
 REQUESTS = int(RATE * SECONDS)
+ROUNDS = 3  # each round times both endpoints, back to back; the order alternates by round
 WARMUP = 200  # deliveries at the same rate before each timed series, not timed
 TARGET_RATIO = 3.0  # webhook p99 / bare p99
 KEY = "bench-calendly-signing-key"
@@ -175,14 +177,31 @@ async def open_loop(send: Send, batch: list[Delivery], series: Series) -> Run:
     return run
 
 
-async def timed_series(name: str, send: Send, probes: dict[str, Probe], report: Report) -> Series:
-    """Wait for a quiet machine, warm up at the same rate, then time REQUESTS deliveries."""
-    await report.wait_quiet(f"the {name} series")
+async def timed_series(name: str, send: Send, probes: dict[str, Probe]) -> Series:
+    """Warm up at the same rate, then time REQUESTS deliveries; `name` keeps invitees unique."""
     await open_loop(send, deliveries(f"{name}-warmup-", WARMUP), Series(name))
     series = Series(name)
     timed = open_loop(send, deliveries(f"{name}-", REQUESTS), series)
     _, series.cpu = await metered(probes, timed)
     return series
+
+
+@dataclass
+class Round:
+    webhook: Series
+    bare: Series
+
+
+def pooled(name: str, series: list[Series]) -> Series:
+    """Every round's series as one: the latencies together, the rate over their total time."""
+    whole = Series(name)
+    for one in series:
+        whole.lags += one.lags
+        whole.run.elapsed += one.run.elapsed
+        for outcome, latencies in one.run.by_outcome.items():
+            for latency in latencies:
+                whole.run.record(outcome, latency)
+    return whole
 
 
 # ---------------------------------------------------------------- processes ------------
@@ -214,7 +233,7 @@ async def stored(running: Platform, report: Report) -> None:
     from holdfast.context import close_context, open_context
     from holdfast.db import ensure_indexes
 
-    expected = WARMUP + REQUESTS
+    expected = ROUNDS * (WARMUP + REQUESTS)
     ctx = await open_context(running.settings)
     try:
         await ensure_indexes(ctx.db)
@@ -249,20 +268,40 @@ def series_row(label: str, series: Series) -> str:
     return row(label, run, notes)
 
 
-def ratio_row(webhook: Series, bare: Series) -> str:
+def ratio(webhook: Series, bare: Series) -> tuple[float, float]:
+    """(p99 ratio, p50 ratio) of the webhook over the bare endpoint."""
     (hook50, hook99), (bare50, bare99) = (percentiles(s.run.latencies) for s in (webhook, bare))
-    ratio = hook99 / bare99
-    notes = f"{ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(ratio <= TARGET_RATIO)})"
-    return row("Ratio webhook p99 / bare p99", None, f"{notes}; p50 ratio {hook50 / bare50:.1f}x")
+    return hook99 / bare99, hook50 / bare50
 
 
-def add_results(webhook: Series, bare: Series, report: Report) -> None:
+def add_results(rounds: list[Round], report: Report) -> None:
+    webhook = pooled("webhook", [r.webhook for r in rounds])
+    bare = pooled("bare", [r.bare for r in rounds])
+    p99_ratio, p50_ratio = ratio(webhook, bare)
+    each = [ratio(r.webhook, r.bare)[0] for r in rounds]
+    verdict_note = (
+        f"{p99_ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(p99_ratio <= TARGET_RATIO)})"
+    )
     report.rows += [
-        series_row(f"POST {WEBHOOK} (signed `invitee.created`, new invitee each)", webhook),
-        series_row(f"POST {BARE}, bare Litestar app", bare),
-        ratio_row(webhook, bare),
+        series_row(
+            f"POST {WEBHOOK} (signed `invitee.created`, new invitee each), all rounds", webhook
+        ),
+        series_row(f"POST {BARE}, bare Litestar app, all rounds", bare),
+        row(
+            "Ratio webhook p99 / bare p99, all rounds",
+            None,
+            f"{verdict_note}; p50 ratio {p50_ratio:.1f}x; per round "
+            f"{', '.join(f'{r:.1f}x' for r in each)} (median {statistics.median(each):.1f}x)",
+        ),
     ]
-    report.facts += [f"- CPU, {s.name} series: {s.cpu}." for s in (bare, webhook)]
+    for number, one in enumerate(rounds, 1):
+        report.rows += [
+            series_row(f"Round {number}: POST {WEBHOOK}", one.webhook),
+            series_row(f"Round {number}: POST {BARE}", one.bare),
+        ]
+        report.facts.append(
+            f"- CPU, round {number}: bare series {one.bare.cpu}; webhook series {one.webhook.cpu}."
+        )
 
 
 def render(report: Report, seconds: float) -> str:
@@ -272,9 +311,10 @@ def render(report: Report, seconds: float) -> str:
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, API `holdfast api --workers 1` with the cache Redis, "
-            f"load from aiohttp {aiohttp.__version__}: {REQUESTS} requests open-loop at "
-            f"{RATE}/s per series after {WARMUP} warm-up requests. Latencies in ms, client-side, "
-            "from each request's start.",
+            f"load from aiohttp {aiohttp.__version__}: {ROUNDS} rounds, each timing both endpoints "
+            f"back to back (the bare app first in odd rounds, the webhook first in even ones), "
+            f"{REQUESTS} requests open-loop at {RATE}/s per series after {WARMUP} warm-up "
+            "requests. Latencies in ms, client-side, from each request's start.",
             "",
             "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
             "|---|---:|---:|---:|---:|---|",
@@ -292,13 +332,23 @@ async def measure(
     running: Platform, bare_url: str, probes: dict[str, Probe], report: Report
 ) -> None:
     api, floor = load_client(running.base_url), load_client(bare_url)
+    hook, bare = poster(api, WEBHOOK, report.odd), poster(floor, BARE, report.odd)
+    rounds: list[Round] = []
     try:
-        bare = await timed_series("bare", poster(floor, BARE, report.odd), probes, report)
-        webhook = await timed_series("webhook", poster(api, WEBHOOK, report.odd), probes, report)
+        for number in range(1, ROUNDS + 1):
+            await report.wait_quiet(f"round {number}")
+            if number % 2:  # odd rounds time the bare app first, even rounds the webhook
+                first = await timed_series(f"bare{number}", bare, probes)
+                second = await timed_series(f"webhook{number}", hook, probes)
+                rounds.append(Round(webhook=second, bare=first))
+            else:
+                first = await timed_series(f"webhook{number}", hook, probes)
+                second = await timed_series(f"bare{number}", bare, probes)
+                rounds.append(Round(webhook=first, bare=second))
     finally:
         await api.close()
         await floor.close()
-    add_results(webhook, bare, report)
+    add_results(rounds, report)
     await stored(running, report)
 
 

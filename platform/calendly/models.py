@@ -42,8 +42,9 @@ class CalendlyDelivery(Document):
 
     class Settings:
         name = "calendly_deliveries"
+        # Deliveries are found by `_id` (event name and invitee URI); the promoter's query is
+        # the only other read that needs an index. Each index is one more write per webhook.
         indexes = [
-            IndexModel([("invitee_uri", ASCENDING)], name="invitee"),
             IndexModel(
                 [("received_at", ASCENDING)],
                 partialFilterExpression={"job_id": None},

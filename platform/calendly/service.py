@@ -8,6 +8,7 @@ outside policy: cancelled at Calendly (a durable job) and the invitee told how t
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import schedule
+from pymongo.errors import DuplicateKeyError
 
 HANDLED = ("invitee.created", "invitee.canceled")
 
@@ -95,22 +97,20 @@ async def receive(ctx: Context, header: str | None, body: bytes) -> str | None:
     invitee_uri = document["payload"].get("uri")
     if event not in HANDLED or not isinstance(invitee_uri, str):
         return None  # verified, but nothing Holdfast acts on
-    # One idempotent single-document write is the whole acknowledgement: the raw delivery,
-    # once per (event, invitee). Turning it into a job is the promoter's tick (`enqueue_received`).
-    await CalendlyDelivery.get_pymongo_collection().update_one(
-        {"_id": f"{event}:{invitee_uri}"},
-        {
-            "$setOnInsert": {
-                "event": event,
-                "invitee_uri": invitee_uri,
-                "payload": document,
-                "received_at": ctx.now(),
-                "status": "received",
-                "job_id": None,
-            }
-        },
-        upsert=True,
-    )
+    # One single-document insert is the whole acknowledgement: the raw delivery, once per
+    # (event, invitee); a repeat hits the key and changes nothing. Turning it into a job is the
+    # promoter's tick (`enqueue_received`).
+    delivery = {
+        "_id": f"{event}:{invitee_uri}",
+        "event": event,
+        "invitee_uri": invitee_uri,
+        "payload": document,
+        "received_at": ctx.now(),
+        "status": "received",
+        "job_id": None,
+    }
+    with suppress(DuplicateKeyError):
+        await CalendlyDelivery.get_pymongo_collection().insert_one(delivery)
     return event
 
 
