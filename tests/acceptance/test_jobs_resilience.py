@@ -90,7 +90,9 @@ def practice(url: str, reminder_minutes: int) -> tuple[str, list[str]]:
 def soon_slot() -> tuple[datetime, int]:
     """A slot whose reminder (whole minutes before it) falls due 15-75 s from now."""
     now = datetime.now(UTC)
-    start = (now + timedelta(seconds=90)).replace(second=0, microsecond=0)
+    # At least 90 s ahead, on a five-minute mark: rounding down to the minute here could leave
+    # less than 75 s, and then no whole minute for the reminder to come before the start.
+    start = (now + timedelta(seconds=90)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start += timedelta(minutes=-start.minute % 5)
     minutes = int((start - now - timedelta(seconds=15)).total_seconds() // 60)
     return start, minutes

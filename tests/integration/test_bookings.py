@@ -24,6 +24,14 @@ def booking(practice: Practice, start: str = MONDAY_11, **change: Any) -> dict[s
     }
 
 
+async def post_short(
+    client: httpx.AsyncClient, practice: Practice, start: str, headers: dict[str, str]
+) -> httpx.Response:
+    """Book the 30-minute London service at `start`."""
+    body = booking(practice, start, service_id=practice.short)
+    return await client.post("/api/bookings", json=body, headers=headers)
+
+
 async def test_book_read_list_cancel_and_history(
     client: httpx.AsyncClient, practice: Practice
 ) -> None:
@@ -101,20 +109,12 @@ async def test_alternatives_are_the_nearest_free_slots_even_past_a_full_day(
     # must be found further out (on Thursday, nearer than the Monday after the weekend).
     for day in ("2027-03-01", "2027-03-05"):
         for slot in [s for s in slots if s["start"].startswith(day)]:
-            made = await client.post(
-                "/api/bookings",
-                json=booking(practice, slot["start"], service_id=practice.short),
-                headers=me,
-            )
+            made = await post_short(client, practice, slot["start"], me)
             assert made.status_code == 201, made.text
     free = [s for s in slots if not s["start"].startswith(("2027-03-01", "2027-03-05"))]
 
     for target in ("2027-03-01T12:00:00Z", "2027-03-05T16:30:00Z"):
-        taken = await client.post(
-            "/api/bookings",
-            json=booking(practice, target, service_id=practice.short),
-            headers=me,
-        )
+        taken = await post_short(client, practice, target, me)
         assert taken.status_code == 409
         at = datetime.fromisoformat(target)
         expected = sorted(free, key=lambda s: abs(datetime.fromisoformat(s["start"]) - at))[:5]
@@ -128,11 +128,7 @@ async def test_partial_overlap_of_different_durations_is_refused(
 ) -> None:
     me = await register(client)
     # A 30-minute booking at 12:00 sits inside the 15-minute buffer after an 11:00 session.
-    short = await client.post(
-        "/api/bookings",
-        json=booking(practice, "2027-03-01T12:00:00Z", service_id=practice.short),
-        headers=me,
-    )
+    short = await post_short(client, practice, "2027-03-01T12:00:00Z", me)
     assert short.status_code == 201
     session = await client.post("/api/bookings", json=booking(practice), headers=me)
     assert session.status_code == 409
