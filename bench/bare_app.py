@@ -1,11 +1,34 @@
-"""The floor bench/webhooks.py compares `POST /webhooks/calendly` with: a bare Litestar app.
+"""The floors bench/webhooks.py compares `POST /webhooks/calendly` with: a bare Litestar app.
 
-`POST /` only returns 200. `GET /health/ready` lets bench/run.py's `wait_ready` see it is up.
+`POST /` only returns 200. `POST /durable` parses the JSON body and inserts it into MongoDB
+once, with the client's default write concern, before it returns 200: the one journaled write
+the webhook's acknowledgement also waits for, and nothing else. Its database comes from
+`BENCH_MONGO_URL`; without it, the route answers 503. `GET /health/ready` lets bench/run.py's
+`wait_ready` see the app is up.
 """
 
 from __future__ import annotations
 
-from litestar import Litestar, get, post
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get, post
+from pymongo import AsyncMongoClient
+
+
+@asynccontextmanager
+async def mongo(app: Litestar) -> AsyncIterator[None]:
+    url = os.environ.get("BENCH_MONGO_URL")
+    client: AsyncMongoClient[dict[str, Any]] | None = AsyncMongoClient(url) if url else None
+    app.state.inbox = client.get_default_database().bare_inbox if client else None
+    try:
+        yield
+    finally:
+        if client is not None:
+            await client.close()
 
 
 @post("/", status_code=200)
@@ -13,9 +36,19 @@ async def acknowledge() -> None:
     return None
 
 
+@post("/durable", status_code=200)
+async def acknowledge_durably(request: Request[Any, Any, Any]) -> Response[None]:
+    inbox = request.app.state.inbox
+    if inbox is None:
+        return Response(None, status_code=503)
+    document = json.loads(await request.body())
+    await inbox.insert_one({"_id": document["payload"]["uri"], "payload": document})
+    return Response(None, status_code=200)
+
+
 @get("/health/ready")
 async def ready() -> None:
     return None
 
 
-app = Litestar([acknowledge, ready])
+app = Litestar([acknowledge, acknowledge_durably, ready], lifespan=[mongo])

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 # bench.* lives in the repository, which `-P` keeps off sys.path; appended, so that installed
 # modules (the standard library's `platform`, say) keep precedence.
@@ -53,13 +54,13 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "webhooks_results.md"
 RATE, SECONDS = 200, 15.0  # offered requests per second, open-loop; length of a timed series
 REQUESTS = int(RATE * SECONDS)
-ROUNDS = 3  # each round times both endpoints, back to back; the order alternates by round
+ROUNDS = 3  # each round times the three endpoints back to back; the order rotates by round
 WARMUP = 200  # deliveries at the same rate before each timed series, not timed
 TARGET_RATIO = 3.0  # webhook p99 / bare p99
 KEY = "bench-calendly-signing-key"
 CALENDLY = "https://api.calendly.com"
 START = "2027-03-03T11:00:00.000000Z"
-WEBHOOK, BARE = "/webhooks/calendly", "/"
+WEBHOOK, BARE, DURABLE = "/webhooks/calendly", "/", "/durable"
 
 Send = Callable[["Delivery"], Awaitable[str]]  # -> outcome label: the status, or an error
 
@@ -190,6 +191,7 @@ async def timed_series(name: str, send: Send, probes: dict[str, Probe]) -> Serie
 class Round:
     webhook: Series
     bare: Series
+    durable: Series  # the bare app plus the one journaled insert: informational
 
 
 def pooled(name: str, series: list[Series]) -> Series:
@@ -207,8 +209,9 @@ def pooled(name: str, series: list[Series]) -> Series:
 # ---------------------------------------------------------------- processes ------------
 
 
-def bare_server(root: Path) -> Server:
-    """bench/bare_app.py under uvicorn as the API runs it (uvloop, httptools, no access log)."""
+def bare_server(root: Path, mongo_url: str) -> Server:
+    """bench/bare_app.py under uvicorn as the API runs it (uvloop, httptools, no access log),
+    its `POST /durable` writing to `mongo_url`."""
     port = free_port()
     entry = (
         f"import sys; sys.path.append({str(REPO)!r}); import uvicorn; "
@@ -219,8 +222,15 @@ def bare_server(root: Path) -> Server:
         process = subprocess.Popen(
             [sys.executable, "-P", "-c", entry], cwd=root, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "BENCH_MONGO_URL": mongo_url},
         )  # fmt: skip
     return Server("bare", process, port)
+
+
+def bare_database(api_mongo_url: str) -> str:
+    """The API's MongoDB URL with another database: the bare app's inserts stay apart."""
+    parts = urlsplit(api_mongo_url)
+    return urlunsplit(parts._replace(path="/bench_bare"))
 
 
 # ---------------------------------------------------------------- checks and report ----
@@ -277,11 +287,13 @@ def ratio(webhook: Series, bare: Series) -> tuple[float, float]:
 def add_results(rounds: list[Round], report: Report) -> None:
     webhook = pooled("webhook", [r.webhook for r in rounds])
     bare = pooled("bare", [r.bare for r in rounds])
+    durable = pooled("durable", [r.durable for r in rounds])
     p99_ratio, p50_ratio = ratio(webhook, bare)
     each = [ratio(r.webhook, r.bare)[0] for r in rounds]
     verdict_note = (
         f"{p99_ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(p99_ratio <= TARGET_RATIO)})"
     )
+    durable99, durable50 = ratio(webhook, durable)
     report.rows += [
         series_row(
             f"POST {WEBHOOK} (signed `invitee.created`, new invitee each), all rounds", webhook
@@ -293,14 +305,22 @@ def add_results(rounds: list[Round], report: Report) -> None:
             f"{verdict_note}; p50 ratio {p50_ratio:.1f}x; per round "
             f"{', '.join(f'{r:.1f}x' for r in each)} (median {statistics.median(each):.1f}x)",
         ),
+        series_row(f"POST {DURABLE}, bare app + one journaled insert, all rounds", durable),
+        row(
+            "Ratio webhook p99 / bare + insert p99, all rounds",
+            None,
+            f"{durable99:.1f}x (information, no target); p50 ratio {durable50:.1f}x",
+        ),
     ]
     for number, one in enumerate(rounds, 1):
         report.rows += [
             series_row(f"Round {number}: POST {WEBHOOK}", one.webhook),
             series_row(f"Round {number}: POST {BARE}", one.bare),
+            series_row(f"Round {number}: POST {DURABLE}", one.durable),
         ]
         report.facts.append(
-            f"- CPU, round {number}: bare series {one.bare.cpu}; webhook series {one.webhook.cpu}."
+            f"- CPU, round {number}: bare series {one.bare.cpu}; webhook series "
+            f"{one.webhook.cpu}; bare + insert series {one.durable.cpu}."
         )
 
 
@@ -311,8 +331,8 @@ def render(report: Report, seconds: float) -> str:
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, API `holdfast api --workers 1` with the cache Redis, "
-            f"load from aiohttp {aiohttp.__version__}: {ROUNDS} rounds, each timing both endpoints "
-            f"back to back (the bare app first in odd rounds, the webhook first in even ones), "
+            f"load from aiohttp {aiohttp.__version__}: {ROUNDS} rounds, each timing the three "
+            "endpoints back to back in an order that rotates by round, "
             f"{REQUESTS} requests open-loop at {RATE}/s per series after {WARMUP} warm-up "
             "requests. Latencies in ms, client-side, from each request's start.",
             "",
@@ -332,19 +352,20 @@ async def measure(
     running: Platform, bare_url: str, probes: dict[str, Probe], report: Report
 ) -> None:
     api, floor = load_client(running.base_url), load_client(bare_url)
-    hook, bare = poster(api, WEBHOOK, report.odd), poster(floor, BARE, report.odd)
+    senders = {
+        "bare": poster(floor, BARE, report.odd),
+        "webhook": poster(api, WEBHOOK, report.odd),
+        "durable": poster(floor, DURABLE, report.odd),
+    }
     rounds: list[Round] = []
     try:
         for number in range(1, ROUNDS + 1):
             await report.wait_quiet(f"round {number}")
-            if number % 2:  # odd rounds time the bare app first, even rounds the webhook
-                first = await timed_series(f"bare{number}", bare, probes)
-                second = await timed_series(f"webhook{number}", hook, probes)
-                rounds.append(Round(webhook=second, bare=first))
-            else:
-                first = await timed_series(f"webhook{number}", hook, probes)
-                second = await timed_series(f"bare{number}", bare, probes)
-                rounds.append(Round(webhook=first, bare=second))
+            order = list(senders)[number - 1 :] + list(senders)[: number - 1]
+            timed = {
+                name: await timed_series(f"{name}{number}", senders[name], probes) for name in order
+            }
+            rounds.append(Round(**timed))
     finally:
         await api.close()
         await floor.close()
@@ -357,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report, began = Report(args.max_load, args.max_wait), time.perf_counter()
     with (
         platform(calendly_signing_key=SecretStr(KEY)) as running,
-        started(bare_server(running.root)) as bare,
+        started(bare_server(running.root, bare_database(running.settings.mongo_url))) as bare,
     ):
         bare_url = wait_ready(bare, running.root / "bare.log")
         probes = {**running.probes, "bare app": cpu_probe(bare.pid)}
