@@ -115,15 +115,25 @@ def _wait_until(
     timeout: float,
 ) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
-            raise EmbeddedError(f"{what} exited with code {process.returncode}. Log tail:\n{tail}")
-        if ready():
-            return
-        time.sleep(0.1)
-    process.kill()
-    raise EmbeddedError(f"{what} did not become ready within {timeout:.0f} s (log: {log_path}).")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-800:] if log_path.exists() else ""
+                raise EmbeddedError(
+                    f"{what} exited with code {process.returncode}. Log tail:\n{tail}"
+                )
+            if ready():
+                return
+            time.sleep(0.1)
+        raise EmbeddedError(
+            f"{what} did not become ready within {timeout:.0f} s (log: {log_path})."
+        )
+    except BaseException:
+        # A timeout, or Ctrl-C while waiting: no half-started server is left behind. It runs in
+        # a session of its own, so nothing else would stop it.
+        process.kill()
+        process.wait()
+        raise
 
 
 def start_mongod(data_dir: Path, port: int, *, timeout: float = 60.0) -> Server:
