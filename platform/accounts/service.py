@@ -8,7 +8,7 @@ from datetime import timedelta
 from beanie import PydanticObjectId
 from holdfast.accounts.models import Role, User
 from holdfast.accounts.passwords import hash_password, verify_password
-from holdfast.accounts.tokens import issue_session_token, read_session_token
+from holdfast.accounts.tokens import issue_session_token
 from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid, Unauthorized
@@ -85,13 +85,6 @@ def session_token(ctx: Context, user: User) -> str:
         lifetime=timedelta(hours=ctx.settings.session_hours),
         role=user.role,
     )
-
-
-async def user_for_token(ctx: Context, token: str) -> User:
-    user_id = read_session_token(
-        token, secret=ctx.settings.secret_key.get_secret_value(), now=ctx.now()
-    )
-    return await token_user(user_id)
 
 
 async def token_user(user_id: str) -> User:

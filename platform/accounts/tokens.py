@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from holdfast import signing
 from holdfast.errors import Unauthorized
@@ -26,21 +27,20 @@ def issue_session_token(
     return signing.encode(claims, secret)
 
 
-def peek_session_token(token: str, *, secret: str, now: datetime) -> tuple[str, str] | None:
-    """(user id, role) from a valid token without touching the database, else None."""
-    try:
-        claims = signing.decode(token, secret=secret, audience=AUDIENCE, required=["sub"], now=now)
-    except signing.TokenInvalid:
-        return None
-    return str(claims["sub"]), str(claims.get("role", "client"))
+class Caller(NamedTuple):
+    """What a valid login token says, read without the database."""
+
+    user_id: str
+    role: str  # only for keying cached responses; authorisation reads the role from MongoDB
+    session: str  # the login session, which Book now links are bound to
 
 
-def read_session_token(token: str, *, secret: str, now: datetime) -> str:
-    """The user id the token names, or `Unauthorized`."""
+def read_session_token(token: str, *, secret: str, now: datetime) -> Caller:
+    """The caller a valid token names, or `Unauthorized` saying why it is refused."""
     try:
         claims = signing.decode(token, secret=secret, audience=AUDIENCE, required=["sub"], now=now)
     except signing.TokenInvalid as exc:
         if exc.expired:
             raise Unauthorized("Your session has expired; please log in again.") from None
         raise Unauthorized("Your session is not valid; please log in again.") from None
-    return str(claims["sub"])
+    return Caller(str(claims["sub"]), str(claims.get("role", "client")), str(claims.get("sid", "")))

@@ -38,10 +38,11 @@ def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
         who = peek_caller(scope, ctx)
         if not who:
             return None  # the handler answers 401; nothing to cache
-        user_id, role = who
-        material.append(f"user={user_id}")
+        material.append(f"user={who.user_id}")
         if rule.scope == "user_id":
-            scope_value = None if role == "admin" else user_id  # an admin's list covers everyone
+            scope_value = (
+                None if who.role == "admin" else who.user_id
+            )  # an admin's list covers everyone
     return ResponseCache.lookup_for(rule, material, scope_value)
 
 

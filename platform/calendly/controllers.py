@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
 from holdfast.calendly import service
 from holdfast.calendly.models import CalendlyDelivery
 from holdfast.schemas import Input, UtcInstant
-from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_token
+from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_caller
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, Field
@@ -40,12 +39,6 @@ class DeliveryOut(BaseModel):
         )
 
 
-def _session(request: Request[Any, Any, Any]) -> str:
-    # The login session the link is issued in (already verified by the `user` dependency).
-    token = request_token(request) or ""
-    return str(jwt.decode(token, options={"verify_signature": False}).get("sid", ""))
-
-
 class CalendlyController(Controller):
     path = ""
     tags = ["calendly"]
@@ -58,7 +51,8 @@ class CalendlyController(Controller):
         user: CurrentUser,
         request: Request[Any, Any, Any],
     ) -> BookNowOut:
-        url, expires_at = await service.book_now(ctx, user, data.service_id, _session(request))
+        session = request_caller(request, ctx).session  # verified by the `user` dependency
+        url, expires_at = await service.book_now(ctx, user, data.service_id, session)
         return BookNowOut(url=url, expires_at=expires_at)
 
     @post("/webhooks/calendly", status_code=200)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from holdfast.accounts.models import User
-from holdfast.accounts.service import token_user, user_for_token
-from holdfast.accounts.tokens import peek_session_token
+from holdfast.accounts.service import token_user
+from holdfast.accounts.tokens import Caller, read_session_token
 from holdfast.context import Context
 from holdfast.errors import Forbidden, Unauthorized
 from litestar import Request
@@ -35,30 +35,43 @@ def scope_token(scope: Scope) -> str | None:
     return None
 
 
-def request_token(request: Request[Any, Any, Any]) -> str | None:
-    return scope_token(request.scope)
-
-
-def peek_caller(scope: Scope, ctx: Context) -> tuple[str, str] | None:
-    """(user id, role) a valid token claims, without the database; decoded once per request
-    however many middlewares ask (rate limits, the cache). Authorisation still reads MongoDB."""
+def _token_verdict(scope: Scope, ctx: Context) -> Caller | Unauthorized | None:
+    """The request's token read once, however many middlewares and dependencies ask: the
+    caller it names, why it is refused, or None when there is no token."""
     state = scope.setdefault("state", {})
     if "holdfast_caller" not in state:
         token = scope_token(scope)
-        secret = ctx.settings.secret_key.get_secret_value()
-        state["holdfast_caller"] = token and peek_session_token(token, secret=secret, now=ctx.now())
-    caller: tuple[str, str] | None = state["holdfast_caller"] or None
-    return caller
+        verdict: Caller | Unauthorized | None = None
+        if token is not None:
+            secret = ctx.settings.secret_key.get_secret_value()
+            try:
+                verdict = read_session_token(token, secret=secret, now=ctx.now())
+            except Unauthorized as refused:
+                verdict = refused
+        state["holdfast_caller"] = verdict
+    found: Caller | Unauthorized | None = state["holdfast_caller"]
+    return found
+
+
+def peek_caller(scope: Scope, ctx: Context) -> Caller | None:
+    """Who a valid token names, without the database (rate limits, the cache)."""
+    verdict = _token_verdict(scope, ctx)
+    return verdict if isinstance(verdict, Caller) else None
+
+
+def request_caller(request: Request[Any, Any, Any], ctx: Context) -> Caller:
+    """Who a valid token names, or 401 saying what is wrong with it."""
+    verdict = _token_verdict(request.scope, ctx)
+    if verdict is None:
+        raise Unauthorized("Please log in first.", code="login_required")
+    if isinstance(verdict, Unauthorized):
+        raise verdict
+    return verdict
 
 
 async def provide_user(request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> User:
-    caller = peek_caller(request.scope, ctx)
-    if caller is not None:
-        return await token_user(caller[0])
-    token = request_token(request)
-    if token is None:
-        raise Unauthorized("Please log in first.", code="login_required")
-    return await user_for_token(ctx, token)  # refuses the token, saying why
+    """The account behind the token: authorisation always reads it from MongoDB."""
+    return await token_user(request_caller(request, ctx).user_id)
 
 
 async def provide_admin(user: NamedDependency[User]) -> User:

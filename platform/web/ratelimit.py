@@ -24,7 +24,7 @@ def client_address(scope: Scope) -> str:
 
 def _client(scope: Scope, ctx: Any) -> str:
     caller = peek_caller(scope, ctx)
-    return f"user:{caller[0]}" if caller else f"address:{client_address(scope)}"
+    return f"user:{caller.user_id}" if caller else f"address:{client_address(scope)}"
 
 
 class RateLimitMiddleware(ASGIMiddleware):

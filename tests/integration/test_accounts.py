@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 from holdfast.context import Context
 
+from tests.conftest import Clock
 from tests.support import make_admin, register
 
 
@@ -74,8 +75,10 @@ async def test_bad_registrations_are_refused_with_a_reason(client: httpx.AsyncCl
     ).status_code == 401
 
 
-async def test_wrong_password_and_forged_token_are_401(client: httpx.AsyncClient) -> None:
-    await register(client, email="dan@example.com")
+async def test_wrong_password_forged_or_expired_token_are_401(
+    client: httpx.AsyncClient, clock: Clock
+) -> None:
+    dan = await register(client, email="dan@example.com")
     wrong = await client.post(
         "/api/auth/login", json={"email": "dan@example.com", "password": "not it at all"}
     )
@@ -83,8 +86,12 @@ async def test_wrong_password_and_forged_token_are_401(client: httpx.AsyncClient
     forged = await client.get(
         "/api/me", headers={"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.xxxx"}
     )
-    assert forged.status_code == 401
+    assert forged.status_code == 401 and "not valid" in forged.json()["detail"]
     assert (await client.get("/api/me")).json()["error"] == "login_required"
+    assert (await client.get("/api/me", headers=dan)).status_code == 200
+    clock.advance(days=8)  # past the 7-day session
+    expired = await client.get("/api/me", headers=dan)
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
 
 
 async def test_admin_endpoints_refuse_clients(client: httpx.AsyncClient, ctx: Context) -> None:
