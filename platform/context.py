@@ -28,10 +28,10 @@ class Context:
     queue_redis: ArqRedis
     cache_redis: Redis | None
     limiter: Limiter
+    catalog: CatalogSnapshots
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
-    catalog: CatalogSnapshots = field(default_factory=lambda: CatalogSnapshots(max_age=0))
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -139,9 +139,10 @@ _EDGE = timedelta(seconds=1)  # makes a radius window's end inclusive, like its 
 
 @dataclass(frozen=True, slots=True)
 class Surroundings:
-    """The bookings around a target instant: what `nearest_free` reads first."""
+    """The bookings a day either side of a target instant, read as of `now`."""
 
     target: datetime
+    now: datetime
     span: tuple[datetime, datetime]
     busy: Busy
 
@@ -149,20 +150,20 @@ class Surroundings:
         return all(b <= start or a >= end for a, b in self.busy.get(provider_id, []))
 
 
-def _span(target: datetime, now: datetime, index: int) -> tuple[datetime, datetime]:
-    before, after = NEAREST_SPANS[index]
-    return max(target - before, now), target + after
+def _span(
+    target: datetime, now: datetime, reach: tuple[timedelta, timedelta]
+) -> tuple[datetime, datetime]:
+    return max(target - reach[0], now), target + reach[1]
 
 
 async def surroundings(
-    ctx: Context, service: Service, providers: list[Provider], target: datetime
+    service: Service, providers: list[Provider], target: datetime, now: datetime
 ) -> Surroundings:
-    span = _span(target, ctx.now(), 0)
-    return Surroundings(target, span, await _busy_for(service, providers, span))
+    span = _span(target, now, NEAREST_SPANS[0])
+    return Surroundings(target, now, span, await _busy_for(service, providers, span))
 
 
 async def nearest_free(
-    ctx: Context,
     service: Service,
     providers: list[Provider],
     provider_id: str,
@@ -171,15 +172,15 @@ async def nearest_free(
 ) -> list[OfferedSlot]:
     """The `count` free slots nearest to `around.target`, the given provider first on a tie.
 
-    `around` is the first span, already read; a second read happens only if it is too full.
+    The first span is `around`, already read; a further span is read only if it is too full.
     """
-    now, target = ctx.now(), around.target
+    target, now = around.target, around.now
     found: list[OfferedSlot] = []
-    for index in range(len(NEAREST_SPANS)):
-        span = _span(target, now, index)
+    for reach in NEAREST_SPANS:
+        span = _span(target, now, reach)
         if span[0] >= span[1]:
             continue
-        busy = around.busy if index == 0 else await _busy_for(service, providers, span)
+        busy = around.busy if span == around.span else await _busy_for(service, providers, span)
         radii = [(max(target - r, span[0]), min(target + r + _EDGE, span[1])) for r in NEAR_RADII]
         for window in (*radii, span):
             found = _offered(service, providers, busy, now, window)

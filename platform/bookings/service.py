@@ -184,7 +184,7 @@ async def book_slot(
 
     # One read of the bookings around `start` answers both whether it still looks free and,
     # if not, the nearest alternatives; most collisions end here, without a transaction.
-    around = await surroundings(ctx, service, offering, start)
+    around = await surroundings(service, offering, start, now)
     try:
         if not around.is_free(provider.id, booking.occupied_start, booking.occupied_end):  # type: ignore[arg-type]
             raise _Collision
@@ -198,10 +198,8 @@ async def book_slot(
         if isinstance(exc, DuplicateKeyError):
             raise
         if tries:  # the transaction lost a race: what was read before it is out of date
-            around = await surroundings(ctx, service, offering, start)
-        alternatives = await nearest_free(
-            ctx, service, offering, str(provider.id), ALTERNATIVES, around
-        )
+            around = await surroundings(service, offering, start, now)
+        alternatives = await nearest_free(service, offering, str(provider.id), ALTERNATIVES, around)
         raise SlotTaken(alternatives, zone(display_tz)) from None
     followups.push_due(ctx, jobs)
     await ctx.events.publish(followups.booking_event("booking-created", booking))
