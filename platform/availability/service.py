@@ -11,7 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRule, generate_slots
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.catalog.models import Provider, Service
-from holdfast.catalog.service import object_id, service_with_providers
+from holdfast.catalog.service import get_provider, object_id, service_with_providers
 from holdfast.clock import as_utc, iso_z, zone
 from holdfast.context import Context
 from holdfast.errors import Invalid
@@ -192,14 +192,22 @@ async def nearest_free(
 async def service_offering(
     service_id: str, provider_id: str | None
 ) -> tuple[Service, list[Provider]]:
-    """The service and its providers, or just the one asked for (which must offer it)."""
+    """The service and its providers, or just the one asked for."""
     service, providers = await service_with_providers(service_id)
     if provider_id is None:
         return service, providers
+    return service, [await offering_provider(providers, provider_id)]
+
+
+async def offering_provider(providers: list[Provider], provider_id: str) -> Provider:
+    """The provider asked for, among those offering a service: 404 if there is no such
+    provider at all, 422 if they do not offer it."""
     wanted = object_id(provider_id, "provider")
-    if wanted not in service.provider_ids:
-        raise Invalid("That provider does not offer this service.", code="provider_not_offering")
-    return service, [p for p in providers if p.id == wanted]
+    for provider in providers:
+        if provider.id == wanted:
+            return provider
+    await get_provider(provider_id)
+    raise Invalid("That provider does not offer this service.", code="provider_not_offering")
 
 
 def local_window(

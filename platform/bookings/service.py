@@ -11,6 +11,7 @@ from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
     nearest_free,
+    offering_provider,
     provider_slots,
     slot_dict,
     surroundings,
@@ -19,7 +20,7 @@ from holdfast.bookings import followups
 from holdfast.bookings.guard import claim_ids, occupied_span
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
 from holdfast.catalog.models import Provider, Service
-from holdfast.catalog.service import get_provider, object_id
+from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -38,7 +39,6 @@ class SlotTaken(DomainError):
             "Sorry, that time has just been taken. Here are the nearest free times.",
             alternatives=[slot_dict(s, display_tz) for s in alternatives],
         )
-        self.alternatives = alternatives
 
 
 class _Collision(Exception):
@@ -142,10 +142,7 @@ async def book_slot(
     start = as_utc(start)
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
-    provider = _provider_among(offering, provider_id)
-    if provider is None:
-        await get_provider(provider_id)  # a 404 for a provider that does not exist at all
-        raise Invalid("That provider does not offer this service.", code="provider_not_offering")
+    provider = await offering_provider(offering, provider_id)
     if offered_only:
         _check_offered(provider, service, start, now)
     elif start < now:
@@ -204,13 +201,6 @@ async def book_slot(
     followups.push_due(ctx, jobs)
     await ctx.events.publish(followups.booking_event("booking-created", booking))
     return booking
-
-
-def _provider_among(providers: list[Provider], provider_id: str) -> Provider | None:
-    if not PydanticObjectId.is_valid(provider_id):
-        return None
-    wanted = PydanticObjectId(provider_id)
-    return next((p for p in providers if p.id == wanted), None)
 
 
 async def _existing(booking: Booking) -> Booking | None:

@@ -129,6 +129,7 @@ async def test_bad_availability_queries_get_a_reason(
         ({"service_id": practice.session, "days": 0}, 422, "invalid_days"),
         ({"service_id": practice.session, "days": "many"}, 422, "invalid"),
         ({"service_id": "nope"}, 404, "service_not_found"),
+        ({"service_id": practice.short, "provider_id": "0" * 24}, 404, "provider_not_found"),
         (
             {"service_id": practice.short, "provider_id": practice.new_york},
             422,

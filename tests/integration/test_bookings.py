@@ -147,6 +147,7 @@ async def test_only_offered_slots_can_be_booked(
         (booking(practice, "tomorrow"), 422, "invalid"),
         (booking(practice, service_id="000000000000000000000000"), 404, "service_not_found"),
         (booking(practice, provider_id="nope"), 404, "provider_not_found"),
+        (booking(practice, provider_id="0" * 24), 404, "provider_not_found"),
         (
             booking(practice, service_id=practice.short, provider_id=practice.new_york),
             422,
