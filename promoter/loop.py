@@ -29,7 +29,6 @@ from redis.exceptions import RedisError
 log = structlog.get_logger("holdfast.promoter")
 REPAIR_EVERY = 5  # ticks
 PROMOTE_BATCH = 500
-HEARTBEAT_KEY = "holdfast:promoter:heartbeat"
 
 
 @dataclass
@@ -73,11 +72,6 @@ async def heartbeat(ctx: Context, state: PromoterState, now: datetime) -> None:
     await Heartbeat.get_pymongo_collection().update_one(
         {"_id": state.name}, {"$set": {"at": now, "data": data, "kind": "promoter"}}, upsert=True
     )
-    if state.queue_ok:
-        try:
-            await ctx.queue_redis.set(HEARTBEAT_KEY, now.isoformat(), ex=60)
-        except RedisError:
-            pass
 
 
 async def run(ctx: Context, stop: asyncio.Event) -> None:

@@ -16,7 +16,7 @@ import structlog
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health, func
 from holdfast.context import Context, close_context, open_context
-from holdfast.db import ensure_indexes
+from holdfast.db import keep_ensuring_indexes
 from holdfast.jobs.handoff import RUN_JOB
 from holdfast.jobs.registry import Registry, default_registry
 from holdfast.jobs.runner import Outcome, run_job
@@ -37,15 +37,12 @@ async def execute(ctx: dict[str, Any], job_id: str) -> Outcome:
     return await run_job(typed["holdfast"], job_id, typed["registry"])
 
 
-def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
-    async def startup(ctx: dict[str, Any]) -> None:
-        holdfast = await open_context(settings)
-        await ensure_indexes(holdfast.db)
-        ctx.update(WorkerContext(holdfast=holdfast, registry=default_registry(settings)))
+def build_worker(holdfast: Context, *, burst: bool = False) -> Worker:
+    """An arq worker over an open context; the context outlives it (see serve())."""
+    settings = holdfast.settings
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        if "holdfast" in ctx:
-            await close_context(cast(WorkerContext, ctx)["holdfast"])
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx.update(WorkerContext(holdfast=holdfast, registry=default_registry(settings)))
 
     redis = RedisSettings.from_dsn(settings.queue_redis_url)
     redis.conn_retries, redis.conn_retry_delay = 30, 1
@@ -53,7 +50,6 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         functions=[func(execute, name=RUN_JOB, max_tries=20)],
         redis_settings=redis,
         on_startup=startup,
-        on_shutdown=shutdown,
         keep_result=0,
         job_timeout=settings.job_timeout_seconds + 10,
         max_jobs=20,
@@ -65,12 +61,24 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
 
 
 async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 10.0) -> None:
-    """Run arq workers until `stop`. arq's worker gives up when the queue Redis connection
-    drops; this loop does not: it builds a fresh worker and carries on when Redis returns (a
-    job interrupted meanwhile is still `running` in MongoDB and comes back when its lease ends)."""
+    """Run arq workers until `stop`, over one context opened here. arq's worker gives up when
+    the queue Redis connection drops; this loop does not: it builds a fresh worker and carries on
+    when Redis returns (a job interrupted meanwhile is still `running` in MongoDB and comes back
+    when its lease ends). Indexes are ensured in the background, as MongoDB allows."""
+    holdfast = await open_context(settings)
+    indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.db, holdfast.indexes_ready))
+    try:
+        await _serve(holdfast, stop, drain_seconds)
+    finally:
+        indexes.cancel()
+        await close_context(holdfast)
+
+
+async def _serve(holdfast: Context, stop: asyncio.Event, drain_seconds: float) -> None:
+    settings = holdfast.settings
     delay = 0.5
     while not stop.is_set():
-        worker = build_worker(settings)
+        worker = build_worker(holdfast)
         running = asyncio.create_task(worker.async_run())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -105,7 +113,7 @@ async def _drain(worker: Worker, running: asyncio.Task[None], seconds: float) ->
 
 
 async def _close_quietly(worker: Worker) -> None:
-    # close() cancels what is left and runs on_shutdown; with Redis gone it may fail midway.
+    # close() cancels what is left; with Redis gone it may fail midway.
     with contextlib.suppress(RedisError, OSError, asyncio.CancelledError):
         await worker.close()
 

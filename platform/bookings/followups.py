@@ -6,10 +6,8 @@ from datetime import datetime, timedelta
 
 from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Service
-from holdfast.context import Context
 from holdfast.db import Session
 from holdfast.events import Event
-from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import cancel_pending, schedule
 
@@ -69,9 +67,3 @@ def booking_event(name: str, booking: Booking) -> Event:
             "service_id": str(booking.service_id),
         },
     )
-
-
-def push_due(ctx: Context, jobs: list[Job]) -> None:
-    """After commit, hand what is due now straight to the queue so it runs within milliseconds."""
-    if any(job.run_at <= ctx.now() for job in jobs):
-        ctx.later(push_after_commit(ctx.queue_redis, jobs, ctx.now()))

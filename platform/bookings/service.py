@@ -26,6 +26,7 @@ from holdfast.context import Context
 from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.jobs.models import Job
+from holdfast.jobs.service import push_due
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 ALTERNATIVES = 5
@@ -198,7 +199,7 @@ async def book_slot(
             around = await surroundings(service, offering, start, now)
         alternatives = await nearest_free(service, offering, str(provider.id), ALTERNATIVES, around)
         raise SlotTaken(alternatives, zone(display_tz)) from None
-    followups.push_due(ctx, jobs)
+    push_due(ctx, jobs)
     await ctx.events.publish(followups.booking_event("booking-created", booking))
     return booking
 
@@ -272,7 +273,7 @@ async def cancel_as(
         return await followups.on_cancelled(session, booking, now)
 
     jobs = await transact(ctx.mongo, work)
-    followups.push_due(ctx, jobs)
+    push_due(ctx, jobs)
     if jobs:  # this call made the change (a repeat cancel is a no-op)
         await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
     return bool(jobs)

@@ -15,6 +15,7 @@ from holdfast.calendly import tokens
 from holdfast.calendly.models import CalendlyDelivery, IntakeStatus
 from holdfast.calendly.service import (
     consume,
+    event_uri,
     previous_booking,
     provider_for,
     scheduled_event_uuid,
@@ -24,10 +25,9 @@ from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session, transact
 from holdfast.errors import DomainError
-from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
-from holdfast.jobs.service import schedule
+from holdfast.jobs.service import push_due, schedule
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +103,7 @@ async def _created(ctx: Context, delivery: CalendlyDelivery) -> None:
             request_key=f"calendly:{delivery.invitee_uri}",
             offered_only=False,  # Calendly's own availability chose the time; the guard still holds
             external={
-                "calendly_event_uri": payload.get("event")
-                or payload.get("scheduled_event", {}).get("uri", ""),
+                "calendly_event_uri": event_uri(payload),
                 "calendly_invitee_uri": delivery.invitee_uri,
             },
             history={
@@ -158,7 +157,7 @@ async def reject(ctx: Context, delivery: CalendlyDelivery, reason: str) -> None:
     """Outside policy: recorded, cancelled at Calendly, and the invitee told how to book."""
     payload = delivery.payload["payload"]
     now = ctx.now()
-    event_uri = payload.get("event") or payload.get("scheduled_event", {}).get("uri", "")
+    event = event_uri(payload)
 
     async def work(session: Session) -> list[Job]:
         await CalendlyDelivery.get_pymongo_collection().update_one(
@@ -174,7 +173,7 @@ async def reject(ctx: Context, delivery: CalendlyDelivery, reason: str) -> None:
                 subject=subject,
                 run_at=now,
                 now=now,
-                payload={"event_uri": event_uri, "reason": reason},
+                payload={"event_uri": event, "reason": reason},
             ),
             await schedule(
                 session,
@@ -192,7 +191,7 @@ async def reject(ctx: Context, delivery: CalendlyDelivery, reason: str) -> None:
 
     jobs = await transact(ctx.mongo, work)
     log.info("calendly.rejected", invitee=delivery.invitee_uri, reason=reason)
-    ctx.later(push_after_commit(ctx.queue_redis, jobs, now))
+    push_due(ctx, jobs)
 
 
 async def cancel_at_calendly(ctx: Context, job: Job) -> None:

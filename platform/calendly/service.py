@@ -170,6 +170,11 @@ async def consume(jti: str, invitee_uri: str, now: datetime) -> None:
         )
 
 
+def event_uri(payload: dict[str, Any]) -> str:
+    """The Calendly scheduled event an invitee payload belongs to."""
+    return str(payload.get("event") or payload.get("scheduled_event", {}).get("uri", ""))
+
+
 def start_of(payload: dict[str, Any]) -> datetime:
     raw = payload.get("scheduled_event", {}).get("start_time", "")
     try:

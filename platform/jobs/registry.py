@@ -25,10 +25,10 @@ class JobKind:
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(hours=1)
 
-    def backoff(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+    def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter: base * 2^(attempts-1), capped, then 50-100% of it."""
         ceiling = min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_cap)
-        return ceiling * (rng or random).uniform(0.5, 1.0)
+        return ceiling * random.uniform(0.5, 1.0)
 
 
 class Registry:

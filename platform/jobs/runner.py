@@ -13,13 +13,12 @@ from typing import Literal
 import structlog
 from holdfast.context import Context
 from holdfast.events import Event
-from holdfast.jobs.models import Job
+from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Registry
 from pymongo import ReturnDocument
 
 log = structlog.get_logger(__name__)
 Outcome = Literal["succeeded", "retry_wait", "dead", "skipped"]
-RUNNABLE = ["scheduled", "promoted", "retry_wait"]
 
 
 async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
@@ -29,7 +28,7 @@ async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
         {
             "_id": job_id,
             "$or": [
-                {"state": {"$in": RUNNABLE}},
+                {"state": {"$in": list(PENDING)}},
                 {"state": "running", "lease_until": {"$lt": now}},
             ],
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def _variables(
         "when": local_label(facts.booking.start, person.timezone),
         "reason": facts.booking.cancel_reason,
         "for_provider": person.for_provider,
-        "account_url": f"{ctx.settings.public_url.rstrip('/')}/",
+        "account_url": account_url(ctx),
     }
 
 
@@ -89,12 +90,11 @@ def render(
 ) -> list[Message]:
     now = ctx.now()
     variables = _variables(ctx, facts, person, template)
-    common = {
+    common: dict[str, Any] = {
         "job_id": job_id,
         "booking_id": str(facts.booking.id),
         "template": template,
-        "created_at": now,
-        "updated_at": now,
+        "now": now,
     }
     messages: list[Message] = []
     if person.email:
@@ -109,30 +109,48 @@ def render(
                 stamp=now,
             )
         messages.append(
-            _message(
+            message(
                 "email",
                 person.email,
                 SUBJECTS[template].format(**variables),
-                _templates.get_template(f"{template}.txt").render(variables),
-                ics,
-                common,
+                render_text(f"{template}.txt", variables),
+                ics=ics,
+                **common,
             )
         )
     if person.phone:
-        body = _templates.get_template("sms.txt").render(variables).strip()
-        messages.append(_message("sms", person.phone, "", body, None, common))
+        body = render_text("sms.txt", variables).strip()
+        messages.append(message("sms", person.phone, "", body, **common))
     return messages
 
 
-def _message(
-    channel: Channel, to: str, subject: str, body: str, ics: str | None, common: dict[str, Any]
+def message(
+    channel: Channel,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    job_id: str,
+    template: str,
+    now: datetime,
+    booking_id: str | None = None,
+    ics: str | None = None,
 ) -> Message:
+    """One message of one job to one address; its id is the dedupe key a re-run finds."""
     return Message(
-        id=f"{common['job_id']}/{channel}/{to.lower()}",
+        id=f"{job_id}/{channel}/{to.lower()}",
+        job_id=job_id,
+        booking_id=booking_id,
+        template=template,
         channel=channel,
         to=to,
         subject=subject,
         body=body,
         ics=ics,
-        **common,
+        created_at=now,
+        updated_at=now,
     )
+
+
+def account_url(ctx: Context) -> str:
+    return f"{ctx.settings.public_url.rstrip('/')}/"

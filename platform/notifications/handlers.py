@@ -12,7 +12,14 @@ from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
-from holdfast.notifications.compose import BookingFacts, recipients, render, render_text
+from holdfast.notifications.compose import (
+    BookingFacts,
+    account_url,
+    message,
+    recipients,
+    render,
+    render_text,
+)
 from holdfast.notifications.delivery import DeliveryFailed, deliver
 from holdfast.notifications.models import Message
 from pymongo.errors import DuplicateKeyError
@@ -47,13 +54,9 @@ async def notify_booking(ctx: Context, job: Job) -> None:
         return  # a reminder that raced a cancellation says nothing
     failures: list[str] = []
     for person in await recipients(facts, template):
-        for message in render(ctx, facts, person, template, job.id):
+        for each in render(ctx, facts, person, template, job.id):
             try:
-                await message.insert()  # the dedupe key: a re-run finds the first one
-            except DuplicateKeyError:
-                pass
-            try:
-                await deliver(ctx, message)
+                await _store_and_deliver(ctx, each)
             except DeliveryFailed as exc:
                 failures.append(str(exc))
     await ctx.events.publish(Event("message-updated", {"booking_id": str(facts.booking.id)}))
@@ -67,29 +70,32 @@ async def notify_rejected(ctx: Context, job: Job) -> None:
     email = job.payload.get("email")
     if not email:
         return
-    now = ctx.now()
     variables = {
         "name": job.payload.get("name") or "there",
         "reason": job.payload.get("reason", ""),
-        "account_url": f"{ctx.settings.public_url.rstrip('/')}/",
+        "account_url": account_url(ctx),
     }
-    message = Message(
-        id=f"{job.id}/email/{str(email).lower()}",
-        job_id=job.id,
-        template="calendly_rejected",
-        channel="email",
-        to=str(email),
-        subject="Your Calendly booking: please book through Holdfast",
-        body=render_text("calendly_rejected.txt", variables),
-        created_at=now,
-        updated_at=now,
+    await _store_and_deliver(
+        ctx,
+        message(
+            "email",
+            str(email),
+            "Your Calendly booking: please book through Holdfast",
+            render_text("calendly_rejected.txt", variables),
+            job_id=job.id,
+            template="calendly_rejected",
+            now=ctx.now(),
+        ),
     )
+    await ctx.events.publish(Event("message-updated"))
+
+
+async def _store_and_deliver(ctx: Context, outgoing: Message) -> None:
     try:
-        await message.insert()
+        await outgoing.insert()  # the dedupe key: a re-run finds the first one
     except DuplicateKeyError:
         pass
-    await deliver(ctx, message)
-    await ctx.events.publish(Event("message-updated"))
+    await deliver(ctx, outgoing)
 
 
 async def list_messages(
