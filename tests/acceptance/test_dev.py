@@ -68,7 +68,7 @@ def test_dev_seeds_survives_restart_and_refuses_a_second_instance(tmp_path: Path
         assert {p["timezone"] for p in providers} == {"Europe/London", "America/New_York"}
         assert len(httpx.get(f"{url}/api/services").json()) == 3
         state = json.loads((tmp_path / ".holdfast" / "dev.json").read_text())
-        assert login(url, "admin@holdfast.local", state["admin_password"])
+        login(url, "admin@holdfast.local", state["admin_password"])  # asserts the 200 itself
         printed = (tmp_path / "dev.out").read_text()
         assert url in printed and f"admin@holdfast.local / {state['admin_password']}" in printed
         me = register_sync(url, "newcomer@example.com")

@@ -112,12 +112,9 @@ def test_racing_writers_never_double_book(settings: Settings) -> None:
             ]
             statuses = [status for job in jobs for status in job.get(timeout=240)]
 
-    assert len(statuses) == CLIENT_PROCESSES * REQUESTS_PER_PROCESS >= 200
+    assert len(statuses) == CLIENT_PROCESSES * REQUESTS_PER_PROCESS  # every request answered
     assert set(statuses) <= {201, 409}, sorted(set(statuses))
     with MongoClient(settings.mongo_url) as mongo:
         holding = list(mongo.get_database().bookings.find({"status": {"$ne": "cancelled"}}))
     assert statuses.count(201) == len(holding) > 0
-    assert _overlaps(holding) == []
-    # Each contested start went to at most one booking.
-    starts = [b["start"] for b in holding]
-    assert len(starts) == len(set(starts))
+    assert _overlaps(holding) == []  # so each contested interval went to one booking at most

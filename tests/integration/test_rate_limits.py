@@ -1,5 +1,6 @@
 """Rate limits: per client with exponential backoff, login per account and per address, 429
-with Retry-After, health exempt, and still enforced (per process) with the cache Redis down."""
+with Retry-After, health and webhooks exempt, and still enforced (per process) with the cache
+Redis down."""
 
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ async def test_a_client_over_the_limit_waits_longer_each_time(
         waits.append(int(again.headers["retry-after"]))
     assert waits == [1, 2, 4, 8]
     assert (await client.get("/health/live")).status_code == 200  # exempt
+    # Webhooks are exempt too: this one reaches its handler (which refuses it, Calendly being
+    # off here) while the same address is still refused everywhere else.
+    assert (await client.post("/webhooks/calendly", content=b"{}")).status_code == 403
+    assert (await client.get("/api/providers")).status_code == 429
     clock.advance(minutes=20)
     assert (await client.get("/api/providers")).status_code == 200  # and it passes
 
