@@ -16,12 +16,11 @@ from holdfast.calendly.models import CalendlyDelivery, IntakeStatus
 from holdfast.calendly.service import (
     consume,
     event_uri,
+    host_of,
     previous_booking,
-    provider_for,
     scheduled_event_uuid,
     start_of,
 )
-from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session, transact
 from holdfast.errors import DomainError
@@ -64,13 +63,13 @@ async def process_delivery(ctx: Context, job: Job) -> None:
         await _canceled(ctx, delivery)
 
 
-async def _bind(ctx: Context, delivery: CalendlyDelivery) -> tuple[User, Service, Booking | None]:
-    """Whose booking this is: a reschedule stays with the person of the original booking;
-    anything else needs a valid, unused "Book now" token."""
+async def _bind(ctx: Context, delivery: CalendlyDelivery) -> tuple[User, str, Booking | None]:
+    """Whose booking this is, and of which service: a reschedule stays with the person of the
+    original booking; anything else needs a valid, unused "Book now" token."""
     payload = delivery.payload["payload"]
     earlier = await previous_booking(payload)
     if earlier is not None:
-        user, service = await User.get(earlier.user_id), await Service.get(earlier.service_id)
+        user, service_id = await User.get(earlier.user_id), str(earlier.service_id)
     else:
         claims = tokens.read(
             payload.get("tracking", {}).get("utm_content"),
@@ -78,24 +77,24 @@ async def _bind(ctx: Context, delivery: CalendlyDelivery) -> tuple[User, Service
             now=ctx.now(),
         )
         await consume(claims.jti, delivery.invitee_uri, ctx.now())
-        user = await User.get(PydanticObjectId(claims.user_id))
-        service = await Service.get(PydanticObjectId(claims.service_id))
-    if user is None or service is None:
-        raise tokens.TokenRejected("the token's user or service no longer exists")
-    return user, service, earlier
+        user, service_id = await User.get(PydanticObjectId(claims.user_id)), claims.service_id
+    if user is None:
+        raise tokens.TokenRejected("the token's user no longer exists")
+    return user, service_id, earlier
 
 
 async def _created(ctx: Context, delivery: CalendlyDelivery) -> None:
     payload = delivery.payload["payload"]
     try:
-        user, service, earlier = await _bind(ctx, delivery)
-        provider = await provider_for(payload, service)
+        user, service_id, earlier = await _bind(ctx, delivery)
+        _, offering = await ctx.catalog.service_with_providers(service_id)
+        provider = host_of(payload, offering)
         if provider is None:
             raise tokens.TokenRejected("no Holdfast provider hosts this Calendly event")
         booking = await book_slot(
             ctx,
             user_id=user.id,  # type: ignore[arg-type]
-            service_id=str(service.id),
+            service_id=service_id,
             provider_id=str(provider.id),
             start=start_of(payload),
             actor="calendly",

@@ -18,7 +18,7 @@ from holdfast.bookings.models import Booking
 from holdfast.calendly import tokens
 from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
 from holdfast.calendly.signature import SignatureInvalid, verify
-from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.models import Provider
 from holdfast.catalog.service import get_service
 from holdfast.clock import as_utc
 from holdfast.context import Context
@@ -142,15 +142,14 @@ def scheduled_event_uuid(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
-async def provider_for(payload: dict[str, Any], service: Service) -> Provider | None:
-    hosts = [m.get("user") for m in payload.get("scheduled_event", {}).get("event_memberships", [])]
-    if hosts:
-        found = await Provider.find({"calendly_user_uri": {"$in": hosts}}).first_or_none()
-        if found and found.id in service.provider_ids:
-            return found
-    if len(service.provider_ids) == 1:
-        return await Provider.get(service.provider_ids[0])
-    return None
+def host_of(payload: dict[str, Any], providers: list[Provider]) -> Provider | None:
+    """Which of the service's providers hosts the Calendly event; else its only provider."""
+    memberships = payload.get("scheduled_event", {}).get("event_memberships", [])
+    hosts = {m.get("user") for m in memberships}
+    for provider in providers:
+        if provider.calendly_user_uri and provider.calendly_user_uri in hosts:
+            return provider
+    return providers[0] if len(providers) == 1 else None
 
 
 async def consume(jti: str, invitee_uri: str, now: datetime) -> None:
