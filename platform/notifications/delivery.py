@@ -82,11 +82,9 @@ def _configured(ctx: Context, message: Message) -> bool:
 
 
 async def deliver(ctx: Context, message: Message) -> None:
-    """Send once. Raises `DeliveryFailed` so that the job retries with backoff."""
+    """Send a stored message that is not sent yet. Raises `DeliveryFailed` so that the job
+    retries with backoff."""
     collection = Message.get_pymongo_collection()
-    current = await collection.find_one({"_id": message.id}, {"status": 1})
-    if current and current["status"] in ("sent", "outbox"):
-        return
     now = ctx.now()
     if not _configured(ctx, message):
         await collection.update_one(

@@ -91,10 +91,15 @@ async def notify_rejected(ctx: Context, job: Job) -> None:
 
 
 async def _store_and_deliver(ctx: Context, outgoing: Message) -> None:
+    """Store the message, then send it; a re-run of the job finds the first one by its id and
+    sends that, unless it already went."""
     try:
-        await outgoing.insert()  # the dedupe key: a re-run finds the first one
+        await outgoing.insert()
     except DuplicateKeyError:
-        pass
+        stored = await Message.get(outgoing.id)
+        if stored is None or stored.status in ("sent", "outbox"):
+            return
+        outgoing = stored
     await deliver(ctx, outgoing)
 
 
