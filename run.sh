@@ -8,8 +8,8 @@ cd "$(dirname "$0")"
 
 python=${PYTHON:-}
 if [ -z "$python" ]; then
-  for candidate in python3.13 python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  for candidate in python3.14 python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       python=$candidate; break
     fi
   done
@@ -38,6 +38,7 @@ case "$command" in
   test)
     install test
     .venv/bin/ruff check platform promoter workers tests bench
+    .venv/bin/mypy
     # Exit code 5 means no test ran: that is a failure here, not a pass.
     exec .venv/bin/pytest -q -p no:cacheprovider "$@"
     ;;

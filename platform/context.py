@@ -48,12 +48,14 @@ class Context:
 def _cache(url: str, settings: Settings) -> Redis:
     # Tight timeouts: a slow cache is worse than none, and the breaker takes over.
     timeout = settings.cache_timeout_ms / 1000
-    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    redis: Redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return redis
 
 
 def _queue(url: str, settings: Settings) -> ArqRedis:
     timeout = settings.mongo_timeout_ms / 1000
-    return ArqRedis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    queue: ArqRedis = ArqRedis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return queue
 
 
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def _lock(home: Path) -> Any:
 
 def _embedded(home: Path, state: dict[str, Any], servers: list[Server]) -> dict[str, str]:
     env: dict[str, str] = {}
-    wanted = {
+    wanted: dict[str, tuple[str, Callable[[int], Server], Callable[[int], str]]] = {
         "HOLDFAST_MONGO_URL": (
             "mongo_port",
             lambda p: start_mongod(home / "mongo", p),
@@ -155,7 +156,7 @@ def run_dev(*, host: str, port: int, home: Path | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         cleanup.callback(lock.close)
-        cleanup.callback(lambda: [s.stop() for s in reversed(servers)])
+        cleanup.callback(_stop_all, servers)
         state = _state(home)
         url = f"http://{host}:{port}"
         try:
@@ -203,3 +204,9 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _stop_all(servers: list[Server]) -> None:
+    # Registered before any server starts: the list fills as they do.
+    for server in reversed(servers):
+        server.stop()

@@ -34,7 +34,7 @@ class RateLimited(DomainError):
 
 def penalty(offences: int) -> int:
     """Seconds refused after the n-th offence: 1, 2, 4 … capped."""
-    return min(2 ** max(offences - 1, 0), MAX_PENALTY)
+    return min(int(2 ** max(offences - 1, 0)), MAX_PENALTY)
 
 
 @dataclass

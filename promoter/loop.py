@@ -41,7 +41,7 @@ class PromoterState:
     failures: int = 0  # consecutive, for backoff
 
     def retry_delay(self, tick: float) -> float:
-        return min(tick * 2**self.failures, 30.0)
+        return min(tick * float(2**self.failures), 30.0)
 
 
 async def tick(ctx: Context, state: PromoterState, now: datetime) -> int:

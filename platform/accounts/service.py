@@ -94,7 +94,8 @@ async def token_user(user_id: str) -> User:
         found = await User.get_pymongo_collection().find_one({"_id": PydanticObjectId(user_id)})
     if found is None:
         raise Unauthorized("Your account no longer exists; please register again.")
-    return User.model_validate(found)
+    user: User = User.model_validate(found)
+    return user
 
 
 async def find_users(*, email: str | None) -> list[User]:

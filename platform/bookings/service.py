@@ -102,7 +102,7 @@ async def _record(
     data: dict[str, Any] | None = None,
 ) -> None:
     event = BookingEvent(
-        booking_id=booking.id,  # type: ignore[arg-type]
+        booking_id=booking.id,
         at=booking.updated_at,
         action=action,
         from_status=from_status,
@@ -158,8 +158,8 @@ async def book_slot(
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,
-        provider_id=provider.id,  # type: ignore[arg-type]
-        service_id=service.id,  # type: ignore[arg-type]
+        provider_id=provider.id,
+        service_id=service.id,
         start=start,
         end=end,
         occupied_start=occupied[0],
@@ -205,7 +205,7 @@ async def book_slot(
 
 
 async def _existing(booking: Booking) -> Booking | None:
-    found = await Booking.get(booking.id)  # type: ignore[arg-type]
+    found = await Booking.get(booking.id)
     if found is None and booking.request_key:
         found = await Booking.find_one(Booking.request_key == booking.request_key)
     return found

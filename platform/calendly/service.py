@@ -56,8 +56,8 @@ async def book_now(ctx: Context, user: User, service_id: str, session: str) -> t
     )
     await SchedulingToken(
         id=claims.jti,
-        user_id=user.id,  # type: ignore[arg-type]
-        service_id=service.id,  # type: ignore[arg-type]
+        user_id=user.id,
+        service_id=service.id,
         session=session,
         issued_at=now,
         expires_at=claims.expires_at,

@@ -56,7 +56,7 @@ async def service_with_providers(service_id: str) -> tuple[Service, list[Provide
     if not found:
         raise NotFound(f"There is no service with id {service_id}.", code="service_not_found")
     providers = [Provider.model_validate(p) for p in found[0].pop(_OFFERED_BY)]
-    providers.sort(key=lambda p: p.id)  # type: ignore[arg-type, return-value]
+    providers.sort(key=lambda p: str(p.id))
     return Service.model_validate(found[0]), providers
 
 

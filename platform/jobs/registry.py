@@ -27,7 +27,8 @@ class JobKind:
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter: base * 2^(attempts-1), capped, then 50-100% of it."""
-        ceiling = min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_cap)
+        growth = int(2 ** max(attempts - 1, 0))
+        ceiling: timedelta = min(self.backoff_base * growth, self.backoff_cap)
         return ceiling * random.uniform(0.5, 1.0)
 
 

@@ -51,7 +51,8 @@ async def schedule(
         return_document=ReturnDocument.AFTER,
         session=session,
     )
-    return Job.model_validate(stored)
+    scheduled: Job = Job.model_validate(stored)
+    return scheduled
 
 
 async def cancel_pending(session: Session | None, *, subject: str, now: datetime) -> int:
@@ -82,7 +83,8 @@ async def retry_job(job_id_: str, now: datetime) -> Job:
         return_document=ReturnDocument.AFTER,
     )
     if updated is not None:
-        return Job.model_validate(updated)
+        retried: Job = Job.model_validate(updated)
+        return retried
     found = await Job.get(job_id_)  # only to say why not
     if found is None:
         raise NotFound(f"There is no job with id {job_id_}.", code="job_not_found")

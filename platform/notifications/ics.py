@@ -23,4 +23,5 @@ def invite(
     event.add("organizer", f"mailto:{organizer}")
     event.add("status", "CONFIRMED")
     calendar.add_component(event)
-    return calendar.to_ical().decode()
+    ical: bytes = calendar.to_ical()
+    return ical.decode()

@@ -100,7 +100,7 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     return _json(500, {"error": "internal", "detail": "Something went wrong on our side."})
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     DomainError: on_domain_error,
     ConnectionFailure: on_database_down,
     HTTPException: on_http_error,
