@@ -37,6 +37,11 @@ case "$command" in
     ;;
   test)
     install test
+    # Browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+    if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "run.sh: installing chromium for the browser tests (apt)" >&2
+      { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null
+    fi
     .venv/bin/ruff check platform promoter workers tests bench
     .venv/bin/mypy
     # Exit code 5 means no test ran: that is a failure here, not a pass.

@@ -1,0 +1,108 @@
+"""Pages in a real browser: Playwright for Python driving Debian's `chromium`.
+
+Playwright cannot download its own browsers here, so it launches the system's Chromium. Where
+there is none, browser tests skip with the reason; under CI (`CI=true`) a missing browser is a
+failure, never a silent skip. `./run.sh test` installs `chromium` with apt when it runs as root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from holdfast.settings import Settings
+from playwright.async_api import Browser, async_playwright
+
+from tests.support import api_process, create_admin, login, settings_env
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # The machine's network is closed: without these Chromium keeps dialling Google's hosts.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+def chromium_path() -> str | None:
+    for candidate in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        reason = "no Chromium on this machine (apt install chromium); browser tests need it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@dataclass
+class Site:
+    url: str
+    admin: dict[str, str]
+
+
+@pytest.fixture
+def site(settings: Settings) -> Iterator[Site]:
+    """The real `holdfast api` process on a free port, with an admin."""
+    env = settings_env(settings)
+    create_admin(env)
+    with api_process(env) as url:
+        env_url = url
+        yield Site(url=env_url, admin=login(url, "admin@example.com", "admin password"))
+
+
+def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
+    """A provider open around the clock every day and a 30-minute service: (provider, service)."""
+    provider = httpx.post(
+        f"{site.url}/api/admin/providers",
+        json={"name": "Ada Lovelace", "timezone": "Europe/London"},
+        headers=site.admin,
+    ).json()["id"]
+    rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    hours = httpx.put(
+        f"{site.url}/api/admin/providers/{provider}/availability",
+        json={"rules": rules},
+        headers=site.admin,
+    )
+    assert hours.status_code == 200, hours.text
+    service = httpx.post(
+        f"{site.url}/api/admin/services",
+        json={
+            "name": name,
+            "description": "Half an hour",
+            "duration_minutes": 30,
+            "slot_step_minutes": 30,
+            "min_notice_minutes": 60,
+            "provider_ids": [provider],
+        },
+        headers=site.admin,
+    )
+    assert service.status_code == 201, service.text
+    return str(provider), str(service.json()["id"])
