@@ -41,9 +41,10 @@ ADMIN_EMAIL, PASSWORD = "admin@bench.example", "bench password"
 QUIET_LOAD, QUIET_PATIENCE, QUIET_POLL = 1.0, 300.0, 5.0  # 1-min load average; seconds
 ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 NO_RATE_LIMIT = 100_000_000  # one address makes every request: not what rate limits are for
-# arq's plain-text INFO lines: a worker starting or stopping clean, a job starting or succeeding.
+# Routine plain-text INFO lines: arq's (a worker starting or stopping clean, a job starting or
+# succeeding) and httpx's (a request made, as the Calendly and SMS clients do).
 ARQ_ROUTINE = re.compile(
-    r"^Starting worker |^redis_version=|^recording health|^Health check successful"
+    r"^HTTP Request: |^Starting worker |^redis_version=|^recording health|^Health check successful"
     r"|^shutdown on \w+ ◆ \d+ jobs complete ◆ 0 failed |^\s*-?[\d.]+s (→ |← .* ● 'succeeded'$)"
 )
 

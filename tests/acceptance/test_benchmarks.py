@@ -1,0 +1,77 @@
+"""Every benchmark still runs: each script's smoke mode, as a user would start it.
+
+A benchmark that copies the product's internals, or calls a function that changed, breaks
+here instead of waiting for someone to try it. Each script starts its own mongod, redis-servers,
+SMTP sink and Holdfast processes (as the real runs do), at tiny sizes; its figures mean nothing
+on a shared machine, so only that it finished, printed its table and kept its correctness
+checks is asserted, never a speed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PASS = "(PASS)"
+# Per script: rows its table must have and, for correctness checks that hold at any speed,
+# what the row must say.
+EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "run.py": [
+        ("POST /api/bookings, 1 client, free slot, API + promoter + worker", "201: 6, other: 0"),
+        ("Ratio booking p50 / floor p50, success path", "target <= 3x"),
+        ("Overlap check, API database", PASS),
+        ("Overlap check, floor database", PASS),
+        ("Confirmation: booking made -> email accepted by SMTP", PASS),
+    ],
+    "cache.py": [
+        ("Throughput, hit / miss", "target >= 5x"),
+        ("Invalidate, 3 cached responses", PASS),
+        ("Invalidate, 1,003 cached responses", PASS),
+    ],
+    "jobs.py": [
+        ("Promoter throughput: `holdfast promoter` process", "{'promoted': 200}"),
+        ("Commit -> SMTP: booking 201 to confirmation accepted by the sink", "p50"),
+    ],
+    "webhooks.py": [
+        ("Ratio webhook p99 / bare + insert p99, all rounds", "target <= 1.3x"),
+        ("POST /webhooks/calendly", "200: 40, other: 0"),
+    ],
+    "soak.py": [
+        ("Verdict: no errors", ""),
+        ("Verdict: every confirmation delivered", PASS),
+    ],
+    "scale.py": [
+        ("Booking p50", "x the empty database"),
+        ("Storage", "MB"),
+    ],
+}
+
+
+def row(table: str, name: str) -> str:
+    """The table row whose first cell starts with `name`."""
+    rows = [line for line in table.splitlines() if line.startswith(f"| {name}")]
+    assert rows, f"no row {name!r} in:\n{table}"
+    return rows[0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_smoke_mode_runs_and_reports(script: str, tmp_path: Path) -> None:
+    report = tmp_path / "report.md"
+    done = subprocess.run(
+        [sys.executable, "-P", f"bench/{script}", "--smoke", "--output", str(report)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stderr[-4000:]}"
+    assert "| Measurement |" in done.stdout, done.stdout[-2000:]
+    for name, says in EXPECTED[script]:
+        assert says in row(done.stdout, name), f"{script}: {name!r} does not say {says!r}"
+    assert report.read_text().strip() == done.stdout.strip(), "the report file differs"
