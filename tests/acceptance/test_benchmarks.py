@@ -41,12 +41,14 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("POST /webhooks/calendly", "200: 40, other: 0"),
     ],
     "soak.py": [
-        ("Verdict: no errors", ""),
+        ("Interval (2 s) 1: GET /api/availability", "ok"),
+        ("Verdict: RSS growth", "api supervisor"),
         ("Verdict: every confirmation delivered", PASS),
     ],
     "scale.py": [
-        ("Booking p50", "x the empty database"),
-        ("Storage", "MB"),
+        ("With 3 days: POST /api/bookings", "x the empty database's p50"),
+        ("With 3 days: GET /api/bookings as the admin", "outcomes {'200': 4}"),
+        ("Storage, with 3 days", "MB"),
     ],
 }
 
