@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import structlog
 from holdfast.embedded import Server
 from holdfast.settings import Settings
 from pydantic import SecretStr
@@ -489,6 +490,9 @@ def parse_options(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
     options = parser.parse_args(argv)
+    # Stdout is the report: what the product logs in this process (through an in-process
+    # context) goes to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     if options.smoke:
         options.max_wait = 0.0  # a smoke run checks that the benchmark works, not how fast
     return options

@@ -2,15 +2,17 @@
 
 A benchmark that copies the product's internals, or calls a function that changed, breaks
 here instead of waiting for someone to try it. Each script starts its own mongod, redis-servers,
-SMTP sink and Holdfast processes (as the real runs do), at tiny sizes; its figures mean nothing
-on a shared machine, so only that it finished, printed its table and kept its correctness
-checks is asserted, never a speed.
+SMTP sink and Holdfast processes (as the real runs do), at tiny sizes, all six at once; their
+figures mean nothing on a shared machine, so only that each finished, printed its table and
+kept its correctness checks is asserted, never a speed.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,20 +62,49 @@ def row(table: str, name: str) -> str:
     return rows[0]
 
 
+@dataclass
+class SmokeRun:
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+    report: Path
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SmokeRun]]:
+    """Every script's smoke run, started at once: most of each is waiting for processes to
+    start, so together they take little longer than the slowest alone."""
+    root = tmp_path_factory.mktemp("bench-smoke")
+    runs: dict[str, SmokeRun] = {}
+    for script in EXPECTED:
+        out, err, report = (root / f"{script}.{what}" for what in ("out", "err", "md"))
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-P", f"bench/{script}", "--smoke", "--output", str(report)],
+                cwd=REPO, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        runs[script] = SmokeRun(process, out, err, report)
+    yield runs
+    for run in runs.values():
+        if run.process.poll() is None:
+            run.process.terminate()  # its own finally blocks stop what it started
+            try:
+                run.process.wait(30)
+            except subprocess.TimeoutExpired:
+                run.process.kill()
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("script", sorted(EXPECTED))
-def test_benchmark_smoke_mode_runs_and_reports(script: str, tmp_path: Path) -> None:
-    report = tmp_path / "report.md"
-    done = subprocess.run(
-        [sys.executable, "-P", f"bench/{script}", "--smoke", "--output", str(report)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stderr[-4000:]}"
-    assert "| Measurement |" in done.stdout, done.stdout[-2000:]
+def test_benchmark_smoke_mode_runs_and_reports(
+    script: str, smoke_runs: dict[str, SmokeRun]
+) -> None:
+    run = smoke_runs[script]
+    code = run.process.wait(540)
+    stdout, stderr = run.stdout.read_text(), run.stderr.read_text()
+    assert code == 0, f"{script} exited {code}:\n{stderr[-4000:]}"
+    assert "| Measurement |" in stdout, stdout[-2000:]
     for name, says in EXPECTED[script]:
-        assert says in row(done.stdout, name), f"{script}: {name!r} does not say {says!r}"
-    assert report.read_text().strip() == done.stdout.strip(), "the report file differs"
+        assert says in row(stdout, name), f"{script}: {name!r} does not say {says!r}"
+    assert run.report.read_text().strip() == stdout.strip(), "the report file differs"
