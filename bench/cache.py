@@ -1,10 +1,10 @@
 """Holdfast cache benchmark: availability hits vs misses, invalidation at 10 vs 100k entries.
 
-Run from /work/main:  .venv/bin/python -P bench/cache.py
+Run from the repository root:  .venv/bin/python -P bench/cache.py [--smoke]
 Starts its own mongod and two redis-servers in a temporary directory and the API as a real
 process (`holdfast api --workers 1`) with the response cache on. Before each timed part it waits
-for the machine to be quiet. Prints a Markdown table and writes it to bench/cache_results.md.
-See bench/README.md.
+for the machine to be quiet. Prints a Markdown table and writes it to bench/cache_results.md;
+`--smoke` runs it at tiny sizes in seconds. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 # bench.run and bench.jobs live in the repository, which `-P` keeps off sys.path; appended, so
@@ -33,8 +34,9 @@ from zoneinfo import available_timezones
 sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
+from holdfast.cache.middleware import request_lookup
 from holdfast.cache.rules import CacheRule, load_rules, rule_for
-from holdfast.cache.store import ResponseCache
+from holdfast.cache.store import Lookup, ResponseCache
 from holdfast.context import close_context, open_context
 from holdfast.embedded import free_port, redis_url, start_mongod
 from holdfast.events import Event
@@ -42,10 +44,9 @@ from holdfast.settings import Settings
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bench.jobs import Lab, Report, holdfast
-from bench.run import (
-    READ_DAYS,
-    SINGLE_BOOKINGS,
+from bench.jobs import Lab, Report
+from bench.lab import (
+    NO_RATE_LIMIT,
     Op,
     Probe,
     Run,
@@ -54,36 +55,57 @@ from bench.run import (
     counted,
     cpu_probe,
     hammer,
+    holdfast_api,
     http_client,
     load_client,
     metered,
+    parse_options,
     percentiles,
-    practice,
-    seed_reader_bookings,
+    publish,
     started,
     started_api,
     verdict,
     wait_ready,
 )
+from bench.run import FULL as PRACTICE
+from bench.run import READ_DAYS, practice, seed_reader_bookings
+from bench.run import SMOKE as SMOKE_PRACTICE
+from bench.run import Sizes as PracticeSizes
 
 RESULTS = Path(__file__).resolve().parent / "cache_results.md"
 PATH = "/api/availability"
-CLIENTS = 8  # concurrent aiohttp clients, for both the hit and the miss run
-REQUESTS, SECONDS = 3000, 10.0  # per HTTP run, whichever limit is reached first
-MISS_DATES = 6  # `from` = today .. today+5, crossed with every Area/Location IANA zone
-INVALIDATIONS, INVALIDATION_WARMUP = 1000, 20  # per cache size; the warm-up per round
-# Rounds alternate the two sizes (10, 100k, 10, 100k …), so that a background load that comes
-# and goes on a shared machine weighs on both; SETTLE seconds after each resize.
-ROUNDS, SETTLE = 10, 2.0
-REAL_ENTRIES = 10  # availability URLs cached over HTTP: `from` = the first 10 booked days
-SYNTHETIC_ENTRIES, PIPELINE_BATCH = 100_000, 10_000
+PIPELINE_BATCH = 10_000
 SYNTHETIC_TTL = 3600  # seconds: longer than the rule's 60 s, so none expires during a wait
 SYNTHETIC_SLOTS = 3  # slots kept in the body written under every synthetic key
 TARGET_SPEEDUP = 5.0  # hit / miss requests per second
 NOISE = 1.5  # invalidation cost "the same": the median paired-round p50 ratio within NOISE x
-UNLIMITED = 100_000_000  # rate-limit requests: every request comes from one address
 SEED = 20_240_601
 BYPASSED = "none (cache bypassed)"  # no x-cache header: the API's breaker had the cache off
+ENTRY_PATIENCE = 10.0  # seconds for a response's entry to appear: it is stored after it is sent
+
+
+@dataclass(frozen=True)
+class Sizes:
+    clients: int = 8  # concurrent aiohttp clients, for both the hit and the miss run
+    requests: int = 3000  # per HTTP run, or `seconds`, whichever limit is reached first
+    seconds: float = 10.0
+    miss_dates: int = 6  # `from` = today .. today+5, crossed with every Area/Location IANA zone
+    invalidations: int = 1000  # per cache size, over all rounds
+    invalidation_warmup: int = 20  # per round
+    # Rounds alternate the two sizes (10, 100k, 10, 100k …), so that a background load that
+    # comes and goes on a shared machine weighs on both; `settle` seconds after each resize.
+    rounds: int = 10
+    settle: float = 2.0
+    real_entries: int = 10  # availability URLs cached over HTTP: `from` = the first booked days
+    synthetic_entries: int = 100_000
+    practice: PracticeSizes = PRACTICE  # the practice and its bookings, as bench/run.py makes them
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    clients=2, requests=20, seconds=2.0, miss_dates=1, invalidations=20, invalidation_warmup=2,
+    rounds=2, settle=0.1, real_entries=3, synthetic_entries=1000, practice=SMOKE_PRACTICE,
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------- servers --------------
@@ -112,12 +134,10 @@ def platform(**extra: Any) -> Iterator[Platform]:
             "bench",
             queue,
             cache_redis_url=redis_url(cache.port),
-            rate_limit_requests=UNLIMITED,
+            rate_limit_requests=NO_RATE_LIMIT,
             **extra,
         )
-        port = free_port()
-        api = holdfast(root, settings, "api", "--port", str(port), "--workers", "1", port=port)
-        stack.enter_context(started_api(api))
+        api = stack.enter_context(started_api(holdfast_api(root, settings, free_port())))
         probes = {
             "API": cpu_probe(api.pid, tree=True),
             "mongod": cpu_probe(lab.mongo.pid),
@@ -143,6 +163,7 @@ class Bench:
     day: date  # the first booked day (tomorrow, UTC)
     probes: dict[str, Probe]
     report: Report
+    sizes: Sizes
 
     def query(self, day: date, tz: str = "UTC") -> Query:
         return {
@@ -154,10 +175,18 @@ class Bench:
     def event(self) -> Event:
         return Event("booking-created", {"provider_id": self.provider_id})
 
+    def lookup(self, query: Query) -> Lookup:
+        """The cache key and counters the API's middleware uses for this availability query."""
+        found = request_lookup(self.rule, PATH, urlencode(query))
+        if found is None:
+            raise RuntimeError(f"{PATH} with {sorted(query)} would bypass the cache")
+        return found
+
     @property
     def counter(self) -> str:
-        """The generation counter the cached responses of this provider depend on."""
-        return f"hf:gen:{self.rule.name}:{self.rule.scope}:{self.provider_id}"
+        """The generation counter the cached responses of this provider depend on: the last of
+        the hit URL's counters, the one its `provider_id` scopes."""
+        return self.lookup(self.query(self.day)).counters[-1]
 
 
 async def fetch(load: aiohttp.ClientSession, query: Query) -> tuple[int, str, bytes]:
@@ -194,10 +223,14 @@ async def outcomes(bench: Bench, queries: list[Query]) -> Counter[str]:
 
 
 def miss_queries(bench: Bench) -> list[Query]:
-    """Distinct keys: `from` over MISS_DATES days from today, crossed with IANA zones."""
+    """Distinct keys: `from` over `miss_dates` days from today, crossed with IANA zones."""
     today = bench.day - timedelta(days=1)
     zones = sorted(zone for zone in available_timezones() if "/" in zone)  # UTC is not among them
-    queries = [bench.query(today + timedelta(days=i), z) for i in range(MISS_DATES) for z in zones]
+    queries = [
+        bench.query(today + timedelta(days=i), z)
+        for i in range(bench.sizes.miss_dates)
+        for z in zones
+    ]
     random.Random(SEED).shuffle(queries)
     return queries
 
@@ -208,12 +241,16 @@ def miss_queries(bench: Bench) -> list[Query]:
 async def timed_reads(
     bench: Bench, label: str, next_query: Callable[[], Query], total: int, warm: int = 0
 ) -> Run:
-    """Wait for a quiet machine, send `warm` untimed requests, then CLIENTS loops, metered."""
+    """Wait for a quiet machine, send `warm` untimed requests, then `clients` loops, metered."""
     await bench.report.wait_quiet(label)
     if warm:
         seen = await outcomes(bench, [next_query() for _ in range(warm)])
         bench.report.facts.append(f"- Warm-up before {label}, x-cache: {dict(seen)}.")
-    load = hammer(reader(bench, next_query, label), workers=CLIENTS, total=total, seconds=SECONDS)
+    sizes = bench.sizes
+    load = hammer(
+        reader(bench, next_query, label),
+        workers=sizes.clients, total=total, seconds=sizes.seconds,
+    )  # fmt: skip
     run, cpu = await metered(bench.probes, load)
     bench.report.facts.append(f"- CPU, {label}: {cpu}.")
     return run
@@ -224,19 +261,21 @@ async def hit_and_miss(bench: Bench) -> None:
     status, _, body = await fetch(bench.load, same)
     slots = len(json.loads(body)["slots"]) if status == 200 else status
     bench.report.facts.append(f"- The hit URL answers {slots} slots in {len(body):,} bytes.")
-    hit = await timed_reads(bench, "the hit run", lambda: same, REQUESTS, warm=3)
+    sizes = bench.sizes
+    hit = await timed_reads(bench, "the hit run", lambda: same, sizes.requests, warm=3)
     distinct = miss_queries(bench)
     keys = iter(distinct)
     miss = await timed_reads(
-        bench, "the miss run", lambda: next(keys), min(REQUESTS, len(distinct))
+        bench, "the miss run", lambda: next(keys), min(sizes.requests, len(distinct))
     )
     bench.report.rows += [
-        http_row(f"Hit: one URL, {CLIENTS} clients", hit, "hit"),
+        http_row(f"Hit: one URL, {sizes.clients} clients", hit, "hit"),
         http_row(
-            f"Miss: distinct `from` x `tz` keys, {CLIENTS} clients",
+            f"Miss: distinct `from` x `tz` keys, {sizes.clients} clients",
             miss,
             "miss",
-            f"{len(distinct)} keys available ({MISS_DATES} dates x {len(distinct) // MISS_DATES}"
+            f"{len(distinct)} keys available ({sizes.miss_dates} dates x "
+            f"{len(distinct) // sizes.miss_dates}"
             " zones), each requested at most once",
         ),
         speedup_row(hit, miss),
@@ -250,6 +289,7 @@ async def hit_and_miss(bench: Bench) -> None:
 class Side:
     """The invalidations timed at one cache size, over every round."""
 
+    real_entries: int  # the real URLs asked before and after each round
     runs: list[Run] = field(default_factory=list)
     calls: int = 0  # invalidate() calls, warm-ups included
     bumped: int = 0  # how far the provider's counter moved over them: one per call
@@ -270,7 +310,7 @@ class Side:
         return total
 
     def correct(self) -> bool:
-        expected = REAL_ENTRIES * len(self.runs)
+        expected = self.real_entries * len(self.runs)
         return self.before["hit"] == expected and self.after["miss"] == expected
 
 
@@ -287,19 +327,23 @@ async def invalidation_cost(bench: Bench, side: Side) -> None:
         await bench.cache.invalidate(bench.event)
         return "ok" if bench.cache.available() else "breaker open"
 
-    await hammer(op, workers=1, total=INVALIDATION_WARMUP, seconds=SECONDS)
+    sizes = bench.sizes
+    await hammer(op, workers=1, total=sizes.invalidation_warmup, seconds=sizes.seconds)
     await redis.config_resetstat()  # so that INFO commandstats covers the timed calls alone
-    side.runs.append(await hammer(op, workers=1, total=INVALIDATIONS // ROUNDS, seconds=SECONDS))
+    per_round = sizes.invalidations // sizes.rounds
+    side.runs.append(await hammer(op, workers=1, total=per_round, seconds=sizes.seconds))
     incr = (await redis.info("commandstats")).get("cmdstat_incrby", {})  # redis-py's INCR
     side.server_us.append(float(incr.get("usec_per_call", "nan")))
-    side.calls += INVALIDATION_WARMUP + len(side.runs[-1].latencies)
+    side.calls += sizes.invalidation_warmup + len(side.runs[-1].latencies)
     side.bumped += int(await redis.get(bench.counter) or 0) - before
 
 
 async def measure_side(bench: Bench, side: Side) -> None:
     """Cache the real URLs (a miss, then a hit each), time the invalidations, ask them again."""
-    real = [bench.query(bench.day + timedelta(days=i)) for i in range(REAL_ENTRIES)]
+    real = [bench.query(bench.day + timedelta(days=i)) for i in range(side.real_entries)]
     await outcomes(bench, real)
+    for query in real:
+        await stored_entry(bench, query)
     side.before += await outcomes(bench, real)
     side.dbsizes.append(await bench.cache.redis.dbsize())
     side.entries.append(await cached_entries(bench.cache.redis))
@@ -307,18 +351,21 @@ async def measure_side(bench: Bench, side: Side) -> None:
     side.after += await outcomes(bench, real)
 
 
-def material(rule: CacheRule, query: Query) -> list[str]:
-    """The key material the middleware builds for a request to PATH."""
-    return [rule.name, PATH, *sorted(f"{k}={v}" for k, v in query.items())]
+async def stored_entry(bench: Bench, query: Query) -> bytes:
+    """The cache entry of a query just asked. The API stores it after sending the response, so
+    it may take a moment to appear."""
+    key = bench.lookup(query).key
+    deadline = time.monotonic() + ENTRY_PATIENCE
+    while (raw := await bench.cache.redis.get(key)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{key} ({query}) is not in the cache Redis after it was asked")
+        await asyncio.sleep(0.02)
+    return bytes(raw)
 
 
 async def entry_template(bench: Bench) -> str:
     """The hit URL's entry as the store wrote it, its body cut to a few slots."""
-    query = bench.query(bench.day)
-    key = ResponseCache.lookup_for(bench.rule, material(bench.rule, query), None).key
-    if (raw := await bench.cache.redis.get(key)) is None:
-        raise RuntimeError(f"{key} (the hit URL) is not in the cache Redis: key format changed?")
-    entry = json.loads(raw)
+    entry = json.loads(await stored_entry(bench, bench.query(bench.day)))
     answer = json.loads(entry["b"])
     answer["slots"] = answer["slots"][:SYNTHETIC_SLOTS]
     entry["b"] = json.dumps(answer, separators=(",", ":"))
@@ -326,12 +373,11 @@ async def entry_template(bench: Bench) -> str:
 
 
 def synthetic_keys(bench: Bench) -> list[str]:
-    """`hf:c:availability:<digest>` keys of SYNTHETIC_ENTRIES requests for made-up providers."""
-    keys = []
-    for i in range(SYNTHETIC_ENTRIES):
-        query = {**bench.query(bench.day), "provider_id": f"{i:024x}"}
-        keys.append(ResponseCache.lookup_for(bench.rule, material(bench.rule, query), None).key)
-    return keys
+    """The keys the API would store the same query under for made-up providers."""
+    return [
+        bench.lookup({**bench.query(bench.day), "provider_id": f"{i:024x}"}).key
+        for i in range(bench.sizes.synthetic_entries)
+    ]
 
 
 async def in_batches(
@@ -348,30 +394,31 @@ async def in_batches(
 
 
 async def invalidations(bench: Bench) -> None:
-    """ROUNDS times: time invalidations with the real entries alone, then with 100k more."""
+    """`rounds` times: invalidations with the real entries alone, then with 100k more."""
     redis, hit_url = bench.cache.redis, bench.query(bench.day)
     await redis.flushdb()  # forget the miss run's entries: start from the real ones alone
-    await outcomes(bench, [hit_url, hit_url])
+    await outcomes(bench, [hit_url])
     template, keys = await entry_template(bench), synthetic_keys(bench)
-    small, large, wrote = Side(), Side(), 0.0
+    sizes = bench.sizes
+    small, large, wrote = Side(sizes.real_entries), Side(sizes.real_entries), 0.0
     await bench.report.wait_quiet("the invalidations")
-    for _ in range(ROUNDS):
+    for _ in range(sizes.rounds):
         await measure_side(bench, small)
         wrote = await in_batches(redis, keys, lambda p, k: p.set(k, template, ex=SYNTHETIC_TTL))
-        await asyncio.sleep(SETTLE)
+        await asyncio.sleep(sizes.settle)
         await measure_side(bench, large)
         await in_batches(redis, keys, lambda p, k: p.unlink(k))
-        await asyncio.sleep(SETTLE)
+        await asyncio.sleep(sizes.settle)
     bench.report.facts += [
-        f"- Wrote {SYNTHETIC_ENTRIES:,} synthetic entries through pipelines in {wrote:.1f} s "
-        f"(last round); each round then waited {SETTLE:g} s before timing.",
-        round_fact(f"{REAL_ENTRIES} entries", small),
-        round_fact(f"{SYNTHETIC_ENTRIES:,} more", large),
+        f"- Wrote {sizes.synthetic_entries:,} synthetic entries through pipelines in "
+        f"{wrote:.1f} s (last round); each round then waited {sizes.settle:g} s before timing.",
+        round_fact(f"{sizes.real_entries} entries", small),
+        round_fact(f"{sizes.synthetic_entries:,} more", large),
     ]
     bench.report.rows += [
-        invalidation_row(f"Invalidate, {REAL_ENTRIES} cached responses", small, None),
+        invalidation_row(f"Invalidate, {sizes.real_entries} cached responses", small, None),
         invalidation_row(f"Invalidate, {max(large.entries):,} cached responses", large, small),
-        same_cost_row(small, large),
+        same_cost_row(small, large, sizes),
     ]
 
 
@@ -422,7 +469,7 @@ def invalidation_row(name: str, side: Side, base: Side | None) -> str:
     run, sizes = side.run, f"{min(side.dbsizes):,} to {max(side.dbsizes):,}"
     grew = f" (+{min(side.dbsizes) - max(base.dbsizes):,} over the row above)" if base else ""
     notes = [
-        f"{ROUNDS} rounds; DBSIZE {sizes}{grew}, {max(side.entries):,} `hf:c:*` keys",
+        f"{len(side.runs)} rounds; DBSIZE {sizes}{grew}, {max(side.entries):,} `hf:c:*` keys",
         f"breaker closed after {run.count('ok'):,} of {len(run.latencies):,} calls",
         f"provider counter +{side.bumped:,} for {side.calls:,} calls incl. warm-ups",
         f"Redis's own time per INCRBY {statistics.mean(side.server_us):.1f} µs",
@@ -432,7 +479,7 @@ def invalidation_row(name: str, side: Side, base: Side | None) -> str:
     return table_row(name, run, 1000, "µs", notes)
 
 
-def same_cost_row(small: Side, large: Side) -> str:
+def same_cost_row(small: Side, large: Side, sizes: Sizes) -> str:
     """Overall p50 and p99 ratios, and the median ratio of the p50s of adjacent rounds."""
     small50, small99 = percentiles(small.run.latencies)
     large50, large99 = percentiles(large.run.latencies)
@@ -441,24 +488,25 @@ def same_cost_row(small: Side, large: Side) -> str:
     notes = [
         f"p50 {large50 / small50:.2f}x, p99 {large99 / small99:.2f}x",
         f"lowest round p50 {min(few):.0f} vs {min(many):.0f} µs",
-        f"median of the {ROUNDS} paired-round p50 ratios {paired:.2f}x (target: the same within "
-        f"noise, within {NOISE:g}x either way: {verdict(1 / NOISE <= paired <= NOISE)})",
+        f"median of the {sizes.rounds} paired-round p50 ratios {paired:.2f}x (target: the same "
+        f"within noise, within {NOISE:g}x either way: {verdict(1 / NOISE <= paired <= NOISE)})",
     ]
-    name = f"Invalidation, {SYNTHETIC_ENTRIES:,} more entries / {REAL_ENTRIES}"
+    name = f"Invalidation, {sizes.synthetic_entries:,} more entries / {sizes.real_entries}"
     return table_row(name, None, 1, "", notes)
 
 
-def render(report: Report, seconds: float) -> str:
+def render(report: Report, seconds: float, sizes: Sizes) -> str:
+    smoke = " SMOKE RUN (tiny sizes: the figures mean nothing)." if sizes != FULL else ""
     return "\n".join(
         [
             "# Holdfast cache benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, API `holdfast api --workers 1` with the response cache "
-            f"on, load from aiohttp {aiohttp.__version__} with {counted(CLIENTS, 'client')}; "
+            f"on, load from aiohttp {aiohttp.__version__} with {counted(sizes.clients, 'client')}; "
             f"each timed part waited for a 1-min load average below {report.max_load:g} (for "
             f"at most {report.max_wait:g} s). HTTP latencies are client-side; invalidations "
-            "are timed in this process around `ResponseCache.invalidate`.",
+            f"are timed in this process around `ResponseCache.invalidate`.{smoke}",
             "",
             "| Measurement | n | per s | p50 | p99 | Notes |",
             "|---|---:|---:|---:|---:|---|",
@@ -472,23 +520,32 @@ def render(report: Report, seconds: float) -> str:
 # ---------------------------------------------------------------- orchestration --------
 
 
-async def measure(running: Platform, report: Report) -> None:
+async def measure(running: Platform, report: Report, sizes: Sizes) -> None:
     ctx = await open_context(running.settings)
     http, load = http_client(running.base_url), load_client(running.base_url)
     redis = Redis.from_url(str(running.settings.cache_redis_url))
     try:
-        catalog, users = await practice(http, ctx)
+        catalog, users = await practice(http, ctx, sizes.practice)
         day = datetime.now(UTC).date() + timedelta(days=1)
-        seeded = await seed_reader_bookings(http, catalog, users, day)
+        seeded = await seed_reader_bookings(http, catalog, users, day, sizes.practice)
         report.facts.append(
-            f"- Seeded {seeded} bookings from {day}, {SINGLE_BOOKINGS} on the provider read."
+            f"- Seeded {seeded} bookings from {day}, {sizes.practice.single_bookings} on the "
+            "provider read."
         )
         rules = load_rules(running.settings.cache_rules_file)
         if (rule := rule_for(rules, PATH)) is None:
             raise RuntimeError(f"no cache rule for {PATH} in {running.settings.cache_rules_file}")
         cache = ResponseCache(redis, rules)
         bench = Bench(
-            load, cache, rule, catalog.consult, catalog.readers[0], day, running.probes, report
+            load,
+            cache,
+            rule,
+            catalog.consult,
+            catalog.readers[0],
+            day,
+            running.probes,
+            report,
+            sizes,
         )
         await hit_and_miss(bench)
         await invalidations(bench)
@@ -500,18 +557,19 @@ async def measure(running: Platform, report: Report) -> None:
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    return bench_parser(__doc__, RESULTS, "before each timed part,").parse_args(argv)
+    return parse_options(bench_parser(__doc__, RESULTS, "before each timed part,"), argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
     report, began = Report(args.max_load, args.max_wait), time.perf_counter()
-    with platform() as running:
-        asyncio.run(measure(running, report))
+    sizes = SMOKE if args.smoke else FULL
+    # A smoke run may share the machine with others: a slow cache Redis must not switch the
+    # cache off (the API's breaker) and fail the correctness checks; speed is not its point.
+    with platform(**({"cache_timeout_ms": 2000} if args.smoke else {})) as running:
+        asyncio.run(measure(running, report, sizes))
         report.logs += api_log_summary(running.root / "api.log")
-    text = render(report, time.perf_counter() - began)
-    print(text)
-    args.output.write_text(text)
+    publish(args, render(report, time.perf_counter() - began, sizes))
     return 0
 
 

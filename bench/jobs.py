@@ -1,10 +1,11 @@
 """Holdfast jobs benchmark: backlog memory, promoter throughput, commit-to-SMTP latency.
 
-Run from /work/main:  .venv/bin/python -P bench/jobs.py [--backlog N] [--bookings N]
+Run from the repository root:  .venv/bin/python -P bench/jobs.py [--backlog N] [--bookings N]
 Starts its own mongod and redis-servers in a temporary directory; the latency part also runs
 the API, `holdfast promoter` and `holdfast worker` as real processes against an SMTP sink in
 this process. Before each timed part it waits for the machine to be quiet. Prints a Markdown
-table and writes it to bench/jobs_results.md. See bench/README.md.
+table and writes it to bench/jobs_results.md; `--smoke` runs it at tiny sizes in seconds.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import argparse
 import asyncio
 import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-# bench.run and tests.fakes live in the repository, which `-P` keeps off sys.path; appended, so
+# bench.* and tests.fakes live in the repository, which `-P` keeps off sys.path; appended, so
 # that installed modules (the standard library's `platform`, say) keep precedence.
 sys.path.append(str(Path(__file__).resolve().parent.parent))
 
@@ -48,23 +47,27 @@ from holdfast.settings import Settings
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bench.run import (
+from bench.lab import (
     ADMIN_EMAIL,
+    NO_RATE_LIMIT,
     PASSWORD,
-    QUIET_LOAD,
-    QUIET_PATIENCE,
     Admin,
     Oddities,
     Offer,
     Quiet,
-    api_log_summary,
+    bench_parser,
     book,
     bounded,
+    holdfast,
+    holdfast_api,
     http_client,
+    log_summary,
     login,
     offers,
+    parse_options,
     percentiles,
     positive,
+    publish,
     quiet_note,
     register,
     started,
@@ -74,7 +77,6 @@ from bench.run import (
     wait_ready,
 )
 from tests.fakes import SmtpSink
-from tests.support import HOLDFAST
 
 RESULTS = Path(__file__).resolve().parent / "jobs_results.md"
 REMINDER = "notify.reminder"
@@ -82,18 +84,23 @@ BACKLOG, BATCH = 1_000_000, 10_000  # future reminders, inserted insert_many bat
 HORIZON, WINDOW = timedelta(days=365), timedelta(minutes=10)  # spread; the promoter's window
 NAIVE_CHUNK = 500  # concurrent enqueue_job calls
 NAIVE_SAMPLE, NAIVE_BUDGET = 200_000, 180.0  # past the sample, go on only if 1M fits the budget
-DUE = 20_000  # jobs made due at once, for each promoter throughput run
-BOOKINGS, WARMUP, PROVIDERS = 200, 5, 20
+BOOKINGS = 200
 MAIL_TIMEOUT, SETTLE = 30.0, 2.0  # seconds: one email's wait; the wait for late doubles
 TARGET_P50_MS = 50.0
-NO_RATE_LIMIT = 100_000_000  # one address registers every client: not what limits are for
 SEED = 20_240_601
 MB = 1024 * 1024
-# arq's plain-text INFO lines: a worker starting or stopping clean, a job starting or succeeding.
-ARQ_ROUTINE = re.compile(
-    r"^Starting worker |^redis_version=|^recording health|^Health check successful"
-    r"|^shutdown on \w+ ◆ \d+ jobs complete ◆ 0 failed |^\s*-?[\d.]+s (→ |← .* ● 'succeeded'$)"
-)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    due: int = 20_000  # jobs made due at once, for each promoter throughput run
+    warmup: int = 5  # bookings before the timed ones
+    providers: int = 20
+
+
+FULL = Sizes()
+SMOKE = Sizes(due=200, warmup=1, providers=2)
+SMOKE_BACKLOG, SMOKE_BOOKINGS = 2_000, 3
 
 T = TypeVar("T")
 Check = Callable[[], Awaitable[object]]  # polled until what it returns is true
@@ -106,6 +113,8 @@ Check = Callable[[], Awaitable[object]]  # polled until what it returns is true
 class Report:
     max_load: float
     max_wait: float
+    sizes: Sizes = FULL
+    failed: bool = False  # a part raised: the run's exit status says so
     rows: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     quiets: list[tuple[str, Quiet]] = field(default_factory=list)
@@ -152,7 +161,10 @@ def render(report: Report, seconds: float) -> str:
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}; each timed part waited for a 1-min load average below "
-            f"{report.max_load:g} (for at most {report.max_wait:g} s, see below).",
+            f"{report.max_load:g} (for at most {report.max_wait:g} s, see below)."
+            + (
+                " SMOKE RUN (tiny sizes: the figures mean nothing)." if report.sizes != FULL else ""
+            ),
             "",
             "| Measurement | Jobs | Result | Notes |",
             "|---|---:|---|---|",
@@ -186,34 +198,6 @@ class Lab:
             secret_key=SecretStr(self.secret),
             **extra,
         )
-
-
-def holdfast_env(settings: Settings) -> dict[str, str]:
-    """This environment without HOLDFAST_* variables, plus every setting given explicitly."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDFAST_")}
-    for name in settings.model_fields_set:
-        value = getattr(settings, name)
-        plain = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        env[f"HOLDFAST_{name.upper()}"] = plain
-    return env
-
-
-def holdfast(root: Path, settings: Settings, *args: str, port: int = 0) -> Server:
-    """`holdfast <args>` in a session of its own, logging to <root>/<command>.log."""
-    with (root / f"{args[0]}.log").open("ab") as log:
-        process = subprocess.Popen(
-            [*HOLDFAST, *args], env=holdfast_env(settings), cwd=root, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    return Server(args[0], process, port)
-
-
-def log_summary(root: Path, command: str) -> list[str]:
-    """Warnings and errors in a process's log, as bench/run.py finds them, less arq's routine."""
-    lines = (root / f"{command}.log").read_text(errors="replace").splitlines()
-    kept = root / f"{command}.unusual.log"
-    kept.write_text("\n".join(line for line in lines if not ARQ_ROUTINE.search(line)))
-    return [line.replace("API log", f"`{command}` log", 1) for line in api_log_summary(kept)]
 
 
 async def used_memory(url: str) -> int:
@@ -389,9 +373,9 @@ async def memory(ctx: Context, lab: Lab, count: int, report: Report) -> None:
 # ---------------------------------------------------------------- promoter throughput --
 
 
-async def due_jobs(ctx: Context, prefix: str, run_at: datetime) -> None:
-    """DUE reminders under subjects `<prefix>:<i>`, all to run at `run_at`."""
-    await insert_jobs(ctx, ((subject, run_at) for subject, _ in reminders(DUE, run_at, prefix)))
+async def due_jobs(ctx: Context, prefix: str, run_at: datetime, count: int) -> None:
+    """`count` reminders under subjects `<prefix>:<i>`, all to run at `run_at`."""
+    await insert_jobs(ctx, ((subject, run_at) for subject, _ in reminders(count, run_at, prefix)))
 
 
 async def states(prefix: str) -> Counter[str]:
@@ -413,23 +397,24 @@ async def tally(url: str) -> tuple[int, int]:
 async def check_handed(
     report: Report, where: str, prefix: str, url: str, before: tuple[int, int]
 ) -> str:
-    """All DUE `<prefix>:` jobs promoted, and arq's queue grown by one job per job promoted
+    """All `due` `<prefix>:` jobs promoted, and arq's queue grown by one job per job promoted
     meanwhile (backlog reminders entering the window count too); or a note of what is not."""
+    due = report.sizes.due
     found, (queued_now, promoted_now) = await states(prefix), await tally(url)
     added, promoted = queued_now - before[0], promoted_now - before[1]
-    if found != Counter(promoted=DUE):
+    if found != Counter(promoted=due):
         report.odd.note(where, "states in MongoDB", str(dict(found)))
     if added != promoted:
         report.odd.note(where, "queue growth != jobs promoted", f"+{added:,} vs +{promoted:,}")
     return (
         f"`{prefix}:` jobs: {dict(found)}; MongoDB +{promoted:,} promoted "
-        f"({promoted - DUE} from the backlog), arq queue +{added:,}"
+        f"({promoted - due} from the backlog), arq queue +{added:,}"
     )
 
 
 async def promote_in_process(ctx: Context, report: Report) -> None:
-    url = ctx.settings.queue_redis_url
-    await due_jobs(ctx, "due", datetime.now(UTC))
+    url, due = ctx.settings.queue_redis_url, report.sizes.due
+    await due_jobs(ctx, "due", datetime.now(UTC), due)
     await report.wait_quiet("promote_due")
     before, calls, began = await tally(url), 0, time.perf_counter()
     while await promote_due(ctx.queue_redis, datetime.now(UTC), WINDOW):
@@ -437,15 +422,15 @@ async def promote_in_process(ctx: Context, report: Report) -> None:
     elapsed = time.perf_counter() - began
     notes = await check_handed(report, "promote_due", "due", url, before)
     report.row(
-        "Promoter throughput: `promote_due` in a loop, in-process", DUE,
-        f"{DUE / elapsed:,.0f} jobs/s", f"{elapsed:.1f} s, {calls} calls of 500; {notes}",
+        "Promoter throughput: `promote_due` in a loop, in-process", due,
+        f"{due / elapsed:,.0f} jobs/s", f"{elapsed:.1f} s, {calls} calls of 500; {notes}",
     )  # fmt: skip
 
 
 async def promote_by_process(ctx: Context, lab: Lab, report: Report) -> None:
-    """The real promoter, idle until DUE far-future jobs are moved to now in one update."""
-    url, far = ctx.settings.queue_redis_url, datetime.now(UTC) + 2 * HORIZON
-    await due_jobs(ctx, "due2", far)
+    """The real promoter, idle until `due` far-future jobs are moved to now in one update."""
+    url, far, due = ctx.settings.queue_redis_url, datetime.now(UTC) + 2 * HORIZON, report.sizes.due
+    await due_jobs(ctx, "due2", far, due)
     beats = Heartbeat.get_pymongo_collection()
     with started(holdfast(lab.root, ctx.settings, "promoter")) as promoter:
         if not await poll(lambda: beats.find_one({"kind": "promoter"}), 60.0):
@@ -461,9 +446,9 @@ async def promote_by_process(ctx: Context, lab: Lab, report: Report) -> None:
         elapsed = time.perf_counter() - began
         promoter.stop()
     notes = await check_handed(report, "holdfast promoter", "due2", url, before)
-    result = f"{DUE / elapsed:,.0f} jobs/s" if done else f"not done after {elapsed:.0f} s"
+    result = f"{due / elapsed:,.0f} jobs/s" if done else f"not done after {elapsed:.0f} s"
     report.row(
-        "Promoter throughput: `holdfast promoter` process", DUE, result,
+        "Promoter throughput: `holdfast promoter` process", due, result,
         f"{elapsed:.1f} s from the update making them due to none left `scheduled` "
         f"(default tick {ctx.settings.promoter_tick_seconds:g} s); {notes}",
     )  # fmt: skip
@@ -519,13 +504,13 @@ class Client:
 
 
 async def practice(
-    http: httpx.AsyncClient, ctx: Context, clients: int
+    http: httpx.AsyncClient, ctx: Context, clients: int, sizes: Sizes
 ) -> tuple[list[Offer], list[Client]]:
-    """Admin, PROVIDERS providers open all day, a 30-min service on a 5-min step, clients."""
+    """Admin, providers open all day, a 30-min service on a 5-min step, clients."""
     await ensure_indexes(ctx.db)
     await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
     admin = Admin(http, await login(http, ADMIN_EMAIL))
-    providers = [await admin.provider(f"Provider {i:02}") for i in range(PROVIDERS)]
+    providers = [await admin.provider(f"Provider {i:02}") for i in range(sizes.providers)]
     service = await admin.service("Quick 30", 30, 5, providers)
     day = datetime.now(UTC).date() + timedelta(days=3)  # reminders (24 h before) stay far off
     found = [await offers(http, service, p, day, 1) for p in providers]
@@ -572,11 +557,12 @@ def check_emails(sink: TimedSink, clients: list[Client], report: Report) -> str:
 async def commit_to_smtp(
     http: httpx.AsyncClient, ctx: Context, sink: TimedSink, bookings: int, report: Report
 ) -> None:
-    spread, clients = await practice(http, ctx, bookings + WARMUP)
-    for offer, client in zip(spread[:WARMUP], clients[:WARMUP], strict=True):
+    warmup = report.sizes.warmup
+    spread, clients = await practice(http, ctx, bookings + warmup, report.sizes)
+    for offer, client in zip(spread[:warmup], clients[:warmup], strict=True):
         await latency(http, sink, offer, client, report.odd)
     await report.wait_quiet("commit -> SMTP")
-    timed = zip(spread[WARMUP:], clients[WARMUP:], strict=True)
+    timed = zip(spread[warmup:], clients[warmup:], strict=True)
     seconds = [
         s for o, c in timed if (s := await latency(http, sink, o, c, report.odd)) is not None
     ]
@@ -586,7 +572,7 @@ async def commit_to_smtp(
         "Commit -> SMTP: booking 201 to confirmation accepted by the sink", len(seconds),
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
         f"target p50 < {TARGET_P50_MS:g} ms: {verdict(p50 < TARGET_P50_MS)}; sequential, one "
-        f"user each, after {WARMUP} warm-up; max {max(seconds) * 1000:.1f} ms",
+        f"user each, after {warmup} warm-up; max {max(seconds) * 1000:.1f} ms",
     )  # fmt: skip
     report.facts.append(f"- Commit -> SMTP: {check_emails(sink, clients, report)}.")
     report.facts.append(f"- Confirmation jobs in MongoDB: {dict(await confirmations())}.")
@@ -594,9 +580,7 @@ async def commit_to_smtp(
 
 def start_platform(lab: Lab, stack: ExitStack, settings: Settings) -> str:
     """The API (one process), `holdfast promoter` and `holdfast worker`; the API's base URL."""
-    port = free_port()
-    api = holdfast(lab.root, settings, "api", "--port", str(port), "--workers", "1", port=port)
-    stack.enter_context(started_api(api))
+    api = stack.enter_context(started_api(holdfast_api(lab.root, settings, free_port())))
     for command in ("promoter", "worker"):
         stack.enter_context(started(holdfast(lab.root, settings, command)))
     return wait_ready(api, lab.root / "api.log")
@@ -628,44 +612,21 @@ async def stack_part(lab: Lab, bookings: int, report: Report) -> None:
 
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = bench_parser(__doc__, RESULTS, "before each timed part,")
     parser.add_argument(
-        "--backlog",
-        type=positive,
-        default=BACKLOG,
-        metavar="N",
-        help=f"future jobs (default {BACKLOG:,})",
-    )
+        "--backlog", type=positive, default=None, metavar="N",
+        help=f"future jobs (default {BACKLOG:,}; smoke {SMOKE_BACKLOG:,})",
+    )  # fmt: skip
     parser.add_argument(
-        "--bookings",
-        type=positive,
-        default=BOOKINGS,
-        metavar="N",
-        help=f"timed bookings (default {BOOKINGS})",
-    )
-    parser.add_argument(
-        "--max-load",
-        type=float,
-        default=QUIET_LOAD,
-        metavar="L",
-        help="before each timed part, wait until the 1-min load average is below L "
-        f"(default {QUIET_LOAD:g})",
-    )
-    parser.add_argument(
-        "--max-wait",
-        type=float,
-        default=QUIET_PATIENCE,
-        metavar="S",
-        help=f"stop waiting after S seconds, run anyway and say so (default {QUIET_PATIENCE:g})",
-    )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=RESULTS,
-        metavar="PATH",
-        help="where to write the report (default bench/jobs_results.md)",
-    )
-    return parser.parse_args(argv)
+        "--bookings", type=positive, default=None, metavar="N",
+        help=f"timed bookings (default {BOOKINGS}; smoke {SMOKE_BOOKINGS})",
+    )  # fmt: skip
+    options = parse_options(parser, argv)
+    if options.backlog is None:
+        options.backlog = SMOKE_BACKLOG if options.smoke else BACKLOG
+    if options.bookings is None:
+        options.bookings = SMOKE_BOOKINGS if options.smoke else BOOKINGS
+    return options
 
 
 async def measure(lab: Lab, args: argparse.Namespace, report: Report) -> None:
@@ -680,20 +641,20 @@ async def measure(lab: Lab, args: argparse.Namespace, report: Report) -> None:
         except Exception as exc:  # the traceback goes to stderr, the gist into the report
             traceback.print_exc()
             report.odd.note(name, f"failed with {type(exc).__name__}", str(exc))
+            report.failed = True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv)
-    report, began = Report(args.max_load, args.max_wait), time.perf_counter()
+    sizes = SMOKE if args.smoke else FULL
+    report, began = Report(args.max_load, args.max_wait, sizes), time.perf_counter()
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="holdfast-bench-jobs-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         mongo = stack.enter_context(started(start_mongod(root / "mongo", free_port())))
         asyncio.run(measure(Lab(root, mongo), args, report))
-    text = render(report, time.perf_counter() - began)
-    print(text)
-    args.output.write_text(text)
-    return 0
+    publish(args, render(report, time.perf_counter() - began))
+    return 1 if report.failed else 0  # a part that failed fails the run (and the smoke test)
 
 
 if __name__ == "__main__":

@@ -1,36 +1,34 @@
-"""Holdfast benchmark: contended bookings, their MongoDB floor, and availability reads.
+"""Holdfast benchmark: contended and uncontended bookings, their MongoDB floors, availability.
 
-Run from /work/main:  .venv/bin/python -P bench/run.py [--api-workers N]
+Run from the repository root:  .venv/bin/python -P bench/run.py [--api-workers N] [--smoke]
 Waits for the machine to be quiet, starts its own mongod and two redis-servers in a temporary
-directory, runs the API as a real uvicorn process, drives it with aiohttp, prints a Markdown
-table and writes it to bench/results.md. See bench/README.md.
+directory, runs the API (uvicorn), the promoter and a worker as real processes with an SMTP
+sink, drives the API with aiohttp, prints a Markdown table and writes it to bench/results.md.
+`--smoke` runs it all at tiny sizes in seconds (the test suite does). See bench/README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import secrets
 import shutil
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
+
+# bench.* and tests.fakes live in the repository, which `-P` keeps off sys.path; appended, so
+# that installed modules (the standard library's `platform`, say) keep precedence.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 import httpx
@@ -46,207 +44,91 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
+from bench.lab import (
+    ADMIN_EMAIL,
+    NO_RATE_LIMIT,
+    PASSWORD,
+    Admin,
+    Headers,
+    Oddities,
+    Offer,
+    Op,
+    Probe,
+    Quiet,
+    Run,
+    bench_parser,
+    book,
+    booking_body,
+    bounded,
+    counted,
+    cpu_probe,
+    expect,
+    hammer,
+    holdfast,
+    holdfast_api,
+    http_client,
+    load_client,
+    log_summary,
+    login,
+    metered,
+    offers,
+    parse_options,
+    positive,
+    publish,
+    quiet_note,
+    register,
+    row,
+    started,
+    started_api,
+    verdict,
+    wait_for_quiet,
+    wait_ready,
+)
+from bench.success import Sequential, SuccessFloor, confirmations, delivery_notes
+from tests.fakes import SmtpSink
+
 RESULTS = Path(__file__).resolve().parent / "results.md"
-CLIENTS = 50  # concurrent booking clients, and concurrent floor tasks
-BOOKING_REQUESTS, BOOKING_SECONDS = 1500, 15.0  # whichever limit is reached first
-SOLO_LIMITS = (100, 3.0)  # the same, one worker at a time on the already full day
-READ_REQUESTS, READ_SECONDS = 300, 10.0  # per availability series, sequential
-READ_WARMUP = 5
 READ_DAYS = 14
-SINGLE_BOOKINGS = 200  # on the provider whose availability is also read alone
-MULTI_PROVIDERS, MULTI_BOOKINGS_EACH = 20, 20  # every other reader gets MULTI_BOOKINGS_EACH
-SETUP_CONCURRENCY = 8
-TARGET_RATIO, TARGET_SINGLE_READ_MS = 3.0, 10.0
-ADMIN_EMAIL, PASSWORD = "admin@bench.example", "bench password"
+TARGET_RATIO, TARGET_SINGLE_READ_MS, TARGET_SUCCESS_RATIO = 3.0, 10.0, 3.0
 DEFAULT_API_WORKERS = os.environ.get("BENCH_API_WORKERS", "2")  # `holdfast api --workers`
-QUIET_LOAD, QUIET_PATIENCE, QUIET_POLL = 1.0, 300.0, 5.0  # 1-min load average; seconds
-ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+MAIL_PATIENCE = 60.0  # seconds to wait for the last confirmation after the success run
 
 Db = AsyncDatabase[dict[str, Any]]
-Headers = dict[str, str]
-Op = Callable[[int], Awaitable[str]]  # worker index -> outcome label
 Read = Callable[[], Awaitable[int]]  # -> number of slots offered
-Probe = Callable[[], dict[int, float]]  # -> CPU seconds so far, by live process id
-
-
-# ---------------------------------------------------------------- measurement ----------
-
-
-@dataclass
-class Run:
-    """Latencies (seconds) and outcome labels of one measured series."""
-
-    elapsed: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    by_outcome: dict[str, list[float]] = field(default_factory=dict)
-
-    def record(self, outcome: str, seconds: float) -> None:
-        self.latencies.append(seconds)
-        self.by_outcome.setdefault(outcome, []).append(seconds)
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
-
-    def count(self, outcome: str) -> int:
-        return len(self.by_outcome.get(outcome, []))
-
-    def p50(self, outcome: str | None = None) -> float:
-        return percentiles(self.latencies if outcome is None else self.by_outcome[outcome])[0]
-
-
-def percentiles(seconds: list[float]) -> tuple[float, float]:
-    """p50 and p99 in milliseconds."""
-    if len(seconds) < 2:
-        value = seconds[0] * 1000 if seconds else float("nan")
-        return value, value
-    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
-    return cuts[49] * 1000, cuts[98] * 1000
-
-
-async def hammer(op: Op, *, workers: int, total: int, seconds: float) -> Run:
-    """`workers` loops calling `op` until `total` calls were issued or `seconds` passed."""
-    run, issued = Run(), 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(index: int) -> None:
-        nonlocal issued
-        while issued < total and time.perf_counter() < deadline:
-            issued += 1
-            started = time.perf_counter()
-            outcome = await op(index)
-            run.record(outcome, time.perf_counter() - started)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(workers)))
-    run.elapsed = time.perf_counter() - began
-    return run
-
-
-def stat_fields(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name ([0] is the state); [] if gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (NaN where there is none)."""
-    if not (fields := stat_fields(pid)):
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and all its live descendants (uvicorn's worker processes, say), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := stat_fields(int(entry.name))):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        tree.append(pid := todo.pop())
-        todo += children.get(pid, [])
-    return tree
-
-
-def cpu_probe(*roots: int, tree: bool = False) -> Probe:
-    """CPU seconds of the `roots` processes; with `tree`, of each one's whole process tree."""
-
-    def probe() -> dict[int, float]:
-        pids = [pid for root in roots for pid in (process_tree(root) if tree else [root])]
-        return {pid: cpu for pid in pids if not math.isnan(cpu := cpu_seconds(pid))}
-
-    return probe
-
-
-def machine_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU jiffies of the whole machine since boot, from /proc/stat."""
-    try:
-        numbers = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except OSError:
-        return 0, 0
-    idle = numbers[3] + numbers[4]  # of user nice system idle iowait irq softirq steal
-    return sum(numbers) - idle, sum(numbers)
-
-
-def cpu_shares(before: dict[int, float], after: dict[int, float], seconds: float) -> list[float]:
-    """Each process's CPU use between two probes, in % of one core, largest first."""
-    used = (100 * (cpu - before.get(pid, 0.0)) / seconds for pid, cpu in after.items())
-    return sorted(used, reverse=True)
-
-
-async def metered(probes: dict[str, Probe], load: Awaitable[Run]) -> tuple[Run, str]:
-    """Run `load`; say how busy each probed group and everything else was, in % of one core.
-
-    A group of several busy processes (the API with --workers > 1) also gets its busy processes'
-    own shares, largest first. A process that exits during the run loses its CPU time here.
-    """
-    before = {name: probe() for name, probe in probes.items()}
-    machine = machine_jiffies()
-    run = await load
-    busy, total = (after - first for after, first in zip(machine_jiffies(), machine, strict=True))
-    parts = {name: cpu_shares(before[name], probe(), run.elapsed) for name, probe in probes.items()}
-    shares = {name: sum(part) for name, part in parts.items()}
-    shares["everything else"] = 100 * busy / max(total, 1) * (os.cpu_count() or 1) - sum(
-        shares.values()
-    )
-
-    def describe(name: str, share: float) -> str:
-        split = [f"{part:.0f}%" for part in parts.get(name, []) if part >= 1]
-        return f"{name} {share:.0f}%" + (f" ({' + '.join(split)})" if len(split) > 1 else "")
-
-    return run, ", ".join(describe(name, share) for name, share in shares.items())
-
-
-@dataclass
-class Oddities:
-    """Outcomes that should not happen, each with the first body or message seen."""
-
-    first: dict[str, str] = field(default_factory=dict)
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def note(self, where: str, label: str, detail: str) -> None:
-        key = f"{where}: {label}"
-        self.counts[key] += 1
-        self.first.setdefault(key, detail[:600])
 
 
 @dataclass(frozen=True)
-class Quiet:
-    """How the wait for a quiet machine went, before anything was started."""
+class Sizes:
+    """How much each part does; each series stops at whichever limit it reaches first."""
 
-    load: float  # 1-min load average when the wait ended
-    limit: float
-    waited: float  # seconds
-    gave_up: bool
+    clients: int = 50  # concurrent booking clients, and concurrent floor tasks
+    booking_requests: int = 1500
+    booking_seconds: float = 15.0
+    solo_limits: tuple[int, float] = (100, 3.0)  # one worker at a time on the full day
+    read_requests: int = 300  # per availability series, sequential
+    read_seconds: float = 10.0
+    read_warmup: int = 5
+    single_bookings: int = 200  # on the provider whose availability is also read alone
+    multi_providers: int = 20  # every other reader gets multi_bookings_each
+    multi_bookings_each: int = 20
+    success_warmup: int = 20  # free-slot bookings before the timed ones, not timed
+    success_bookings: int = 300  # timed, full stack; the floor does as many transactions
+    success_bare: int = 150  # timed again with the promoter and the worker stopped
 
 
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def wait_for_quiet(limit: float, patience: float, poll: float = QUIET_POLL) -> Quiet:
-    """Poll until the 1-min load average is below `limit`, for at most `patience` seconds."""
-    began = time.monotonic()
-    while (load := load_average()) >= limit:
-        waited = time.monotonic() - began
-        if waited >= patience:
-            return Quiet(load, limit, waited, gave_up=True)
-        print(
-            f"1-min load average {load:.2f} >= {limit:g}, waiting ({waited:.0f} s so far)",
-            file=sys.stderr,
-            flush=True,
-        )
-        time.sleep(min(poll, patience - waited))
-    return Quiet(load, limit, time.monotonic() - began, gave_up=False)
+FULL = Sizes()
+SMOKE = Sizes(
+    clients=4, booking_requests=30, booking_seconds=3.0, solo_limits=(5, 1.0),
+    read_requests=5, read_seconds=1.0, read_warmup=1, single_bookings=4, multi_providers=2,
+    multi_bookings_each=2, success_warmup=2, success_bookings=6, success_bare=3,
+)  # fmt: skip
 
 
 @dataclass
 class Findings:
     api_workers: int
     quiet: Quiet
+    sizes: Sizes = FULL
     probes: dict[str, Probe] = field(default_factory=dict)  # groups whose CPU use is reported
     rows: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
@@ -260,83 +142,18 @@ class Findings:
 class Stack:
     settings: Settings
     floor_url: str  # the same mongod, a database of its own
+    success_floor_url: str  # ... and another for the success path's floor
     base_url: str
-    api_log: Path
+    root: Path  # the temporary directory: data and every process's log
+    promoter: Server
+    worker: Server
     probes: dict[str, Probe]  # groups of processes whose CPU use is reported
 
 
 @contextmanager
-def started(server: Server) -> Iterator[Server]:
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def bench_settings(mongo_port: int, queue_port: int, cache_port: int) -> Settings:
-    return Settings(
-        mongo_url=mongo_url(mongo_port, "bench"),
-        queue_redis_url=redis_url(queue_port),
-        cache_redis_url=redis_url(cache_port),
-        secret_key=f"bench-secret-{secrets.token_hex(16)}",
-    )
-
-
-def api_server(settings: Settings, root: Path, workers: int) -> Server:
-    port, log_path = free_port(), root / "api.log"
-    env = {
-        **os.environ,
-        "HOLDFAST_MONGO_URL": settings.mongo_url,
-        "HOLDFAST_QUEUE_REDIS_URL": settings.queue_redis_url,
-        # No response cache: these rows measure the database path (bench/cache.py measures
-        # the cache), and one address makes every request, so no rate limit either.
-        "HOLDFAST_CACHE_REDIS_URL": "",
-        "HOLDFAST_RATE_LIMIT_REQUESTS": "100000000",
-        "HOLDFAST_SECRET_KEY": settings.secret_key.get_secret_value(),
-    }
-    entry = "import sys; from holdfast.cli import main; sys.exit(main())"
-    argv = [sys.executable, "-P", "-c", entry, "api", "--port", str(port)]
-    argv += ["--workers", str(workers)]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            argv, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    return Server("api", process, port)
-
-
-@contextmanager
-def started_api(api: Server) -> Iterator[Server]:
-    """Like `started`, then kills any worker process the API left behind in its session."""
-    try:
-        yield api
-    finally:
-        workers = process_tree(api.pid)[1:]
-        api.stop()
-        for pid in workers:
-            with suppress(OSError):  # gone already, as it should be
-                if os.getpgid(pid) == api.pid:  # still ours: the API leads its own session
-                    os.kill(pid, signal.SIGKILL)
-
-
-def wait_ready(api: Server, log_path: Path, timeout: float = 60.0) -> str:
-    base_url = f"http://127.0.0.1:{api.port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if api.process.poll() is not None:
-            raise RuntimeError(f"API exited early:\n{log_path.read_text(errors='replace')[-800:]}")
-        try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1.0).status_code == 200:
-                return base_url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"API not ready within {timeout:.0f} s (log: {log_path})")
-
-
-@contextmanager
 def platform_stack(api_workers: int) -> Iterator[Stack]:
-    """mongod, two redis-servers and the API process(es); all stopped on the way out."""
+    """mongod, two redis-servers, an SMTP sink, the API process(es), the promoter and a
+    worker, as in production; all stopped on the way out."""
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
@@ -345,15 +162,35 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
             stack.enter_context(started(start_redis(root / name, free_port(), persist=False)))
             for name in ("queue-redis", "cache-redis")
         )
-        settings = bench_settings(mongo.port, queue.port, cache.port)
-        api = stack.enter_context(started_api(api_server(settings, root, api_workers)))
+        sink = SmtpSink().start()
+        stack.callback(sink.stop)
+        # No response cache: these rows measure the database path (bench/cache.py measures the
+        # cache). The cache Redis still holds the rate limiter's counters, which one address
+        # making every request would trip: so no rate limit either.
+        settings = Settings(
+            mongo_url=mongo_url(mongo.port, "bench"),
+            queue_redis_url=redis_url(queue.port),
+            secret_key=f"bench-secret-{secrets.token_hex(16)}",  # type: ignore[arg-type]
+            smtp_url=sink.url,
+            rate_limit_requests=NO_RATE_LIMIT,
+        )
+        api = stack.enter_context(
+            started_api(holdfast_api(root, settings, free_port(), api_workers))
+        )
+        promoter = stack.enter_context(started(holdfast(root, settings, "promoter")))
+        worker = stack.enter_context(started(holdfast(root, settings, "worker")))
         yield Stack(
             settings=settings,
             floor_url=mongo_url(mongo.port, "bench_floor"),
+            success_floor_url=mongo_url(mongo.port, "bench_floor_success"),
             base_url=wait_ready(api, root / "api.log"),
-            api_log=root / "api.log",
+            root=root,
+            promoter=promoter,
+            worker=worker,
             probes={
                 "API": cpu_probe(api.pid, tree=True),  # uvicorn's supervisor and its workers
+                "promoter": cpu_probe(promoter.pid),
+                "worker": cpu_probe(worker.pid),
                 "mongod": cpu_probe(mongo.pid),
                 "redis": cpu_probe(queue.pid, cache.pid),
                 "bench client": cpu_probe(os.getpid()),
@@ -364,133 +201,39 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
 # ---------------------------------------------------------------- practice over HTTP ---
 
 
-def expect(response: httpx.Response, status: int) -> Any:
-    if response.status_code != status:
-        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text[:500]}")
-    return response.json()
-
-
-def http_client(base_url: str) -> httpx.AsyncClient:
-    """The untimed setup client."""
-    limits = httpx.Limits(max_connections=CLIENTS + 10, max_keepalive_connections=CLIENTS + 10)
-    http = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
-    # Every request authenticates with its own Bearer token: keep no session cookies.
-    http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    return http
-
-
-def load_client(base_url: str) -> aiohttp.ClientSession:
-    """The timed client: lighter on CPU than httpx, one keep-alive connection per client."""
-    return aiohttp.ClientSession(
-        base_url=base_url,
-        connector=aiohttp.TCPConnector(limit=CLIENTS),
-        timeout=aiohttp.ClientTimeout(total=30.0),
-        cookie_jar=aiohttp.DummyCookieJar(),  # Bearer tokens only, as above
-    )
-
-
-async def login(http: httpx.AsyncClient, email: str) -> Headers:
-    credentials = {"email": email, "password": PASSWORD}
-    body = expect(await http.post("/api/auth/login", json=credentials), 200)
-    return {"Authorization": f"Bearer {body['token']}"}
-
-
-async def register(http: httpx.AsyncClient, email: str) -> Headers:
-    user = {"email": email, "password": PASSWORD, "name": "Bench", "timezone": "UTC"}
-    expect(await http.post("/api/auth/register", json=user), 201)
-    return await login(http, email)
-
-
-async def bounded(calls: Sequence[Awaitable[Any]], limit: int = SETUP_CONCURRENCY) -> list[Any]:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(call: Awaitable[Any]) -> Any:
-        async with gate:
-            return await call
-
-    return await asyncio.gather(*(one(c) for c in calls))
-
-
-@dataclass(frozen=True)
-class Admin:
-    http: httpx.AsyncClient
-    headers: Headers
-
-    async def provider(self, name: str) -> str:
-        body = {"name": name, "timezone": "UTC"}
-        made = await self.http.post("/api/admin/providers", json=body, headers=self.headers)
-        pid = str(expect(made, 201)["id"])
-        hours = await self.http.put(
-            f"/api/admin/providers/{pid}/availability",
-            json={"rules": ALL_DAY},
-            headers=self.headers,
-        )
-        expect(hours, 200)
-        return pid
-
-    async def service(self, name: str, minutes: int, step: int, provider_ids: list[str]) -> str:
-        body = {
-            "name": name, "duration_minutes": minutes, "slot_step_minutes": step,
-            "provider_ids": provider_ids,
-        }  # fmt: skip
-        made = await self.http.post("/api/admin/services", json=body, headers=self.headers)
-        return str(expect(made, 201)["id"])
-
-
 @dataclass(frozen=True)
 class Catalog:
     contended: str  # the provider whose one day the booking clients fight over
     short: str  # 30 min, 15-min step, contended provider only
     long: str  # 60 min, 15-min step, contended provider only
-    readers: list[str]  # MULTI_PROVIDERS providers; readers[0] is also read alone
+    readers: list[str]  # `multi_providers` providers; readers[0] is also read alone
     consult: str  # 60 min, hourly, offered by every reader
+    session: str  # 60 min, hourly, every reader, booked on free days by the success path
 
 
-async def build_catalog(admin: Admin) -> Catalog:
+async def build_catalog(admin: Admin, readers: int) -> Catalog:
     contended = await admin.provider("Contended")
-    readers = [await admin.provider(f"Reader {i:02}") for i in range(MULTI_PROVIDERS)]
+    providers = [await admin.provider(f"Reader {i:02}") for i in range(readers)]
     return Catalog(
         contended=contended,
         short=await admin.service("Short 30", 30, 15, [contended]),
         long=await admin.service("Long 60", 60, 15, [contended]),
-        readers=readers,
-        consult=await admin.service("Consult 60", 60, 60, readers),
+        readers=providers,
+        consult=await admin.service("Consult 60", 60, 60, providers),
+        session=await admin.service("Session 60", 60, 60, providers),
     )
 
 
-@dataclass(frozen=True)
-class Offer:
-    service_id: str
-    provider_id: str
-    start: str  # ISO 8601 UTC, as the API returns it
-
-
-async def offers(
-    http: httpx.AsyncClient, service_id: str, provider_id: str, day: date, days: int
-) -> list[Offer]:
-    params: dict[str, str | int] = {
-        "service_id": service_id, "provider_id": provider_id, "from": str(day), "days": days,
-    }  # fmt: skip
-    slots = expect(await http.get("/api/availability", params=params), 200)["slots"]
-    return [Offer(service_id, s["provider_id"], s["start"]) for s in slots]
-
-
-def booking_body(offer: Offer) -> dict[str, str]:
-    return {"service_id": offer.service_id, "provider_id": offer.provider_id, "start": offer.start}
-
-
-async def book(http: httpx.AsyncClient, offer: Offer, headers: Headers) -> httpx.Response:
-    return await http.post("/api/bookings", json=booking_body(offer), headers=headers)
-
-
 async def seed_reader_bookings(
-    http: httpx.AsyncClient, catalog: Catalog, users: list[Headers], day: date
+    http: httpx.AsyncClient, catalog: Catalog, users: list[Headers], day: date, sizes: Sizes
 ) -> int:
-    """SINGLE_BOOKINGS on readers[0], MULTI_BOOKINGS_EACH on each other reader, all distinct."""
+    """`single_bookings` on readers[0], `multi_bookings_each` on each other reader, distinct."""
     chosen: list[Offer] = []
     for index, provider in enumerate(catalog.readers):
         free = await offers(http, catalog.consult, provider, day, READ_DAYS)
-        chosen += random.sample(free, SINGLE_BOOKINGS if index == 0 else MULTI_BOOKINGS_EACH)
+        chosen += random.sample(
+            free, sizes.single_bookings if index == 0 else sizes.multi_bookings_each
+        )
     calls = [book(http, o, users[i % len(users)]) for i, o in enumerate(chosen)]
     for response in await bounded(calls):
         expect(response, 201)
@@ -613,7 +356,10 @@ class Race:
 
 
 async def race(workers: int, api: Op, floor: Floor, pool: list[Offer], found: Findings) -> Race:
-    total, seconds = (BOOKING_REQUESTS, BOOKING_SECONDS) if workers > 1 else SOLO_LIMITS
+    sizes = found.sizes
+    total, seconds = (
+        (sizes.booking_requests, sizes.booking_seconds) if workers > 1 else sizes.solo_limits
+    )
     load = partial(hammer, workers=workers, total=total, seconds=seconds)
     booking, api_cpu = await metered(found.probes, load(api))
     retries = floor.retries
@@ -627,13 +373,15 @@ async def contention(
     http: httpx.AsyncClient, load: aiohttp.ClientSession, app_db: Db, floor: Floor,
     catalog: Catalog, users: list[Headers], day: date, found: Findings,
 ) -> None:  # fmt: skip
-    """Both runs with CLIENTS workers, then with one on the full day; then the overlap checks."""
+    """Both runs with `sizes.clients` workers, then one on the full day; the overlap checks."""
     pool = await offers(http, catalog.short, catalog.contended, day, 1)
     pool += await offers(http, catalog.long, catalog.contended, day, 1)
     found.facts.append(f"- Contended day {day}: {len(pool)} offered starts (30 + 60 min).")
     api = booking_op(load, pool, users, found.odd)
     await floor.prepare()
-    found.rows += race_rows(await race(CLIENTS, api, floor, pool, found), "one provider-day")
+    found.rows += race_rows(
+        await race(found.sizes.clients, api, floor, pool, found), "one provider-day"
+    )
     found.rows += race_rows(await race(1, api, floor, pool, found), "day full (diagnostic)")
     found.rows.append(overlap_row("Overlap check, API database", await overlaps(app_db)))
     found.rows.append(overlap_row("Overlap check, floor database", await overlaps(floor.db)))
@@ -649,10 +397,11 @@ class ReadCase:
     target_ms: float | None = None  # p50 target, in-process only
 
 
-async def read_series(read: Read, odd: Oddities, where: str) -> tuple[Run, int]:
+async def read_series(read: Read, found: Findings, where: str) -> tuple[Run, int]:
     """Warm up, then call `read` sequentially; the run and the slot count it saw."""
     slots = await read()
-    for _ in range(READ_WARMUP - 1):
+    sizes, odd = found.sizes, found.odd
+    for _ in range(sizes.read_warmup - 1):
         await read()
 
     async def op(_: int) -> str:
@@ -663,7 +412,7 @@ async def read_series(read: Read, odd: Oddities, where: str) -> tuple[Run, int]:
             return type(exc).__name__
         return "ok" if found == slots else "slot count changed"
 
-    return await hammer(op, workers=1, total=READ_REQUESTS, seconds=READ_SECONDS), slots
+    return await hammer(op, workers=1, total=sizes.read_requests, seconds=sizes.read_seconds), slots
 
 
 def http_reader(load: aiohttp.ClientSession, service_id: str, case: ReadCase, day: date) -> Read:
@@ -695,11 +444,11 @@ def inprocess_reader(ctx: Context, service_id: str, case: ReadCase, day: date) -
 
 
 async def availability(
-    load: aiohttp.ClientSession, ctx: Context, catalog: Catalog, day: date, odd: Oddities
+    load: aiohttp.ClientSession, ctx: Context, catalog: Catalog, day: date, found: Findings
 ) -> list[str]:
     cases = [
         ReadCase("1 provider", catalog.readers[0], TARGET_SINGLE_READ_MS),
-        ReadCase(f"{MULTI_PROVIDERS} providers", None),
+        ReadCase(f"{len(catalog.readers)} providers", None),
     ]
     rows = []
     for case in cases:
@@ -708,28 +457,110 @@ async def availability(
             ("in-process", inprocess_reader(ctx, catalog.consult, case, day)),
         ):
             label = f"Availability {case.label}, {READ_DAYS} days, {how}"
-            run, slots = await read_series(read, odd, label)
+            run, slots = await read_series(read, found, label)
             target = case.target_ms if how == "in-process" else None
             rows.append(read_row(label, run, slots, target))
     return rows
 
 
+# ---------------------------------------------------------------- the success path -----
+
+
+async def free_offers(
+    http: httpx.AsyncClient, catalog: Catalog, day: date, count: int
+) -> list[Offer]:
+    """`count` free hourly starts of the session service from `day`, spread over the readers
+    (round-robin), on days past the availability reads' window."""
+    per_provider = -(-count // len(catalog.readers))
+    days = -(-per_provider // 24)
+    own = [
+        (await offers(http, catalog.session, p, day, days))[:per_provider] for p in catalog.readers
+    ]
+    spread = [offer for by_hour in zip(*own, strict=False) for offer in by_hour]
+    if len(spread) < count:
+        raise RuntimeError(f"only {len(spread)} free starts from {day} for {count} bookings")
+    return spread[:count]
+
+
+async def success(
+    stack: Stack, http: httpx.AsyncClient, load: aiohttp.ClientSession, catalog: Catalog,
+    users: list[Headers], day: date, found: Findings,
+) -> None:  # fmt: skip
+    """Free slots booked one request at a time with the promoter and a worker delivering the
+    confirmations meanwhile; the bare transaction making the same writes; then the same
+    bookings again with the promoter and the worker stopped (a diagnostic)."""
+    sizes = found.sizes
+    total = sizes.success_warmup + sizes.success_bookings + sizes.success_bare
+    sequential = Sequential(load, await free_offers(http, catalog, day, total), users, found.odd)
+    where = "POST /api/bookings (free slot)"
+    once = partial(hammer, workers=1, seconds=float("inf"))
+    await once(sequential.op(where), total=sizes.success_warmup)
+    warm = len(sequential.made)
+    booking, api_cpu = await metered(
+        found.probes, once(sequential.op(where), total=sizes.success_bookings)
+    )
+    timed = sequential.made[warm:]
+    floor = SuccessFloor(AsyncMongoClient(stack.success_floor_url, tz_aware=True))
+    try:
+        await floor.prepare(sizes.success_bookings, datetime.combine(day, datetime.min.time(), UTC))
+        floored, floor_cpu = await metered(
+            found.probes, once(floor.op(found.odd), total=sizes.success_bookings)
+        )
+    finally:
+        await floor.client.close()
+    delivered, missing = await confirmations(sequential.made, MAIL_PATIENCE)
+    stack.worker.stop()
+    stack.promoter.stop()
+    bare, bare_cpu = await metered(
+        found.probes, once(sequential.op(where), total=sizes.success_bare)
+    )
+    found.rows += success_rows(booking, floored, bare, delivered, missing)
+    found.facts += [
+        f"- Success path: {len(timed)} timed bookings of a 60-minute hourly service on "
+        f"{len(catalog.readers)} providers from {day}, users round-robin, after "
+        f"{warm} untimed; the floor writes into `bench_floor_success` with the product's indexes.",
+        f"- CPU, success run (full stack): {api_cpu}.",
+        f"- CPU, success floor: {floor_cpu}.",
+        f"- CPU, success run with the promoter and the worker stopped: {bare_cpu}.",
+    ]
+    if missing:
+        found.odd.note("confirmation email", "not sent", f"{missing} of {len(sequential.made)}")
+
+
+def success_rows(
+    booking: Run, floor: Run, bare: Run, delivered: list[float], missing: int
+) -> list[str]:
+    ratio = booking.p50() / floor.p50()
+    bare_ratio = bare.p50() / floor.p50()
+    others = len(booking.latencies) - booking.count("201")
+    failed = len(floor.latencies) - floor.count("committed")
+    return [
+        row(
+            "POST /api/bookings, 1 client, free slot, API + promoter + worker",
+            booking, f"201: {booking.count('201')}, other: {others}; one request at a time",
+        ),
+        row(
+            "Floor: bare MongoDB transaction, 12 claims + booking + event + 2 jobs",
+            floor, f"committed: {floor.count('committed')}, errors: {failed}",
+        ),
+        row(
+            "Ratio booking p50 / floor p50, success path", None,
+            f"{ratio:.1f}x (target <= {TARGET_SUCCESS_RATIO:g}x: "
+            f"{verdict(ratio <= TARGET_SUCCESS_RATIO)})",
+        ),
+        row(
+            "Confirmation: booking made -> email accepted by SMTP (server clocks)", None,
+            f"{len(delivered)} sent; {delivery_notes(delivered, missing)} "
+            f"({verdict(missing == 0)})",
+        ),
+        row(
+            "POST /api/bookings, 1 client, free slot, promoter + worker stopped (diagnostic)",
+            bare, f"201: {bare.count('201')}; p50 {bare_ratio:.1f}x the floor's",
+        ),
+    ]  # fmt: skip
+
+
 # ---------------------------------------------------------------- report ---------------
-
-
-def counted(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def row(name: str, run: Run | None, notes: str) -> str:
-    if run is None:
-        return f"| {name} | | | | | {notes} |"
-    p50, p99 = percentiles(run.latencies)
-    return f"| {name} | {len(run.latencies)} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {notes} |"
 
 
 def race_rows(race: Race, what: str) -> list[str]:
@@ -779,43 +610,21 @@ def read_row(label: str, run: Run, slots: int, target_ms: float | None) -> str:
     return row(label, run, "; ".join(notes))
 
 
-def api_log_summary(log_path: Path) -> list[str]:
-    """Warning and error events the API logged, by event name, plus any non-JSON lines."""
-    events: Counter[str] = Counter()
-    for line in log_path.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            events[f"(plain) {line[:120]}"] += 1
-            continue
-        if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
-            events[f"{entry['level']} {entry.get('event')}"] += 1
-    return [f"- API log: {count} x `{what}`" for what, count in events.most_common(10)]
-
-
-def quiet_note(quiet: Quiet) -> str:
-    if quiet.gave_up:
-        return (
-            f"1-min load average still {quiet.load:.2f} after waiting {quiet.waited:.0f} s for it "
-            f"to fall below {quiet.limit:g}: the run went ahead on a busy machine"
-        )
-    waited = f", after waiting {quiet.waited:.0f} s for it" if quiet.waited >= 1 else ""
-    return f"1-min load average {quiet.load:.2f} (below {quiet.limit:g}{waited}) before it started"
-
-
-def render(found: Findings, api_log: list[str]) -> str:
+def render(found: Findings, logs: list[str]) -> str:
     odd = found.odd
     surprises = [f"- {n} x {key}; first: `{odd.first[key]}`" for key, n in odd.counts.most_common()]
     if found.quiet.gave_up:
         surprises.insert(0, f"- {quiet_note(found.quiet)}.")
+    smoke = " SMOKE RUN (tiny sizes: the figures mean nothing)." if found.sizes != FULL else ""
     return "\n".join(
         [
             "# Holdfast benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
-            f"{sys.version.split()[0]}, API `holdfast api --workers {found.api_workers}`, "
+            f"{sys.version.split()[0]}, API `holdfast api --workers {found.api_workers}` with "
+            "`holdfast promoter` and `holdfast worker` running, "
             f"load from aiohttp {aiohttp.__version__}; {quiet_note(found.quiet)}. "
-            "Latencies in ms, client-side except in-process rows.",
+            f"Latencies in ms, client-side except in-process rows.{smoke}",
             "",
             "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
             "|---|---:|---:|---:|---:|---|",
@@ -823,9 +632,10 @@ def render(found: Findings, api_log: list[str]) -> str:
             "",
             *found.facts,
             "",
-            "Unexpected outcomes (non-201/409 bookings, failed reads, API log warnings/errors):",
+            "Unexpected outcomes (non-201/409 bookings, failed reads, confirmations not sent, "
+            "log warnings/errors):",
             "",
-            *(surprises + api_log or ["- none"]),
+            *(surprises + logs or ["- none"]),
             "",
         ]
     )
@@ -834,12 +644,18 @@ def render(found: Findings, api_log: list[str]) -> str:
 # ---------------------------------------------------------------- orchestration --------
 
 
-async def practice(http: httpx.AsyncClient, ctx: Context) -> tuple[Catalog, list[Headers]]:
+async def practice(
+    http: httpx.AsyncClient, ctx: Context, sizes: Sizes = FULL
+) -> tuple[Catalog, list[Headers]]:
     """Admin (service function), catalog and client accounts (HTTP); not timed."""
     await ensure_indexes(ctx.db)
     await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
-    catalog = await build_catalog(Admin(http, await login(http, ADMIN_EMAIL)))
-    users = await bounded([register(http, f"client{i}@bench.example") for i in range(CLIENTS)])
+    catalog = await build_catalog(
+        Admin(http, await login(http, ADMIN_EMAIL)), sizes.multi_providers
+    )
+    users = await bounded(
+        [register(http, f"client{i}@bench.example") for i in range(sizes.clients)]
+    )
     return catalog, users
 
 
@@ -848,70 +664,48 @@ async def measure(stack: Stack, found: Findings) -> None:
     http = http_client(stack.base_url)
     load = load_client(stack.base_url)
     try:
-        catalog, users = await practice(http, ctx)
+        catalog, users = await practice(http, ctx, found.sizes)
         day = datetime.now(UTC).date() + timedelta(days=1)
-        seeded = await seed_reader_bookings(http, catalog, users, day)
-        found.facts.append(f"- Seeded {seeded} bookings on {MULTI_PROVIDERS} readers from {day}.")
+        seeded = await seed_reader_bookings(http, catalog, users, day, found.sizes)
+        found.facts.append(
+            f"- Seeded {seeded} bookings on {len(catalog.readers)} readers from {day}."
+        )
         floor = Floor(AsyncMongoClient(stack.floor_url, tz_aware=True))
         try:
             await contention(http, load, ctx.db, floor, catalog, users, day, found)
         finally:
             await floor.client.close()
-        found.rows += await availability(load, ctx, catalog, day, found.odd)
+        found.rows += await availability(load, ctx, catalog, day, found)
+        # Past the reads' window, so that those bookings change nothing they read.
+        await success(stack, http, load, catalog, users, day + timedelta(days=READ_DAYS), found)
     finally:
         await load.close()
         await http.aclose()
         await close_context(ctx)
 
 
-def positive(text: str) -> int:
-    if (number := int(text)) < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
-
-
-def bench_parser(doc: str, output: Path, when: str = "first") -> argparse.ArgumentParser:
-    """The options of every bench script: the wait for a quiet machine and the report's path.
-
-    `when` says when the script waits: "first", or "before each timed part", say.
-    """
-    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0])
-    parser.add_argument(
-        "--max-load", type=float, default=QUIET_LOAD, metavar="L",
-        help=f"{when} wait until the 1-min load average is below L (default {QUIET_LOAD:g})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-wait", type=float, default=QUIET_PATIENCE, metavar="S",
-        help="stop waiting after S seconds, run anyway and say so in the report "
-        f"(default {QUIET_PATIENCE:g}; 0 = do not wait)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--output", type=Path, default=output, metavar="PATH",
-        help=f"where to write the report (default bench/{output.name})",
-    )  # fmt: skip
-    return parser
-
-
-def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+def arguments(argv: Sequence[str] | None) -> Any:
     parser = bench_parser(__doc__, RESULTS)
     parser.add_argument(
         "--api-workers", type=positive, default=DEFAULT_API_WORKERS, metavar="N",
         help="API processes, `holdfast api --workers N` (default: $BENCH_API_WORKERS or 2)",
     )  # fmt: skip
-    return parser.parse_args(argv)
+    return parse_options(parser, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = arguments(argv)
-    quiet = wait_for_quiet(args.max_load, args.max_wait)
-    began, found = time.perf_counter(), Findings(args.api_workers, quiet)
-    with platform_stack(args.api_workers) as stack:
+    options = arguments(argv)
+    quiet = wait_for_quiet(options.max_load, options.max_wait)
+    sizes = SMOKE if options.smoke else FULL
+    began, found = time.perf_counter(), Findings(options.api_workers, quiet, sizes)
+    with platform_stack(options.api_workers) as stack:
         found.probes.update(stack.probes)
         asyncio.run(measure(stack, found))
-        report = render(found, api_log_summary(stack.api_log))
-    report += f"\nWhole run: {time.perf_counter() - began:.0f} s.\n"
-    print(report)
-    args.output.write_text(report)
+        logs = [
+            line for name in ("api", "promoter", "worker") for line in log_summary(stack.root, name)
+        ]
+        report = render(found, logs)
+    publish(options, report + f"\nWhole run: {time.perf_counter() - began:.0f} s.\n")
     return 0
 
 

@@ -1,11 +1,12 @@
 """Holdfast webhook benchmark: `POST /webhooks/calendly` acknowledgement latency at a fixed rate.
 
-Run from /work/main:  .venv/bin/python -P bench/webhooks.py
+Run from the repository root:  .venv/bin/python -P bench/webhooks.py [--smoke]
 Starts its own mongod and redis-servers in a temporary directory, the API as a real process
 (`holdfast api --workers 1`, cache Redis on, a Calendly signing key) and a bare Litestar app
 (bench/bare_app.py) under uvicorn. Sends signed `invitee.created` deliveries open-loop at a
 fixed rate to each, waiting for a quiet machine before each series. Prints a Markdown table and
-writes it to bench/webhooks_results.md. See bench/README.md.
+writes it to bench/webhooks_results.md; `--smoke` runs it at tiny sizes in seconds.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -34,16 +35,19 @@ from holdfast.embedded import Server, free_port
 from pydantic import SecretStr
 
 from bench.cache import Platform, platform
-from bench.jobs import Report, log_summary
-from bench.run import (
+from bench.jobs import Report
+from bench.lab import (
     Oddities,
     Probe,
     Run,
     bench_parser,
     cpu_probe,
     load_client,
+    log_summary,
     metered,
+    parse_options,
     percentiles,
+    publish,
     row,
     started,
     verdict,
@@ -52,17 +56,26 @@ from bench.run import (
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "webhooks_results.md"
-RATE, SECONDS = 200, 15.0  # offered requests per second, open-loop; length of a timed series
-REQUESTS = int(RATE * SECONDS)
-ROUNDS = 3  # each round times the three endpoints back to back; the order rotates by round
-WARMUP = 200  # deliveries at the same rate before each timed series, not timed
-TARGET_RATIO = 3.0  # webhook p99 / bare p99
+RATE = 200  # offered requests per second, open-loop
+# Issue 5's target, as decided: the acknowledgement is judged against the bare app plus the one
+# journaled insert it must wait for (not against an endpoint that writes nothing).
+TARGET_RATIO = 1.3  # webhook p99 / (bare app + one journaled insert) p99
 KEY = "bench-calendly-signing-key"
 CALENDLY = "https://api.calendly.com"
 START = "2027-03-03T11:00:00.000000Z"
 WEBHOOK, BARE, DURABLE = "/webhooks/calendly", "/", "/durable"
 
 Send = Callable[["Delivery"], Awaitable[str]]  # -> outcome label: the status, or an error
+
+
+@dataclass(frozen=True)
+class Sizes:
+    requests: int = 3000  # per timed series: 15 s at RATE
+    rounds: int = 3  # each times the three endpoints back to back; the order rotates by round
+    warmup: int = 200  # deliveries at the same rate before each timed series, not timed
+
+
+FULL, SMOKE = Sizes(), Sizes(requests=40, rounds=1, warmup=10)
 
 
 # ---------------------------------------------------------------- deliveries -----------
@@ -178,11 +191,11 @@ async def open_loop(send: Send, batch: list[Delivery], series: Series) -> Run:
     return run
 
 
-async def timed_series(name: str, send: Send, probes: dict[str, Probe]) -> Series:
-    """Warm up at the same rate, then time REQUESTS deliveries; `name` keeps invitees unique."""
-    await open_loop(send, deliveries(f"{name}-warmup-", WARMUP), Series(name))
+async def timed_series(name: str, send: Send, probes: dict[str, Probe], sizes: Sizes) -> Series:
+    """Warm up at the same rate, then time `requests` deliveries; `name` keeps invitees unique."""
+    await open_loop(send, deliveries(f"{name}-warmup-", sizes.warmup), Series(name))
     series = Series(name)
-    timed = open_loop(send, deliveries(f"{name}-", REQUESTS), series)
+    timed = open_loop(send, deliveries(f"{name}-", sizes.requests), series)
     _, series.cpu = await metered(probes, timed)
     return series
 
@@ -191,7 +204,7 @@ async def timed_series(name: str, send: Send, probes: dict[str, Probe]) -> Serie
 class Round:
     webhook: Series
     bare: Series
-    durable: Series  # the bare app plus the one journaled insert: informational
+    durable: Series  # the bare app plus the one journaled insert: the target's baseline
 
 
 def pooled(name: str, series: list[Series]) -> Series:
@@ -236,14 +249,14 @@ def bare_database(api_mongo_url: str) -> str:
 # ---------------------------------------------------------------- checks and report ----
 
 
-async def stored(running: Platform, report: Report) -> None:
+async def stored(running: Platform, report: Report, sizes: Sizes) -> None:
     """Every delivery stored once, waiting for the promoter; then the promoter's step
     (`enqueue_received`, run here in-process) gives each exactly one processing job."""
     from holdfast.calendly.service import enqueue_received
     from holdfast.context import close_context, open_context
     from holdfast.db import ensure_indexes
 
-    expected = ROUNDS * (WARMUP + REQUESTS)
+    expected = sizes.rounds * (sizes.warmup + sizes.requests)
     ctx = await open_context(running.settings)
     try:
         await ensure_indexes(ctx.db)
@@ -288,35 +301,36 @@ def add_results(rounds: list[Round], report: Report) -> None:
     webhook = pooled("webhook", [r.webhook for r in rounds])
     bare = pooled("bare", [r.bare for r in rounds])
     durable = pooled("durable", [r.durable for r in rounds])
-    p99_ratio, p50_ratio = ratio(webhook, bare)
-    each = [ratio(r.webhook, r.bare)[0] for r in rounds]
-    verdict_note = (
-        f"{p99_ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(p99_ratio <= TARGET_RATIO)})"
-    )
     durable99, durable50 = ratio(webhook, durable)
+    each = [ratio(r.webhook, r.durable)[0] for r in rounds]
+    bare99, bare50 = ratio(webhook, bare)
     report.rows += [
         series_row(
             f"POST {WEBHOOK} (signed `invitee.created`, new invitee each), all rounds", webhook
-        ),
-        series_row(f"POST {BARE}, bare Litestar app, all rounds", bare),
-        row(
-            "Ratio webhook p99 / bare p99, all rounds",
-            None,
-            f"{verdict_note}; p50 ratio {p50_ratio:.1f}x; per round "
-            f"{', '.join(f'{r:.1f}x' for r in each)} (median {statistics.median(each):.1f}x)",
         ),
         series_row(f"POST {DURABLE}, bare app + one journaled insert, all rounds", durable),
         row(
             "Ratio webhook p99 / bare + insert p99, all rounds",
             None,
-            f"{durable99:.1f}x (information, no target); p50 ratio {durable50:.1f}x",
+            f"{durable99:.1f}x (target <= {TARGET_RATIO:g}x: "
+            f"{verdict(durable99 <= TARGET_RATIO)}; judged against the bare app plus the one "
+            "journaled insert the acknowledgement must wait for); p50 ratio "
+            f"{durable50:.1f}x; per round {', '.join(f'{r:.1f}x' for r in each)} "
+            f"(median {statistics.median(each):.1f}x)",
+        ),
+        series_row(f"POST {BARE}, bare Litestar app writing nothing, all rounds", bare),
+        row(
+            "Ratio webhook p99 / bare p99, all rounds",
+            None,
+            f"{bare99:.1f}x (information, no target: this endpoint writes nothing); "
+            f"p50 ratio {bare50:.1f}x",
         ),
     ]
     for number, one in enumerate(rounds, 1):
         report.rows += [
             series_row(f"Round {number}: POST {WEBHOOK}", one.webhook),
-            series_row(f"Round {number}: POST {BARE}", one.bare),
             series_row(f"Round {number}: POST {DURABLE}", one.durable),
+            series_row(f"Round {number}: POST {BARE}", one.bare),
         ]
         report.facts.append(
             f"- CPU, round {number}: bare series {one.bare.cpu}; webhook series "
@@ -324,17 +338,18 @@ def add_results(rounds: list[Round], report: Report) -> None:
         )
 
 
-def render(report: Report, seconds: float) -> str:
+def render(report: Report, seconds: float, sizes: Sizes) -> str:
+    smoke = " SMOKE RUN (tiny sizes: the figures mean nothing)." if sizes != FULL else ""
     return "\n".join(
         [
             "# Holdfast webhook benchmark",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, API `holdfast api --workers 1` with the cache Redis, "
-            f"load from aiohttp {aiohttp.__version__}: {ROUNDS} rounds, each timing the three "
-            "endpoints back to back in an order that rotates by round, "
-            f"{REQUESTS} requests open-loop at {RATE}/s per series after {WARMUP} warm-up "
-            "requests. Latencies in ms, client-side, from each request's start.",
+            f"load from aiohttp {aiohttp.__version__}: {sizes.rounds} rounds, each timing the "
+            "three endpoints back to back in an order that rotates by round, "
+            f"{sizes.requests} requests open-loop at {RATE}/s per series after {sizes.warmup} "
+            f"warm-up requests. Latencies in ms, client-side, from each request's start.{smoke}",
             "",
             "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
             "|---|---:|---:|---:|---:|---|",
@@ -349,7 +364,7 @@ def render(report: Report, seconds: float) -> str:
 
 
 async def measure(
-    running: Platform, bare_url: str, probes: dict[str, Probe], report: Report
+    running: Platform, bare_url: str, probes: dict[str, Probe], report: Report, sizes: Sizes
 ) -> None:
     api, floor = load_client(running.base_url), load_client(bare_url)
     senders = {
@@ -359,34 +374,34 @@ async def measure(
     }
     rounds: list[Round] = []
     try:
-        for number in range(1, ROUNDS + 1):
+        for number in range(1, sizes.rounds + 1):
             await report.wait_quiet(f"round {number}")
             order = list(senders)[number - 1 :] + list(senders)[: number - 1]
             timed = {
-                name: await timed_series(f"{name}{number}", senders[name], probes) for name in order
+                name: await timed_series(f"{name}{number}", senders[name], probes, sizes)
+                for name in order
             }
             rounds.append(Round(**timed))
     finally:
         await api.close()
         await floor.close()
     add_results(rounds, report)
-    await stored(running, report)
+    await stored(running, report, sizes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = bench_parser(__doc__, RESULTS, "before each timed series,").parse_args(argv)
+    args = parse_options(bench_parser(__doc__, RESULTS, "before each timed series,"), argv)
     report, began = Report(args.max_load, args.max_wait), time.perf_counter()
+    sizes = SMOKE if args.smoke else FULL
     with (
         platform(calendly_signing_key=SecretStr(KEY)) as running,
         started(bare_server(running.root, bare_database(running.settings.mongo_url))) as bare,
     ):
         bare_url = wait_ready(bare, running.root / "bare.log")
         probes = {**running.probes, "bare app": cpu_probe(bare.pid)}
-        asyncio.run(measure(running, bare_url, probes, report))
+        asyncio.run(measure(running, bare_url, probes, report, sizes))
         report.logs += log_summary(running.root, "api") + log_summary(running.root, "bare")
-    text = render(report, time.perf_counter() - began)
-    print(text)
-    args.output.write_text(text)
+    publish(args, render(report, time.perf_counter() - began, sizes))
     return 0
 
 

@@ -9,7 +9,7 @@ from holdfast.catalog.models import Service
 from holdfast.db import Session
 from holdfast.events import Event
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import cancel_pending, schedule
+from holdfast.jobs.service import cancel_pending, new_job, schedule, schedule_all
 
 
 def subject(booking: Booking) -> str:
@@ -22,8 +22,7 @@ async def on_confirmed(
     """A confirmation now, and a reminder before the start (if that is still ahead)."""
     payload = {"booking_id": str(booking.id)}
     jobs = [
-        await schedule(
-            session,
+        new_job(
             kind="notify.confirmation",
             subject=subject(booking),
             run_at=now,
@@ -35,8 +34,7 @@ async def on_confirmed(
     remind_at = booking.start - timedelta(minutes=service.reminder_minutes_before)
     if service.reminder_minutes_before and remind_at > now:
         jobs.append(
-            await schedule(
-                session,
+            new_job(
                 kind="notify.reminder",
                 subject=subject(booking),
                 run_at=remind_at,
@@ -44,7 +42,8 @@ async def on_confirmed(
                 payload=payload,
             )
         )
-    return jobs
+    # Both in one round trip: this runs inside the booking's transaction, on the success path.
+    return await schedule_all(session, jobs)
 
 
 async def on_cancelled(session: Session, booking: Booking, now: datetime) -> list[Job]:

@@ -12,7 +12,7 @@ from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.events import Event
 from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import PENDING, Job, JobState
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 
 class JobNotRetryable(DomainError):
@@ -22,6 +22,27 @@ class JobNotRetryable(DomainError):
 def job_id(kind: str, subject: str, intended: datetime) -> str:
     """Deterministic: the same work for the same subject and instant is one job."""
     return f"{kind}:{subject}:{as_utc(intended).strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def new_job(
+    *,
+    kind: str,
+    subject: str,
+    run_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    intended: datetime | None = None,
+) -> Job:
+    """The job for this work, not yet written: its id is the same whenever it is made."""
+    return Job(
+        id=job_id(kind, subject, intended or run_at),
+        kind=kind,
+        subject=subject,
+        payload=payload or {},
+        run_at=run_at,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def schedule(
@@ -35,24 +56,37 @@ async def schedule(
     intended: datetime | None = None,
 ) -> Job:
     """Write the job (once) in the caller's transaction; a second call returns the first job."""
-    job = Job(
-        id=job_id(kind, subject, intended or run_at),
-        kind=kind,
-        subject=subject,
-        payload=payload or {},
-        run_at=run_at,
-        created_at=now,
-        updated_at=now,
+    job = new_job(
+        kind=kind, subject=subject, run_at=run_at, now=now, payload=payload, intended=intended
     )
-    stored = await Job.get_pymongo_collection().find_one_and_update(
-        {"_id": job.id},
-        {"$setOnInsert": job.model_dump(by_alias=True, exclude={"id"})},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
+    return (await schedule_all(session, [job]))[0]
+
+
+async def schedule_all(session: Session | None, jobs: list[Job]) -> list[Job]:
+    """Write each job once, in one round trip in the caller's transaction; a job already
+    there is returned as first stored (read back only then, which a booking's own new jobs
+    never need)."""
+    collection = Job.get_pymongo_collection()
+    written = await collection.bulk_write(
+        [
+            UpdateOne(
+                {"_id": job.id},
+                {"$setOnInsert": job.model_dump(by_alias=True, exclude={"id"})},
+                upsert=True,
+            )
+            for job in jobs
+        ],
         session=session,
     )
-    scheduled: Job = Job.model_validate(stored)
-    return scheduled
+    new = set((written.upserted_ids or {}).values())
+    if len(new) == len(jobs):
+        return jobs
+    earlier = [job.id for job in jobs if job.id not in new]
+    stored = {
+        doc["_id"]: Job.model_validate(doc)
+        async for doc in collection.find({"_id": {"$in": earlier}}, session=session)
+    }
+    return [job if job.id in new else stored[job.id] for job in jobs]
 
 
 async def cancel_pending(session: Session | None, *, subject: str, now: datetime) -> int:

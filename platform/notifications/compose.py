@@ -138,7 +138,7 @@ def message(
 ) -> Message:
     """One message of one job to one address; its id is the dedupe key a re-run finds."""
     return Message(
-        id=f"{job_id}/{channel}/{to.lower()}",
+        id=message_id(job_id, channel, to),
         job_id=job_id,
         booking_id=booking_id,
         template=template,
@@ -150,6 +150,10 @@ def message(
         created_at=now,
         updated_at=now,
     )
+
+
+def message_id(job_id: str, channel: Channel, to: str) -> str:
+    return f"{job_id}/{channel}/{to.lower()}"
 
 
 def account_url(ctx: Context) -> str:

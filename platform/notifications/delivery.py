@@ -48,6 +48,9 @@ async def _send_email(ctx: Context, message: Message) -> str:
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
             use_tls=url.scheme == "smtps",
+            # Our own name for EHLO: aiosmtplib would otherwise look up this host's FQDN in a
+            # thread (a DNS query where there is a resolver) for every single message.
+            local_hostname=urlsplit(ctx.settings.public_url).hostname or "holdfast",
             start_tls=False
             if url.scheme == "smtp" and url.hostname in ("127.0.0.1", "localhost")
             else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from beanie import PydanticObjectId
@@ -39,9 +40,12 @@ async def _facts(booking_id: str) -> BookingFacts:
     booking = await Booking.get(PydanticObjectId(booking_id))
     if booking is None:
         raise MissingRecord(f"booking {booking_id} is gone")
-    client = await User.get(booking.user_id)
-    provider = await Provider.get(booking.provider_id)
-    service = await Service.get(booking.service_id)
+    # Three independent reads in flight together: one round trip's wait instead of three.
+    client, provider, service = await asyncio.gather(
+        User.get(booking.user_id),
+        Provider.get(booking.provider_id),
+        Service.get(booking.service_id),
+    )
     if client is None or provider is None or service is None:
         raise MissingRecord(f"booking {booking_id} refers to a missing user, provider or service")
     return BookingFacts(booking, client, provider, service)
