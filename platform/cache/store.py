@@ -4,8 +4,9 @@ An entry records the generations of the counters it depends on, read *before* th
 was computed; it is served only while they are unchanged. Invalidation increments a counter or
 two, so it costs the same whether 10 or 100,000 responses are cached (no SCAN, no KEYS).
 
-Counters that are missing (Redis flushed, or evicted) are started at a random value, so an old
-entry can never match a counter that came back from zero.
+Counters that are missing (Redis flushed, or evicted under `allkeys-lru`) are started at a
+random value, both when read and when bumped (`_BUMP`, one atomic script), so an old entry can
+never match a counter that came back at the same value.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ ALL, EVERY = "all", "*"
 EPOCH = "hf:gen:epoch"  # every entry depends on it: one bump forgets the whole cache
 EPOCH_RETRY_SECONDS = 0.2
 MAX_BODY = 1024 * 1024
+# INCR each counter, except that a missing one starts at the random value given for it: a plain
+# INCR would bring an evicted counter back at 1 every time, and an entry tagged with 1 after the
+# first eviction would be current again after the second. One script, so no reader sees the
+# counter missing between the check and the write.
+_BUMP = """
+for i, key in ipairs(KEYS) do
+  if not redis.call('SET', key, ARGV[i], 'NX') then
+    redis.call('INCR', key)
+  end
+end
+return #KEYS
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,7 @@ class ResponseCache:
         self.redis = redis
         self.rules = rules
         self.cooldown_seconds = cooldown_seconds
+        self._bump = redis.register_script(_BUMP)
         self._down_until = 0.0
         # Set while an invalidation could not be made: until the epoch bump lands, nothing
         # cached may be trusted, by this process or (once the bump lands) by any other.
@@ -153,10 +167,7 @@ class ResponseCache:
         if not bumps:
             return
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, counter in bumps:
-                    pipe.incr(counter)
-                await pipe.execute()
+            await self.bump([counter for _, counter in bumps])
         except (RedisError, OSError) as exc:
             # The write stands; the epoch bump makes sure nothing it changed is served stale.
             if self._repair is None:
@@ -166,11 +177,15 @@ class ResponseCache:
         for rule, _ in bumps:
             CACHE_EVENTS.labels(rule, "invalidation").inc()
 
+    async def bump(self, counters: list[str]) -> None:
+        """Increment the counters; a missing one starts at a fresh random value instead."""
+        await self._bump(keys=counters, args=[secrets.randbits(62) for _ in counters])
+
     async def _bump_epoch(self) -> None:
         """Retry until the cache Redis takes the bump that makes every older entry stale."""
         while True:
             try:
-                await self.redis.incr(EPOCH)
+                await self.bump([EPOCH])
             except (RedisError, OSError):
                 await asyncio.sleep(EPOCH_RETRY_SECONDS)
                 continue
