@@ -47,6 +47,9 @@ async def register(
     phone: str | None = None,
 ) -> User:
     _check_new_account(email, password, name, timezone)
+    await ctx.indexes.require(
+        "users.email_unique", refusing="Registration", because="email addresses stay unique"
+    )
     user = User(
         email=email.strip(),
         email_key=email_key(email),

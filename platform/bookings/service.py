@@ -173,6 +173,9 @@ async def book_slot(
     )
     if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
         return earlier
+    await ctx.indexes.require(
+        *booking.unique_indexes(), refusing="Booking", because="a retried booking is made once"
+    )
     tries = 0
 
     async def write(session: Session) -> list[Job]:

@@ -44,7 +44,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = await open_context(settings, clock)
         app.state.ctx = ctx
-        indexes = asyncio.create_task(keep_ensuring_indexes(ctx.db, ctx.indexes_ready))
+        indexes = asyncio.create_task(keep_ensuring_indexes(ctx.indexes))
         try:
             yield
         finally:
