@@ -24,6 +24,7 @@ from holdfast.cache.rules import CacheRule
 from holdfast.events import Event
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,12 @@ class Cached:
     status: int
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()  # those in KEPT_HEADERS
+
+
+# Headers that are part of the answer, kept with the body: a page served from the cache
+# without its Link would look like the last page.
+KEPT_HEADERS = (b"link", b"x-next-cursor")
 
 
 class CacheUnavailable(Exception):
@@ -71,7 +78,7 @@ class ResponseCache:
         self.redis = redis
         self.rules = rules
         self.cooldown_seconds = cooldown_seconds
-        self._bump = redis.register_script(_BUMP)
+        self._bump: AsyncScript | None = None  # registered on first use
         self._down_until = 0.0
         # Set while an invalidation could not be made: until the epoch bump lands, nothing
         # cached may be trusted, by this process or (once the bump lands) by any other.
@@ -118,7 +125,9 @@ class ResponseCache:
             entry = json.loads(raw_entry)
             if entry["g"] == current:
                 CACHE_EVENTS.labels(rule.name, "hit").inc()
-                return Cached(entry["s"], entry["t"], entry["b"].encode("latin-1")), current
+                headers = tuple((name, value) for name, value in entry.get("h", []))
+                body = entry["b"].encode("latin-1")
+                return Cached(entry["s"], entry["t"], body, headers), current
         CACHE_EVENTS.labels(rule.name, "miss").inc()
         return None, current
 
@@ -140,6 +149,7 @@ class ResponseCache:
             "s": response.status,
             "t": response.content_type,
             "b": response.body.decode("latin-1"),
+            "h": response.headers,
         }
         try:
             await self.redis.set(lookup.key, json.dumps(entry, separators=(",", ":")), ex=rule.ttl)
@@ -179,6 +189,8 @@ class ResponseCache:
 
     async def bump(self, counters: list[str]) -> None:
         """Increment the counters; a missing one starts at a fresh random value instead."""
+        if self._bump is None:
+            self._bump = self.redis.register_script(_BUMP)
         await self._bump(keys=counters, args=[secrets.randbits(62) for _ in counters])
 
     async def _bump_epoch(self) -> None:
@@ -199,7 +211,13 @@ def cached_from(status: int, headers: list[tuple[bytes, bytes]], body: bytes) ->
     names = {name.lower(): value for name, value in headers}
     if status != 200 or b"set-cookie" in names:
         return None
-    return Cached(status, names.get(b"content-type", b"application/json").decode("latin-1"), body)
+    content_type = names.get(b"content-type", b"application/json").decode("latin-1")
+    kept = tuple(
+        (name.decode("latin-1"), names[name].decode("latin-1"))
+        for name in KEPT_HEADERS
+        if name in names
+    )
+    return Cached(status, content_type, body, kept)
 
 
 def as_headers(cached: Cached, outcome: str) -> list[tuple[bytes, bytes]]:
@@ -207,4 +225,5 @@ def as_headers(cached: Cached, outcome: str) -> list[tuple[bytes, bytes]]:
         (b"content-type", cached.content_type.encode("latin-1")),
         (b"content-length", str(len(cached.body)).encode()),
         (b"x-cache", outcome.encode()),
+        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in cached.headers),
     ]
