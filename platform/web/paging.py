@@ -18,15 +18,18 @@ from litestar.params import Parameter
 T = TypeVar("T")
 
 PAGE_HEADERS = [
+    # `value` only gives the document its type (string); these are set per response by `paged`.
     ResponseHeader(
         name="Link",
         documentation_only=True,
+        value="",
         description='The next page, as `<path?…&cursor=…>; rel="next"` (RFC 8288, relative to '
         "this request); absent on the last page.",
     ),
     ResponseHeader(
         name="X-Next-Cursor",
         documentation_only=True,
+        value="",
         description="The `cursor` that asks for the next page; absent on the last page.",
     ),
 ]
