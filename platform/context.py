@@ -13,7 +13,7 @@ from holdfast.cache.rules import load_rules
 from holdfast.cache.store import ResponseCache
 from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.clock import Clock, system_clock
-from holdfast.db import Database, Mongo, connect, init_models
+from holdfast.db import Database, Indexes, Mongo, connect, init_models
 from holdfast.events import EventBus
 from holdfast.ratelimits import Limiter
 from holdfast.settings import Settings
@@ -29,15 +29,21 @@ class Context:
     cache_redis: Redis | None
     limiter: Limiter
     catalog: CatalogSnapshots
+    # Which MongoDB indexes exist yet: writes that need a unique one are refused until it does.
+    indexes: Indexes
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
-    indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def indexes_ready(self) -> asyncio.Event:
+        """Set once every declared index exists."""
+        return self.indexes.ready
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -75,6 +81,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         clock=clock,
         cache=cache,
         catalog=CatalogSnapshots(max_age=settings.catalog_snapshot_seconds),
+        indexes=Indexes(database, retry_seconds=settings.index_retry_seconds),
         limiter=Limiter(
             cache_redis,
             requests=settings.rate_limit_requests,

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
 from beanie import init_beanie
-from holdfast.errors import DatabaseUnavailable
+from holdfast.errors import DatabaseUnavailable, DomainError, ErrorKind
 from holdfast.settings import Settings
-from pymongo import AsyncMongoClient
+from prometheus_client import Gauge
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 log = structlog.get_logger(__name__)
+INDEX_MISSING = Gauge(
+    "holdfast_index_missing", "1 while a declared MongoDB index could not be built", ["index"]
+)
 T = TypeVar("T")
 
 Mongo = AsyncMongoClient[dict[str, Any]]
@@ -56,23 +62,152 @@ async def init_models(database: Database) -> None:
     await init_beanie(database=database, document_models=document_models(), skip_indexes=True)
 
 
-async def ensure_indexes(database: Database) -> None:
-    await init_beanie(database=database, document_models=document_models())
+class IndexMissing(DomainError):
+    """A write that relies on a unique index while the index does not exist yet."""
+
+    kind, code = ErrorKind.UNAVAILABLE, "index_missing"
 
 
-async def keep_ensuring_indexes(database: Database, ready: asyncio.Event) -> None:
-    """Create indexes now, or as soon as MongoDB is reachable; the API starts either way."""
-    delay = 0.2
-    while True:
+class IndexesNotBuilt(SystemExit):
+    """`ensure_indexes` (the CLI's) could not build every index: the command stops with one
+    sentence naming each index and why; the log line before it has MongoDB's own words."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredIndex:
+    name: str  # "<collection>.<index name>", as logs, health and `require` say it
+    collection: str
+    model: IndexModel
+    unique: bool
+
+
+def declared_indexes() -> list[DeclaredIndex]:
+    """Every index the document models declare, the unique ones first (writes wait for them)."""
+    found = [
+        DeclaredIndex(
+            name=f"{model.get_settings().name}.{field.name}",
+            collection=model.get_settings().name,
+            model=field.index,
+            unique=bool(field.index.document.get("unique")),
+        )
+        for model in document_models()
+        for field in model.get_settings().indexes
+    ]
+    return sorted(found, key=lambda index: not index.unique)
+
+
+def _why(exc: Exception) -> str:
+    """Why an index was not built, in words safe for a public health page (an E11000 message
+    quotes the duplicated value, e.g. someone's email address: that goes to the log only)."""
+    if isinstance(exc, OperationFailure):
+        if exc.code == 11000:
+            return "duplicate values exist in its fields; remove them and it is built on a retry"
+        return f"MongoDB refused it: {(exc.details or {}).get('codeName', 'error')} ({exc.code})"
+    return f"it failed with {type(exc).__name__}"
+
+
+class Indexes:
+    """Which declared indexes exist, and why any that does not could not be built.
+
+    Writes that are only safe with a unique index call `require` first, so a duplicate can never
+    slip in while that index is missing (at start-up, or while its build keeps failing)."""
+
+    def __init__(
+        self, database: Database, *, retry_seconds: float = 30.0, start_wait_seconds: float = 5.0
+    ) -> None:
+        self.database = database
+        self.retry_seconds = retry_seconds
+        self.start_wait_seconds = start_wait_seconds
+        self.built: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.building = False  # this process runs `keep_ensuring_indexes`
+        self.first_pass = asyncio.Event()  # every index has been tried once
+        self.ready = asyncio.Event()  # every index exists
+
+    def missing(self, declared: list[DeclaredIndex]) -> list[DeclaredIndex]:
+        return [index for index in declared if index.name not in self.built]
+
+    def status(self) -> dict[str, str]:
+        """The indexes not built yet, each with why (for /health/ready)."""
+        missing = self.missing(declared_indexes())
+        return {index.name: self.failed.get(index.name, "not built yet") for index in missing}
+
+    async def require(self, *names: str, refusing: str, because: str) -> None:
+        """Raise `IndexMissing` unless every named index exists. While this process is still
+        making its first attempt, wait briefly for it; a process that builds none (the CLI)
+        asks MongoDB once."""
+        if all(name in self.built for name in names):
+            return
+        if self.building and not self.first_pass.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.first_pass.wait(), self.start_wait_seconds)
+        if not self.first_pass.is_set():  # no attempt here has finished: MongoDB knows
+            for name in names:
+                if name not in self.built and await self._exists(name):
+                    self.built.add(name)
+        if missing := [name for name in names if name not in self.built]:
+            raise IndexMissing(
+                f"{refusing} is paused until the database can make sure {because} "
+                f"(index {', '.join(missing)} is not built yet); please try again later."
+            )
+
+    async def _exists(self, name: str) -> bool:
+        collection, _, index = name.partition(".")
+        return index in await self.database.get_collection(collection).index_information()
+
+    async def build(self, index: DeclaredIndex) -> None:
+        """Build one index; a failure other than an unreachable MongoDB is recorded and logged
+        at error, naming the index, and the caller retries later."""
         try:
-            await ensure_indexes(database)
+            await self.database.get_collection(index.collection).create_indexes([index.model])
+        except ConnectionFailure:
+            raise
+        except Exception as exc:
+            why = _why(exc)
+            self.failed[index.name] = why
+            INDEX_MISSING.labels(index.name).set(1)
+            log.error("mongo.index_failed", index=index.name, reason=why, error=str(exc)[:500])
+            return
+        if self.failed.pop(index.name, None) is not None:
+            log.info("mongo.index_built", index=index.name, after_failing=True)
+        self.built.add(index.name)
+        INDEX_MISSING.labels(index.name).set(0)
+
+
+async def ensure_indexes(database: Database) -> None:
+    """Build every declared index now, or raise `IndexesNotBuilt` naming each that failed."""
+    indexes = Indexes(database)
+    for index in declared_indexes():
+        await indexes.build(index)
+    if indexes.failed:
+        raise IndexesNotBuilt(
+            "Holdfast cannot continue: MongoDB indexes could not be built: "
+            + "; ".join(f"{name}: {why}" for name, why in indexes.failed.items())
+        )
+
+
+async def keep_ensuring_indexes(indexes: Indexes) -> None:
+    """Build every declared index, retrying what fails until all exist. The process serves
+    meanwhile: `indexes.require` refuses the writes that need a missing one, and
+    /health/ready names it."""
+    declared = declared_indexes()
+    indexes.building = True
+    delay = 0.2
+    while missing := indexes.missing(declared):
+        try:
+            for index in missing:
+                await indexes.build(index)
         except ConnectionFailure:
             log.warning("mongo.unreachable_at_start", retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             continue
-        ready.set()
-        return
+        indexes.first_pass.set()
+        if indexes.failed:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, indexes.retry_seconds)
+    indexes.first_pass.set()
+    indexes.ready.set()
 
 
 async def transact(

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         description="How long a process reuses a service and its providers for bookings "
         "(another process's catalog change shows after at most this long); 0 = never.",
     )
+    index_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="The longest wait between attempts to build a MongoDB index that failed "
+        "(e.g. duplicates in a unique one); the writes that need it are refused meanwhile.",
+    )
     rate_limit_requests: int = Field(
         default=300, ge=1, description="Requests one client may make per rate-limit window."
     )

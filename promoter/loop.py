@@ -110,7 +110,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    indexes = asyncio.create_task(keep_ensuring_indexes(ctx.db, ctx.indexes_ready))
+    indexes = asyncio.create_task(keep_ensuring_indexes(ctx.indexes))
     try:
         await run(ctx, stop)
     finally:

@@ -66,7 +66,7 @@ async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 
     when Redis returns (a job interrupted meanwhile is still `running` in MongoDB and comes back
     when its lease ends). Indexes are ensured in the background, as MongoDB allows."""
     holdfast = await open_context(settings)
-    indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.db, holdfast.indexes_ready))
+    indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.indexes))
     try:
         await _serve(holdfast, stop, drain_seconds)
     finally:

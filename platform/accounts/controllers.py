@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from holdfast.accounts import service
 from holdfast.accounts.schemas import LoginIn, LoginOut, RegisterIn, UserOut
 from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody
@@ -56,8 +58,13 @@ class AccountController(Controller):
     async def me(self, user: CurrentUser) -> UserOut:
         return UserOut.of(user)
 
-    @get("/admin/users")
+    @get("/admin/users", response_headers=PAGE_HEADERS)
     async def find_users(
-        self, admin: AdminUser, email: FromQuery[str | None] = None
-    ) -> list[UserOut]:
-        return [UserOut.of(u) for u in await service.find_users(email=email)]
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        email: FromQuery[str | None] = None,
+    ) -> Response[Sequence[UserOut]]:
+        found = await service.find_users(page, email=email)
+        return paged(request, [UserOut.of(u) for u in found.items], found.next_cursor)

@@ -13,6 +13,7 @@ from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid, Unauthorized
 from holdfast.events import Event
+from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import DuplicateKeyError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -47,6 +48,9 @@ async def register(
     phone: str | None = None,
 ) -> User:
     _check_new_account(email, password, name, timezone)
+    await ctx.indexes.require(
+        "users.email_unique", refusing="Registration", because="email addresses stay unique"
+    )
     user = User(
         email=email.strip(),
         email_key=email_key(email),
@@ -98,9 +102,11 @@ async def token_user(user_id: str) -> User:
     return user
 
 
-async def find_users(*, email: str | None) -> list[User]:
-    query = User.find(User.email_key == email_key(email)) if email else User.find_all()
-    return await query.sort("email_key").limit(200).to_list()
+async def find_users(page: PageRequest, *, email: str | None) -> Page[User]:
+    """Users in email order (one, if `email` is given)."""
+    where = {"email_key": email_key(email)} if email else {}
+    segment = Segment(where, (("email_key", 1), ("_id", 1)))
+    return await read_page(User, [segment], page, listing=f"users:{email!r}")
 
 
 async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> tuple[User, bool]:

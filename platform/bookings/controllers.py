@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
 from holdfast.web.auth import Ctx, CurrentUser
 from holdfast.web.idempotency import run_once
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 
 class BookingController(Controller):
@@ -47,9 +49,23 @@ class BookingController(Controller):
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return Response(body, status_code=status, headers=headers)
 
-    @get("/")
-    async def list_bookings(self, user: CurrentUser) -> list[BookingOut]:
-        return [BookingOut.of(b) for b in await service.list_bookings(user)]
+    @get("/", response_headers=PAGE_HEADERS)
+    async def list_bookings(
+        self,
+        ctx: Ctx,
+        user: CurrentUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        when: Annotated[
+            Literal["upcoming", "past"] | None,
+            QueryParameter(
+                description="Only bookings not over yet (soonest first), or only past ones "
+                "(most recent first); by default both, upcoming first."
+            ),
+        ] = None,
+    ) -> Response[Sequence[BookingOut]]:
+        found = await service.list_bookings(user, page, now=ctx.now(), when=when)
+        return paged(request, [BookingOut.of(b) for b in found.items], found.next_cursor)
 
     @get("/{booking_id:str}")
     async def get_booking(self, booking_id: FromPath[str], user: CurrentUser) -> BookingOut:

@@ -31,6 +31,14 @@ class Booking(Document):
     created_at: datetime
     updated_at: datetime
 
+    def unique_indexes(self) -> list[str]:
+        """The unique indexes writing this booking relies on (see `holdfast.db.Indexes`)."""
+        relied_on = {
+            "bookings.request_key_unique": self.request_key,
+            "bookings.calendly_invitee_unique": self.calendly_invitee_uri,
+        }
+        return [name for name, value in relied_on.items() if value]
+
     class Settings:
         name = "bookings"
         indexes = [

@@ -27,6 +27,7 @@ from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import push_due
+from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 ALTERNATIVES = 5
@@ -173,6 +174,9 @@ async def book_slot(
     )
     if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
         return earlier
+    await ctx.indexes.require(
+        *booking.unique_indexes(), refusing="Booking", because="a retried booking is made once"
+    )
     tries = 0
 
     async def write(session: Session) -> list[Job]:
@@ -219,9 +223,29 @@ async def get_booking(booking_id: str, viewer: User) -> Booking:
     return booking
 
 
-async def list_bookings(viewer: User, *, limit: int = 200) -> list[Booking]:
-    query: dict[str, Any] = {} if viewer.role == "admin" else {"user_id": viewer.id}
-    return await Booking.find(query).sort("start", "_id").limit(limit).to_list()
+# Bounds the upcoming part on the `start` index; a booking longer than this that is still on is
+# listed with the past.
+_LONGEST_BOOKING = timedelta(days=1)
+
+
+async def list_bookings(
+    viewer: User, page: PageRequest, *, now: datetime, when: str | None = None
+) -> Page[Booking]:
+    """The viewer's bookings (an admin's: everyone's), upcoming first: those not over yet,
+    soonest first, then the past, most recent first; `when` keeps one of the two. The instant
+    that splits them is fixed by the first page, so paging on never repeats or skips one."""
+    everyone = viewer.role == "admin"
+    mine: dict[str, Any] = {} if everyone else {"user_id": viewer.id}
+    listing = f"bookings:{'all' if everyone else viewer.id}:{when or 'all'}"
+    position = page.position(listing)
+    split = position.pinned if position else now
+    upcoming = {"start": {"$gt": split - _LONGEST_BOOKING}, "end": {"$gt": split}}
+    parts = {
+        "upcoming": Segment({**mine, **upcoming}, (("start", 1), ("_id", 1))),
+        "past": Segment({**mine, "$nor": [upcoming]}, (("start", -1), ("_id", -1))),
+    }
+    chosen = [parts[when]] if when else list(parts.values())
+    return await read_page(Booking, chosen, page, listing=listing, pinned=split)
 
 
 async def cancel_booking(

@@ -4,8 +4,9 @@ An entry records the generations of the counters it depends on, read *before* th
 was computed; it is served only while they are unchanged. Invalidation increments a counter or
 two, so it costs the same whether 10 or 100,000 responses are cached (no SCAN, no KEYS).
 
-Counters that are missing (Redis flushed, or evicted) are started at a random value, so an old
-entry can never match a counter that came back from zero.
+Counters that are missing (Redis flushed, or evicted under `allkeys-lru`) are started at a
+random value, both when read and when bumped (`_BUMP`, one atomic script), so an old entry can
+never match a counter that came back at the same value.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from holdfast.cache.rules import CacheRule
 from holdfast.events import Event
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
@@ -32,6 +34,18 @@ ALL, EVERY = "all", "*"
 EPOCH = "hf:gen:epoch"  # every entry depends on it: one bump forgets the whole cache
 EPOCH_RETRY_SECONDS = 0.2
 MAX_BODY = 1024 * 1024
+# INCR each counter, except that a missing one starts at the random value given for it: a plain
+# INCR would bring an evicted counter back at 1 every time, and an entry tagged with 1 after the
+# first eviction would be current again after the second. One script, so no reader sees the
+# counter missing between the check and the write.
+_BUMP = """
+for i, key in ipairs(KEYS) do
+  if not redis.call('SET', key, ARGV[i], 'NX') then
+    redis.call('INCR', key)
+  end
+end
+return #KEYS
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,12 @@ class Cached:
     status: int
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()  # those in KEPT_HEADERS
+
+
+# Headers that are part of the answer, kept with the body: a page served from the cache
+# without its Link would look like the last page.
+KEPT_HEADERS = (b"link", b"x-next-cursor")
 
 
 class CacheUnavailable(Exception):
@@ -58,6 +78,7 @@ class ResponseCache:
         self.redis = redis
         self.rules = rules
         self.cooldown_seconds = cooldown_seconds
+        self._bump: AsyncScript | None = None  # registered on first use
         self._down_until = 0.0
         # Set while an invalidation could not be made: until the epoch bump lands, nothing
         # cached may be trusted, by this process or (once the bump lands) by any other.
@@ -104,7 +125,9 @@ class ResponseCache:
             entry = json.loads(raw_entry)
             if entry["g"] == current:
                 CACHE_EVENTS.labels(rule.name, "hit").inc()
-                return Cached(entry["s"], entry["t"], entry["b"].encode("latin-1")), current
+                headers = tuple((name, value) for name, value in entry.get("h", []))
+                body = entry["b"].encode("latin-1")
+                return Cached(entry["s"], entry["t"], body, headers), current
         CACHE_EVENTS.labels(rule.name, "miss").inc()
         return None, current
 
@@ -126,6 +149,7 @@ class ResponseCache:
             "s": response.status,
             "t": response.content_type,
             "b": response.body.decode("latin-1"),
+            "h": response.headers,
         }
         try:
             await self.redis.set(lookup.key, json.dumps(entry, separators=(",", ":")), ex=rule.ttl)
@@ -153,10 +177,7 @@ class ResponseCache:
         if not bumps:
             return
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, counter in bumps:
-                    pipe.incr(counter)
-                await pipe.execute()
+            await self.bump([counter for _, counter in bumps])
         except (RedisError, OSError) as exc:
             # The write stands; the epoch bump makes sure nothing it changed is served stale.
             if self._repair is None:
@@ -166,11 +187,17 @@ class ResponseCache:
         for rule, _ in bumps:
             CACHE_EVENTS.labels(rule, "invalidation").inc()
 
+    async def bump(self, counters: list[str]) -> None:
+        """Increment the counters; a missing one starts at a fresh random value instead."""
+        if self._bump is None:
+            self._bump = self.redis.register_script(_BUMP)
+        await self._bump(keys=counters, args=[secrets.randbits(62) for _ in counters])
+
     async def _bump_epoch(self) -> None:
         """Retry until the cache Redis takes the bump that makes every older entry stale."""
         while True:
             try:
-                await self.redis.incr(EPOCH)
+                await self.bump([EPOCH])
             except (RedisError, OSError):
                 await asyncio.sleep(EPOCH_RETRY_SECONDS)
                 continue
@@ -184,7 +211,13 @@ def cached_from(status: int, headers: list[tuple[bytes, bytes]], body: bytes) ->
     names = {name.lower(): value for name, value in headers}
     if status != 200 or b"set-cookie" in names:
         return None
-    return Cached(status, names.get(b"content-type", b"application/json").decode("latin-1"), body)
+    content_type = names.get(b"content-type", b"application/json").decode("latin-1")
+    kept = tuple(
+        (name.decode("latin-1"), names[name].decode("latin-1"))
+        for name in KEPT_HEADERS
+        if name in names
+    )
+    return Cached(status, content_type, body, kept)
 
 
 def as_headers(cached: Cached, outcome: str) -> list[tuple[bytes, bytes]]:
@@ -192,4 +225,5 @@ def as_headers(cached: Cached, outcome: str) -> list[tuple[bytes, bytes]]:
         (b"content-type", cached.content_type.encode("latin-1")),
         (b"content-length", str(len(cached.body)).encode()),
         (b"x-cache", outcome.encode()),
+        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in cached.headers),
     ]

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from holdfast.calendly import service
 from holdfast.calendly.models import CalendlyDelivery
 from holdfast.schemas import Input, UtcInstant
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_caller
-from litestar import Controller, Request, get, post
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, Field
 
@@ -63,10 +65,13 @@ class CalendlyController(Controller):
         handled = await service.receive(ctx, header, body)
         return {"status": "received" if handled else "ignored"}
 
-    @get("/api/admin/calendly")
+    @get("/api/admin/calendly", response_headers=PAGE_HEADERS)
     async def deliveries(
-        self, admin: AdminUser, status: FromQuery[str | None] = None
-    ) -> list[DeliveryOut]:
-        query = {"status": status} if status else {}
-        found = await CalendlyDelivery.find(query).sort("-received_at").limit(200).to_list()
-        return [DeliveryOut.of(d) for d in found]
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        status: FromQuery[str | None] = None,
+    ) -> Response[Sequence[DeliveryOut]]:
+        found = await service.list_deliveries(page, status=status)
+        return paged(request, [DeliveryOut.of(d) for d in found.items], found.next_cursor)

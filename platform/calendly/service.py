@@ -25,6 +25,7 @@ from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import schedule
+from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import DuplicateKeyError
 
 HANDLED = ("invitee.created", "invitee.canceled")
@@ -189,3 +190,9 @@ async def previous_booking(payload: dict[str, Any]) -> Booking | None:
         if isinstance(old, str)
         else None
     )
+
+
+async def list_deliveries(page: PageRequest, *, status: str | None) -> Page[CalendlyDelivery]:
+    """Webhook deliveries, the most recently received first."""
+    segment = Segment({"status": status} if status else {}, (("received_at", -1), ("_id", 1)))
+    return await read_page(CalendlyDelivery, [segment], page, listing=f"calendly:{status!r}")

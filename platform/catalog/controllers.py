@@ -6,6 +6,7 @@ from holdfast.catalog.schemas import (
     AvailabilityIn,
     AvailabilityOut,
     DateOverrideIn,
+    ProviderChanges,
     ProviderIn,
     ProviderOut,
     ServiceIn,
@@ -13,7 +14,7 @@ from holdfast.catalog.schemas import (
     WeeklyHoursIn,
 )
 from holdfast.web.auth import AdminUser, Ctx
-from litestar import Controller, get, post, put
+from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, JSONBody
 
 
@@ -58,7 +59,21 @@ class CatalogAdminController(Controller):
     async def update_provider(
         self, provider_id: FromPath[str], data: JSONBody[ProviderIn], ctx: Ctx, admin: AdminUser
     ) -> ProviderOut:
-        return ProviderOut.of(await service.update_provider(ctx, provider_id, data))
+        """Sets the fields sent (name and timezone are required here); others are kept."""
+        changes = data.model_dump(exclude_unset=True)
+        return ProviderOut.of(await service.update_provider(ctx, provider_id, changes))
+
+    @patch("/providers/{provider_id:str}")
+    async def change_provider(
+        self,
+        provider_id: FromPath[str],
+        data: JSONBody[ProviderChanges],
+        ctx: Ctx,
+        admin: AdminUser,
+    ) -> ProviderOut:
+        """Changes only the fields sent."""
+        changes = data.model_dump(exclude_unset=True)
+        return ProviderOut.of(await service.update_provider(ctx, provider_id, changes))
 
     @put("/providers/{provider_id:str}/availability")
     async def set_hours(

@@ -35,6 +35,24 @@ class ProviderIn(Input):
     calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
 
 
+class ProviderChanges(Input):
+    """A partial edit (PATCH): only the fields sent change, so two admins editing different
+    fields at once both keep their change. `email` and `calendly_user_uri` may be sent as null
+    to clear them; `name` and `timezone` may not."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> ProviderChanges:
+        for name in ("name", "timezone"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared")
+        return self
+
+
 class ProviderOut(BaseModel):
     id: str
     name: str

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, UpdateResponse
 from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
-from holdfast.catalog.schemas import AvailabilityIn, ProviderIn, ServiceIn
+from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
 from holdfast.clock import zone
 from holdfast.errors import Invalid, NotFound
 from holdfast.events import Event
@@ -89,12 +89,12 @@ async def create_provider(
     return provider
 
 
-async def update_provider(ctx: Context, provider_id: str, data: ProviderIn) -> Provider:
-    zone(data.timezone)
-    provider = await get_provider(provider_id)
-    for name, value in data.model_dump().items():
-        setattr(provider, name, value)
-    await provider.save()
+async def update_provider(ctx: Context, provider_id: str, changes: dict[str, Any]) -> Provider:
+    """Change only the fields given: another admin's edit of other fields, made at the same
+    time, is kept (a read-modify-`save()` of the whole document would revert it)."""
+    if "timezone" in changes:
+        zone(changes["timezone"])
+    provider = await _change_provider(provider_id, changes)
     await ctx.events.publish(Event("provider-updated", {"provider_id": provider_id}))
     return provider
 
@@ -102,12 +102,27 @@ async def update_provider(ctx: Context, provider_id: str, data: ProviderIn) -> P
 async def set_weekly_availability(
     ctx: Context, provider_id: str, hours: AvailabilityIn
 ) -> Provider:
-    provider = await get_provider(provider_id)
-    provider.rules = [WeeklyHours(**r.model_dump()) for r in hours.rules]
-    provider.exceptions = [DateOverride(**e.model_dump()) for e in hours.exceptions]
-    await provider.save()
+    """Replace the weekly rules and the date exceptions together, in one update."""
+    changes = {
+        "rules": [WeeklyHours(**r.model_dump()) for r in hours.rules],
+        "exceptions": [DateOverride(**e.model_dump()) for e in hours.exceptions],
+    }
+    provider = await _change_provider(provider_id, changes)
     await ctx.events.publish(Event("availability-changed", {"provider_id": provider_id}))
     return provider
+
+
+async def _change_provider(provider_id: str, changes: dict[str, Any]) -> Provider:
+    """One conditional `$set` of exactly these fields; the provider as it is afterwards."""
+    if not changes:
+        return await get_provider(provider_id)
+    # Beanie's update encodes the values as `save()` would (a date as a midnight datetime).
+    found = await Provider.find_one({"_id": object_id(provider_id, "provider")}).update(
+        {"$set": changes}, response_type=UpdateResponse.NEW_DOCUMENT
+    )
+    if not isinstance(found, Provider):
+        raise NotFound(f"There is no provider with id {provider_id}.", code="provider_not_found")
+    return found
 
 
 async def create_service(ctx: Context, data: ServiceIn) -> Service:

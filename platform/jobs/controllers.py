@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from holdfast.jobs import service
 from holdfast.jobs.schemas import JobOut
 from holdfast.web.auth import AdminUser, Ctx
-from litestar import Controller, get, post
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 
 
@@ -13,13 +15,16 @@ class JobAdminController(Controller):
     path = "/api/admin/jobs"
     tags = ["jobs"]
 
-    @get("/")
+    @get("/", response_headers=PAGE_HEADERS)
     async def list_jobs(
         self,
         admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
         job_state: Annotated[str | None, QueryParameter(name="state")] = None,
-    ) -> list[JobOut]:
-        return [JobOut.of(j) for j in await service.list_jobs(job_state)]
+    ) -> Response[Sequence[JobOut]]:
+        found = await service.list_jobs(job_state, page)
+        return paged(request, [JobOut.of(j) for j in found.items], found.next_cursor)
 
     @post("/{job_id:str}/retry", status_code=200)
     async def retry(self, job_id: FromPath[str], ctx: Ctx, admin: AdminUser) -> JobOut:

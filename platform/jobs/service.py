@@ -12,6 +12,7 @@ from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.events import Event
 from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import PENDING, Job, JobState
+from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo import ReturnDocument, UpdateOne
 
 
@@ -99,11 +100,14 @@ async def cancel_pending(session: Session | None, *, subject: str, now: datetime
     return result.modified_count
 
 
-async def list_jobs(state: str | None, limit: int = 200) -> list[Job]:
+async def list_jobs(state: str | None, page: PageRequest) -> Page[Job]:
+    """Jobs, the most recently changed first (one that changes while being paged through moves
+    to the front: it is not shown twice)."""
     if state is not None and state not in JobState.__args__:  # type: ignore[attr-defined]
         raise Invalid(f"'{state}' is not a job state.", code="invalid_state")
-    query = Job.find({"state": state} if state else {})
-    return await query.sort("-updated_at", "_id").limit(limit).to_list()
+    where = {"state": state} if state else {}
+    segment = Segment(where, (("updated_at", -1), ("_id", 1)))
+    return await read_page(Job, [segment], page, listing=f"jobs:{state!r}")
 
 
 async def retry_job(job_id_: str, now: datetime) -> Job:

@@ -23,6 +23,7 @@ from holdfast.notifications.compose import (
 )
 from holdfast.notifications.delivery import DeliveryFailed, deliver
 from holdfast.notifications.models import Message
+from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import DuplicateKeyError
 
 TEMPLATES = {
@@ -108,14 +109,17 @@ async def _store_and_deliver(ctx: Context, outgoing: Message) -> None:
 
 
 async def list_messages(
-    *, status: str | None, booking_id: str | None, limit: int = 200
-) -> list[Message]:
-    query: dict[str, object] = {}
+    page: PageRequest, *, status: str | None, booking_id: str | None
+) -> Page[Message]:
+    """Messages, the newest first."""
+    where: dict[str, object] = {}
     if status:
-        query["status"] = status
+        where["status"] = status
     if booking_id:
-        query["booking_id"] = booking_id
-    return await Message.find(query).sort("-created_at", "_id").limit(limit).to_list()
+        where["booking_id"] = booking_id
+    segment = Segment(where, (("created_at", -1), ("_id", 1)))
+    listing = f"messages:{(status, booking_id)!r}"
+    return await read_page(Message, [segment], page, listing=listing)
 
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:

@@ -25,6 +25,7 @@ from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
 from holdfast.web.pages import PageController
+from holdfast.web.paging import provide_page
 from holdfast.web.ratelimit import RateLimitMiddleware
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -44,7 +45,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = await open_context(settings, clock)
         app.state.ctx = ctx
-        indexes = asyncio.create_task(keep_ensuring_indexes(ctx.db, ctx.indexes_ready))
+        indexes = asyncio.create_task(keep_ensuring_indexes(ctx.indexes))
         try:
             yield
         finally:
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "user": Provide(provide_user),
             "admin": Provide(provide_admin),
+            "page": Provide(provide_page),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -43,8 +43,11 @@ class HealthController(Controller):
             _redis_state(ctx.cache_redis, timeout),
         )
         body: dict[str, Any] = {"mongo": mongo, "queue_redis": queue, "cache_redis": cache}
-        if mongo == "ok" and not ctx.indexes_ready.is_set():
-            body["mongo"] = "starting"
+        if mongo == "ok" and not ctx.indexes.ready.is_set():
+            # Not ready while an index is missing; a failed one is named, with why (its writes
+            # are refused meanwhile; the log has MongoDB's own words).
+            body["mongo"] = "index_failed" if ctx.indexes.failed else "starting"
+            body["indexes"] = ctx.indexes.status()
         if body["mongo"] == "ok":
             # Informational: the API serves bookings without a promoter; jobs then wait.
             body["promoter"] = await promoter_status(ctx.now())

@@ -162,3 +162,21 @@ async def test_a_dead_slow_or_flushed_cache_changes_nothing_but_speed(
         assert (await get(client, "/api/services")).headers["x-cache"] == "hit"  # recovered
     finally:
         restarted.kill()
+
+
+async def test_an_evicted_generation_counter_never_revives_an_old_entry(
+    client: httpx.AsyncClient, practice: Practice, cache_redis: Server
+) -> None:
+    """Under `allkeys-lru` Redis may evict a rule's counter and keep the entries tagged with it.
+    A counter that came back at a fixed value after each eviction would make the entry stored
+    after the first write current again after the second."""
+    cache = redis.Redis(port=cache_redis.port)
+    await get(client, "/api/services")
+    for name in ("First", "Second"):
+        assert cache.delete("hf:gen:services:all") == 1  # evicted; the entries are kept
+        body = {"name": name, "duration_minutes": 30, "provider_ids": [practice.london]}
+        created = await client.post("/api/admin/services", json=body, headers=practice.admin)
+        assert created.status_code == 201, created.text
+        listed = await get(client, "/api/services")
+        assert listed.headers["x-cache"] == "miss"
+        assert name in [s["name"] for s in listed.json()]

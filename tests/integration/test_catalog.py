@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
 import httpx
+import pytest
+from holdfast.catalog import service as catalog_service
 from holdfast.catalog.models import Service
 from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.context import Context
@@ -137,3 +143,67 @@ async def test_another_process_catalog_change_shows_within_the_snapshot_age(
     fresh, providers = await snapshots.service_with_providers(practice.session)
     assert fresh.duration_minutes == 30
     assert [str(p.id) for p in providers] == sorted([practice.london, practice.new_york])
+
+
+async def edit_at_once(*edits: Awaitable[httpx.Response]) -> list[httpx.Response]:
+    """Run the edits concurrently, each held after it reads the provider until all have read
+    it: the interleaving in which a read-then-save edit reverts another admin's change. (An
+    edit that does not read first is not held.)"""
+    everyone_read = asyncio.Barrier(len(edits))
+    read_provider = catalog_service.get_provider
+
+    async def read_then_wait(provider_id: str) -> Any:
+        provider = await read_provider(provider_id)
+        await asyncio.wait_for(everyone_read.wait(), 10)
+        return provider
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(catalog_service, "get_provider", read_then_wait)
+        return list(await asyncio.gather(*edits))
+
+
+async def test_two_admins_editing_a_provider_at_once_both_keep_their_change(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    provider = f"/api/admin/providers/{practice.london}"
+    hours = {"rules": [{"weekday": 5, "start": "10:00", "end": "14:00"}]}  # Saturdays now
+    renamed, reopened = await edit_at_once(
+        client.put(
+            provider, json={"name": "Ada L.", "timezone": "Europe/London"}, headers=practice.admin
+        ),
+        client.put(f"{provider}/availability", json=hours, headers=practice.admin),
+    )
+    assert (renamed.status_code, reopened.status_code) == (200, 200), renamed.text + reopened.text
+    listed = {p["id"]: p for p in (await client.get("/api/providers")).json()}
+    assert listed[practice.london]["name"] == "Ada L."
+    stored = (await client.get(f"/api/providers/{practice.london}/availability")).json()
+    assert stored["rules"] == hours["rules"]
+
+
+async def test_a_partial_edit_changes_only_the_fields_it_sends(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    provider = f"/api/admin/providers/{practice.new_york}"
+    responses = await edit_at_once(
+        client.patch(provider, json={"name": "Samantha"}, headers=practice.admin),
+        client.patch(provider, json={"timezone": "America/Chicago"}, headers=practice.admin),
+    )
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    listed = {p["id"]: p for p in (await client.get("/api/providers")).json()}
+    assert listed[practice.new_york] == {
+        "id": practice.new_york,
+        "name": "Samantha",
+        "timezone": "America/Chicago",
+    }
+    hours = (await client.get(f"/api/providers/{practice.new_york}/availability")).json()
+    assert len(hours["rules"]) == 5  # untouched by either edit
+
+    for bad in ({"name": None}, {"timezone": "Nowhere/City"}, {"colour": "red"}):
+        refused = await client.patch(provider, json=bad, headers=practice.admin)
+        assert refused.status_code == 422, bad
+    missing = await client.patch(
+        "/api/admin/providers/000000000000000000000000", json={"name": "X"}, headers=practice.admin
+    )
+    assert (missing.status_code, missing.json()["error"]) == (404, "provider_not_found")
+    listed = {p["id"]: p for p in (await client.get("/api/providers")).json()}
+    assert listed[practice.new_york]["name"] == "Samantha"

@@ -29,7 +29,7 @@
       return res.json().catch(function () { return null; }).then(function (data) {
         if (!res.ok && !(data && data.detail)) data = { error: 'http_' + res.status, detail: 'Something went wrong (' + res.status + ').' };
         if (res.status === 401 && path !== '/api/auth/login') showGate('Your session has ended. Please log in again.');
-        return { ok: res.ok, status: res.status, data: data };
+        return { ok: res.ok, status: res.status, data: data, next: res.headers.get('X-Next-Cursor') };
       });
     }, function () { return { ok: false, status: 0, data: { error: 'network', detail: 'Could not reach Holdfast. Try again.' } }; });
   }
@@ -71,14 +71,17 @@
   }
 
   /* ---- bookings ---- */
-  function loadBookings() {
+  /* Upcoming first, a page at a time: "Show more" follows the list's X-Next-Cursor. */
+  function loadBookings() { return bookingsPage(null, []); }
+  function bookingsPage(cursor, rows) {
     var box = $('bookings');
-    return api('GET', '/api/bookings').then(function (r) {
+    return api('GET', '/api/bookings' + (cursor ? '?cursor=' + encodeURIComponent(cursor) : '')).then(function (r) {
       if (!r.ok) return box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-      if (!r.data.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'bookings-empty' }, 'No bookings yet.'));
-      var rows = [];
+      if (!r.data.length && !rows.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'bookings-empty' }, 'No bookings yet.'));
       r.data.forEach(function (b) { rows.push.apply(rows, bookingRows(b)); });
-      box.replaceChildren(table('bookings-table', ['When', 'Practitioner', 'Service', 'Client', 'Status', 'Source', ''], rows));
+      var more = r.next ? h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'bookings-more',
+        onclick: function () { bookingsPage(r.next, rows); } }, 'Show more') : null;
+      box.replaceChildren(table('bookings-table', ['When', 'Practitioner', 'Service', 'Client', 'Status', 'Source', ''], rows), more);
     });
   }
   function bookingRows(b) {
