@@ -9,7 +9,7 @@ from holdfast.catalog.models import Service
 from holdfast.clock import iso_z
 from holdfast.db import Session
 from holdfast.events import Event
-from holdfast.jobs.models import Job
+from holdfast.jobs.models import WAITING, Job
 from holdfast.jobs.service import cancel_pending, schedule
 
 
@@ -18,17 +18,14 @@ def subject(booking: Booking) -> str:
 
 
 async def on_confirmed(
-    session: Session | None, booking: Booking, service: Service, now: datetime
+    session: Session, booking: Booking, service: Service, now: datetime
 ) -> list[Job]:
-    """A confirmation now, and a reminder before the start (if that is still ahead).
-
-    Without a session it finds the jobs an earlier commit of the same booking wrote (their ids
-    are deterministic), for a retry that has to push them."""
+    """A confirmation now, and a reminder before the start (if that is still ahead)."""
     return await _confirm(session, booking, service, now, intended=booking.created_at)
 
 
 async def on_moved(
-    session: Session | None, booking: Booking, service: Service, now: datetime
+    session: Session, booking: Booking, service: Service, now: datetime
 ) -> list[Job]:
     """The client hears of the new time (a confirmation of this move: moves within one second
     share it, and it reads the booking when it runs), and is reminded of it.
@@ -40,7 +37,7 @@ async def on_moved(
 
 
 async def _confirm(
-    session: Session | None, booking: Booking, service: Service, now: datetime, intended: datetime
+    session: Session, booking: Booking, service: Service, now: datetime, intended: datetime
 ) -> list[Job]:
     jobs = [
         await schedule(
@@ -95,6 +92,14 @@ async def on_cancelled(
             )
         )
     return jobs
+
+
+async def waiting(booking: Booking) -> list[Job]:
+    """The booking's jobs not yet handed to the queue: what a retry that finds an earlier commit
+    pushes for it (that commit's caller may have died before pushing). Only read: scheduling
+    again could bring back a job that has since run and been cleaned up."""
+    found = Job.find({"subject": subject(booking), "state": {"$in": list(WAITING)}})
+    return await found.to_list()
 
 
 def booking_event(name: str, booking: Booking) -> Event:

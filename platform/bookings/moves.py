@@ -23,7 +23,6 @@ from holdfast.bookings.service import (
     record,
     utc_start,
 )
-from holdfast.catalog.models import Service
 from holdfast.clock import zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -71,7 +70,7 @@ async def move_booking(
         **(external or {}),
     }
     if _there(booking, target):
-        await _resume(ctx, booking, service)
+        await _resume(ctx, booking)
         return booking
     check_start(provider, service, start, now, offered_only=offered_only)
     moved: Booking = booking.model_copy(update={**target, "updated_at": now})
@@ -106,7 +105,7 @@ async def move_booking(
         if current is not None and _there(current, target):
             # Our own commit whose answer was lost (the transaction ran again and found it), or
             # the same move made first by a concurrent retry: the booking is where it should be.
-            await _resume(ctx, current, service)
+            await _resume(ctx, current)
             return current
         if isinstance(exc, _Changed):
             raise BookingNotMovable(
@@ -124,10 +123,10 @@ def _there(booking: Booking, target: dict[str, Any]) -> bool:
     return all(getattr(booking, name) == value for name, value in target.items())
 
 
-async def _resume(ctx: Context, booking: Booking, service: Service) -> None:
-    """Push the jobs and publish the event of a move that already committed (both idempotent:
-    the jobs' ids are deterministic)."""
-    push_due(ctx, await followups.on_moved(None, booking, service, ctx.now()))
+async def _resume(ctx: Context, booking: Booking) -> None:
+    """Push the jobs and publish the event of a move that already committed (a job queued
+    twice runs once)."""
+    push_due(ctx, await followups.waiting(booking))
     await ctx.events.publish(followups.booking_event("booking-updated", booking))
 
 

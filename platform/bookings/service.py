@@ -221,12 +221,9 @@ async def _existing(booking: Booking) -> Booking | None:
 
 async def _resume(ctx: Context, booking: Booking) -> None:
     """An earlier attempt committed this booking but may not have lived to push its jobs and
-    publish its event: do both again. The jobs' ids are deterministic, so this finds the jobs
-    that commit wrote (new ones only if it could not have written them), and an event twice
-    only invalidates twice."""
-    service = await Service.get(booking.service_id)
-    if service is not None:
-        push_due(ctx, await followups.on_confirmed(None, booking, service, ctx.now()))
+    publish its event: do both now (a job queued twice runs once; an event twice only
+    invalidates twice)."""
+    push_due(ctx, await followups.waiting(booking))
     await ctx.events.publish(followups.booking_event("booking-created", booking))
 
 
