@@ -14,6 +14,14 @@ from tests.support import Practice, build_practice
 # What a replica-set step-down answers a write with (NotWritablePrimary); pymongo raises it as
 # a ConnectionFailure, as it does a lost connection.
 STEP_DOWN: dict[str, Any] = {"errorCode": 10107}
+# A commit that did happen but answers that its write concern timed out: the driver labels it
+# UnknownTransactionCommitResult and the transaction is run again.
+WRITE_CONCERN_TIMEOUT: dict[str, Any] = {
+    "code": 64,
+    "codeName": "WriteConcernFailed",
+    "errmsg": "waiting for replication timed out",
+    "errInfo": {"wtimeout": True},
+}
 
 FailCommands = Callable[..., None]
 

@@ -13,7 +13,7 @@ from holdfast.context import Context
 from holdfast.jobs.models import Job
 
 from tests.conftest import Clock
-from tests.integration.conftest import FailCommands
+from tests.integration.conftest import WRITE_CONCERN_TIMEOUT, FailCommands
 from tests.support import Practice, register
 
 MONDAY_9 = "2027-03-01T09:00:00Z"  # the first London slot of the test clock's Monday
@@ -71,15 +71,7 @@ async def test_a_commit_retried_by_the_driver_still_publishes_and_pushes(
     assert MONDAY_9 in [s["start"] for s in offered]
     # The commit lands but answers with a write-concern timeout: its result is unknown, so the
     # transaction is run again and finds its own booking.
-    fail_commands(
-        ["commitTransaction"],
-        writeConcernError={
-            "code": 64,
-            "codeName": "WriteConcernFailed",
-            "errmsg": "waiting for replication timed out",
-            "errInfo": {"wtimeout": True},
-        },
-    )
+    fail_commands(["commitTransaction"], writeConcernError=WRITE_CONCERN_TIMEOUT)
     body = {"service_id": practice.session, "provider_id": practice.london, "start": MONDAY_9}
     made = await client.post("/api/bookings", json=body, headers=me)
     assert made.status_code == 201, made.text

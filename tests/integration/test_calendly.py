@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from tests.conftest import Clock
 from tests.fakes import CalendlyApi, SmtpSink
-from tests.integration.conftest import STEP_DOWN, FailCommands
+from tests.integration.conftest import STEP_DOWN, WRITE_CONCERN_TIMEOUT, FailCommands
 from tests.support import Practice, register, run_all_due
 
 KEY = "calendly-signing-key"
@@ -602,11 +602,12 @@ async def test_a_failure_after_any_step_is_re_run_to_the_right_end(
     clock.advance(minutes=1)
     await settle(ctx, settings)
     live = [
-        (b["start"], b["status"])
+        (b["id"], b["start"], b["status"])
         for b in (await client.get("/api/bookings", headers=me)).json()
         if b["status"] != "cancelled"
     ]
-    assert live == [("2027-03-05T11:00:00Z", "confirmed")]
+    assert [(start, status) for _, start, status in live] == [("2027-03-05T11:00:00Z", "confirmed")]
+    live_id = live[0][0]
     assert set((await deliveries(client, linked)).values()) <= {
         ("booked", None),
         ("cancelled", None),
@@ -620,6 +621,38 @@ async def test_a_failure_after_any_step_is_re_run_to_the_right_end(
     assert (
         await client.post("/api/bookings", json=again, headers=await register(client))
     ).status_code == 201  # the old interval was freed
+
+    # A move whose commit lands but answers with a write-concern timeout: the transaction runs
+    # again and finds the booking already moved, which is success, not a changed booking.
+    fail_commands(["commitTransaction"], writeConcernError=WRITE_CONCERN_TIMEOUT)
+    await reschedule(client, clock, "NEW", "NEWER", "2027-03-05T13:00:00.000000Z")
+    await settle(ctx, settings)
+    [moved] = [
+        b for b in (await client.get("/api/bookings", headers=me)).json() if b["id"] == live_id
+    ]
+    assert (moved["start"], moved["status"]) == ("2027-03-05T13:00:00Z", "confirmed")
+    assert (await deliveries(client, linked))["invitee.created:NEWER"] == ("booked", None)
+
+
+async def test_a_reschedule_that_overtakes_the_booking_it_moves_waits_for_it(
+    client: httpx.AsyncClient,
+    linked: Practice,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+    calendly: CalendlyApi,
+) -> None:
+    me = await register(client)
+    token = await book_now(client, linked, me)
+    await reschedule(client, clock, "FIRST", "SECOND", "2027-03-03T11:30:00.000000Z")
+    clock.advance(seconds=1)  # the first booking's own create arrives after its reschedule
+    await deliver(client, clock, invitee_event("invitee.created", "FIRST", token=token))
+    await settle(ctx, settings)
+    clock.advance(minutes=1)
+    await settle(ctx, settings)
+    [booking] = (await client.get("/api/bookings", headers=me)).json()
+    assert (booking["start"], booking["status"]) == ("2027-03-03T11:30:00Z", "confirmed")
+    assert calendly.cancellations == []
 
 
 async def test_a_calendly_meeting_longer_than_its_service_holds_its_whole_length(
