@@ -170,9 +170,10 @@ async def consume(jti: str, invitee_uri: str, *, at: datetime, now: datetime) ->
 
 
 def booked_at(delivery: CalendlyDelivery) -> datetime:
-    """When the invitee booked, as far as it can be trusted: Calendly's signed `created_at`
-    (of the invitee, else of the event), never later than the delivery's receipt here. Calendly
-    retries a webhook we could not take for hours; our own receipt bounds a wrong clock there."""
+    """When the invitee booked: Calendly's signed `created_at` (of the invitee, else of the
+    event), which still says so when Calendly retried a webhook we could not take for hours;
+    never later than the delivery's receipt here, so a clock running ahead at Calendly cannot
+    expire a token that reached us in time."""
     received = as_utc(delivery.received_at)
     raw = delivery.payload["payload"].get("created_at") or delivery.payload.get("created_at")
     created = _instant(raw)
