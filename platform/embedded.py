@@ -136,8 +136,14 @@ def _wait_until(
         raise
 
 
-def start_mongod(data_dir: Path, port: int, *, timeout: float = 60.0) -> Server:
-    """A single-node replica set (transactions need one), initiated on first start."""
+def start_mongod(
+    data_dir: Path, port: int, *, timeout: float = 60.0, test_commands: bool = False
+) -> Server:
+    """A single-node replica set (transactions need one), initiated on first start.
+
+    `test_commands` enables `configureFailPoint`, which the tests use to inject the failures a
+    real deployment sees (a step-down, a lost connection, a commit whose answer never comes);
+    `holdfast dev` never sets it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.log"
     argv = [
@@ -149,6 +155,7 @@ def start_mongod(data_dir: Path, port: int, *, timeout: float = 60.0) -> Server:
         "--quiet",
         "--setParameter", "diagnosticDataCollectionEnabled=false",
         "--wiredTigerCacheSizeGB", "0.25",
+        *(["--setParameter", "enableTestCommands=1"] if test_commands else []),
     ]  # fmt: skip
     process = _spawn("mongod", argv, log_path)
     _wait_until(lambda: _mongo_primary(port), process, "mongod", log_path, timeout)

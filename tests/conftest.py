@@ -47,7 +47,7 @@ def services() -> Iterator[Services]:
     root = Path(tempfile.mkdtemp(prefix="holdfast-tests-"))
     started: list[Server] = []
     try:
-        started.append(start_mongod(root / "mongo", free_port()))
+        started.append(start_mongod(root / "mongo", free_port(), test_commands=True))
         started.append(start_redis(root / "queue-redis", free_port(), persist=False))
         started.append(start_redis(root / "cache-redis", free_port(), persist=False))
         yield Services(*started, root=root)

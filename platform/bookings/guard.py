@@ -1,4 +1,5 @@
-"""The no-overlap guarantee's arithmetic: which claim units a booking occupies.
+"""The no-overlap guarantee: which claim units a booking occupies, and taking or giving them
+back inside the booking's own transaction.
 
 A booking claims every five-minute unit its buffered interval touches, rounding outwards, so two
 bookings whose intervals intersect always share at least one claim `_id`.
@@ -8,8 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from holdfast.bookings.models import Booking, SlotClaim
+from holdfast.db import Session
+from pymongo.errors import BulkWriteError
+
 UNIT = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Collision(Exception):
+    """Raised inside the transaction so it aborts; the caller turns it into `SlotTaken`."""
 
 
 def occupied_span(
@@ -27,3 +36,27 @@ def claim_ids(provider_id: str, occupied_start: datetime, occupied_end: datetime
     first = (occupied_start - _EPOCH) // UNIT
     last = -((_EPOCH - occupied_end) // UNIT)
     return [f"{provider_id}:{unit}" for unit in range(first, last)]
+
+
+def _claims(booking: Booking) -> list[str]:
+    return claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
+
+
+async def claim(session: Session, booking: Booking) -> None:
+    """Take the booking's units, or raise `Collision` when another booking holds one."""
+    try:
+        await SlotClaim.get_pymongo_collection().insert_many(
+            [{"_id": c, "booking_id": booking.id} for c in _claims(booking)], session=session
+        )
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if errors and errors[0].get("code") == 11000:
+            raise Collision from None
+        raise
+
+
+async def release(session: Session, booking: Booking) -> None:
+    """Give back the units this booking holds (only its own: the filter names the booking)."""
+    await SlotClaim.get_pymongo_collection().delete_many(
+        {"_id": {"$in": _claims(booking)}, "booking_id": booking.id}, session=session
+    )

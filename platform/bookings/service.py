@@ -1,4 +1,5 @@
-"""The guarded booking path: every booking, from any source, is written here."""
+"""The guarded booking path: every booking, from any source, is written and cancelled here
+(and moved, in `moves.py`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from holdfast.availability.service import (
     surroundings,
 )
 from holdfast.bookings import followups
-from holdfast.bookings.guard import claim_ids, occupied_span
-from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, SlotClaim
+from holdfast.bookings.guard import Collision, claim, occupied_span, release
+from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, zone
@@ -28,7 +29,7 @@ from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import push_due
 from holdfast.paging import Page, PageRequest, Segment, read_page
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 ALTERNATIVES = 5
 
@@ -43,21 +44,31 @@ class SlotTaken(DomainError):
         )
 
 
-class _Collision(Exception):
-    """Raised inside the transaction so it aborts; turned into `SlotTaken` outside."""
+def utc_start(start: datetime) -> datetime:
+    if start.tzinfo is None:
+        raise Invalid(
+            "start must carry a timezone offset, e.g. 2026-03-02T09:00:00Z.", code="naive_datetime"
+        )
+    return _stored(start)
 
 
-def _is_duplicate(exc: BulkWriteError) -> bool:
-    errors = exc.details.get("writeErrors", [])
-    return bool(errors) and errors[0].get("code") == 11000
+def _stored(instant: datetime) -> datetime:
+    """UTC to the millisecond, as MongoDB keeps it: what is compared after a read-back (a
+    retry finding its own commit, a reminder checking its start) is what was written."""
+    return as_utc(instant).replace(microsecond=instant.microsecond // 1000 * 1000)
 
 
-def _check_offered(provider: Provider, service: Service, start: datetime, now: datetime) -> None:
-    """Only a start the availability page would offer (ignoring other bookings) can be booked."""
+def check_start(
+    provider: Provider, service: Service, start: datetime, now: datetime, *, offered_only: bool
+) -> None:
+    """Only a future start can be booked; through Holdfast's own pages, only one the
+    availability page would offer (ignoring other bookings)."""
     if start < now:
         raise Invalid(
             "That time is in the past; please choose a future slot.", code="start_in_past"
         )
+    if not offered_only:
+        return
     offered = provider_slots(
         provider, service, busy=[], now=now, window=(start, start + timedelta(minutes=1))
     )
@@ -68,6 +79,23 @@ def _check_offered(provider: Provider, service: Service, start: datetime, now: d
         )
 
 
+def placement(
+    service: Service, start: datetime, end: datetime | None = None
+) -> dict[str, datetime]:
+    """Where a booking of `service` at `start` sits: its end (the service's length unless the
+    caller knows better, e.g. Calendly's own end) and the interval its buffers occupy."""
+    end = _stored(end) if end is not None else start + timedelta(minutes=service.duration_minutes)
+    if end <= start:
+        raise Invalid("A booking must end after it starts.", code="invalid_interval")
+    occupied = occupied_span(
+        start,
+        end,
+        timedelta(minutes=service.buffer_before_minutes),
+        timedelta(minutes=service.buffer_after_minutes),
+    )
+    return {"start": start, "end": end, "occupied_start": occupied[0], "occupied_end": occupied[1]}
+
+
 async def _write_booking(
     session: Session,
     booking: Booking,
@@ -76,23 +104,15 @@ async def _write_booking(
     now: datetime,
     history: dict[str, Any] | None = None,
 ) -> list[Job]:
-    claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
-    try:
-        await SlotClaim.get_pymongo_collection().insert_many(
-            [{"_id": c, "booking_id": booking.id} for c in claims], session=session
-        )
-    except BulkWriteError as exc:
-        if _is_duplicate(exc):
-            raise _Collision from None
-        raise
+    await claim(session, booking)
     await Booking.get_pymongo_collection().insert_one(
         booking.model_dump(by_alias=True), session=session
     )
-    await _record(session, booking, action="created", from_status=None, actor=actor, data=history)
+    await record(session, booking, action="created", from_status=None, actor=actor, data=history)
     return await followups.on_confirmed(session, booking, service, now)
 
 
-async def _record(
+async def record(
     session: Session,
     booking: Booking,
     *,
@@ -129,6 +149,7 @@ async def book_slot(
     request_key: str | None = None,
     display_tz: str = "UTC",
     offered_only: bool = True,
+    end: datetime | None = None,
     external: dict[str, str] | None = None,
     history: dict[str, Any] | None = None,
 ) -> Booking:
@@ -137,34 +158,22 @@ async def book_slot(
     The database decides collisions: the claim units are inserted in the booking's transaction,
     so two racing writers cannot both commit, whatever they checked before.
     """
-    if start.tzinfo is None:
-        raise Invalid(
-            "start must carry a timezone offset, e.g. 2026-03-02T09:00:00Z.", code="naive_datetime"
-        )
-    start = as_utc(start)
+    start = utc_start(start)
+    # A retry of a request that did commit (its answer lost, a job run again) gets what it made,
+    # before anything is judged again: by now the start may be past or the service archived.
+    if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
+        await _resume(ctx, earlier)
+        return earlier
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
     provider = await offering_provider(offering, provider_id)
-    if offered_only:
-        _check_offered(provider, service, start, now)
-    elif start < now:
-        raise Invalid("That time is in the past.", code="start_in_past")
-    end = start + timedelta(minutes=service.duration_minutes)
-    occupied = occupied_span(
-        start,
-        end,
-        timedelta(minutes=service.buffer_before_minutes),
-        timedelta(minutes=service.buffer_after_minutes),
-    )
+    check_start(provider, service, start, now, offered_only=offered_only)
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,
         provider_id=provider.id,
         service_id=service.id,
-        start=start,
-        end=end,
-        occupied_start=occupied[0],
-        occupied_end=occupied[1],
+        **placement(service, start, end),
         status="confirmed",
         source=source,
         request_key=request_key,
@@ -172,8 +181,6 @@ async def book_slot(
         updated_at=now,
         **(external or {}),
     )
-    if request_key and (earlier := await Booking.find_one(Booking.request_key == request_key)):
-        return earlier
     await ctx.indexes.require(
         *booking.unique_indexes(), refusing="Booking", because="a retried booking is made once"
     )
@@ -189,13 +196,14 @@ async def book_slot(
     around = await surroundings(service, offering, start, now)
     try:
         if not around.is_free(provider.id, booking.occupied_start, booking.occupied_end):  # type: ignore[arg-type]
-            raise _Collision
+            raise Collision
         jobs = await transact(ctx.mongo, write)
-    except (_Collision, DuplicateKeyError) as exc:
+    except (Collision, DuplicateKeyError) as exc:
         # Our own earlier commit is not a collision: a retried transaction whose first commit
         # did land, or the same Idempotency-Key racing itself. Only those two can be ours.
         ours = tries > 1 or request_key is not None
         if ours and (existing := await _existing(booking)):
+            await _resume(ctx, existing)
             return existing
         if isinstance(exc, DuplicateKeyError):
             raise
@@ -213,6 +221,14 @@ async def _existing(booking: Booking) -> Booking | None:
     if found is None and booking.request_key:
         found = await Booking.find_one(Booking.request_key == booking.request_key)
     return found
+
+
+async def _resume(ctx: Context, booking: Booking) -> None:
+    """An earlier attempt committed this booking but may not have lived to push its jobs and
+    publish its event: do both now (a job queued twice runs once; an event twice only
+    invalidates twice)."""
+    push_due(ctx, await followups.waiting(booking))
+    await ctx.events.publish(followups.booking_event("booking-created", booking))
 
 
 async def get_booking(booking_id: str, viewer: User) -> Booking:
@@ -264,9 +280,11 @@ async def cancel_as(
     actor: str,
     reason: str | None,
     data: dict[str, Any] | None = None,
+    from_calendly: bool = False,
 ) -> bool:
     """Cancel on behalf of `actor` (a user id, or a system such as "calendly"); True if this
-    call made the change."""
+    call made the change. A booking made in Calendly is cancelled there too, by a job written
+    in this transaction, unless the cancellation came from Calendly."""
     if booking.status == "cancelled":
         return False
     previous = booking.status
@@ -280,12 +298,9 @@ async def cancel_as(
         )
         if changed.modified_count == 0:
             return []  # someone else cancelled it first
-        claims = claim_ids(str(booking.provider_id), booking.occupied_start, booking.occupied_end)
-        await SlotClaim.get_pymongo_collection().delete_many(
-            {"_id": {"$in": claims}, "booking_id": booking.id}, session=session
-        )
+        await release(session, booking)
         booking.status, booking.cancel_reason, booking.updated_at = "cancelled", reason, now
-        await _record(
+        await record(
             session,
             booking,
             action="cancelled",
@@ -294,7 +309,7 @@ async def cancel_as(
             reason=reason,
             data=data,
         )
-        return await followups.on_cancelled(session, booking, now)
+        return await followups.on_cancelled(session, booking, now, tell_calendly=not from_calendly)
 
     jobs = await transact(ctx.mongo, work)
     push_due(ctx, jobs)

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from holdfast.accounts.models import User
-from holdfast.bookings.models import Booking
 from holdfast.calendly import tokens
 from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
 from holdfast.calendly.signature import SignatureInvalid, verify
@@ -153,10 +152,11 @@ def host_of(payload: dict[str, Any], providers: list[Provider]) -> Provider | No
     return providers[0] if len(providers) == 1 else None
 
 
-async def consume(jti: str, invitee_uri: str, now: datetime) -> None:
-    """Single use, atomically. The same invitee consuming again (a re-run job) is not a reuse."""
+async def consume(jti: str, invitee_uri: str, *, at: datetime, now: datetime) -> None:
+    """Single use, atomically; valid if unexpired `at` (when the invitee booked). The same
+    invitee consuming again (a re-run job) is not a reuse."""
     taken = await SchedulingToken.get_pymongo_collection().find_one_and_update(
-        {"_id": jti, "used_at": None, "expires_at": {"$gt": now}},
+        {"_id": jti, "used_at": None, "expires_at": {"$gt": at}},
         {"$set": {"used_at": now, "used_by": invitee_uri}},
     )
     if taken is not None:
@@ -170,29 +170,48 @@ async def consume(jti: str, invitee_uri: str, now: datetime) -> None:
         )
 
 
+def booked_at(delivery: CalendlyDelivery) -> datetime:
+    """When the invitee booked: Calendly's signed `created_at` (of the invitee, else of the
+    event), which still says so when Calendly retried a webhook we could not take for hours;
+    never later than the delivery's receipt here, so a clock running ahead at Calendly cannot
+    expire a token that reached us in time."""
+    received = as_utc(delivery.received_at)
+    raw = delivery.payload["payload"].get("created_at") or delivery.payload.get("created_at")
+    created = _instant(raw)
+    return min(created, received) if created is not None else received
+
+
+def _instant(raw: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return as_utc(parsed) if parsed.tzinfo is not None else None
+
+
 def event_uri(payload: dict[str, Any]) -> str:
     """The Calendly scheduled event an invitee payload belongs to."""
     return str(payload.get("event") or payload.get("scheduled_event", {}).get("uri", ""))
 
 
-def start_of(payload: dict[str, Any]) -> datetime:
-    raw = payload.get("scheduled_event", {}).get("start_time", "")
-    try:
-        return as_utc(datetime.fromisoformat(str(raw).replace("Z", "+00:00")))
-    except ValueError:
-        raise Invalid(f"'{raw}' is not a start time.", code="invalid_payload") from None
-
-
-async def previous_booking(payload: dict[str, Any]) -> Booking | None:
-    old = payload.get("old_invitee")
-    return (
-        await Booking.find_one(Booking.calendly_invitee_uri == old)
-        if isinstance(old, str)
-        else None
-    )
+def interval_of(payload: dict[str, Any]) -> tuple[datetime, datetime | None]:
+    """The meeting as Calendly scheduled it: its start, and its end when the payload has one."""
+    event = payload.get("scheduled_event") or {}
+    start = _instant(event.get("start_time"))
+    if start is None:
+        raise Invalid(f"'{event.get('start_time')}' is not a start time.", code="invalid_payload")
+    end = _instant(event.get("end_time")) if event.get("end_time") else None
+    if event.get("end_time") and (end is None or end <= start):
+        raise Invalid(f"'{event.get('end_time')}' is not an end time.", code="invalid_payload")
+    return start, end
 
 
 async def list_deliveries(page: PageRequest, *, status: str | None) -> Page[CalendlyDelivery]:
     """Webhook deliveries, the most recently received first."""
     segment = Segment({"status": status} if status else {}, (("received_at", -1), ("_id", 1)))
     return await read_page(CalendlyDelivery, [segment], page, listing=f"calendly:{status!r}")
+
+
+def cancel_reason(payload: dict[str, Any]) -> str:
+    """The invitee's reason, as Calendly recorded it."""
+    return str((payload.get("cancellation") or {}).get("reason") or "cancelled in Calendly")

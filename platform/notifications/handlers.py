@@ -9,6 +9,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Provider, Service
+from holdfast.clock import iso_z
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import Job
@@ -57,6 +58,8 @@ async def notify_booking(ctx: Context, job: Job) -> None:
     facts = await _facts(str(job.payload["booking_id"]))
     if template != "cancellation" and facts.booking.status == "cancelled":
         return  # a reminder that raced a cancellation says nothing
+    if job.payload.get("start", iso_z(facts.booking.start)) != iso_z(facts.booking.start):
+        return  # a reminder of the time the booking had before it was moved
     failures: list[str] = []
     for person in await recipients(facts, template):
         for each in render(ctx, facts, person, template, job.id):
