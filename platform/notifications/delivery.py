@@ -72,9 +72,20 @@ async def _send_sms(ctx: Context, message: Message) -> str:
             )
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"SMS: {exc}") from exc
-    if response.status_code >= 300:
+    if not response.is_success:
         raise DeliveryFailed(f"SMS: HTTP {response.status_code} {response.text[:200]}")
-    return str(response.json().get("sid", ""))
+    return _provider_id(response)
+
+
+def _provider_id(response: httpx.Response) -> str:
+    """The gateway's id for an accepted SMS, if its answer names one. Any 2xx means it was
+    accepted: a body we cannot read (a 204, a list) must not turn a sent SMS into a retry."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    sid = body.get("sid") if isinstance(body, dict) else None
+    return sid if isinstance(sid, str) else ""
 
 
 def _configured(ctx: Context, message: Message) -> bool:
