@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = Field(
         default=60, ge=1, le=3600, description="Longest one try of a job may run before retry."
     )
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        description="How long a running job is held for its worker; renewed every quarter of it, "
+        "so machines' clocks may differ by up to three quarters of it.",
+    )
+    send_timeout_seconds: int = Field(
+        default=30, ge=1, le=600, description="The longest one email or SMS send may take."
+    )
     smtp_url: str | None = Field(
         default=None, description="smtp://user:pass@host:port (smtps:// for TLS); unset: outbox."
     )
