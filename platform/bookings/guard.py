@@ -27,3 +27,8 @@ def claim_ids(provider_id: str, occupied_start: datetime, occupied_end: datetime
     first = (occupied_start - _EPOCH) // UNIT
     last = -((_EPOCH - occupied_end) // UNIT)
     return [f"{provider_id}:{unit}" for unit in range(first, last)]
+
+
+def unit_of(instant: datetime) -> int:
+    """The number of the claim unit `instant` falls in."""
+    return (instant - _EPOCH) // UNIT
