@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 from holdfast.bookings.retention import prune_past_claims
 from holdfast.context import Context
-from holdfast.jobs.models import Job
+from holdfast.jobs.models import Heartbeat, Job
 from holdfast.jobs.registry import JobKind
 from holdfast.notifications.retention import prune_messages
 
@@ -54,6 +54,10 @@ async def prune(ctx: Context, job: Job) -> None:
     def days(count: int) -> datetime:
         return now - timedelta(days=count)
 
+    # One per promoter process that ever ran (named by host and pid): a handful, in one go.
+    await Heartbeat.get_pymongo_collection().delete_many(
+        {"at": {"$lt": days(settings.retention_job_days)}}
+    )
     batch = settings.retention_batch
     steps = {
         "slot_claims": prune_past_claims(days(settings.retention_claim_days), batch),

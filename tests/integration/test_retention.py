@@ -16,14 +16,14 @@ import pytest
 from beanie import PydanticObjectId
 from holdfast.bookings.models import Booking, BookingEvent, SlotClaim
 from holdfast.context import Context
-from holdfast.jobs.models import Job
+from holdfast.jobs.models import Heartbeat, Job
 from holdfast.jobs.periodic import next_occurrence
 from holdfast.jobs.registry import default_registry
 from holdfast.jobs.retention import EVERY, KIND
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
 
-from promoter.loop import PromoterState, tick
+from promoter.loop import PromoterState, heartbeat, tick
 from tests.conftest import T0, Clock
 from tests.fakes import SmsServer, SmtpSink
 from tests.support import Practice, make_admin, register, run_all_due, with_senders
@@ -170,11 +170,15 @@ async def test_retention_prunes_what_is_old_and_keeps_what_matters(
 
     # After a year the dead job goes too, and then its messages.
     clock.now = T0 + timedelta(days=400)
+    # A promoter that stopped long ago is forgotten; the one running now is not.
+    await heartbeat(ctx, PromoterState(name="promoter:gone"), T0)
+    await heartbeat(ctx, PromoterState(name="promoter:here"), clock.now)
     await run_retention(ctx, clock, state)
     assert await job_states(failing) == {}
     clock.advance(days=1)
     await run_retention(ctx, clock, state)
     assert await Message.find_all().to_list() == []
+    assert [h.id for h in await Heartbeat.find_all().to_list()] == ["promoter:here"]
     assert await Booking.find_all().count() == 4
     assert await BookingEvent.find_all().count() == history_before + 1
     remaining: list[dict[str, Any]] = await Job.get_pymongo_collection().find().to_list()
