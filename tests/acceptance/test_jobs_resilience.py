@@ -214,3 +214,31 @@ def test_two_promoters_never_run_a_job_twice(
         jobs = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
     assert len(jobs) == count
     assert {(j["state"], j["attempts"]) for j in jobs} == {("succeeded", 1)}
+
+
+@pytest.mark.timeout(300)
+def test_a_send_longer_than_the_job_lease_runs_once_beside_a_second_worker(
+    settings: Settings, smtp: SmtpSink, queue: Server
+) -> None:
+    smtp.stall_seconds = 8  # the one send outlasts four leases; the worker keeps renewing
+    env = job_env(settings, queue.port, smtp)
+    env.update(
+        HOLDFAST_JOB_LEASE_SECONDS="2",
+        HOLDFAST_SEND_TIMEOUT_SECONDS="20",
+        HOLDFAST_JOB_TIMEOUT_SECONDS="30",
+    )
+    create_admin(env)
+    with ExitStack() as stack:
+        url = stack.enter_context(api_process(env))
+        stack.enter_context(holdfast(env, "promoter"))  # repairs lapsed leases every second
+        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast(env, "worker"))
+        service, providers = practice(url, 0)
+        book(url, register_sync(url, "slow@example.com"), service, providers[0], later_slot())
+        assert smtp.stalled.wait(60), "no worker reached the SMTP server"
+        smtp.wait_for(1, timeout=120)
+        time.sleep(3)
+    assert [m["To"] for m in smtp.messages] == ["slow@example.com"]
+    with MongoClient(settings.mongo_url) as mongo:
+        [job] = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
+    assert (job["state"], job["attempts"]) == ("succeeded", 1)  # never handed to the other
