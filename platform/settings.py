@@ -56,6 +56,35 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = Field(
         default=60, ge=1, le=3600, description="Longest one try of a job may run before retry."
     )
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        description="How long a running job is held for its worker; renewed every quarter of it, "
+        "so machines' clocks may differ by up to three quarters of it.",
+    )
+    send_timeout_seconds: int = Field(
+        default=30, ge=1, le=600, description="The longest one email or SMS send may take."
+    )
+    retention_claim_days: int = Field(
+        default=30,
+        ge=1,
+        description="Slot claim units that ended more than this many days ago are pruned.",
+    )
+    retention_job_days: int = Field(
+        default=30, ge=1, description="Succeeded and cancelled jobs are kept this many days."
+    )
+    retention_dead_job_days: int = Field(
+        default=365, ge=1, description="Dead jobs are kept this many days (unless retried)."
+    )
+    retention_message_days: int = Field(
+        default=90,
+        ge=1,
+        description="Messages are kept this many days (longer while their job may still run).",
+    )
+    retention_batch: int = Field(
+        default=500, ge=1, le=10_000, description="Documents the retention job deletes at once."
+    )
     smtp_url: str | None = Field(
         default=None, description="smtp://user:pass@host:port (smtps:// for TLS); unset: outbox."
     )

@@ -1,7 +1,8 @@
 """`holdfast promoter`: a thin loop around the pure selection in `holdfast.jobs.handoff`.
 
-Each tick hands over the jobs due within the window, and now and then (and always after the
-queue Redis comes back) repairs what the queue lost. A queue Redis that is down is retried with
+Each tick makes sure the next occurrence of every periodic job exists, hands over the jobs due
+within the window, and now and then (and always after the queue Redis comes back) repairs what
+the queue lost. A queue Redis that is down is retried with
 backoff while the promoter keeps running and says so in its heartbeat and logs.
 """
 
@@ -21,6 +22,8 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.events import Event
 from holdfast.jobs.handoff import promote_due, repair
 from holdfast.jobs.models import Heartbeat
+from holdfast.jobs.periodic import ensure_next
+from holdfast.jobs.registry import Registry, default_registry
 from holdfast.logs import configure_logging
 from holdfast.settings import Settings
 from pymongo.errors import ConnectionFailure
@@ -39,14 +42,17 @@ class PromoterState:
     ticks: int = 0
     queue_ok: bool = True
     failures: int = 0  # consecutive, for backoff
+    # The next occurrence this process wrote for each periodic kind: written once per period.
+    periodic: dict[str, datetime] = field(default_factory=dict)
 
     def retry_delay(self, tick: float) -> float:
         return min(tick * float(2**self.failures), 30.0)
 
 
-async def tick(ctx: Context, state: PromoterState, now: datetime) -> int:
+async def tick(ctx: Context, state: PromoterState, now: datetime, registry: Registry) -> int:
     """One pass; returns how many jobs it handed over."""
     window = timedelta(seconds=ctx.settings.promoter_window_seconds)
+    await ensure_next(registry, now, state.periodic)
     recovering = not state.queue_ok
     if recovering or state.ticks % REPAIR_EVERY == 0:
         # A queue Redis that was down may have come back empty: repair before promoting.
@@ -76,13 +82,14 @@ async def heartbeat(ctx: Context, state: PromoterState, now: datetime) -> None:
 
 async def run(ctx: Context, stop: asyncio.Event) -> None:
     state = PromoterState()
+    registry = default_registry(ctx.settings)
     period = ctx.settings.promoter_tick_seconds
     log.info("promoter.started", name=state.name, window_s=ctx.settings.promoter_window_seconds)
     while not stop.is_set():
         delay = period
         try:
             # A full batch means more is due: go again at once instead of waiting a tick.
-            if await tick(ctx, state, ctx.now()) >= PROMOTE_BATCH:
+            if await tick(ctx, state, ctx.now(), registry) >= PROMOTE_BATCH:
                 delay = 0
         except (RedisError, OSError) as exc:
             state.queue_ok, state.failures = False, state.failures + 1

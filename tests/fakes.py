@@ -89,8 +89,12 @@ class LoopbackHttp:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 status, body = outer.answer(self.path, dict(self.headers), self.rfile.read(length))
-                data = json.dumps(body).encode()
                 self.send_response(status)
+                if body is None:  # e.g. a 204: no body at all
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
@@ -102,7 +106,8 @@ class LoopbackHttp:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """(status, JSON body or None for no body)."""
         raise NotImplementedError
 
     def start(self) -> Self:
@@ -115,19 +120,23 @@ class LoopbackHttp:
 
 
 class SmsServer(LoopbackHttp):
-    """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out."""
+    """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out; or, like
+    some gateways, another success (`accepted`: a 204 with no body, a list)."""
 
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, accepted: tuple[int, Any] | None = None) -> None:
         super().__init__()
         self.received: list[dict[str, Any]] = []
         self.fail = fail
+        self.accepted = accepted
 
-    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if self.fail > 0:
             self.fail -= 1
             return 503, {"message": "try later"}
         self.received.append({**form, "authorization": headers.get("Authorization")})
+        if self.accepted is not None:
+            return self.accepted
         return 201, {"sid": f"SM{len(self.received):04d}", "status": "queued"}
 
     @property
@@ -143,7 +152,7 @@ class CalendlyApi(LoopbackHttp):
         self.cancellations: list[dict[str, Any]] = []
         self.fail = fail
 
-    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         request = json.loads(body or b"{}")
         if self.fail > 0:
             self.fail -= 1

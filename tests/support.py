@@ -106,6 +106,18 @@ async def build_practice(client: httpx.AsyncClient, ctx: Context) -> Practice:
     return Practice(admin=admin, london=london, new_york=new_york, session=session, short=short)
 
 
+def with_senders(settings: Settings, smtp_url: str, sms_url: str) -> Settings:
+    """Settings that send through these loopback SMTP and SMS servers, with short job tries."""
+    return settings.model_copy(
+        update={
+            "smtp_url": smtp_url,
+            "sms_url": sms_url,
+            "sms_token": None,
+            "job_timeout_seconds": 5,
+        }
+    )
+
+
 async def run_all_due(ctx: Context, settings: Settings) -> list[str]:
     """Run every job due at the test clock's now, as a worker would; their outcomes."""
     from holdfast.jobs.models import Job

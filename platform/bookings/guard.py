@@ -60,3 +60,8 @@ async def release(session: Session, booking: Booking) -> None:
     await SlotClaim.get_pymongo_collection().delete_many(
         {"_id": {"$in": _claims(booking)}, "booking_id": booking.id}, session=session
     )
+
+
+def unit_of(instant: datetime) -> int:
+    """The number of the claim unit `instant` falls in."""
+    return (instant - _EPOCH) // UNIT

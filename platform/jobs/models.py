@@ -32,7 +32,12 @@ class Job(Document):
     promoted_at: datetime | None = None
     started_at: datetime | None = None
     # While running: after this instant the worker is presumed dead and the job runs again.
+    # The worker renews it while the handler runs, and stops the handler if it cannot.
     lease_until: datetime | None = None
+    # Which claim holds the job: renewals and the outcome are written only by that claim.
+    claim_token: str | None = None
+    # When a worker that does not know this kind first handed it back (a rolling deploy).
+    unknown_kind_since: datetime | None = None
     finished_at: datetime | None = None
 
     class Settings:

@@ -24,6 +24,10 @@ class JobKind:
     timeout: timedelta = timedelta(seconds=60)
     backoff_base: timedelta = timedelta(seconds=5)
     backoff_cap: timedelta = timedelta(hours=1)
+    # Periodic kinds run once per period of this length (see holdfast.jobs.periodic), `at` into
+    # it: every=1 day, at=3 h is daily at 03:00 UTC.
+    every: timedelta | None = None
+    at: timedelta = timedelta(0)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter: base * 2^(attempts-1), capped, then 50-100% of it."""
@@ -44,14 +48,18 @@ class Registry:
     def get(self, name: str) -> JobKind | None:
         return self._kinds.get(name)
 
+    def periodic(self) -> list[JobKind]:
+        return [kind for kind in self._kinds.values() if kind.every is not None]
+
 
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""
     from holdfast.calendly.handlers import kinds as calendly_kinds
+    from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
 
     registry = Registry()
     timeout = timedelta(seconds=settings.job_timeout_seconds)
-    for kind in [*notification_kinds(timeout), *calendly_kinds(timeout)]:
+    for kind in [*notification_kinds(timeout), *calendly_kinds(timeout), *retention_kinds(timeout)]:
         registry.add(kind)
     return registry

@@ -1,42 +1,66 @@
-"""Running one job: claim it in MongoDB, run its handler, record the outcome.
+"""Running one job: claim it in MongoDB, run its handler while holding its lease, record the
+outcome.
 
 Retries are decided here, in MongoDB (retry_wait with a backed-off run_at, or dead), not by arq:
 the queue Redis may lose everything at any moment, the backlog may not.
+
+A claim takes only a job that is due, so a late or repeated arq delivery cannot cut a retry's
+backoff short. The claim is a lease, renewed every quarter of its length while the handler
+runs: a long job keeps it however long it runs, and another machine whose clock is ahead by
+less than three quarters of the lease never sees it lapse. A worker that cannot renew in time
+(MongoDB unreachable, or another worker took the job) stops its handler before the lease it
+last wrote ends, so two workers never run one job at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
+from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Registry
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
 log = structlog.get_logger(__name__)
-Outcome = Literal["succeeded", "retry_wait", "dead", "skipped"]
+# returned: this worker does not know the job's kind and handed it back to the backlog.
+Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped"]
+
+# A worker that does not know a kind (an old one, during a rolling deploy) hands the job back
+# after this pause, for the promoter to queue again; a deploy is over well within the grace,
+# after which the job is dead with the reason (an admin can retry it).
+UNKNOWN_KIND_PAUSE = timedelta(seconds=30)
+UNKNOWN_KIND_GRACE = timedelta(hours=1)
+
+
+def _due(now: datetime) -> dict[str, Any]:
+    """Runnable at `now`: waiting and due, or running under a lease that has lapsed."""
+    return {
+        "$or": [
+            {"state": {"$in": list(PENDING)}, "run_at": {"$lte": now}},
+            {"state": "running", "lease_until": {"$lt": now}},
+        ]
+    }
 
 
 async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
-    """Take the job for this worker, or None if it is not runnable (done, cancelled, or held by
-    a live worker). A running job whose lease has passed belongs to a dead worker."""
+    """Take the job for this worker, or None if it is not runnable now (not due, done,
+    cancelled, or held by a live worker)."""
     claimed = await Job.get_pymongo_collection().find_one_and_update(
-        {
-            "_id": job_id,
-            "$or": [
-                {"state": {"$in": list(PENDING)}},
-                {"state": "running", "lease_until": {"$lt": now}},
-            ],
-        },
+        {"_id": job_id, **_due(now)},
         {
             "$set": {
                 "state": "running",
                 "started_at": now,
                 "lease_until": now + lease,
+                "claim_token": secrets.token_hex(8),
+                "unknown_kind_since": None,
                 "updated_at": now,
             },
             "$inc": {"attempts": 1},
@@ -46,12 +70,61 @@ async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
     return None if claimed is None else Job.model_validate(claimed)
 
 
+def _held(job: Job) -> dict[str, Any]:
+    return {"_id": job.id, "state": "running", "claim_token": job.claim_token}
+
+
 async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
-    # Conditional on this attempt: a worker that lost its lease must not overwrite a newer one.
+    # Conditional on this claim: a worker that lost its lease must not overwrite a newer one.
     await Job.get_pymongo_collection().update_one(
-        {"_id": job.id, "state": "running", "attempts": job.attempts},
-        {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}},
+        _held(job), {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}}
     )
+
+
+async def _keep_lease(ctx: Context, job: Job, lease: timedelta, work: asyncio.Task[Any]) -> bool:
+    """Renew the job's lease while `work` runs. Stops `work` and returns True once the lease is
+    lost: another claim holds the job, or no renewal got through a quarter before the lease
+    this worker last wrote would end (from then on another worker may take it)."""
+    interval = lease / 4
+    stop_at = as_utc(job.lease_until or ctx.now()) - interval
+    while not work.done():
+        await asyncio.sleep(interval.total_seconds())
+        now = ctx.now()
+        try:
+            renewed = await Job.get_pymongo_collection().update_one(
+                _held(job), {"$set": {"lease_until": now + lease}}
+            )
+        except PyMongoError as exc:
+            log.warning("jobs.lease_not_renewed", job=job.id, error=str(exc)[:200])
+            if ctx.now() < stop_at:
+                continue
+        else:
+            if renewed.matched_count:
+                stop_at = now + lease - interval
+                continue
+        work.cancel()
+        return True
+    return False
+
+
+async def _run_held(ctx: Context, kind: JobKind, job: Job, lease: timedelta) -> bool:
+    """Run the handler while holding the lease; False if the lease was lost and the handler
+    stopped (this worker then records nothing)."""
+    work = asyncio.ensure_future(
+        asyncio.wait_for(kind.handler(ctx, job), kind.timeout.total_seconds())
+    )
+    keeper = asyncio.create_task(_keep_lease(ctx, job, lease, work))
+    try:
+        await work
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if keeper.done() and keeper.result() and not (task and task.cancelling()):
+            log.warning("jobs.lease_lost", job=job.id, attempts=job.attempts)
+            return False
+        raise
+    finally:
+        keeper.cancel()
+    return True
 
 
 async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:
@@ -64,15 +137,19 @@ async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:
 async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     now = ctx.now()
     job = await Job.get(job_id)
-    kind = registry.get(job.kind) if job else None
-    if job is None or kind is None:
-        log.error("jobs.unknown", job=job_id, kind=job.kind if job else None)
+    if job is None:
+        log.error("jobs.missing", job=job_id)
         return "skipped"
-    claimed = await claim(job_id, now, kind.timeout + timedelta(seconds=5))
+    kind = registry.get(job.kind)
+    if kind is None:
+        return await _hand_back(job, now)
+    lease = timedelta(seconds=ctx.settings.job_lease_seconds)
+    claimed = await claim(job_id, now, lease)
     if claimed is None:
         return "skipped"
     try:
-        await asyncio.wait_for(kind.handler(ctx, claimed), kind.timeout.total_seconds())
+        if not await _run_held(ctx, kind, claimed, lease):
+            return "skipped"  # another worker holds the job now
     except Exception as exc:
         return await _failed(ctx, kind, claimed, exc)
     await _finish(
@@ -94,3 +171,33 @@ async def _failed(ctx: Context, kind: JobKind, job: Job, exc: Exception) -> Outc
         "jobs.retry", job=job.id, attempts=job.attempts, run_at=run_at.isoformat(), error=error
     )
     return "retry_wait"
+
+
+async def _hand_back(job: Job, now: datetime) -> Outcome:
+    """This worker does not know the job's kind: return the job to the backlog for the promoter
+    to queue again, for a worker that does; dead with the reason once that has gone on too long.
+    Left as it was, the job would stay promoted and be re-queued by every repair, forever."""
+    since = as_utc(job.unknown_kind_since) if job.unknown_kind_since else now
+    reason = f"No worker that took this job knows its kind '{job.kind}'"
+    if now - since >= UNKNOWN_KIND_GRACE:
+        changes: dict[str, Any] = {
+            "state": "dead",
+            "finished_at": now,
+            "last_error": f"{reason} (for over {UNKNOWN_KIND_GRACE}).",
+        }
+    else:
+        changes = {
+            "state": "scheduled",
+            "run_at": now + UNKNOWN_KIND_PAUSE,
+            "unknown_kind_since": since,
+            "last_error": f"{reason}; it is queued again for one that does.",
+        }
+    # Only if it is still waiting and due: a worker that knows the kind may have it already.
+    result = await Job.get_pymongo_collection().update_one(
+        {"_id": job.id, "state": {"$in": list(PENDING)}, "run_at": {"$lte": now}},
+        {"$set": {**changes, "updated_at": now}},
+    )
+    if not result.modified_count:
+        return "skipped"
+    log.error("jobs.unknown_kind", job=job.id, kind=job.kind, state=changes["state"])
+    return "dead" if changes["state"] == "dead" else "returned"

@@ -115,7 +115,13 @@ async def retry_job(job_id_: str, now: datetime) -> Job:
     updated = await Job.get_pymongo_collection().find_one_and_update(
         {"_id": job_id_, "state": {"$in": ["dead", "cancelled"]}},
         {
-            "$set": {"state": "scheduled", "run_at": now, "attempts": 0, "updated_at": now},
+            "$set": {
+                "state": "scheduled",
+                "run_at": now,
+                "attempts": 0,
+                "unknown_kind_since": None,
+                "updated_at": now,
+            },
             "$unset": {"finished_at": "", "lease_until": ""},
         },
         return_document=ReturnDocument.AFTER,

@@ -1,10 +1,19 @@
 """Sending one tracked message: SMTP for email, a Twilio-compatible HTTP API for SMS, or the
-outbox when no provider is configured. A message already sent is never sent again."""
+outbox when no provider is configured. A message already sent is never sent again.
+
+Before anything is sent, the message is claimed for the job claim that sends it (stored as
+`sending`, or moved there from queued/failed by a conditional update): a second worker that got
+the same job (its first worker's lease looked over) finds it claimed and leaves it alone. The
+claim lasts the send's own limit plus a job lease (for clocks that differ); one still `sending`
+after that belonged to a worker that died mid-send, and the job's next attempt sends it again.
+The provider may have accepted it just before that worker died: that narrow window is the one
+place a message can go twice (the email's stable Message-ID lets a mail system drop the copy).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -14,8 +23,9 @@ import aiosmtplib
 import httpx
 from holdfast.context import Context
 from holdfast.notifications.models import Message
-
-SEND_TIMEOUT = 10.0
+from holdfast.settings import Settings
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 
 class DeliveryFailed(Exception):
@@ -54,7 +64,7 @@ async def _send_email(ctx: Context, message: Message) -> str:
             start_tls=False
             if url.scheme == "smtp" and url.hostname in ("127.0.0.1", "localhost")
             else None,
-            timeout=SEND_TIMEOUT,
+            timeout=ctx.settings.send_timeout_seconds,
         )
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"SMTP: {exc}") from exc
@@ -69,49 +79,113 @@ async def _send_sms(ctx: Context, message: Message) -> str:
     headers = {} if auth or not token else {"Authorization": f"Bearer {token}"}
     form = {"To": message.to, "From": ctx.settings.sms_from, "Body": message.body}
     try:
-        async with httpx.AsyncClient(timeout=SEND_TIMEOUT) as http:
+        async with httpx.AsyncClient(timeout=ctx.settings.send_timeout_seconds) as http:
             response = await http.post(
                 ctx.settings.sms_url or "", data=form, auth=auth, headers=headers
             )
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"SMS: {exc}") from exc
-    if response.status_code >= 300:
+    if not response.is_success:
         raise DeliveryFailed(f"SMS: HTTP {response.status_code} {response.text[:200]}")
-    return str(response.json().get("sid", ""))
+    return _provider_id(response)
+
+
+def _provider_id(response: httpx.Response) -> str:
+    """The gateway's id for an accepted SMS, if its answer names one. Any 2xx means it was
+    accepted: a body we cannot read (a 204, a list) must not turn a sent SMS into a retry."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    sid = body.get("sid") if isinstance(body, dict) else None
+    return sid if isinstance(sid, str) else ""
 
 
 def _configured(ctx: Context, message: Message) -> bool:
     return bool(ctx.settings.smtp_url if message.channel == "email" else ctx.settings.sms_url)
 
 
-async def deliver(ctx: Context, message: Message) -> None:
-    """Send a stored message that is not sent yet. Raises `DeliveryFailed` so that the job
-    retries with backoff."""
-    collection = Message.get_pymongo_collection()
+def sending_lease(settings: Settings) -> timedelta:
+    """How long a claim to send holds: the send is cut off after `send_timeout_seconds` by the
+    sender's clock, and a job lease on top covers a reader whose clock is ahead."""
+    return timedelta(seconds=settings.send_timeout_seconds + settings.job_lease_seconds)
+
+
+async def send_once(ctx: Context, outgoing: Message, claim: str | None) -> None:
+    """Store the message and send it, unless it already went, for the job claim `claim`.
+    Raises `DeliveryFailed` so that the job retries with backoff: when the provider refused,
+    and when another worker is sending this message right now."""
     now = ctx.now()
-    if not _configured(ctx, message):
-        await collection.update_one(
-            {"_id": message.id}, {"$set": {"status": "outbox", "updated_at": now}}
-        )
+    configured = _configured(ctx, outgoing)
+    message = await _take(outgoing, claim, now, now + sending_lease(ctx.settings), configured)
+    if message is None or not configured:
         return
     send = _send_email if message.channel == "email" else _send_sms
     try:
-        provider_id = await send(ctx, message)
-    except DeliveryFailed as exc:
-        await collection.update_one(
-            {"_id": message.id},
+        async with asyncio.timeout(ctx.settings.send_timeout_seconds):
+            provider_id = await send(ctx, message)
+    except (DeliveryFailed, TimeoutError) as exc:
+        error = str(exc) or f"{message.channel}: no answer in {ctx.settings.send_timeout_seconds} s"
+        await Message.get_pymongo_collection().update_one(
+            {"_id": message.id, "status": "sending", "sending_by": claim},
             {
-                "$set": {"status": "failed", "last_error": str(exc)[:500], "updated_at": now},
+                "$set": {
+                    "status": "failed",
+                    "last_error": error[:500],
+                    "sending_by": None,
+                    "sending_until": None,
+                    "updated_at": ctx.now(),
+                },
                 "$inc": {"attempts": 1},
             },
         )
-        raise
+        raise DeliveryFailed(error) from exc
     # Shielded: once the provider has accepted, a cancellation must not stop us recording it.
-    await asyncio.shield(_mark_sent(collection, message.id, provider_id, ctx.now()))
+    await asyncio.shield(_mark_sent(message.id, provider_id, ctx.now()))
 
 
-async def _mark_sent(collection: Any, message_id: str, provider_id: str, now: datetime) -> None:
-    await collection.update_one(
+async def _take(
+    outgoing: Message, claim: str | None, now: datetime, until: datetime, configured: bool
+) -> Message | None:
+    """The message claimed for sending (or put in the outbox), or None if it already went."""
+    claimed: dict[str, Any] = (
+        {"status": "sending", "sending_by": claim, "sending_until": until}
+        if configured
+        else {"status": "outbox"}
+    )
+    for field, value in claimed.items():
+        setattr(outgoing, field, value)
+    try:
+        # The usual case, a first run: stored already claimed, in one write.
+        await outgoing.insert()
+        return outgoing
+    except DuplicateKeyError:
+        pass
+    taken = await Message.get_pymongo_collection().find_one_and_update(
+        {
+            "_id": outgoing.id,
+            "$or": [
+                {"status": {"$in": ["queued", "failed"]}},
+                {"status": "sending", "sending_until": {"$lt": now}},  # its worker died
+            ],
+        },
+        {"$set": {**claimed, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if taken is not None:
+        message: Message = Message.model_validate(taken)
+        return message
+    stored = await Message.get(outgoing.id)  # only to say why not
+    if stored is None or stored.status in ("sent", "outbox"):
+        return None
+    raise DeliveryFailed(
+        f"{stored.channel} to {stored.to} is being sent by another worker "
+        f"(until {stored.sending_until})"
+    )
+
+
+async def _mark_sent(message_id: str, provider_id: str, now: datetime) -> None:
+    await Message.get_pymongo_collection().update_one(
         {"_id": message_id},
         {
             "$set": {
@@ -120,6 +194,8 @@ async def _mark_sent(collection: Any, message_id: str, provider_id: str, now: da
                 "sent_at": now,
                 "updated_at": now,
                 "last_error": None,
+                "sending_by": None,
+                "sending_until": None,
             },
             "$inc": {"attempts": 1},
         },

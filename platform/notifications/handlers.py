@@ -1,4 +1,4 @@
-"""Job handlers: a booking event becomes tracked messages, each delivered at most once."""
+"""Job handlers: a booking event becomes tracked messages, each sent once (see `delivery`)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ from holdfast.notifications.compose import (
     render,
     render_text,
 )
-from holdfast.notifications.delivery import DeliveryFailed, deliver
+from holdfast.notifications.delivery import DeliveryFailed, send_once
 from holdfast.notifications.models import Message
 from holdfast.paging import Page, PageRequest, Segment, read_page
-from pymongo.errors import DuplicateKeyError
 
 TEMPLATES = {
     "notify.confirmation": "confirmation",
@@ -64,7 +63,7 @@ async def notify_booking(ctx: Context, job: Job) -> None:
     for person in await recipients(facts, template):
         for each in render(ctx, facts, person, template, job.id):
             try:
-                await _store_and_deliver(ctx, each)
+                await send_once(ctx, each, job.claim_token)
             except DeliveryFailed as exc:
                 failures.append(str(exc))
     await ctx.events.publish(Event("message-updated", {"booking_id": str(facts.booking.id)}))
@@ -83,7 +82,7 @@ async def notify_rejected(ctx: Context, job: Job) -> None:
         "reason": job.payload.get("reason", ""),
         "account_url": account_url(ctx),
     }
-    await _store_and_deliver(
+    await send_once(
         ctx,
         message(
             "email",
@@ -94,21 +93,9 @@ async def notify_rejected(ctx: Context, job: Job) -> None:
             template="calendly_rejected",
             now=ctx.now(),
         ),
+        job.claim_token,
     )
     await ctx.events.publish(Event("message-updated"))
-
-
-async def _store_and_deliver(ctx: Context, outgoing: Message) -> None:
-    """Store the message, then send it; a re-run of the job finds the first one by its id and
-    sends that, unless it already went."""
-    try:
-        await outgoing.insert()
-    except DuplicateKeyError:
-        stored = await Message.get(outgoing.id)
-        if stored is None or stored.status in ("sent", "outbox"):
-            return
-        outgoing = stored
-    await deliver(ctx, outgoing)
 
 
 async def list_messages(

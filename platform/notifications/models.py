@@ -7,9 +7,11 @@ from beanie import Document
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 Channel = Literal["email", "sms"]
-# queued: not yet sent · sent: the provider accepted it · failed: the last try failed (the job
-# retries) · outbox: no provider configured (dev), kept for the admin to read.
-DeliveryStatus = Literal["queued", "sent", "failed", "outbox"]
+# queued: not yet sent · sending: a worker is sending it now (until `sending_until`; past that
+# it is presumed dead and the job's next attempt sends it) · sent: the provider accepted it ·
+# failed: the last try failed (the job retries) · outbox: no provider configured (dev), kept for
+# the admin to read.
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "outbox"]
 
 
 class Message(Document):
@@ -28,6 +30,9 @@ class Message(Document):
     provider_message_id: str | None = None
     attempts: int = 0
     last_error: str | None = None
+    # While sending: the job claim that sends it, and until when it may.
+    sending_by: str | None = None
+    sending_until: datetime | None = None
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None

@@ -58,6 +58,8 @@ def job_env(settings: Settings, queue_port: int, smtp: SmtpSink) -> dict[str, st
         HOLDFAST_SMTP_URL=smtp.url,
         HOLDFAST_PROMOTER_TICK_SECONDS="0.2",
         HOLDFAST_JOB_TIMEOUT_SECONDS="3",
+        HOLDFAST_JOB_LEASE_SECONDS="4",  # a killed worker's job comes back within seconds
+        HOLDFAST_SEND_TIMEOUT_SECONDS="3",
     )
     return env
 
@@ -123,13 +125,14 @@ def test_queue_redis_killed_and_restarted_empty_loses_nothing(
 ) -> None:
     env = job_env(settings, queue.port, smtp)
     create_admin(env)
-    start, reminder = soon_slot()
     with ExitStack() as stack:
         url = stack.enter_context(api_process(env))
         stack.enter_context(holdfast(env, "promoter"))
         stack.enter_context(holdfast(env, "worker"))
-        service, providers = practice(url, reminder)
+        # Registering first: on a loaded machine it can outlast the reminders' lead time.
         people = [register_sync(url, f"p{i}@example.com") for i in range(PROVIDERS)]
+        start, reminder = soon_slot()
+        service, providers = practice(url, reminder)
 
         for i in range(3):
             book(url, people[i], service, providers[i], start)
@@ -175,7 +178,11 @@ def test_a_worker_killed_mid_send_sends_once(
     assert [m["To"] for m in smtp.messages] == ["kill@example.com"]
     with MongoClient(settings.mongo_url) as mongo:
         [job] = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
-    assert job["state"] == "succeeded" and job["attempts"] == 2
+        [message] = list(mongo.get_database().messages.find())
+    # The second attempt found the email still claimed by the killed worker's send and waited
+    # for that claim to lapse before sending it: one or more attempts after the first.
+    assert job["state"] == "succeeded" and job["attempts"] >= 2
+    assert message["status"] == "sent"
 
 
 @pytest.mark.timeout(300)
@@ -207,3 +214,31 @@ def test_two_promoters_never_run_a_job_twice(
         jobs = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
     assert len(jobs) == count
     assert {(j["state"], j["attempts"]) for j in jobs} == {("succeeded", 1)}
+
+
+@pytest.mark.timeout(300)
+def test_a_send_longer_than_the_job_lease_runs_once_beside_a_second_worker(
+    settings: Settings, smtp: SmtpSink, queue: Server
+) -> None:
+    smtp.stall_seconds = 8  # the one send outlasts four leases; the worker keeps renewing
+    env = job_env(settings, queue.port, smtp)
+    env.update(
+        HOLDFAST_JOB_LEASE_SECONDS="2",
+        HOLDFAST_SEND_TIMEOUT_SECONDS="20",
+        HOLDFAST_JOB_TIMEOUT_SECONDS="30",
+    )
+    create_admin(env)
+    with ExitStack() as stack:
+        url = stack.enter_context(api_process(env))
+        stack.enter_context(holdfast(env, "promoter"))  # repairs lapsed leases every second
+        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast(env, "worker"))
+        service, providers = practice(url, 0)
+        book(url, register_sync(url, "slow@example.com"), service, providers[0], later_slot())
+        assert smtp.stalled.wait(60), "no worker reached the SMTP server"
+        smtp.wait_for(1, timeout=120)
+        time.sleep(3)
+    assert [m["To"] for m in smtp.messages] == ["slow@example.com"]
+    with MongoClient(settings.mongo_url) as mongo:
+        [job] = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
+    assert (job["state"], job["attempts"]) == ("succeeded", 1)  # never handed to the other

@@ -19,7 +19,7 @@ from holdfast.settings import Settings
 
 from tests.conftest import Clock
 from tests.fakes import SmsServer, SmtpSink
-from tests.support import Practice, register, run_all_due
+from tests.support import Practice, register, run_all_due, with_senders
 
 START = "2027-03-03T11:00:00Z"  # Wednesday; the test clock starts on Monday 06:00Z
 
@@ -33,14 +33,7 @@ def sms() -> Iterator[SmsServer]:
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpSink, sms: SmsServer) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_url": smtp.url,
-            "sms_url": sms.url,
-            "sms_token": None,
-            "job_timeout_seconds": 5,
-        }
-    )
+    return with_senders(settings, smtp.url, sms.url)
 
 
 async def book(
