@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -106,3 +107,19 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     HTTPException: on_http_error,
     Exception: on_unexpected,
 }
+
+
+async def send_domain_error(send: Any, exc: DomainError) -> None:
+    """The same answer as `on_domain_error`, sent by a middleware that refuses a request before
+    any handler runs (rate limits, cross-site refusal)."""
+    status, content = render_domain_error(exc)
+    body = json.dumps(content).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    retry_after = exc.extra.get("retry_after")
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
