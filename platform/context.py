@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
+from holdfast.accounts.passwords import Passwords
 from holdfast.cache.rules import load_rules
 from holdfast.cache.store import ResponseCache
 from holdfast.catalog.snapshots import CatalogSnapshots
@@ -32,6 +33,7 @@ class Context:
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
+    passwords: Passwords = field(default_factory=Passwords)  # argon2, in bounded lanes
     indexes_ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -80,6 +82,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
             requests=settings.rate_limit_requests,
             window=settings.rate_limit_window_seconds,
             login_failures=settings.login_failures_allowed,
+            registrations=settings.registrations_per_hour,
         ),
     )
     ctx.events.subscribe(ctx.catalog.forget)

@@ -88,7 +88,13 @@ class Settings(BaseSettings):
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1, description="The rate-limit window.")
     login_failures_allowed: int = Field(
-        default=5, ge=1, description="Failed logins per account or address before backoff."
+        default=5,
+        ge=1,
+        description="Failed logins of one account from one address before that address waits "
+        "(an address across accounts gets 4x).",
+    )
+    registrations_per_hour: int = Field(
+        default=20, ge=1, description="New accounts one address may register per hour."
     )
     calendly_signing_key: SecretStr | None = Field(
         default=None, description="Calendly webhook signing key; unset: Calendly disabled."

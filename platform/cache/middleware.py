@@ -1,7 +1,10 @@
 """Serving GET responses from the cache Redis, as `cache_rules.yaml` says.
 
-Only successful responses without Set-Cookie are stored. Per-user rules key by the user a
-valid token names; without one the request goes straight through. Any trouble with the cache
+Only successful responses without Set-Cookie are stored. Per-user rules are served only to an
+account that still holds the token's session (read from MongoDB, as for any authenticated
+request: a logged-out, demoted or deleted account never gets a cached answer), keyed by the
+account, its role and its session version; without one the request goes straight through to
+the handler, which answers 401. Any trouble with the cache
 Redis means the request is served from MongoDB as if there were no cache.
 """
 
@@ -21,12 +24,12 @@ from holdfast.cache.store import (
     cached_from,
 )
 from holdfast.context import Context
-from holdfast.web.auth import peek_caller
+from holdfast.web.auth import scope_user
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
+async def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
     """The cache key and counters for this request, or None if it must bypass the cache."""
     params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     if any(name not in rule.allow_query_params for name, _ in params):
@@ -35,14 +38,13 @@ def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
     material = [rule.name, str(scope["path"]), *sorted(f"{k}={v}" for k, v in params)]
     scope_value = dict(params).get(rule.scope) if rule.scope else None
     if rule.per_user:
-        who = peek_caller(scope, ctx)
-        if not who:
+        who = await scope_user(scope, ctx)
+        if who is None:
             return None  # the handler answers 401; nothing to cache
-        material.append(f"user={who.user_id}")
+        material += [f"user={who.id}", f"role={who.role}", f"sessions={who.session_version}"]
         if rule.scope == "user_id":
-            scope_value = (
-                None if who.role == "admin" else who.user_id
-            )  # an admin's list covers everyone
+            # An admin's list covers everyone.
+            scope_value = None if who.role == "admin" else str(who.id)
     return ResponseCache.lookup_for(rule, material, scope_value)
 
 
@@ -55,7 +57,7 @@ class ResponseCacheMiddleware(ASGIMiddleware):
         rule = (
             rule_for(cache.rules, scope["path"]) if cache and scope.get("method") == "GET" else None
         )
-        lookup = plan(ctx, rule, scope) if ctx and rule else None
+        lookup = await plan(ctx, rule, scope) if ctx and rule else None
         if cache is None or rule is None or lookup is None:
             await next_app(scope, receive, send)
             return

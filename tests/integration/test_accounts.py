@@ -20,7 +20,7 @@ async def test_register_login_and_me_with_token_and_cookie(client: httpx.AsyncCl
     assert created.status_code == 201
     user = created.json()
     assert (
-        user["email"] == "Ann@Example.com"
+        user["email"] == "Ann@example.com"  # normalised: the domain is case-insensitive
         and user["role"] == "client"
         and "password_hash" not in user
     )
