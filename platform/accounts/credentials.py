@@ -62,7 +62,7 @@ def check_name(name: str) -> str:
     trimmed = name.strip()
     if not trimmed:
         raise Invalid("Please give a name.", code="invalid_name")
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in trimmed):
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
         raise Invalid(
             "A name cannot contain control characters or line breaks.", code="invalid_name"
         )

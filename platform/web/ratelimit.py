@@ -1,6 +1,7 @@
 """Applying the rate limits (`holdfast.ratelimits`) to HTTP requests: 429 with Retry-After.
 
-Webhooks are exempt (they are verified instead), and so are health, metrics and static files.
+Webhooks are exempt (they are verified instead), and so are health checks and static files.
+/metrics is not: a scraper's few requests a minute never reach the limit, a token guesser does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from holdfast.web.errors import send_domain_error
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/metrics", "/static/", "/schema")
+EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/static/", "/schema")
 
 
 def client_address(scope: Scope) -> str:
