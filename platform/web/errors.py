@@ -85,6 +85,10 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         detail = f"The request body is not valid JSON ({exc.detail})."
         return _json(400, {"error": "malformed_json", "detail": detail})
     status = exc.status_code
+    if status >= 500 and exc.detail == "client disconnected prematurely":
+        # The client left (or was cut off for being too slow): nobody to answer, nothing wrong.
+        log.info("http.client_gone")
+        return _json(400, {"error": "client_gone", "detail": "The client went away."})
     if status >= 500:
         log.error("http.error", status=status, detail=exc.detail)
         return _json(status, {"error": "internal", "detail": "Something went wrong on our side."})
