@@ -292,6 +292,7 @@ def api_server(settings: Settings, root: Path, workers: int) -> Server:
         # the cache), and one address makes every request, so no rate limit either.
         "HOLDFAST_CACHE_REDIS_URL": "",
         "HOLDFAST_RATE_LIMIT_REQUESTS": "100000000",
+        "HOLDFAST_REGISTRATIONS_PER_HOUR": "100000000",
         "HOLDFAST_SECRET_KEY": settings.secret_key.get_secret_value(),
     }
     entry = "import sys; from holdfast.cli import main; sys.exit(main())"

@@ -141,6 +141,17 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _token_or_nothing(cls, value: object) -> object:
+        # compose passes an unset variable as "": that must not become an empty token.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw in ("", None):
+            return None
+        if isinstance(raw, str) and len(raw) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
     @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _addresses(cls, value: str) -> str:

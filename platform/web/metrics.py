@@ -59,7 +59,7 @@ def _from_allowed_address(scope: Scope, settings: Settings) -> bool:
 
 
 def _bears_token(scope: Scope, settings: Settings) -> bool:
-    if settings.metrics_token is None:
+    if settings.metrics_token is None or not settings.metrics_token.get_secret_value():
         return False
     headers = dict(scope.get("headers", []))
     given = headers.get(b"authorization", b"").decode("latin-1")
