@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -35,27 +37,36 @@ class Passwords:
         self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
-        WAITING.labels("hash").inc()
-        async with self._new:
-            WAITING.labels("hash").dec()
-            WORK.labels("hash").inc()
-            # argon2 is deliberately slow; keep it off the event loop.
-            return await asyncio.to_thread(self._hasher.hash, password)
+        hashed: str = await self._run(self._new, "hash", self._hasher.hash, password)
+        return hashed
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether `password` matches; with no hash (no such account), the same work, False."""
         decoy = password_hash is None
         if password_hash is None:
             password_hash = await self._decoy_hash()
-        WAITING.labels("check").inc()
-        async with self._check:
-            WAITING.labels("check").dec()
-            WORK.labels("check").inc()
-            try:
-                matched = await asyncio.to_thread(self._hasher.verify, password_hash, password)
-            except (VerificationError, InvalidHashError):
-                return False
-        return matched and not decoy
+        try:
+            matched = await self._run(
+                self._check, "check", self._hasher.verify, password_hash, password
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+        return bool(matched) and not decoy
+
+    @staticmethod
+    async def _run(lane: asyncio.Semaphore, work: str, fn: Callable[..., Any], *args: str) -> Any:
+        WAITING.labels(work).inc()
+        try:
+            await lane.acquire()
+        finally:
+            WAITING.labels(work).dec()
+        WORK.labels(work).inc()
+        # argon2 is deliberately slow: off the event loop. The place is given back when the
+        # thread is done, even if the request that asked is cancelled meanwhile (a client
+        # that hangs up must not let more hashes run at once than the lane allows).
+        running = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        running.add_done_callback(lambda _: lane.release())
+        return await asyncio.shield(running)
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:

@@ -1,4 +1,5 @@
-"""Rate limits: per client with exponential backoff, login per account and per address, 429
+"""Rate limits: per client with exponential backoff, failed logins per (account, address) and per
+address (never locking the owner out), registrations per address, bounded argon2 work, 429
 with Retry-After, health and webhooks exempt, and still enforced (per process) with the cache
 Redis down."""
 
