@@ -135,6 +135,7 @@ def platform(**extra: Any) -> Iterator[Platform]:
             queue,
             cache_redis_url=redis_url(cache.port),
             rate_limit_requests=NO_RATE_LIMIT,
+            registrations_per_hour=NO_RATE_LIMIT,
             **extra,
         )
         api = stack.enter_context(started_api(holdfast_api(root, settings, free_port())))

@@ -594,7 +594,7 @@ async def stack_part(lab: Lab, bookings: int, report: Report) -> None:
         queue, cache = lab.redis(stack, "queue"), lab.redis(stack, "cache")
         settings = lab.settings(
             "bench_stack", queue, cache_redis_url=redis_url(cache.port), smtp_url=sink.url,
-            rate_limit_requests=NO_RATE_LIMIT,
+            rate_limit_requests=NO_RATE_LIMIT, registrations_per_hour=NO_RATE_LIMIT,
         )  # fmt: skip
         base_url = start_platform(lab, stack, settings)
         ctx = await open_context(settings)

@@ -173,6 +173,7 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
             secret_key=f"bench-secret-{secrets.token_hex(16)}",  # type: ignore[arg-type]
             smtp_url=sink.url,
             rate_limit_requests=NO_RATE_LIMIT,
+            registrations_per_hour=NO_RATE_LIMIT,
         )
         api = stack.enter_context(
             started_api(holdfast_api(root, settings, free_port(), api_workers))

@@ -138,6 +138,7 @@ def api_stack() -> Iterator[Scaled]:
             queue_redis_url=redis_url(queue.port),
             secret_key=SecretStr(f"bench-scale-secret-{os.urandom(16).hex()}"),
             rate_limit_requests=NO_RATE_LIMIT,
+            registrations_per_hour=NO_RATE_LIMIT,
         )
         api = stack.enter_context(started_api(holdfast_api(root, settings, free_port())))
         yield Scaled(settings, wait_ready(api, root / "api.log"), root)

@@ -144,6 +144,7 @@ def whole_stack() -> Iterator[Soaked]:
             secret_key=SecretStr(f"bench-soak-secret-{secrets.token_hex(16)}"),
             smtp_url=sink.url,
             rate_limit_requests=NO_RATE_LIMIT,  # one address makes every request
+            registrations_per_hour=NO_RATE_LIMIT,
             calendly_signing_key=SecretStr(KEY),
             calendly_api_url=calendly.url,
             calendly_token=SecretStr("bench-calendly-token"),

@@ -18,6 +18,7 @@ def _api(args: argparse.Namespace) -> int:
     import uvicorn
     from holdfast.logs import configure_logging
     from holdfast.web.app import create_app
+    from holdfast.web.serving import server_options
 
     settings = load_settings()  # fail fast here, before any worker process starts
     load_rules(settings.cache_rules_file)
@@ -28,6 +29,7 @@ def _api(args: argparse.Namespace) -> int:
         "log_level": "warning",
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        **server_options(settings),
     }
     if args.workers > 1:
         # Each worker process builds its own settings and app from the environment.

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from arq.connections import ArqRedis
+from holdfast.accounts.passwords import Passwords
 from holdfast.cache.rules import load_rules
 from holdfast.cache.store import ResponseCache
 from holdfast.catalog.snapshots import CatalogSnapshots
@@ -34,6 +35,7 @@ class Context:
     clock: Clock = system_clock
     events: EventBus = field(default_factory=EventBus)
     cache: ResponseCache | None = None
+    passwords: Passwords = field(default_factory=Passwords)  # argon2, in bounded lanes
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -87,6 +89,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
             requests=settings.rate_limit_requests,
             window=settings.rate_limit_window_seconds,
             login_failures=settings.login_failures_allowed,
+            registrations=settings.registrations_per_hour,
         ),
     )
     ctx.events.subscribe(ctx.catalog.forget)

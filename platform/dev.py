@@ -33,7 +33,8 @@ from holdfast.embedded import (
 )
 from holdfast.settings import load_settings
 
-ADMIN_EMAIL = "admin@holdfast.local"
+# Not .local: that is a special-use domain, which account emails may not use.
+ADMIN_EMAIL = "admin@holdfast.example"
 
 
 def _state(home: Path) -> dict[str, Any]:

@@ -3,8 +3,17 @@ down, so limits still apply per process).
 
 Every client (the user a token names, else the address) may make `rate_limit_requests` per
 window. A client over the limit is refused for 1 s, then 2, 4, 8 … on each further offence
-(capped at 15 minutes). Failed logins count per account and per address: after
-`login_failures_allowed` the next attempt waits 1 s, then 2, 4 …, whatever password it brings.
+(capped at 15 minutes).
+
+Failed logins never lock an account: they are counted per (account, address) pair and per
+address. After `login_failures_allowed` failures of one pair, that address waits 1 s, 2, 4 …
+before its next try at that account, whatever password it brings; an address failing across
+many accounts waits after four times as many. The owner, from an address that has not failed,
+logs in at once. An account failing from many addresses (a distributed guess) gives each
+further address one failure before it waits.
+
+New accounts are limited per address (`registrations_per_hour`): registering costs an argon2
+hash.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from redis.exceptions import RedisError
 
 LIMITED = Counter("holdfast_rate_limited_total", "Requests refused by a rate limit", ["limit"])
 MAX_PENALTY = 15 * 60
+# An account with this many times its allowance of failures, from all addresses together, is
+# being guessed at from many: each further address gets one failure before it waits.
+ATTACKED = 4
 KEEP = 3600  # seconds a client's record outlives its last offence
 
 
@@ -65,11 +77,18 @@ class LocalStore:
 
 class Limiter:
     def __init__(
-        self, redis: Redis | None, *, requests: int, window: int, login_failures: int
+        self,
+        redis: Redis | None,
+        *,
+        requests: int,
+        window: int,
+        login_failures: int,
+        registrations: int = 20,
     ) -> None:
         self.redis = redis
         self.local = LocalStore()
         self.requests, self.window, self.login_failures = requests, window, login_failures
+        self.registrations = registrations
 
     # --- storage: Redis when it answers, this process otherwise ------------------------------
 
@@ -156,19 +175,32 @@ class Limiter:
     async def check_login(self, account: str, address: str, now: datetime) -> None:
         sentence = "Too many failed logins; please wait before trying again."
         stamp = now.timestamp()
-        await self._refuse_if_blocked("login", f"account:{account}", stamp, sentence)
+        await self._refuse_if_blocked("login", f"pair:{account}|{address}", stamp, sentence)
         await self._refuse_if_blocked("login", f"address:{address}", stamp, sentence)
 
     async def login_failed(self, account: str, address: str, now: datetime) -> None:
         stamp = now.timestamp()
-        # An address is allowed more failures than one account: many people share one address.
+        on_account = await self._incr(f"rl:login:failures:account:{account}", KEEP)
+        under_attack = on_account > self.login_failures * ATTACKED
+        # An address is allowed more failures than one pair: many people share one address.
         for subject, allowed in (
-            (f"account:{account}", self.login_failures),
+            (f"pair:{account}|{address}", 1 if under_attack else self.login_failures),
             (f"address:{address}", self.login_failures * 4),
         ):
             failures = await self._incr(f"rl:login:failures:{subject}", KEEP)
             if failures >= allowed:
                 await self._offend("login", subject, stamp, failures - allowed + 1)
 
-    async def login_succeeded(self, account: str) -> None:
-        await self._delete(f"rl:login:failures:account:{account}")
+    async def login_succeeded(self, account: str, address: str) -> None:
+        await self._delete(f"rl:login:failures:pair:{account}|{address}")
+
+    async def check_registration(self, address: str, now: datetime) -> None:
+        stamp = now.timestamp()
+        hour = int(stamp // 3600)
+        count = await self._incr(f"rl:register:{address}:{hour}", 7200)
+        if count > self.registrations:
+            LIMITED.labels("register").inc()
+            raise RateLimited(
+                math.ceil((hour + 1) * 3600 - stamp),
+                "Too many new accounts from this address; please try again later.",
+            )

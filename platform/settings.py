@@ -124,7 +124,13 @@ class Settings(BaseSettings):
     )
     rate_limit_window_seconds: int = Field(default=60, ge=1, description="The rate-limit window.")
     login_failures_allowed: int = Field(
-        default=5, ge=1, description="Failed logins per account or address before backoff."
+        default=5,
+        ge=1,
+        description="Failed logins of one account from one address before that address waits "
+        "(an address across accounts gets 4x).",
+    )
+    registrations_per_hour: int = Field(
+        default=20, ge=1, description="New accounts one address may register per hour."
     )
     calendly_signing_key: SecretStr | None = Field(
         default=None, description="Calendly webhook signing key; unset: Calendly disabled."
@@ -142,6 +148,27 @@ class Settings(BaseSettings):
         default=15, ge=1, le=24 * 60, description="How long a Book now link stays valid."
     )
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the reverse proxies in front of the "
+        "API: only their X-Forwarded-For / X-Forwarded-Proto are believed. Empty: none (the "
+        "peer's address is the client's).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="A bearer token that lets Prometheus read /metrics."
+    )
+    metrics_allow: str = Field(
+        default="127.0.0.1,::1",
+        description="Comma-separated addresses or networks that may read /metrics without the "
+        "token (empty: none).",
+    )
+    read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long a client may take to send a whole request (headers and body) "
+        "after connecting or starting it; slower connections are closed.",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -149,6 +176,30 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _token_or_nothing(cls, value: object) -> object:
+        # compose passes an unset variable as "": that must not become an empty token.
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw in ("", None):
+            return None
+        if isinstance(raw, str) and len(raw) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        networks = []
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(f"'{entry}' is not an IP address or network") from None
+        return ",".join(networks)
 
     @field_validator("mongo_url")
     @classmethod

@@ -1,15 +1,31 @@
+"""Accounts: users, roles, passwords and login sessions."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from holdfast.accounts import service
-from holdfast.accounts.schemas import LoginIn, LoginOut, RegisterIn, UserOut
-from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser
+from holdfast.accounts import service, sessions
+from holdfast.accounts.schemas import LoginIn, LoginOut, PasswordChangeIn, RegisterIn, UserOut
+from holdfast.context import Context
+from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser, peek_caller
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from holdfast.web.ratelimit import client_address
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody
+
+
+def _session_cookie(ctx: Context, token: str) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.public_url.startswith("https://"),
+        max_age=ctx.settings.session_hours * 3600,
+        path="/",
+    )
 
 
 class AccountController(Controller):
@@ -17,7 +33,9 @@ class AccountController(Controller):
     tags = ["accounts"]
 
     @post("/auth/register", status_code=201)
-    async def register(self, data: JSONBody[RegisterIn], ctx: Ctx) -> UserOut:
+    async def register(
+        self, data: JSONBody[RegisterIn], ctx: Ctx, request: Request[Any, Any, Any]
+    ) -> UserOut:
         user = await service.register(
             ctx,
             email=data.email,
@@ -25,6 +43,7 @@ class AccountController(Controller):
             name=data.name,
             timezone=data.timezone,
             phone=data.phone,
+            client_address=client_address(request.scope),
         )
         return UserOut.of(user)
 
@@ -32,23 +51,19 @@ class AccountController(Controller):
     async def login(
         self, data: JSONBody[LoginIn], ctx: Ctx, request: Request[Any, Any, Any]
     ) -> Response[LoginOut]:
-        address = request.client.host if request.client else "unknown"
         token, user = await service.log_in(
-            ctx, email=data.email, password=data.password, address=address
+            ctx, email=data.email, password=data.password, address=client_address(request.scope)
         )
-        cookie = Cookie(
-            key=SESSION_COOKIE,
-            value=token,
-            httponly=True,
-            samesite="lax",
-            secure=ctx.settings.public_url.startswith("https://"),
-            max_age=ctx.settings.session_hours * 3600,
-            path="/",
+        return Response(
+            LoginOut(token=token, user=UserOut.of(user)), cookies=[_session_cookie(ctx, token)]
         )
-        return Response(LoginOut(token=token, user=UserOut.of(user)), cookies=[cookie])
 
     @post("/auth/logout", status_code=200)
-    async def logout(self) -> Response[dict[str, str]]:
+    async def logout(self, ctx: Ctx, request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+        """Ends this session: its token, wherever it was copied, stops working."""
+        caller = peek_caller(request.scope, ctx)
+        if caller is not None:
+            await sessions.end_session(ctx, caller)
         return Response(
             {"status": "logged_out"},
             cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
@@ -57,6 +72,26 @@ class AccountController(Controller):
     @get("/me")
     async def me(self, user: CurrentUser) -> UserOut:
         return UserOut.of(user)
+
+    @post("/me/password", status_code=200)
+    async def change_password(
+        self,
+        data: JSONBody[PasswordChangeIn],
+        ctx: Ctx,
+        user: CurrentUser,
+        request: Request[Any, Any, Any],
+    ) -> Response[LoginOut]:
+        """Every other session ends; this one goes on with the token returned (and cookie)."""
+        token, changed = await service.change_password(
+            ctx,
+            user=user,
+            current=data.current_password,
+            new=data.new_password,
+            address=client_address(request.scope),
+        )
+        return Response(
+            LoginOut(token=token, user=UserOut.of(changed)), cookies=[_session_cookie(ctx, token)]
+        )
 
     @get("/admin/users", response_headers=PAGE_HEADERS)
     async def find_users(

@@ -18,6 +18,11 @@ class LoginIn(Input):
     password: str = Field(min_length=1, max_length=256)
 
 
+class PasswordChangeIn(Input):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class UserOut(BaseModel):
     id: str
     email: str

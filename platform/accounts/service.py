@@ -1,40 +1,28 @@
-"""Registering, logging in and finding users."""
+"""Registering, logging in, changing a password and finding users."""
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
+from typing import Any
 
-from beanie import PydanticObjectId
+from holdfast.accounts.credentials import (
+    check_name,
+    check_new_password,
+    email_key,
+    normalise_email,
+)
 from holdfast.accounts.models import Role, User
-from holdfast.accounts.passwords import hash_password, verify_password
-from holdfast.accounts.tokens import issue_session_token
+from holdfast.accounts.sessions import SessionEnded, session_token
 from holdfast.clock import zone
 from holdfast.context import Context
-from holdfast.errors import DomainError, ErrorKind, Invalid, Unauthorized
+from holdfast.errors import DomainError, ErrorKind, Forbidden, Unauthorized
 from holdfast.events import Event
 from holdfast.paging import Page, PageRequest, Segment, read_page
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class EmailTaken(DomainError):
     kind, code = ErrorKind.CONFLICT, "email_taken"
-
-
-def email_key(email: str) -> str:
-    return email.strip().lower()
-
-
-def _check_new_account(email: str, password: str, name: str, timezone: str) -> None:
-    if not _EMAIL.match(email) or len(email) > 254:
-        raise Invalid(f"'{email}' is not an email address.", code="invalid_email")
-    if not 8 <= len(password) <= 256:
-        raise Invalid("The password must be between 8 and 256 characters.", code="weak_password")
-    if not name.strip():
-        raise Invalid("Please give a name.", code="invalid_name")
-    zone(timezone)
 
 
 async def register(
@@ -46,60 +34,88 @@ async def register(
     timezone: str,
     role: Role = "client",
     phone: str | None = None,
+    client_address: str | None = None,
 ) -> User:
-    _check_new_account(email, password, name, timezone)
+    """A new account; `client_address`, when the request came over HTTP, is held to the
+    registrations-per-hour limit (checked once the input is valid, before the argon2 work)."""
+    address = normalise_email(email)
+    name = check_name(name)
+    check_new_password(password, email=address, name=name)
+    zone(timezone)
     await ctx.indexes.require(
         "users.email_unique", refusing="Registration", because="email addresses stay unique"
     )
+    if client_address is not None:
+        await ctx.limiter.check_registration(client_address, ctx.now())
     user = User(
-        email=email.strip(),
-        email_key=email_key(email),
-        name=name.strip(),
+        email=address,
+        email_key=address.lower(),
+        name=name,
         timezone=timezone,
         phone=phone,
         role=role,
-        password_hash=await hash_password(password),
+        password_hash=await ctx.passwords.hash(password),
         created_at=ctx.now(),
     )
     try:
         await user.insert()
     except DuplicateKeyError:
-        raise EmailTaken(f"An account for {email.strip()} already exists; please log in.") from None
+        raise EmailTaken(f"An account for {address} already exists; please log in.") from None
     await ctx.events.publish(Event("user-updated", {"user_id": str(user.id)}))
     return user
 
 
 async def log_in(ctx: Context, *, email: str, password: str, address: str) -> tuple[str, User]:
-    """Brute force slows down quickly: see `holdfast.web.ratelimit`."""
+    """Brute force slows down quickly: see `holdfast.ratelimits`."""
     account = email_key(email)
     await ctx.limiter.check_login(account, address, ctx.now())
     user = await User.find_one(User.email_key == account)
-    if user is None or not await verify_password(user.password_hash, password):
+    # An unknown email costs the same argon2 work as a wrong password: timing tells nothing.
+    matched = await ctx.passwords.verify(user.password_hash if user else None, password)
+    if user is None or not matched:
         await ctx.limiter.login_failed(account, address, ctx.now())
         raise Unauthorized("The email or password is not right.", code="invalid_credentials")
-    await ctx.limiter.login_succeeded(account)
+    await ctx.limiter.login_succeeded(account, address)
     return session_token(ctx, user), user
 
 
-def session_token(ctx: Context, user: User) -> str:
-    return issue_session_token(
-        user_id=str(user.id),
-        secret=ctx.settings.secret_key.get_secret_value(),
-        now=ctx.now(),
-        lifetime=timedelta(hours=ctx.settings.session_hours),
-        role=user.role,
+async def change_password(
+    ctx: Context, *, user: User, current: str, new: str, address: str
+) -> tuple[str, User]:
+    """Set a new password and end every session of the account; a token for a new session
+    (the caller's) comes back. Guessing `current` is throttled like a login."""
+    account = user.email_key
+    await ctx.limiter.check_login(account, address, ctx.now())
+    if not await ctx.passwords.verify(user.password_hash, current):
+        await ctx.limiter.login_failed(account, address, ctx.now())
+        raise Forbidden("The current password is not right.", code="wrong_password")
+    check_new_password(new, email=user.email, name=user.name)
+    changed = await _end_all_sessions(
+        ctx, user, {"password_hash": await ctx.passwords.hash(new)}, same_hash=True
     )
+    if changed is None:  # another change won the race: this session ended with it
+        raise SessionEnded("Your password was changed elsewhere; please log in again.")
+    return session_token(ctx, changed), changed
 
 
-async def token_user(user_id: str) -> User:
-    """The account a valid token names (one plain read: this runs on every request)."""
-    found = None
-    if PydanticObjectId.is_valid(user_id):
-        found = await User.get_pymongo_collection().find_one({"_id": PydanticObjectId(user_id)})
+async def _end_all_sessions(
+    ctx: Context, user: User, changes: dict[str, Any], *, same_hash: bool = False
+) -> User | None:
+    """Apply `changes` and end every session of the account in one update; the user after it,
+    or None when `same_hash` asked for the password to be unchanged meanwhile and it was not."""
+    condition: dict[str, Any] = {"_id": user.id}
+    if same_hash:
+        condition["password_hash"] = user.password_hash
+    found = await User.get_pymongo_collection().find_one_and_update(
+        condition,
+        {"$set": {**changes, "revoked_sessions": []}, "$inc": {"session_version": 1}},
+        return_document=ReturnDocument.AFTER,
+    )
     if found is None:
-        raise Unauthorized("Your account no longer exists; please register again.")
-    user: User = User.model_validate(found)
-    return user
+        return None
+    await ctx.events.publish(Event("user-updated", {"user_id": str(user.id)}))
+    changed: User = User.model_validate(found)
+    return changed
 
 
 async def find_users(page: PageRequest, *, email: str | None) -> Page[User]:
@@ -110,15 +126,14 @@ async def find_users(page: PageRequest, *, email: str | None) -> Page[User]:
 
 
 async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> tuple[User, bool]:
-    """Create an admin, or make an existing account admin with this password. True if created."""
+    """Create an admin, or make an existing account admin with this password (which ends its
+    sessions: their tokens carry the old password and role). True if created."""
     existing = await User.find_one(User.email_key == email_key(email))
     if existing is None:
         return await register(
             ctx, email=email, password=password, name="Admin", timezone="UTC", role="admin"
         ), True
-    _check_new_account(email, password, existing.name, existing.timezone)
-    existing.role = "admin"
-    existing.password_hash = await hash_password(password)
-    await existing.save()
-    await ctx.events.publish(Event("user-updated", {"user_id": str(existing.id)}))
-    return existing, False
+    check_new_password(password, email=existing.email, name=existing.name)
+    changes = {"role": "admin", "password_hash": await ctx.passwords.hash(password)}
+    reset = await _end_all_sessions(ctx, existing, changes)
+    return reset or existing, False

@@ -1,16 +1,18 @@
 """Serving GET responses from the cache Redis, as `cache_rules.yaml` says.
 
-Only successful responses without Set-Cookie are stored. Per-user rules key by the user a
-valid token names; without one the request goes straight through. Any trouble with the cache
+Only successful responses without Set-Cookie are stored. Per-user rules are served only to an
+account that still holds the token's session (read from MongoDB, as for any authenticated
+request: a logged-out, demoted or deleted account never gets a cached answer), keyed by the
+account, its role and its session version; without one the request goes straight through to
+the handler, which answers 401. Any trouble with the cache
 Redis means the request is served from MongoDB as if there were no cache.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-from holdfast.accounts.tokens import Caller
 from holdfast.cache.rules import CacheRule, rule_for
 from holdfast.cache.store import (
     CACHE_EVENTS,
@@ -22,22 +24,35 @@ from holdfast.cache.store import (
     cached_from,
 )
 from holdfast.context import Context
-from holdfast.web.auth import peek_caller
+from holdfast.web.auth import scope_user
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
+class Viewer(NamedTuple):
+    """Who a per-user entry belongs to: the account as MongoDB has it right now."""
+
+    user_id: str
+    role: str
+    session_version: int
+
+
+async def plan(ctx: Context, rule: CacheRule, scope: Scope) -> Lookup | None:
     """The cache key and counters for this request, or None if it must bypass the cache."""
-    caller = peek_caller(scope, ctx) if rule.per_user else None
+    viewer = None
+    if rule.per_user:
+        who = await scope_user(scope, ctx)
+        if who is None:
+            return None  # the handler answers 401; nothing to cache
+        viewer = Viewer(str(who.id), who.role, who.session_version)
     query = scope.get("query_string", b"").decode("latin-1")
-    return request_lookup(rule, str(scope["path"]), query, caller)
+    return request_lookup(rule, str(scope["path"]), query, viewer)
 
 
 def request_lookup(
-    rule: CacheRule, path: str, query: str, caller: Caller | None = None
+    rule: CacheRule, path: str, query: str, viewer: Viewer | None = None
 ) -> Lookup | None:
-    """The key and counters of a GET of `path?query` by `caller` under `rule`, or None if an
+    """The key and counters of a GET of `path?query` by `viewer` under `rule`, or None if an
     unlisted query parameter makes it bypass the cache. The one place the key is made: the
     benchmarks call it too, so a change of format cannot leave them behind."""
     params = parse_qsl(query, keep_blank_values=True)
@@ -47,12 +62,16 @@ def request_lookup(
     material = [rule.name, path, *sorted(f"{k}={v}" for k, v in params)]
     scope_value = dict(params).get(rule.scope) if rule.scope else None
     if rule.per_user:
-        if caller is None:
+        if viewer is None:
             return None  # the handler answers 401; nothing to cache
-        material.append(f"user={caller.user_id}")
+        material += [
+            f"user={viewer.user_id}",
+            f"role={viewer.role}",
+            f"sessions={viewer.session_version}",
+        ]
         if rule.scope == "user_id":
             # An admin's list covers everyone.
-            scope_value = None if caller.role == "admin" else caller.user_id
+            scope_value = None if viewer.role == "admin" else viewer.user_id
     return ResponseCache.lookup_for(rule, material, scope_value)
 
 
@@ -65,7 +84,7 @@ class ResponseCacheMiddleware(ASGIMiddleware):
         rule = (
             rule_for(cache.rules, scope["path"]) if cache and scope.get("method") == "GET" else None
         )
-        lookup = plan(ctx, rule, scope) if ctx and rule else None
+        lookup = await plan(ctx, rule, scope) if ctx and rule else None
         if cache is None or rule is None or lookup is None:
             await next_app(scope, receive, send)
             return

@@ -20,6 +20,7 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
+from holdfast.web.apidocs import ApiDocsPage
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
 from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
@@ -27,11 +28,12 @@ from holdfast.web.metrics import RequestMetrics
 from holdfast.web.pages import PageController
 from holdfast.web.paging import provide_page
 from holdfast.web.ratelimit import RateLimitMiddleware
+from holdfast.web.security import CrossSiteRefusal, SecurityHeaders
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -52,6 +54,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             indexes.cancel()
             await close_context(ctx)
 
+    docs = ApiDocsPage(path="/swagger", spec_url="/schema/openapi.json")
     return Litestar(
         route_handlers=[
             AccountController,
@@ -75,7 +78,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
-        middleware=[RequestMetrics(), RateLimitMiddleware(), ResponseCacheMiddleware()],
+        middleware=[
+            RequestMetrics(),
+            CrossSiteRefusal(settings),
+            RateLimitMiddleware(),
+            ResponseCacheMiddleware(),
+        ],
+        before_send=[
+            SecurityHeaders(settings, docs_path="/schema/swagger", docs_assets=docs.asset_urls)
+        ],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Holdfast",
@@ -83,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             path="/schema",
             render_plugins=[
                 JsonRenderPlugin(path=["/", "/openapi.json"]),
-                SwaggerRenderPlugin(path="/swagger"),
+                docs,
             ],
         ),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),

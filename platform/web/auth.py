@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from holdfast.accounts.models import User
-from holdfast.accounts.service import token_user
+from holdfast.accounts.sessions import token_user
 from holdfast.accounts.tokens import Caller, read_session_token
 from holdfast.context import Context
 from holdfast.errors import Forbidden, Unauthorized
@@ -69,9 +69,39 @@ def request_caller(request: Request[Any, Any, Any], ctx: Context) -> Caller:
     return verdict
 
 
+async def _user_verdict(scope: Scope, ctx: Context) -> User | Unauthorized | None:
+    """The account behind the request's token, read once per request (the cache middleware
+    and the handler's dependency both ask): the user, why the token is refused, or None."""
+    state = scope.setdefault("state", {})
+    if "holdfast_user" not in state:
+        verdict: User | Unauthorized | None = None
+        caller = _token_verdict(scope, ctx)
+        if isinstance(caller, Unauthorized):
+            verdict = caller
+        elif caller is not None:
+            try:
+                verdict = await token_user(caller)
+            except Unauthorized as refused:
+                verdict = refused
+        state["holdfast_user"] = verdict
+    found: User | Unauthorized | None = state["holdfast_user"]
+    return found
+
+
+async def scope_user(scope: Scope, ctx: Context) -> User | None:
+    """The account a valid token names and that still holds its session, else None."""
+    verdict = await _user_verdict(scope, ctx)
+    return verdict if isinstance(verdict, User) else None
+
+
 async def provide_user(request: Request[Any, Any, Any], ctx: NamedDependency[Context]) -> User:
     """The account behind the token: authorisation always reads it from MongoDB."""
-    return await token_user(request_caller(request, ctx).user_id)
+    verdict = await _user_verdict(request.scope, ctx)
+    if verdict is None:
+        raise Unauthorized("Please log in first.", code="login_required")
+    if isinstance(verdict, Unauthorized):
+        raise verdict
+    return verdict
 
 
 async def provide_admin(user: NamedDependency[User]) -> User:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -84,6 +85,10 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         detail = f"The request body is not valid JSON ({exc.detail})."
         return _json(400, {"error": "malformed_json", "detail": detail})
     status = exc.status_code
+    if status >= 500 and exc.detail == "client disconnected prematurely":
+        # The client left (or was cut off for being too slow): nobody to answer, nothing wrong.
+        log.info("http.client_gone")
+        return _json(400, {"error": "client_gone", "detail": "The client went away."})
     if status >= 500:
         log.error("http.error", status=status, detail=exc.detail)
         return _json(status, {"error": "internal", "detail": "Something went wrong on our side."})
@@ -106,3 +111,19 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     HTTPException: on_http_error,
     Exception: on_unexpected,
 }
+
+
+async def send_domain_error(send: Any, exc: DomainError) -> None:
+    """The same answer as `on_domain_error`, sent by a middleware that refuses a request before
+    any handler runs (rate limits, cross-site refusal)."""
+    status, content = render_domain_error(exc)
+    body = json.dumps(content).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    retry_after = exc.extra.get("retry_after")
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

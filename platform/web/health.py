@@ -7,8 +7,8 @@ from typing import Any
 
 from holdfast.jobs.status import promoter_status
 from holdfast.web.auth import Ctx
-from holdfast.web.metrics import refresh_job_gauges
-from litestar import Controller, Response, get
+from holdfast.web.metrics import refresh_job_gauges, require_scraper
+from litestar import Controller, Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
@@ -54,6 +54,7 @@ class HealthController(Controller):
         return Response(body, status_code=200 if body["mongo"] == "ok" else 503)
 
     @get("/metrics", media_type=CONTENT_TYPE_LATEST)
-    async def metrics(self, ctx: Ctx) -> bytes:
+    async def metrics(self, ctx: Ctx, request: Request[Any, Any, Any]) -> bytes:
+        require_scraper(request.scope, ctx.settings)
         await refresh_job_gauges(ctx)
         return generate_latest()

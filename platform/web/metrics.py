@@ -1,14 +1,21 @@
-"""Request metrics for Prometheus: count and latency by route template and status."""
+"""Request metrics for Prometheus: count and latency by route template and status; and who
+may read them."""
 
 from __future__ import annotations
 
+import functools
+import hmac
+import ipaddress
 import time
 from datetime import timedelta
 from typing import Any
 
 from holdfast.context import Context
+from holdfast.errors import Forbidden
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.status import backlog_counts
+from holdfast.settings import Settings
+from holdfast.web.ratelimit import client_address
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
@@ -27,6 +34,48 @@ JOBS = Gauge("holdfast_jobs", "The durable job backlog", ["measure"])
 PROMOTED = Gauge(
     "holdfast_jobs_promoted_total", "Jobs handed to the queue, per promoter", ["promoter"]
 )
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(allowed: str) -> tuple[Network, ...]:
+    return tuple(
+        ipaddress.ip_network(entry.strip(), strict=False) for entry in allowed.split(",") if entry
+    )
+
+
+def _from_allowed_address(scope: Scope, settings: Settings) -> bool:
+    headers = {name.lower() for name, _ in scope.get("headers", [])}
+    if not settings.trusted_proxies and headers & {b"x-forwarded-for", b"forwarded"}:
+        # A proxy on this host forwarded it: the peer looks local but the client is not.
+        return False
+    try:
+        address = ipaddress.ip_address(client_address(scope))
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(settings.metrics_allow))
+
+
+def _bears_token(scope: Scope, settings: Settings) -> bool:
+    if settings.metrics_token is None or not settings.metrics_token.get_secret_value():
+        return False
+    headers = dict(scope.get("headers", []))
+    given = headers.get(b"authorization", b"").decode("latin-1")
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}"
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def require_scraper(scope: Scope, settings: Settings) -> None:
+    """/metrics shows process names, login counts and the backlog: Prometheus only, by its
+    token (`HOLDFAST_METRICS_TOKEN`) or from an allowed address (`HOLDFAST_METRICS_ALLOW`)."""
+    if not (_bears_token(scope, settings) or _from_allowed_address(scope, settings)):
+        raise Forbidden(
+            "Metrics are for the monitoring system: send its bearer token "
+            "(HOLDFAST_METRICS_TOKEN) or scrape from an address in HOLDFAST_METRICS_ALLOW.",
+            code="metrics_forbidden",
+        )
 
 
 async def refresh_job_gauges(ctx: Context) -> None:

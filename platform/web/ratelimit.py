@@ -1,20 +1,20 @@
 """Applying the rate limits (`holdfast.ratelimits`) to HTTP requests: 429 with Retry-After.
 
-Webhooks are exempt (they are verified instead), and so are health, metrics and static files.
+Webhooks are exempt (they are verified instead), and so are health checks and static files.
+/metrics is not: a scraper's few requests a minute never reach the limit, a token guesser does.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from holdfast.ratelimits import RateLimited
 from holdfast.web.auth import peek_caller
-from holdfast.web.errors import render_domain_error
+from holdfast.web.errors import send_domain_error
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/metrics", "/static/", "/schema")
+EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/static/", "/schema")
 
 
 def client_address(scope: Scope) -> str:
@@ -39,18 +39,6 @@ class RateLimitMiddleware(ASGIMiddleware):
         try:
             await ctx.limiter.check_request(_client(scope, ctx), ctx.now())
         except RateLimited as refused:
-            await _too_many(send, refused)
+            await send_domain_error(send, refused)
             return
         await next_app(scope, receive, send)
-
-
-async def _too_many(send: Send, refused: RateLimited) -> None:
-    status, content = render_domain_error(refused)
-    body = json.dumps(content).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(refused.retry_after).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -68,12 +68,12 @@ def test_dev_seeds_survives_restart_and_refuses_a_second_instance(tmp_path: Path
         assert {p["timezone"] for p in providers} == {"Europe/London", "America/New_York"}
         assert len(httpx.get(f"{url}/api/services").json()) == 3
         state = json.loads((tmp_path / ".holdfast" / "dev.json").read_text())
-        login(url, "admin@holdfast.local", state["admin_password"])  # asserts the 200 itself
+        login(url, "admin@holdfast.example", state["admin_password"])  # asserts the 200 itself
         printed = (tmp_path / "dev.out").read_text()
-        assert url in printed and f"admin@holdfast.local / {state['admin_password']}" in printed
+        assert url in printed and f"admin@holdfast.example / {state['admin_password']}" in printed
         me = register_sync(url, "newcomer@example.com")
         booking = _book_first_slot(url, me)
-        admin = login(url, "admin@holdfast.local", state["admin_password"])
+        admin = login(url, "admin@holdfast.example", state["admin_password"])
         _wait_for_outbox(url, admin, booking["id"])  # the worker runs under dev too
 
         second = subprocess.run(

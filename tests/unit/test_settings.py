@@ -27,6 +27,12 @@ GOOD = {
         ),
         ({"HOLDFAST_MONGO_URL": "http://nope"}, "HOLDFAST_MONGO_URL is not a MongoDB URL"),
         ({"HOLDFAST_MONGO_TIMEOUT_MS": "soon"}, "HOLDFAST_MONGO_TIMEOUT_MS"),
+        (
+            {"HOLDFAST_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
+            "HOLDFAST_TRUSTED_PROXIES 'proxy.local' is not an IP address or network",
+        ),
+        ({"HOLDFAST_METRICS_ALLOW": "10.0.0.0/33"}, "HOLDFAST_METRICS_ALLOW '10.0.0.0/33'"),
+        ({"HOLDFAST_METRICS_TOKEN": "short"}, "HOLDFAST_METRICS_TOKEN must be at least 16"),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -59,3 +65,15 @@ def test_the_cli_says_one_sentence_and_exits_nonzero() -> None:
         timeout=60,
     )
     assert ok.returncode == 0 and "Configuration OK" in ok.stdout
+
+
+def test_address_lists_are_read_as_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOLDFAST_TRUSTED_PROXIES", " 10.0.0.7/8 ,::1,")
+    monkeypatch.setenv("HOLDFAST_METRICS_ALLOW", "")
+    monkeypatch.setenv("HOLDFAST_METRICS_TOKEN", "")  # as compose passes an unset variable
+    settings = load_settings()
+    assert settings.metrics_token is None
+    assert settings.trusted_proxies == "10.0.0.0/8,::1/128"  # as uvicorn expects them
+    assert settings.metrics_allow == ""  # nobody by address: the token only
