@@ -34,7 +34,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from beanie import PydanticObjectId
 from holdfast.accounts.models import User
-from holdfast.accounts.passwords import hash_password
+from holdfast.accounts.passwords import Passwords
 from holdfast.accounts.service import create_or_reset_admin, email_key
 from holdfast.bookings.followups import subject
 from holdfast.bookings.guard import claim_ids
@@ -43,6 +43,7 @@ from holdfast.catalog.models import Provider, Service
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, mongo_url, redis_url, start_mongod, start_redis
+from holdfast.jobs.registry import default_registry
 from holdfast.jobs.service import job_id, new_job
 from holdfast.notifications.compose import BookingFacts, Recipient, message_id, render
 from holdfast.settings import Settings
@@ -235,9 +236,11 @@ async def measure(
     query = {"service_id": found.service, "provider_id": found.providers[0], "from": window}
     read = http_op(load, "GET", "/api/availability", lambda _: {"params": {**query, "days": "14"}})
 
+    registry = default_registry(ctx.settings)
+
     async def promoter_tick(_: int) -> str:
         # A fresh state each time: the tick that also repairs, the most it ever does.
-        await tick(ctx, PromoterState(), datetime.now(UTC))
+        await tick(ctx, PromoterState(), datetime.now(UTC), registry)
         return "ok"
 
     def one_at_a_time(op: Op, total: int) -> Awaitable[Run]:
@@ -281,7 +284,7 @@ async def templates(ctx: Context, found: Clinic, sizes: Sizes) -> Templates:
     """Templates from the product's models, rendered messages from its own composer, and the
     history's client accounts (inserted here, all with one argon2 hash)."""
     now = datetime.now(UTC)
-    password = await hash_password(PASSWORD)
+    password = await Passwords().hash(PASSWORD)
     clients = [
         User(
             id=PydanticObjectId(), email=f"history{i}@bench.example",
