@@ -89,6 +89,9 @@ class IdempotencyRecord(Document):
     id: str  # type: ignore[assignment]
     request_hash: str
     state: Literal["in_progress", "done"]
+    # Which request holds the reservation: after a takeover, the request that lost it may
+    # neither answer for the key nor free it.
+    owner: str | None = None
     status_code: int | None = None
     body: Any = None
     created_at: datetime

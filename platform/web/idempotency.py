@@ -2,13 +2,16 @@
 
 Records live in MongoDB (Redis is never authoritative) for `idempotency_hours`. A record is
 reserved before the work runs, so a concurrent duplicate sees it in flight; a 5xx releases the
-key so the client's retry can succeed.
+key so the client's retry can succeed. Each reservation carries its request's own token, and
+finishing or releasing is conditional on it: a request that stalled past the lease and lost its
+reservation to a retry can neither overwrite the retry's answer nor free its reservation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -38,13 +41,16 @@ def body_fingerprint(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def _reserve(ctx: Context, record_id: str, fingerprint: str) -> IdempotencyRecord | None:
-    """Reserve the key, or return the earlier record that holds it."""
+async def _reserve(
+    ctx: Context, record_id: str, fingerprint: str, owner: str
+) -> IdempotencyRecord | None:
+    """Reserve the key for `owner`, or return the earlier record that holds it."""
     now = ctx.now()
     record = IdempotencyRecord(
         id=record_id,
         request_hash=fingerprint,
         state="in_progress",
+        owner=owner,
         created_at=now,
         expires_at=now + timedelta(hours=ctx.settings.idempotency_hours),
     )
@@ -55,7 +61,7 @@ async def _reserve(ctx: Context, record_id: str, fingerprint: str) -> Idempotenc
         pass
     earlier = await IdempotencyRecord.get(record_id)
     if earlier is None:
-        return await _reserve(ctx, record_id, fingerprint)
+        return await _reserve(ctx, record_id, fingerprint, owner)
     stale = as_utc(earlier.expires_at) <= now or (
         earlier.state == "in_progress" and as_utc(earlier.created_at) <= now - IN_FLIGHT_LEASE
     )
@@ -64,7 +70,7 @@ async def _reserve(ctx: Context, record_id: str, fingerprint: str) -> Idempotenc
             {"_id": record_id, "created_at": earlier.created_at}
         )
         if taken.deleted_count:
-            return await _reserve(ctx, record_id, fingerprint)
+            return await _reserve(ctx, record_id, fingerprint, owner)
     return earlier
 
 
@@ -78,7 +84,8 @@ async def run_once(
         )
     record_id = f"{scope}:{key}"
     fingerprint = body_fingerprint(body)
-    earlier = await _reserve(ctx, record_id, fingerprint)
+    owner = secrets.token_hex(16)
+    earlier = await _reserve(ctx, record_id, fingerprint, owner)
     if earlier is not None:
         if earlier.request_hash != fingerprint:
             raise Invalid(
@@ -93,27 +100,28 @@ async def run_once(
     except DomainError as exc:
         status, content = render_domain_error(exc)
         if status >= 500:
-            await _release(record_id)
+            await _release(record_id, owner)
             raise
-        await _finish(record_id, status, content)
+        await _finish(record_id, owner, status, content)
         raise
     except BaseException:
-        await _release(record_id)
+        await _release(record_id, owner)
         raise
-    await _finish(record_id, status, content)
+    await _finish(record_id, owner, status, content)
     return status, content, False
 
 
-async def _finish(record_id: str, status: int, content: Any) -> None:
+async def _finish(record_id: str, owner: str, status: int, content: Any) -> None:
     await IdempotencyRecord.get_pymongo_collection().update_one(
-        {"_id": record_id}, {"$set": {"state": "done", "status_code": status, "body": content}}
+        {"_id": record_id, "owner": owner, "state": "in_progress"},
+        {"$set": {"state": "done", "status_code": status, "body": content}},
     )
 
 
-async def _release(record_id: str) -> None:
+async def _release(record_id: str, owner: str) -> None:
     try:
         await IdempotencyRecord.get_pymongo_collection().delete_one(
-            {"_id": record_id, "state": "in_progress"}
+            {"_id": record_id, "owner": owner, "state": "in_progress"}
         )
     except Exception:  # the lease expiry frees it if MongoDB is down right now
         pass
