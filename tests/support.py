@@ -182,6 +182,23 @@ def api_process(env: dict[str, str], port: int | None = None) -> Iterator[str]:
             process.kill()
 
 
+@contextmanager
+def holdfast_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`holdfast <args>` (a promoter, a worker) as a real process, stopped by SIGTERM afterwards."""
+    process = subprocess.Popen([*HOLDFAST, *args], env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+                raise AssertionError(f"holdfast {args[0]} ignored SIGTERM for 15 s") from None
+
+
 def create_admin(
     env: dict[str, str], email: str = "admin@example.com", password: str = "admin password"
 ) -> None:

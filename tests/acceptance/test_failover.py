@@ -1,0 +1,369 @@
+"""The primary of a three-member MongoDB replica set dies while clients book.
+
+Two API processes, the promoter and a worker run against the set, as in production. Client
+processes book with an `Idempotency-Key` and send the same request again on a 503, a dropped
+connection or `409 request_in_progress`, against either API process. The primary is SIGKILLed
+mid-load and started again later (it rejoins as a secondary); nothing else is restarted.
+
+Afterwards: every 201 is exactly one booking in MongoDB and every booking was answered 201
+(an acknowledged booking is never lost, a retry never makes a second one), no two bookings
+overlap, each booking holds exactly its claim units and has one confirmation job, which ran,
+and bookings succeeded again after the election and after the old primary rejoined.
+
+The set elects in about two seconds (`FAST_ELECTIONS`); the figures are printed (`-s`) and
+quoted in the README's failover section.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import multiprocessing
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from holdfast.bookings.guard import claim_ids
+from holdfast.embedded import FAST_ELECTIONS, free_port, redis_url, start_redis, start_replica_set
+from pymongo import MongoClient
+
+from tests.conftest import SECRET
+from tests.support import (
+    api_process,
+    create_admin,
+    holdfast_process,
+    login,
+    process_env,
+    register_sync,
+)
+
+CLIENT_PROCESSES = 3
+BOOKERS_PER_PROCESS = 3  # concurrent booking loops in each, each its own user
+PROVIDERS = 3
+DAYS = 5
+PAUSE = 0.15  # seconds between one booker's bookings: steady load, not a flood
+RETRY_EVERY = 0.2
+GIVE_UP_AFTER = 90.0  # seconds one booking may keep retrying before the client gives up
+REQUEST_TIMEOUT = 20.0  # a request still unanswered after this counts as a dropped connection
+RETRYABLE = ("503 database_unavailable", "409 request_in_progress")
+# Refusals may go on this long after the test sees a new primary (it elects in about 2 s).
+RECOVERY_GRACE = 15.0
+# Successful bookings to see before the kill, after the election, and after the rejoin.
+STEP = 25
+
+
+def _outcome(response: httpx.Response) -> str:
+    if response.status_code in (201, 200):
+        return str(response.status_code)
+    try:
+        code = response.json().get("error")
+    except ValueError:
+        code = "not-json"
+    return f"{response.status_code} {code}"
+
+
+async def _book(
+    http: httpx.AsyncClient, urls: list[str], token: str, key: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """One booking to its final answer, sending the same request again while it may succeed."""
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    attempts: list[tuple[float, float, str]] = []  # (sent, seconds, outcome)
+    response: httpx.Response | None = None
+    deadline = time.monotonic() + GIVE_UP_AFTER
+    for n in itertools.count():
+        sent, started = time.time(), time.monotonic()
+        try:
+            # A retry may go to the other API process, as behind a load balancer.
+            response = await http.post(
+                f"{urls[n % len(urls)]}/api/bookings", json=body, headers=headers
+            )
+            outcome = _outcome(response)
+        except httpx.TransportError as exc:
+            response, outcome = None, f"dropped {type(exc).__name__}"
+        attempts.append((sent, time.monotonic() - started, outcome))
+        retry = outcome in RETRYABLE or outcome.startswith("dropped")
+        if not retry or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(RETRY_EVERY)
+    booked = response is not None and response.status_code == 201
+    return {
+        "key": key,
+        "token": token,
+        "body": body,
+        "attempts": attempts,
+        "final": attempts[-1][2],
+        "booking_id": response.json()["id"] if booked and response else None,
+    }
+
+
+def _client(
+    urls: list[str],
+    tokens: list[str],
+    targets: list[dict[str, Any]],
+    seed: int,
+    stop: Any,
+    booked: Any,
+    out: str,
+) -> None:
+    """A client process: one booking loop per user until `stop`; results go to `out`."""
+
+    async def run() -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+
+            async def booker(n: int) -> None:
+                order = list(targets)
+                random.Random(seed * 100 + n).shuffle(order)
+                for i, body in enumerate(order):
+                    if stop.is_set():
+                        return
+                    result = await _book(http, urls, tokens[n], f"c{seed}-{n}-{i}", body)
+                    results.append(result)
+                    if result["booking_id"]:
+                        with booked.get_lock():
+                            booked.value += 1
+                    await asyncio.sleep(PAUSE)
+
+            await asyncio.gather(*(booker(n) for n in range(len(tokens))))
+        return results
+
+    Path(out).write_text(json.dumps(asyncio.run(run())))
+
+
+def _practice(url: str, first_day: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+    """Providers open around the clock and a 30-minute service bookable every 15 minutes, so
+    neighbouring targets overlap and clients compete; one user per booker."""
+    admin = login(url, "admin@example.com", "admin password")
+    rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    providers = []
+    for i in range(PROVIDERS):
+        created = httpx.post(
+            f"{url}/api/admin/providers", json={"name": f"P{i}", "timezone": "UTC"}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+        pid = created.json()["id"]
+        hours = httpx.put(
+            f"{url}/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin
+        )
+        assert hours.status_code == 200, hours.text
+        providers.append(pid)
+    body = {
+        "name": "Half hour",
+        "duration_minutes": 30,
+        "slot_step_minutes": 15,
+        "provider_ids": providers,
+    }
+    service = httpx.post(f"{url}/api/admin/services", json=body, headers=admin)
+    assert service.status_code == 201, service.text
+    targets = [
+        {
+            "service_id": service.json()["id"],
+            "provider_id": provider,
+            "start": (first_day + timedelta(minutes=15 * k)).isoformat(),
+        }
+        for provider in providers
+        for k in range(DAYS * 24 * 4)
+        if k % (24 * 4) != 24 * 4 - 1  # 23:45 would end after the day's hours
+    ]
+    users = CLIENT_PROCESSES * BOOKERS_PER_PROCESS
+    tokens = [
+        register_sync(url, f"booker{i}@example.com")["Authorization"][7:] for i in range(users)
+    ]
+    return targets, tokens
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+def _refused(attempt: list[Any]) -> bool:
+    return attempt[2] in RETRYABLE or str(attempt[2]).startswith("dropped")
+
+
+def _figures(results: list[dict[str, Any]], moments: dict[str, float]) -> dict[str, Any]:
+    """What an operator would have seen, in seconds after the kill."""
+    killed_at = moments["killed"]
+    attempts = [a for r in results for a in r["attempts"]]
+    refused_at = [a[0] + a[1] for a in attempts if _refused(a)]
+    new_bookings_at = [a[0] + a[1] for a in attempts if a[2] == "201" and a[0] >= killed_at]
+    retried = [r["attempts"] for r in results if len(r["attempts"]) > 1]
+
+    def after_kill(instant: float | None) -> float | None:
+        return None if instant is None else round(instant - killed_at, 2)
+
+    return {
+        "requests": len(attempts),
+        "bookings": sum(1 for r in results if r["booking_id"]),
+        "outcomes": dict(Counter(a[2] for a in attempts)),
+        "retried_bookings": len(retried),
+        "new_primary_after_s": after_kill(moments["elected"]),
+        "first_refusal_after_s": after_kill(min(refused_at, default=None)),
+        "last_refusal_after_s": after_kill(max(refused_at, default=None)),
+        "first_new_booking_after_s": after_kill(min(new_bookings_at, default=None)),
+        "old_primary_rejoined_after_s": after_kill(moments["rejoined"]),
+        "slowest_retried_booking_s": round(
+            max((a[-1][0] + a[-1][1] - a[0][0] for a in retried), default=0.0), 2
+        ),
+        "slowest_refusal_s": round(max((a[1] for a in attempts if _refused(a)), default=0.0), 2),
+        "slowest_request_s": round(max(a[1] for a in attempts), 2),
+    }
+
+
+def _overlaps(bookings: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    by_provider: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for booking in bookings:
+        by_provider[booking["provider_id"]].append(booking)
+    found = []
+    for held in by_provider.values():
+        ordered = sorted(held, key=lambda b: b["occupied_start"])
+        found += [
+            (a["_id"], b["_id"])
+            for a, b in itertools.pairwise(ordered)
+            if b["occupied_start"] < a["occupied_end"]
+        ]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_primary_killed_mid_load_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        replica_set = start_replica_set(tmp_path / "rs", settings=FAST_ELECTIONS)
+        stack.callback(replica_set.kill_all)
+        queue = start_redis(tmp_path / "queue", free_port(), persist=False)
+        stack.callback(queue.kill)
+        env = process_env(
+            mongo_url=replica_set.url("failover"),
+            queue_redis_url=redis_url(queue.port),
+            secret_key=SECRET,
+            rate_limit_requests="1000000",
+            promoter_tick_seconds="0.2",
+        )
+        create_admin(env)
+        urls = [stack.enter_context(api_process(env)), stack.enter_context(api_process(env))]
+        promoter = stack.enter_context(holdfast_process(env, "promoter"))
+        worker = stack.enter_context(holdfast_process(env, "worker"))
+        first_day = (datetime.now(UTC) + timedelta(days=2)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        targets, tokens = _practice(urls[0], first_day)
+
+        spawn = multiprocessing.get_context("spawn")
+        stop, booked = spawn.Event(), spawn.Value("i", 0)
+        outputs = [tmp_path / f"client{seed}.json" for seed in range(CLIENT_PROCESSES)]
+        clients = []
+        for seed in range(CLIENT_PROCESSES):
+            mine = tokens[seed * BOOKERS_PER_PROCESS : (seed + 1) * BOOKERS_PER_PROCESS]
+            args = (urls, mine, targets, seed, stop, booked, str(outputs[seed]))
+            client = spawn.Process(target=_client, args=args, daemon=True)
+            client.start()
+            clients.append(client)
+            stack.callback(client.kill)  # a no-op once it has ended
+        stack.callback(stop.set)
+
+        def booked_at_least(count: int) -> Callable[[], bool]:
+            return lambda: booked.value >= count
+
+        _wait(booked_at_least(STEP), 90, f"{STEP} bookings before the kill")
+        old = replica_set.wait_for_primary()
+        killed_at = time.time()
+        replica_set.kill(old)
+        replica_set.wait_for_primary(60)
+        elected_at = time.time()
+        # The API finds the new primary by itself: nothing is restarted or told anything.
+        _wait(booked_at_least(booked.value + STEP), 90, f"{STEP} bookings after the election")
+        replica_set.restart(old)
+        rejoined_at = time.time()
+        assert replica_set.role(old) == "secondary"
+        _wait(booked_at_least(booked.value + STEP), 90, f"{STEP} bookings after the rejoin")
+        stop.set()
+        for client in clients:
+            client.join(GIVE_UP_AFTER + REQUEST_TIMEOUT + 30)
+            assert client.exitcode == 0, f"a client process ended with {client.exitcode}"
+        results = [r for out in outputs for r in json.loads(out.read_text())]
+        moments = {"killed": killed_at, "elected": elected_at, "rejoined": rejoined_at}
+        figures = _figures(results, moments)
+        print(f"\nfailover figures: {json.dumps(figures)}")
+
+        # Every request got an answer a client can act on: never a 500, never given up.
+        finals = Counter(r["final"] for r in results)
+        assert set(finals) <= {"201", "409 slot_taken"}, (finals, figures)
+        seen = {a[2] for r in results for a in r["attempts"]}
+        assert seen <= {"201", "409 slot_taken", *RETRYABLE}, (seen, figures)
+        assert any(a[0] >= rejoined_at for r in results for a in r["attempts"] if a[2] == "201")
+        # Refusals end soon after a primary is back: a retry is not kept waiting for the
+        # reservation its refused attempt left behind (that lease is 30 s).
+        last_refusal = max(a[0] + a[1] for r in results for a in r["attempts"] if _refused(a))
+        assert last_refusal < elected_at + RECOVERY_GRACE, figures
+
+        # A retried key answers the same booking again; pick the ones that needed retries.
+        retried = [r for r in results if r["booking_id"] and len(r["attempts"]) > 1]
+        for result in (retried + [r for r in results if r["booking_id"]])[:40]:
+            again = httpx.post(
+                f"{urls[1]}/api/bookings",
+                json=result["body"],
+                headers={
+                    "Authorization": f"Bearer {result['token']}",
+                    "Idempotency-Key": result["key"],
+                },
+                timeout=REQUEST_TIMEOUT,
+            )
+            assert again.status_code == 201, again.text
+            assert again.json()["id"] == result["booking_id"], result
+            assert again.headers.get("Idempotent-Replayed") == "true"
+
+        answered = {r["booking_id"]: r["key"] for r in results if r["booking_id"]}
+        mongo: MongoClient[dict[str, Any]]
+        with MongoClient(replica_set.url("failover"), tz_aware=True) as mongo:
+            db = mongo.get_database()
+            bookings = list(db.bookings.find())
+            claims = list(db.slot_claims.find())
+
+            # Every 201 exists exactly once, and every booking is one that was answered 201.
+            stored = Counter(str(b["_id"]) for b in bookings)
+            assert set(stored) == set(answered), (
+                f"answered 201 but missing: {sorted(set(answered) - set(stored))}; "
+                f"stored but never answered 201: {sorted(set(stored) - set(answered))}"
+            )
+            assert len(bookings) == len(answered) == len(results) - finals["409 slot_taken"]
+            for booking in bookings:
+                assert booking["request_key"].endswith(f":{answered[str(booking['_id'])]}")
+            assert all(b["status"] == "confirmed" for b in bookings)
+
+            # No two overlap, and each holds exactly its own claim units, no one else's.
+            assert _overlaps(bookings) == []
+            expected = {
+                unit: b["_id"]
+                for b in bookings
+                for unit in claim_ids(str(b["provider_id"]), b["occupied_start"], b["occupied_end"])
+            }
+            assert {c["_id"]: c["booking_id"] for c in claims} == expected
+            assert len(claims) == len(expected)
+
+            # Each booking's confirmation job exists once, and the worker ran every one.
+            def confirmations() -> list[dict[str, Any]]:
+                return list(db.jobs.find({"kind": "notify.confirmation"}))
+
+            jobs = Counter(j["subject"] for j in confirmations())
+            assert jobs == Counter(f"booking:{b}" for b in answered)
+            _wait(
+                lambda: all(j["state"] == "succeeded" for j in confirmations()),
+                120,
+                "every confirmation job succeeding after the election",
+            )
+
+        # The processes rode out the election: all still running, all ready.
+        assert promoter.poll() is None and worker.poll() is None
+        for url in urls:
+            assert httpx.get(f"{url}/health/ready", timeout=10).status_code == 200
