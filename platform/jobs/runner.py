@@ -7,15 +7,18 @@ the queue Redis may lose everything at any moment, the backlog may not.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
+from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Registry
 from pymongo import ReturnDocument
+from pymongo.errors import ConnectionFailure
 
 log = structlog.get_logger(__name__)
 Outcome = Literal["succeeded", "retry_wait", "dead", "skipped"]
@@ -47,11 +50,27 @@ async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
 
 
 async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
-    # Conditional on this attempt: a worker that lost its lease must not overwrite a newer one.
-    await Job.get_pymongo_collection().update_one(
-        {"_id": job.id, "state": "running", "attempts": job.attempts},
-        {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}},
-    )
+    """Record this attempt's outcome, while the lease is still ours.
+
+    MongoDB may be out of reach for a moment (an election, often the very reason the job
+    failed): giving up would leave the job `running` until its lease ran out, as if this worker
+    had died, so the write is tried again until it lands or the lease is over."""
+    patience = (as_utc(job.lease_until or now) - now).total_seconds()
+    deadline, delay = time.monotonic() + patience, 0.1
+    while True:
+        try:
+            # Conditional on this attempt: a worker that lost its lease must not overwrite a
+            # newer one.
+            await Job.get_pymongo_collection().update_one(
+                {"_id": job.id, "state": "running", "attempts": job.attempts},
+                {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}},
+            )
+            return
+        except ConnectionFailure:
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:

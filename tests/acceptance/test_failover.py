@@ -23,7 +23,7 @@ import multiprocessing
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,10 +32,22 @@ from typing import Any
 import httpx
 import pytest
 from holdfast.bookings.guard import claim_ids
-from holdfast.embedded import FAST_ELECTIONS, free_port, redis_url, start_redis, start_replica_set
+from holdfast.context import close_context, open_context
+from holdfast.embedded import (
+    FAST_ELECTIONS,
+    ReplicaSet,
+    free_port,
+    redis_url,
+    start_redis,
+    start_replica_set,
+)
+from holdfast.jobs.models import Job
+from holdfast.jobs.registry import JobKind, Registry
+from holdfast.jobs.runner import run_job
+from holdfast.settings import Settings
 from pymongo import MongoClient
 
-from tests.conftest import SECRET
+from tests.conftest import SECRET, Services
 from tests.support import (
     api_process,
     create_admin,
@@ -56,8 +68,17 @@ REQUEST_TIMEOUT = 20.0  # a request still unanswered after this counts as a drop
 RETRYABLE = ("503 database_unavailable", "409 request_in_progress")
 # Refusals may go on this long after the test sees a new primary (it elects in about 2 s).
 RECOVERY_GRACE = 15.0
+# The worker's lease on a job is its timeout (60 s here, the default) plus 5 s.
+CONFIRMATION_GRACE = timedelta(seconds=40)
 # Successful bookings to see before the kill, after the election, and after the rejoin.
 STEP = 25
+
+
+@pytest.fixture
+def replica_set(tmp_path: Path) -> Iterator[ReplicaSet]:
+    members = start_replica_set(tmp_path / "rs", settings=FAST_ELECTIONS)
+    yield members
+    members.kill_all()
 
 
 def _outcome(response: httpx.Response) -> str:
@@ -237,10 +258,10 @@ def _overlaps(bookings: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_primary_killed_mid_load_loses_and_doubles_nothing(tmp_path: Path) -> None:
+def test_primary_killed_mid_load_loses_and_doubles_nothing(
+    replica_set: ReplicaSet, tmp_path: Path
+) -> None:
     with ExitStack() as stack:
-        replica_set = start_replica_set(tmp_path / "rs", settings=FAST_ELECTIONS)
-        stack.callback(replica_set.kill_all)
         queue = start_redis(tmp_path / "queue", free_port(), persist=False)
         stack.callback(queue.kill)
         env = process_env(
@@ -249,6 +270,7 @@ def test_primary_killed_mid_load_loses_and_doubles_nothing(tmp_path: Path) -> No
             secret_key=SECRET,
             rate_limit_requests="1000000",
             promoter_tick_seconds="0.2",
+            job_timeout_seconds="60",
         )
         create_admin(env)
         urls = [stack.enter_context(api_process(env)), stack.enter_context(api_process(env))]
@@ -362,8 +384,58 @@ def test_primary_killed_mid_load_loses_and_doubles_nothing(tmp_path: Path) -> No
                 120,
                 "every confirmation job succeeding after the election",
             )
+            # A confirmation the election interrupted is retried after its backoff (seconds),
+            # not left `running` until its worker's lease runs out (the job timeout + 5 s).
+            late = [
+                (j["_id"], round((j["finished_at"] - j["created_at"]).total_seconds(), 1))
+                for j in confirmations()
+                if j["finished_at"] - j["created_at"] > CONFIRMATION_GRACE
+            ]
+            assert late == [], late
 
         # The processes rode out the election: all still running, all ready.
         assert promoter.poll() is None and worker.poll() is None
         for url in urls:
             assert httpx.get(f"{url}/health/ready", timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_a_job_the_election_interrupts_is_retried_not_stranded(
+    replica_set: ReplicaSet, services: Services
+) -> None:
+    """The primary dies while a worker runs a job: the job's failure is recorded on the new
+    primary (retry after its backoff) instead of the job staying `running` until the worker's
+    lease on it runs out, as if the worker had died."""
+    settings = Settings(
+        mongo_url=replica_set.url("jobs"),
+        queue_redis_url=redis_url(services.queue_redis.port),
+        secret_key=SECRET,  # type: ignore[arg-type]
+    )
+    ctx = await open_context(settings)
+    try:
+
+        async def handler(_: Any, job: Job) -> None:
+            await asyncio.to_thread(replica_set.kill, replica_set.wait_for_primary())
+            await Job.get(job.id)  # no primary for about two seconds: this fails at once
+
+        registry = Registry()
+        registry.add(JobKind("test.election", handler))
+        now = ctx.now()
+        job = Job(
+            id="test.election:1",
+            kind="test.election",
+            subject="s",
+            run_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        await job.insert()
+        assert await run_job(ctx, job.id, registry) == "retry_wait"
+        stored = await Job.get(job.id)
+        assert stored is not None and stored.state == "retry_wait" and stored.attempts == 1
+        # The failure the handler met: the connection to the dead primary, or no primary yet.
+        lost = ("AutoReconnect", "ServerSelectionTimeoutError", "NotPrimaryError")
+        assert str(stored.last_error).split(":")[0] in lost, stored.last_error
+    finally:
+        await close_context(ctx)
