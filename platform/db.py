@@ -39,7 +39,16 @@ def document_models() -> list[type[Any]]:
 
 
 def connect(settings: Settings) -> Mongo:
-    """A client that fails fast: an unreachable MongoDB surfaces within the timeout as a 503."""
+    """A client that fails fast: an unreachable MongoDB surfaces within the timeout as a 503.
+
+    Every write, the booking transaction's commit included, is acknowledged only once a
+    majority of the replica set has it in its journal, so a booking answered 201 survives the
+    primary's death. MongoDB 5+ defaults to that on most replica sets, but not with an arbiter
+    (PSA: w:1) or a changed cluster-wide default, so it is said here. It also makes an
+    Idempotency-Key retry safe: its reservation is a majority write after the first attempt's
+    commit on the same oplog, so a booking the retry finds is durable, not one a failover
+    could still roll back.
+    """
     timeout = settings.mongo_timeout_ms
     return AsyncMongoClient(
         settings.mongo_url,
@@ -48,6 +57,8 @@ def connect(settings: Settings) -> Mongo:
         socketTimeoutMS=max(timeout * 4, 5_000),
         tz_aware=True,
         retryWrites=True,
+        w="majority",
+        journal=True,
     )
 
 

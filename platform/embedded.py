@@ -263,6 +263,12 @@ class ReplicaSet:
         """SIGKILL, as a crash or a pulled plug: no step-down, no clean shutdown."""
         self.members[index].kill()
 
+    def step_down(self, index: int, seconds: int = 10) -> None:
+        """Ask the primary to hand over, as for maintenance; it stays ineligible for `seconds`."""
+        client: MongoClient[dict[str, Any]]
+        with MongoClient("127.0.0.1", self.ports[index], directConnection=True) as client:
+            client.admin.command("replSetStepDown", seconds)
+
     def restart(self, index: int, *, timeout: float = 60.0) -> None:
         """Start a stopped member again on its data; returns once it is secondary (or primary)."""
         port = self.ports[index]
