@@ -14,7 +14,7 @@ from holdfast.settings import Settings
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -86,6 +86,28 @@ async def keep_ensuring_indexes(database: Database, ready: asyncio.Event) -> Non
         return
 
 
+# MongoDB's codes for "not now": the node is no longer primary, is shutting down, or was
+# interrupted by a change of primary; or a majority did not acknowledge in time.
+_NO_PRIMARY_CODES = frozenset({64, 91, 189, 10107, 11600, 11602, 13435, 13436})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means MongoDB has no usable primary right now (unreachable, an election, a
+    step-down, a lost majority): a 503 and a retry later, not a bug.
+
+    A write caught waiting for its majority when the primary steps down fails with a
+    write-concern error, not a lost connection, so `ConnectionFailure` alone is not enough.
+    """
+    if isinstance(exc, ConnectionFailure) or (
+        isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+    ):
+        return True
+    if isinstance(exc, BulkWriteError):
+        concerns = exc.details.get("writeConcernErrors") or []
+        return bool(concerns) and all(c.get("code") in _NO_PRIMARY_CODES for c in concerns)
+    return isinstance(exc, OperationFailure) and exc.code in _NO_PRIMARY_CODES
+
+
 async def transact(
     client: Mongo, work: Callable[[Session], Awaitable[T]], *, attempts: int = 30
 ) -> T:
@@ -109,6 +131,10 @@ async def transact(
                 "UnknownTransactionCommitResult"
             )
             if not transient or attempt == attempts - 1:
+                if unavailable(exc):  # e.g. the commit caught by a step-down, every time
+                    raise DatabaseUnavailable(
+                        "The database is unavailable; please try again shortly."
+                    ) from exc
                 raise
             # Jittered backoff spreads writers that collided on the same claim documents.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))

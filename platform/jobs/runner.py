@@ -14,11 +14,12 @@ from typing import Literal
 import structlog
 from holdfast.clock import as_utc
 from holdfast.context import Context
+from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Registry
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import PyMongoError
 
 log = structlog.get_logger(__name__)
 Outcome = Literal["succeeded", "retry_wait", "dead", "skipped"]
@@ -66,8 +67,8 @@ async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
                 {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}},
             )
             return
-        except ConnectionFailure:
-            if time.monotonic() + delay > deadline:
+        except PyMongoError as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
                 raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)

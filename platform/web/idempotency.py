@@ -86,7 +86,13 @@ async def run_once(
     record_id = f"{scope}:{key}"
     fingerprint = body_fingerprint(body)
     owner = secrets.token_hex(16)
-    earlier = await _reserve(ctx, record_id, fingerprint, owner)
+    try:
+        earlier = await _reserve(ctx, record_id, fingerprint, owner)
+    except PyMongoError:
+        # The reservation may be written without being acknowledged (a step-down caught it
+        # waiting for its majority): free it, or the client's retry would wait out the lease.
+        await _release(ctx, record_id, owner)
+        raise
     if earlier is not None:
         if earlier.request_hash != fingerprint:
             raise Invalid(
