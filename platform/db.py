@@ -97,8 +97,9 @@ def unavailable(exc: BaseException) -> bool:
 
     A write caught waiting for its majority when the primary steps down fails with a
     write-concern error, not a lost connection, so `ConnectionFailure` alone is not enough.
+    `DatabaseUnavailable`, which `transact` raises for all of these, counts too.
     """
-    if isinstance(exc, ConnectionFailure) or (
+    if isinstance(exc, ConnectionFailure | DatabaseUnavailable) or (
         isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
     ):
         return True

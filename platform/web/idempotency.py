@@ -20,6 +20,7 @@ from typing import Any
 from holdfast.bookings.models import IdempotencyRecord
 from holdfast.clock import as_utc
 from holdfast.context import Context
+from holdfast.db import unavailable
 from holdfast.errors import DomainError, ErrorKind, Invalid
 from holdfast.web.errors import render_domain_error
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -88,10 +89,10 @@ async def run_once(
     owner = secrets.token_hex(16)
     try:
         earlier = await _reserve(ctx, record_id, fingerprint, owner)
-    except PyMongoError:
+    except PyMongoError as exc:
         # The reservation may be written without being acknowledged (a step-down caught it
         # waiting for its majority): free it, or the client's retry would wait out the lease.
-        await _release(ctx, record_id, owner)
+        await _release(ctx, record_id, owner, at_once=not unavailable(exc))
         raise
     if earlier is not None:
         if earlier.request_hash != fingerprint:
@@ -107,12 +108,12 @@ async def run_once(
     except DomainError as exc:
         status, content = render_domain_error(exc)
         if status >= 500:
-            await _release(ctx, record_id, owner)
+            await _release(ctx, record_id, owner, at_once=not unavailable(exc))
             raise
         await _finish(ctx, record_id, owner, status, content)
         raise
-    except BaseException:
-        await _release(ctx, record_id, owner)
+    except BaseException as exc:
+        await _release(ctx, record_id, owner, at_once=not unavailable(exc))
         raise
     await _finish(ctx, record_id, owner, status, content)
     return status, content, False
@@ -128,23 +129,31 @@ async def _finish(ctx: Context, record_id: str, owner: str, status: int, content
     )
 
 
-async def _release(ctx: Context, record_id: str, owner: str) -> None:
+async def _release(ctx: Context, record_id: str, owner: str, *, at_once: bool) -> None:
     await _settle(
         ctx,
         lambda: IdempotencyRecord.get_pymongo_collection().delete_one(
             {"_id": record_id, "owner": owner, "state": "in_progress"}
         ),
+        at_once=at_once,
     )
 
 
-async def _settle(ctx: Context, write: Callable[[], Awaitable[object]]) -> None:
+async def _settle(
+    ctx: Context, write: Callable[[], Awaitable[object]], *, at_once: bool = True
+) -> None:
     """Record how the request ended: now, or, while MongoDB cannot be reached (often the very
     reason it ended in a 503: an election, an outage), in the background as soon as it can.
-    Until then the client's retry is refused as in progress; left alone, for the whole lease."""
-    try:
-        await write()
-    except PyMongoError:
-        ctx.later(_settle_when_reachable(write))
+    Until then the client's retry is refused as in progress; left alone, for the whole lease.
+    A request that already knows MongoDB is unreachable does not wait to learn it again
+    (`at_once=False`): its 503 goes out at once."""
+    if at_once:
+        try:
+            await write()
+            return
+        except PyMongoError:
+            pass
+    ctx.later(_settle_when_reachable(write))
 
 
 async def _settle_when_reachable(write: Callable[[], Awaitable[object]]) -> None:

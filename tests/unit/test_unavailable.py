@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from holdfast.db import unavailable
+from holdfast.errors import DatabaseUnavailable
 from pymongo.errors import (
     AutoReconnect,
     BulkWriteError,
@@ -33,6 +34,7 @@ STEPPED_DOWN = {"code": 11602, "codeName": "InterruptedDueToReplStateChange", "e
         ),
         WriteConcernError("timed out", 64, {"code": 64, "errmsg": "waiting for replication"}),
         BulkWriteError({"writeErrors": [], "writeConcernErrors": [STEPPED_DOWN]}),
+        DatabaseUnavailable("The database is unavailable; please try again shortly."),
     ],
     ids=repr,
 )
