@@ -17,7 +17,7 @@ from prometheus_client import Gauge
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 log = structlog.get_logger(__name__)
 INDEX_MISSING = Gauge(
@@ -45,7 +45,16 @@ def document_models() -> list[type[Any]]:
 
 
 def connect(settings: Settings) -> Mongo:
-    """A client that fails fast: an unreachable MongoDB surfaces within the timeout as a 503."""
+    """A client that fails fast: an unreachable MongoDB surfaces within the timeout as a 503.
+
+    Every write, the booking transaction's commit included, is acknowledged only once a
+    majority of the replica set has it in its journal, so a booking answered 201 survives the
+    primary's death. MongoDB 5+ defaults to that on most replica sets, but not with an arbiter
+    (PSA: w:1) or a changed cluster-wide default, so it is said here. It also makes an
+    Idempotency-Key retry safe: its reservation is a majority write after the first attempt's
+    commit on the same oplog, so a booking the retry finds is durable, not one a failover
+    could still roll back.
+    """
     timeout = settings.mongo_timeout_ms
     return AsyncMongoClient(
         settings.mongo_url,
@@ -54,6 +63,8 @@ def connect(settings: Settings) -> Mongo:
         socketTimeoutMS=max(timeout * 4, 5_000),
         tz_aware=True,
         retryWrites=True,
+        w="majority",
+        journal=True,
     )
 
 
@@ -210,6 +221,29 @@ async def keep_ensuring_indexes(indexes: Indexes) -> None:
     indexes.ready.set()
 
 
+# MongoDB's codes for "not now": the node is no longer primary, is shutting down, or was
+# interrupted by a change of primary; or a majority did not acknowledge in time.
+_NO_PRIMARY_CODES = frozenset({64, 91, 189, 10107, 11600, 11602, 13435, 13436})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means MongoDB has no usable primary right now (unreachable, an election, a
+    step-down, a lost majority): a 503 and a retry later, not a bug.
+
+    A write caught waiting for its majority when the primary steps down fails with a
+    write-concern error, not a lost connection, so `ConnectionFailure` alone is not enough.
+    `DatabaseUnavailable`, which `transact` raises for all of these, counts too.
+    """
+    if isinstance(exc, ConnectionFailure | DatabaseUnavailable) or (
+        isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+    ):
+        return True
+    if isinstance(exc, BulkWriteError):
+        concerns = exc.details.get("writeConcernErrors") or []
+        return bool(concerns) and all(c.get("code") in _NO_PRIMARY_CODES for c in concerns)
+    return isinstance(exc, OperationFailure) and exc.code in _NO_PRIMARY_CODES
+
+
 async def transact(
     client: Mongo, work: Callable[[Session], Awaitable[T]], *, attempts: int = 30
 ) -> T:
@@ -233,6 +267,10 @@ async def transact(
                 "UnknownTransactionCommitResult"
             )
             if not transient or attempt == attempts - 1:
+                if unavailable(exc):  # e.g. the commit caught by a step-down, every time
+                    raise DatabaseUnavailable(
+                        "The database is unavailable; please try again shortly."
+                    ) from exc
                 raise
             # Jittered backoff spreads writers that collided on the same claim documents.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))

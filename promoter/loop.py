@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 from holdfast.calendly.service import enqueue_received
 from holdfast.context import Context, close_context, open_context
-from holdfast.db import keep_ensuring_indexes
+from holdfast.db import keep_ensuring_indexes, unavailable
 from holdfast.events import Event
 from holdfast.jobs.handoff import promote_due, repair
 from holdfast.jobs.models import Heartbeat
@@ -26,7 +26,7 @@ from holdfast.jobs.periodic import ensure_next
 from holdfast.jobs.registry import Registry, default_registry
 from holdfast.logs import configure_logging
 from holdfast.settings import Settings
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 log = structlog.get_logger("holdfast.promoter")
@@ -95,15 +95,18 @@ async def run(ctx: Context, stop: asyncio.Event) -> None:
             state.queue_ok, state.failures = False, state.failures + 1
             delay = state.retry_delay(period)
             log.warning("promoter.queue_redis_unavailable", error=str(exc)[:200], retry_in_s=delay)
-        except ConnectionFailure as exc:
+        except PyMongoError as exc:
+            if not unavailable(exc):
+                raise
             state.failures += 1
             delay = state.retry_delay(period)
             log.warning("promoter.mongo_unavailable", error=str(exc)[:200], retry_in_s=delay)
         state.ticks += 1
         try:
             await heartbeat(ctx, state, ctx.now())
-        except ConnectionFailure:
-            pass
+        except PyMongoError as exc:
+            if not unavailable(exc):
+                raise
         try:
             await asyncio.wait_for(stop.wait(), delay)
         except TimeoutError:

@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -180,18 +181,45 @@ def wait_for(
 @contextmanager
 def api_process(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """`holdfast api` as a real process; yields its base URL and stops it afterwards."""
-    port = port or free_port()
-    process = subprocess.Popen([*HOLDFAST, "api", "--port", str(port)], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/health/live", process=process)
+    with api_processes(env, 1, port) as [url]:
         yield url
+
+
+@contextmanager
+def api_processes(env: dict[str, str], count: int, port: int | None = None) -> Iterator[list[str]]:
+    """`count` separate `holdfast api` processes, started together; their base URLs."""
+    ports = [port or free_port()] if count == 1 else [free_port() for _ in range(count)]
+    processes = [subprocess.Popen([*HOLDFAST, "api", "--port", str(p)], env=env) for p in ports]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            wait_for(f"{url}/health/live", process=process)
+        yield urls
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextmanager
+def holdfast_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`holdfast <args>` (a promoter, a worker) as a real process, stopped by SIGTERM afterwards."""
+    process = subprocess.Popen([*HOLDFAST, *args], env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+                raise AssertionError(f"holdfast {args[0]} ignored SIGTERM for 15 s") from None
 
 
 def create_admin(
@@ -219,3 +247,54 @@ def register_sync(url: str, email: str, password: str = "correct horse") -> dict
     body = {"email": email, "password": password, "name": "Client", "timezone": "UTC"}
     assert httpx.post(f"{url}/api/auth/register", json=body, timeout=10).status_code == 201
     return login(url, email, password)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+def open_all_hours(
+    url: str, first_day: datetime, *, providers: int, days: int, users: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Providers open around the clock and a 30-minute service bookable every 15 minutes, made
+    as the admin of a running `holdfast api`: the booking bodies for every start over `days`
+    (neighbours overlap, so clients compete) and the tokens of `users` new users."""
+    admin = login(url, "admin@example.com", "admin password")
+    rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    provider_ids = []
+    for i in range(providers):
+        created = httpx.post(
+            f"{url}/api/admin/providers", json={"name": f"P{i}", "timezone": "UTC"}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+        pid = created.json()["id"]
+        hours = httpx.put(
+            f"{url}/api/admin/providers/{pid}/availability", json={"rules": rules}, headers=admin
+        )
+        assert hours.status_code == 200, hours.text
+        provider_ids.append(pid)
+    body = {
+        "name": "Half hour",
+        "duration_minutes": 30,
+        "slot_step_minutes": 15,
+        "provider_ids": provider_ids,
+    }
+    service = httpx.post(f"{url}/api/admin/services", json=body, headers=admin)
+    assert service.status_code == 201, service.text
+    targets = [
+        {
+            "service_id": service.json()["id"],
+            "provider_id": provider,
+            "start": (first_day + timedelta(minutes=15 * k)).isoformat(),
+        }
+        for provider in provider_ids
+        for k in range(days * 24 * 4)
+        if k % (24 * 4) != 24 * 4 - 1  # 23:45 would end after the day's hours
+    ]
+    tokens = [
+        register_sync(url, f"client{i}@example.com")["Authorization"][7:] for i in range(users)
+    ]
+    return targets, tokens

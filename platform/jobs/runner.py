@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import structlog
 from holdfast.clock import as_utc
 from holdfast.context import Context
+from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Registry
@@ -75,10 +77,26 @@ def _held(job: Job) -> dict[str, Any]:
 
 
 async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
-    # Conditional on this claim: a worker that lost its lease must not overwrite a newer one.
-    await Job.get_pymongo_collection().update_one(
-        _held(job), {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}}
-    )
+    """Record this claim's outcome, while the lease is still ours.
+
+    MongoDB may be out of reach for a moment (an election, often the very reason the job
+    failed): giving up would leave the job `running` until its lease ran out, as if this worker
+    had died, so the write is tried again until it lands or the lease is over."""
+    patience = (as_utc(job.lease_until or now) - now).total_seconds()
+    deadline, delay = time.monotonic() + patience, 0.1
+    while True:
+        try:
+            # Conditional on this claim: a worker that lost its lease must not overwrite a
+            # newer one.
+            await Job.get_pymongo_collection().update_one(
+                _held(job), {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}}
+            )
+            return
+        except PyMongoError as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def _keep_lease(ctx: Context, job: Job, lease: timedelta, work: asyncio.Task[Any]) -> bool:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import structlog
+from holdfast.db import unavailable
 from holdfast.errors import DatabaseUnavailable, DomainError, ErrorKind
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException, ValidationException
@@ -97,7 +98,7 @@ def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, ConnectionFailure):
+    if unavailable(exc):  # a step-down or a lost majority, not only a lost connection
         return on_database_down(request, exc)
     if isinstance(exc, RedisError):
         log.warning("redis.unavailable", error=str(exc)[:200])

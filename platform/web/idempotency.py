@@ -9,6 +9,7 @@ reservation to a retry can neither overwrite the retry's answer nor free its res
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -19,9 +20,10 @@ from typing import Any
 from holdfast.bookings.models import IdempotencyRecord
 from holdfast.clock import as_utc
 from holdfast.context import Context
+from holdfast.db import unavailable
 from holdfast.errors import DomainError, ErrorKind, Invalid
 from holdfast.web.errors import render_domain_error
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 # A reservation older than this belongs to a request that died; a retry may take it over.
 IN_FLIGHT_LEASE = timedelta(seconds=30)
@@ -85,7 +87,13 @@ async def run_once(
     record_id = f"{scope}:{key}"
     fingerprint = body_fingerprint(body)
     owner = secrets.token_hex(16)
-    earlier = await _reserve(ctx, record_id, fingerprint, owner)
+    try:
+        earlier = await _reserve(ctx, record_id, fingerprint, owner)
+    except PyMongoError as exc:
+        # The reservation may be written without being acknowledged (a step-down caught it
+        # waiting for its majority): free it, or the client's retry would wait out the lease.
+        await _release(ctx, record_id, owner, at_once=not unavailable(exc))
+        raise
     if earlier is not None:
         if earlier.request_hash != fingerprint:
             raise Invalid(
@@ -100,28 +108,61 @@ async def run_once(
     except DomainError as exc:
         status, content = render_domain_error(exc)
         if status >= 500:
-            await _release(record_id, owner)
+            await _release(ctx, record_id, owner, at_once=not unavailable(exc))
             raise
-        await _finish(record_id, owner, status, content)
+        await _finish(ctx, record_id, owner, status, content)
         raise
-    except BaseException:
-        await _release(record_id, owner)
+    except BaseException as exc:
+        await _release(ctx, record_id, owner, at_once=not unavailable(exc))
         raise
-    await _finish(record_id, owner, status, content)
+    await _finish(ctx, record_id, owner, status, content)
     return status, content, False
 
 
-async def _finish(record_id: str, owner: str, status: int, content: Any) -> None:
-    await IdempotencyRecord.get_pymongo_collection().update_one(
-        {"_id": record_id, "owner": owner, "state": "in_progress"},
-        {"$set": {"state": "done", "status_code": status, "body": content}},
+async def _finish(ctx: Context, record_id: str, owner: str, status: int, content: Any) -> None:
+    await _settle(
+        ctx,
+        lambda: IdempotencyRecord.get_pymongo_collection().update_one(
+            {"_id": record_id, "owner": owner, "state": "in_progress"},
+            {"$set": {"state": "done", "status_code": status, "body": content}},
+        ),
     )
 
 
-async def _release(record_id: str, owner: str) -> None:
-    try:
-        await IdempotencyRecord.get_pymongo_collection().delete_one(
+async def _release(ctx: Context, record_id: str, owner: str, *, at_once: bool) -> None:
+    await _settle(
+        ctx,
+        lambda: IdempotencyRecord.get_pymongo_collection().delete_one(
             {"_id": record_id, "owner": owner, "state": "in_progress"}
-        )
-    except Exception:  # the lease expiry frees it if MongoDB is down right now
-        pass
+        ),
+        at_once=at_once,
+    )
+
+
+async def _settle(
+    ctx: Context, write: Callable[[], Awaitable[object]], *, at_once: bool = True
+) -> None:
+    """Record how the request ended: now, or, while MongoDB cannot be reached (often the very
+    reason it ended in a 503: an election, an outage), in the background as soon as it can.
+    Until then the client's retry is refused as in progress; left alone, for the whole lease.
+    A request that already knows MongoDB is unreachable does not wait to learn it again
+    (`at_once=False`): its 503 goes out at once."""
+    if at_once:
+        try:
+            await write()
+            return
+        except PyMongoError:
+            pass
+    ctx.later(_settle_when_reachable(write))
+
+
+async def _settle_when_reachable(write: Callable[[], Awaitable[object]]) -> None:
+    delay, waited = 0.05, 0.0
+    while waited < IN_FLIGHT_LEASE.total_seconds():  # past the lease a retry takes over anyway
+        await asyncio.sleep(delay)
+        waited += delay
+        try:
+            await write()
+            return
+        except PyMongoError:
+            delay = min(delay * 2, 0.5)

@@ -7,11 +7,10 @@ running two promoters never loses or doubles an email.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,25 +22,16 @@ from holdfast.settings import Settings
 from pymongo import MongoClient
 
 from tests.fakes import SmtpSink
-from tests.support import HOLDFAST, api_process, create_admin, login, register_sync, settings_env
+from tests.support import (
+    api_process,
+    create_admin,
+    holdfast_process,
+    login,
+    register_sync,
+    settings_env,
+)
 
 PROVIDERS = 8
-
-
-@contextmanager
-def holdfast(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([*HOLDFAST, *args], env=env)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-                raise AssertionError(f"holdfast {args[0]} ignored SIGTERM for 15 s") from None
 
 
 @pytest.fixture
@@ -127,8 +117,8 @@ def test_queue_redis_killed_and_restarted_empty_loses_nothing(
     create_admin(env)
     with ExitStack() as stack:
         url = stack.enter_context(api_process(env))
-        stack.enter_context(holdfast(env, "promoter"))
-        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast_process(env, "promoter"))
+        stack.enter_context(holdfast_process(env, "worker"))
         # Registering first: on a loaded machine it can outlast the reminders' lead time.
         people = [register_sync(url, f"p{i}@example.com") for i in range(PROVIDERS)]
         start, reminder = soon_slot()
@@ -164,15 +154,15 @@ def test_a_worker_killed_mid_send_sends_once(
     create_admin(env)
     with ExitStack() as stack:
         url = stack.enter_context(api_process(env))
-        stack.enter_context(holdfast(env, "promoter"))
-        first = stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast_process(env, "promoter"))
+        first = stack.enter_context(holdfast_process(env, "worker"))
         service, providers = practice(url, 0)
         start = later_slot()
         book(url, register_sync(url, "kill@example.com"), service, providers[0], start)
         assert smtp.stalled.wait(30), "the worker never reached the SMTP server"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast_process(env, "worker"))
         smtp.wait_for(1, timeout=180)
         time.sleep(2)
     assert [m["To"] for m in smtp.messages] == ["kill@example.com"]
@@ -204,9 +194,9 @@ def test_two_promoters_never_run_a_job_twice(
             for k in range(3):
                 book(url, me, service, provider, start + timedelta(minutes=30 * k))
                 count += 1
-        stack.enter_context(holdfast(env, "promoter"))
-        stack.enter_context(holdfast(env, "promoter"))
-        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast_process(env, "promoter"))
+        stack.enter_context(holdfast_process(env, "promoter"))
+        stack.enter_context(holdfast_process(env, "worker"))
         smtp.wait_for(count, timeout=180)
         time.sleep(2)
     assert len(smtp.messages) == count
@@ -230,9 +220,9 @@ def test_a_send_longer_than_the_job_lease_runs_once_beside_a_second_worker(
     create_admin(env)
     with ExitStack() as stack:
         url = stack.enter_context(api_process(env))
-        stack.enter_context(holdfast(env, "promoter"))  # repairs lapsed leases every second
-        stack.enter_context(holdfast(env, "worker"))
-        stack.enter_context(holdfast(env, "worker"))
+        stack.enter_context(holdfast_process(env, "promoter"))  # repairs lapsed leases every second
+        stack.enter_context(holdfast_process(env, "worker"))
+        stack.enter_context(holdfast_process(env, "worker"))
         service, providers = practice(url, 0)
         book(url, register_sync(url, "slow@example.com"), service, providers[0], later_slot())
         assert smtp.stalled.wait(60), "no worker reached the SMTP server"

@@ -13,6 +13,11 @@ from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mon
 from tests.conftest import SECRET, Services
 from tests.support import api_process, create_admin, login, process_env
 
+# PyMongo gives up finding a server after serverSelectionTimeoutMS (HOLDFAST_MONGO_TIMEOUT_MS,
+# 400 ms) but looks again only every half second, so a refusal takes 0.4 to 0.9 s, plus
+# whatever a loaded machine adds. What is tested is "fast, not hanging", not a benchmark.
+REFUSED_WITHIN = 2.0
+
 
 @pytest.fixture
 def own_mongo(tmp_path: Path) -> Iterator[Server]:
@@ -60,7 +65,7 @@ def test_database_down_is_503_fast_and_recovers(
             response, elapsed = timed(**check)
             assert response.status_code == 503, (check["url"], response.text)
             assert response.json()["error"] == "database_unavailable"
-            assert elapsed < 1.0, (check["url"], elapsed)
+            assert elapsed < REFUSED_WITHIN, (check["url"], elapsed)
         assert httpx.get(f"{url}/health/live").status_code == 200
         ready = httpx.get(f"{url}/health/ready", timeout=5)
         assert ready.status_code == 503 and ready.json()["mongo"] == "unavailable"
