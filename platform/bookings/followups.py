@@ -1,44 +1,109 @@
-"""The work a booking's status change schedules, written in that change's transaction."""
+"""What follows from a booking's change, written in that change's transaction.
+
+`bookings` books, moves, cancels and expires; everything that follows from it (messages,
+reminders, a meeting cancelled in Calendly, an offer to the waitlist, a calendar event, a
+refund) is a durable job some domain schedules by subscribing here. A subscriber gets the
+`Change` inside the transaction and returns the jobs it wants (made with `new_job`, not yet
+written); they are written together in one round trip. A subscriber may also write in the
+session itself (say, stop jobs that no longer apply). Subscribers are listed once, in
+`subscribers()`, as job kinds are in `holdfast.jobs.registry.default_registry`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
+from beanie import PydanticObjectId
 from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Service
 from holdfast.clock import iso_z
 from holdfast.db import Session
 from holdfast.events import Event
 from holdfast.jobs.models import WAITING, Job
-from holdfast.jobs.service import cancel_pending, new_job, schedule, schedule_all
+from holdfast.jobs.service import cancel_pending, new_job, schedule_all
+
+# confirmed: a booking now holds its time and is settled (new, or paid) · moved: it holds a
+# new time · cancelled / expired: it gave its time back (an unpaid hold lapses as `expired`).
+ChangeKind = Literal["confirmed", "moved", "cancelled", "expired"]
+# Where a change came from, so a subscriber does not echo it back there.
+Origin = Literal["holdfast", "calendly"]
+
+
+@dataclass(frozen=True, slots=True)
+class Freed:
+    """An interval of a provider's time a change gave back."""
+
+    provider_id: PydanticObjectId
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ChangeKind
+    booking: Booking  # as it is after the change
+    now: datetime
+    service: Service | None = None  # known on the booking path; subscribers read it otherwise
+    before: Booking | None = None  # "moved": where it was
+    origin: Origin = "holdfast"
+
+    @property
+    def freed(self) -> Freed | None:
+        """The time this change gave back to the provider, if any."""
+        if self.kind in ("cancelled", "expired"):
+            gone = self.booking
+        elif self.kind == "moved" and self.before is not None:
+            gone = self.before
+        else:
+            return None
+        return Freed(gone.provider_id, gone.start, gone.end)
+
+
+Followup = Callable[[Session, Change], Awaitable[list[Job]]]
+
+
+def subscribers() -> list[Followup]:
+    """Every domain that follows booking changes (imported here, late, as the job registry
+    gathers its kinds: the domains import `bookings`, not the other way round)."""
+    from holdfast.calendly.followups import cancel_in_calendly
+
+    return [notify, cancel_in_calendly]
+
+
+async def follow(session: Session, change: Change) -> list[Job]:
+    """Run every subscriber in the change's transaction and write the jobs they ask for."""
+    wanted: list[Job] = []
+    for subscriber in subscribers():
+        wanted += await subscriber(session, change)
+    # One round trip for all of them: this runs inside the booking's transaction, on the
+    # success path a client waits for.
+    return await schedule_all(session, wanted) if wanted else []
 
 
 def subject(booking: Booking) -> str:
     return f"booking:{booking.id}"
 
 
-async def on_confirmed(
-    session: Session, booking: Booking, service: Service, now: datetime
-) -> list[Job]:
-    """A confirmation now, and a reminder before the start (if that is still ahead)."""
-    return await _confirm(session, booking, service, now, intended=booking.created_at)
-
-
-async def on_moved(
-    session: Session, booking: Booking, service: Service, now: datetime
-) -> list[Job]:
-    """The client hears of the new time (a confirmation of this move: moves within one second
-    share it, and it reads the booking when it runs), and is reminded of it.
-
-    A reminder of the old time is left to find that its start has gone (see
-    `notifications.handlers`): cancelling it here would also stop the reminder of a booking
-    moved back to a time it had before, whose job has the same id."""
-    return await _confirm(session, booking, service, now, intended=booking.updated_at)
-
-
-async def _confirm(
-    session: Session, booking: Booking, service: Service, now: datetime, intended: datetime
-) -> list[Job]:
+async def notify(session: Session, change: Change) -> list[Job]:
+    """The client hears of every change: a confirmation (and a reminder before the start, if
+    still ahead) of a new or moved booking, a notice of a cancellation."""
+    booking, now = change.booking, change.now
+    if change.kind in ("cancelled", "expired"):
+        # Pending reminders stop; both parties hear of it.
+        await cancel_pending(session, subject=subject(booking), now=now)
+        notice = new_job(
+            kind="notify.cancellation", subject=subject(booking), run_at=now, now=now,
+            payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
+        )  # fmt: skip
+        return [notice]
+    # A move is confirmed anew (moves within one second share it, and it reads the booking when
+    # it runs). A reminder of the old time is left to find that its start has gone (see
+    # `notifications.handlers`): cancelling it here would also stop the reminder of a booking
+    # moved back to a time it had before, whose job has the same id.
+    intended = booking.created_at if change.kind == "confirmed" else booking.updated_at
     jobs = [
         new_job(
             kind="notify.confirmation",
@@ -49,8 +114,9 @@ async def _confirm(
             intended=intended,
         )
     ]
-    remind_at = booking.start - timedelta(minutes=service.reminder_minutes_before)
-    if service.reminder_minutes_before and remind_at > now:
+    lead = change.service.reminder_minutes_before if change.service else 0
+    remind_at = booking.start - timedelta(minutes=lead)
+    if lead and remind_at > now:
         jobs.append(
             new_job(
                 kind="notify.reminder",
@@ -59,35 +125,6 @@ async def _confirm(
                 now=now,
                 # The start it reminds of: after a move, a reminder of the old start stays quiet.
                 payload={"booking_id": str(booking.id), "start": iso_z(booking.start)},
-            )
-        )
-    # Both in one round trip: this runs inside the booking's transaction, on the success path.
-    return await schedule_all(session, jobs)
-
-
-async def on_cancelled(
-    session: Session, booking: Booking, now: datetime, *, tell_calendly: bool = True
-) -> list[Job]:
-    """Pending reminders stop; both parties hear of the cancellation; a meeting made in Calendly
-    is cancelled there too (unless Calendly is where the cancellation came from)."""
-    await cancel_pending(session, subject=subject(booking), now=now)
-    jobs = [
-        await schedule(
-            session, kind="notify.cancellation", subject=subject(booking), run_at=now, now=now,
-            payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
-        )
-    ]  # fmt: skip
-    if tell_calendly and booking.calendly_event_uri:
-        reason = f"Cancelled in Holdfast: {booking.cancel_reason or 'no reason given'}."
-        jobs.append(
-            await schedule(
-                session,
-                kind="calendly.cancel",
-                subject=subject(booking),
-                run_at=now,
-                now=now,
-                payload={"event_uri": booking.calendly_event_uri, "message": reason},
-                intended=booking.updated_at,
             )
         )
     return jobs

@@ -96,7 +96,9 @@ async def move_booking(
             actor=actor,
             data={**previous, **(history or {})},
         )
-        return await followups.on_moved(session, moved, service, now)
+        return await followups.follow(
+            session, followups.Change("moved", moved, now, service, before=booking)
+        )
 
     try:
         jobs = await transact(ctx.mongo, work)

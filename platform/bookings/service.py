@@ -109,7 +109,7 @@ async def _write_booking(
         booking.model_dump(by_alias=True), session=session
     )
     await record(session, booking, action="created", from_status=None, actor=actor, data=history)
-    return await followups.on_confirmed(session, booking, service, now)
+    return await followups.follow(session, followups.Change("confirmed", booking, now, service))
 
 
 async def record(
@@ -309,7 +309,10 @@ async def cancel_as(
             reason=reason,
             data=data,
         )
-        return await followups.on_cancelled(session, booking, now, tell_calendly=not from_calendly)
+        origin: followups.Origin = "calendly" if from_calendly else "holdfast"
+        return await followups.follow(
+            session, followups.Change("cancelled", booking, now, origin=origin)
+        )
 
     jobs = await transact(ctx.mongo, work)
     push_due(ctx, jobs)
