@@ -21,6 +21,7 @@ from holdfast.jobs.controllers import JobAdminController
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
+from holdfast.web.bodies import json_bodies_only
 from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
@@ -71,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             "admin": Provide(provide_admin),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        guards=[json_bodies_only],
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
         middleware=[RequestMetrics(), RateLimitMiddleware(), ResponseCacheMiddleware()],
