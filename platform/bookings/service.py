@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
+    check_horizon,
     nearest_free,
     offering_provider,
     provider_slots,
@@ -51,8 +52,11 @@ def _is_duplicate(exc: BulkWriteError) -> bool:
     return bool(errors) and errors[0].get("code") == 11000
 
 
-def _check_offered(provider: Provider, service: Service, start: datetime, now: datetime) -> None:
+def _check_offered(
+    provider: Provider, service: Service, start: datetime, now: datetime, horizon_days: int
+) -> None:
     """Only a start the availability page would offer (ignoring other bookings) can be booked."""
+    check_horizon(start, now, horizon_days)
     if start < now:
         raise Invalid(
             "That time is in the past; please choose a future slot.", code="start_in_past"
@@ -145,7 +149,7 @@ async def book_slot(
     service, offering = await ctx.catalog.service_with_providers(service_id)
     provider = await offering_provider(offering, provider_id)
     if offered_only:
-        _check_offered(provider, service, start, now)
+        _check_offered(provider, service, start, now, ctx.settings.booking_horizon_days)
     elif start < now:
         raise Invalid("That time is in the past.", code="start_in_past")
     end = start + timedelta(minutes=service.duration_minutes)
