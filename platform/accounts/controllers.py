@@ -4,7 +4,9 @@ from typing import Any
 
 from holdfast.accounts import service
 from holdfast.accounts.schemas import LoginIn, LoginOut, RegisterIn, UserOut
+from holdfast.errors import Unauthorized
 from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser
+from holdfast.web.openapi import answers
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody
@@ -14,7 +16,7 @@ class AccountController(Controller):
     path = "/api"
     tags = ["accounts"]
 
-    @post("/auth/register", status_code=201)
+    @post("/auth/register", status_code=201, opt=answers(service.EmailTaken))
     async def register(self, data: JSONBody[RegisterIn], ctx: Ctx) -> UserOut:
         user = await service.register(
             ctx,
@@ -26,7 +28,7 @@ class AccountController(Controller):
         )
         return UserOut.of(user)
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, opt=answers(Unauthorized))
     async def login(
         self, data: JSONBody[LoginIn], ctx: Ctx, request: Request[Any, Any, Any]
     ) -> Response[LoginOut]:

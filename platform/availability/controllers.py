@@ -5,23 +5,24 @@ from typing import Annotated
 
 from holdfast.availability.schemas import SlotPageOut
 from holdfast.availability.service import DEFAULT_LIMIT, MAX_DAYS, MAX_LIMIT, find_availability
-from holdfast.errors import Invalid
-from holdfast.schemas import TIMEZONE_NAMES
+from holdfast.errors import Invalid, NotFound
+from holdfast.schemas import TIMEZONE_PATTERN
 from holdfast.web.auth import Ctx
+from holdfast.web.openapi import answers
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
 # The documented bounds are checked by the service, which names what is wrong in its own words.
 Days = Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_DAYS})]
 Limit = Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_LIMIT})]
-TimeZoneName = Annotated[str, QueryParameter(schema_extra={"enum": TIMEZONE_NAMES})]
+TimeZoneName = Annotated[str, QueryParameter(schema_extra={"pattern": TIMEZONE_PATTERN})]
 
 
 class AvailabilityController(Controller):
     path = "/api/availability"
     tags = ["availability"]
 
-    @get("/")
+    @get("/", opt=answers(NotFound))
     async def availability(
         self,
         ctx: Ctx,

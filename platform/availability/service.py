@@ -291,7 +291,8 @@ def check_horizon(start: datetime, now: datetime, horizon_days: int) -> None:
 def local_window(
     ctx: Context, *, tz: ZoneInfo, from_date: date | None, days: int
 ) -> tuple[datetime, datetime]:
-    """`days` local days from `from_date`, cut where the booking horizon ends."""
+    """`days` local days from `from_date`, cut where the booking horizon ends. A window that
+    starts in the past simply offers nothing before now (it may reach into today)."""
     horizon = ctx.settings.booking_horizon_days
     now = ctx.now()
     today = now.astimezone(tz).date()
@@ -301,10 +302,13 @@ def local_window(
     # Checked before any arithmetic on `first`: 9999-12-31 plus a day does not exist.
     if first > today + timedelta(days=horizon):
         raise Invalid(f"from must be within {horizon} days from today.", code="beyond_horizon")
-    if first < today - timedelta(days=1):
-        raise Invalid("from must not be in the past.", code="from_in_past")
+    last = first + timedelta(days=days)
+    if first < today - timedelta(days=1):  # 0001-01-01 has no UTC equivalent east of Greenwich
+        first = today - timedelta(days=1)
+    if last <= first:
+        return now, now
     start = datetime.combine(first, time(), tz)
-    end = datetime.combine(first + timedelta(days=days), time(), tz)
+    end = datetime.combine(last, time(), tz)
     return as_utc(start), min(as_utc(end), now + timedelta(days=horizon))
 
 

@@ -4,8 +4,10 @@ from typing import Any
 
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
+from holdfast.errors import NotFound
 from holdfast.web.auth import Ctx, CurrentUser
-from holdfast.web.idempotency import run_once
+from holdfast.web.idempotency import RequestInProgress, run_once
+from holdfast.web.openapi import answers
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
@@ -14,7 +16,7 @@ class BookingController(Controller):
     path = "/api/bookings"
     tags = ["bookings"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt=answers(NotFound, service.SlotTaken, RequestInProgress))
     async def book(
         self,
         data: JSONBody[BookingIn],

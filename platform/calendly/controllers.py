@@ -4,8 +4,11 @@ from typing import Any
 
 from holdfast.calendly import service
 from holdfast.calendly.models import CalendlyDelivery
+from holdfast.calendly.signature import SignatureInvalid
+from holdfast.errors import NotFound
 from holdfast.schemas import Input, UtcInstant
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_caller
+from holdfast.web.openapi import answers
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, Field
@@ -43,7 +46,7 @@ class CalendlyController(Controller):
     path = ""
     tags = ["calendly"]
 
-    @post("/api/book-now", status_code=200)
+    @post("/api/book-now", status_code=200, opt=answers(NotFound, service.CalendlyNotConfigured))
     async def book_now(
         self,
         data: JSONBody[BookNowIn],
@@ -55,7 +58,7 @@ class CalendlyController(Controller):
         url, expires_at = await service.book_now(ctx, user, data.service_id, session)
         return BookNowOut(url=url, expires_at=expires_at)
 
-    @post("/webhooks/calendly", status_code=200)
+    @post("/webhooks/calendly", status_code=200, opt=answers(SignatureInvalid))
     async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
         """Verified, stored and acknowledged at once; processing is a durable job."""
         body = await request.body()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from holdfast.jobs import service
+from holdfast.jobs.models import JobState
 from holdfast.jobs.schemas import JobOut
 from holdfast.web.auth import AdminUser, Ctx
+from holdfast.web.openapi import answers
 from litestar import Controller, get, post
 from litestar.params import FromPath, QueryParameter
 
@@ -17,11 +19,13 @@ class JobAdminController(Controller):
     async def list_jobs(
         self,
         admin: AdminUser,
-        job_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        job_state: Annotated[
+            str | None, QueryParameter(name="state", schema_extra={"enum": get_args(JobState)})
+        ] = None,
     ) -> list[JobOut]:
         return [JobOut.of(j) for j in await service.list_jobs(job_state)]
 
-    @post("/{job_id:str}/retry", status_code=200)
+    @post("/{job_id:str}/retry", status_code=200, opt=answers(service.JobNotRetryable))
     async def retry(self, job_id: FromPath[str], ctx: Ctx, admin: AdminUser) -> JobOut:
         job = await service.retry_job(job_id, ctx.now())
         await service.hand_off_now(ctx, job)

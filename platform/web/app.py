@@ -25,6 +25,7 @@ from holdfast.web.bodies import json_bodies_only
 from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
+from holdfast.web.openapi import ErrorResponses, PydanticSchemas, TruthfulAllow
 from holdfast.web.pages import PageController
 from holdfast.web.ratelimit import RateLimitMiddleware
 from litestar import Litestar
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         ),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         on_app_init=[_no_debug],
+        plugins=[PydanticSchemas(), ErrorResponses(), TruthfulAllow()],
     )
 
 
