@@ -1,6 +1,6 @@
 """The OpenAPI document tells the truth, by construction.
 
-Two Litestar plugins make every operation, including ones added later, describe what the API
+Litestar plugins make every operation, including ones added later, describe what the API
 really does without anyone listing paths:
 
 - `PydanticSchemas`: a request or response model is documented by pydantic's own JSON schema,
@@ -12,6 +12,7 @@ really does without anyone listing paths:
   plus the domain errors it declares with `opt=answers(SlotTaken, ...)`, all with one body,
   `ErrorOut`. Litestar's own error body (`status_code`, `detail`, `extra`) is never sent by
   this API, so it is left out.
+- `TruthfulAllow`: OPTIONS lists every method of its path in `Allow`.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ _DEPENDENCY_STATUSES: dict[Callable[..., Any], tuple[int, ...]] = {
     provide_user: (401,),
     provide_admin: (403,),
 }
-
-
 _BODIES = {"POST", "PUT", "PATCH", "DELETE"}
 
 

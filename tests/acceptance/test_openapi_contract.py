@@ -64,6 +64,7 @@ def _seed_practice(url: str, admin: dict[str, str]) -> None:
     assert booked.status_code == 201, booked.text
 
 
+@pytest.mark.timeout(400)  # about a minute alone; a loaded machine may take several
 def test_schemathesis_finds_nothing(settings: Settings, tmp_path: Path) -> None:
     env = {
         **settings_env(settings),
