@@ -15,7 +15,7 @@ from litestar.params import FromQuery, QueryParameter
 # The documented bounds are checked by the service, which names what is wrong in its own words.
 Days = Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_DAYS})]
 Limit = Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_LIMIT})]
-TimeZoneName = Annotated[str, QueryParameter(schema_extra={"pattern": TIMEZONE_PATTERN})]
+Zone = Annotated[str, QueryParameter(schema_extra={"pattern": TIMEZONE_PATTERN})]
 
 
 class AvailabilityController(Controller):
@@ -32,7 +32,7 @@ class AvailabilityController(Controller):
             str | None, QueryParameter(name="from", schema_extra={"format": "date"})
         ] = None,
         days: Days = 14,
-        tz: TimeZoneName = "UTC",
+        tz: Zone = "UTC",
         limit: Limit = DEFAULT_LIMIT,
         cursor: Annotated[
             datetime | None,
