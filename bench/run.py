@@ -435,11 +435,11 @@ def http_reader(load: aiohttp.ClientSession, service_id: str, case: ReadCase, da
 
 def inprocess_reader(ctx: Context, service_id: str, case: ReadCase, day: date) -> Read:
     async def read() -> int:
-        _, slots = await find_availability(
+        page = await find_availability(
             ctx, service_id=service_id, provider_id=case.provider_id,
             from_date=day, days=READ_DAYS, tz_name="UTC",
         )  # fmt: skip
-        return len(slots)
+        return len(page.slots)
 
     return read
 

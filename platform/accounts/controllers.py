@@ -8,7 +8,9 @@ from typing import Any
 from holdfast.accounts import service, sessions
 from holdfast.accounts.schemas import LoginIn, LoginOut, PasswordChangeIn, RegisterIn, UserOut
 from holdfast.context import Context
+from holdfast.errors import Unauthorized
 from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser, peek_caller
+from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from holdfast.web.ratelimit import client_address
 from litestar import Controller, Request, Response, get, post
@@ -32,7 +34,7 @@ class AccountController(Controller):
     path = "/api"
     tags = ["accounts"]
 
-    @post("/auth/register", status_code=201)
+    @post("/auth/register", status_code=201, opt=answers(service.EmailTaken))
     async def register(
         self, data: JSONBody[RegisterIn], ctx: Ctx, request: Request[Any, Any, Any]
     ) -> UserOut:
@@ -47,7 +49,7 @@ class AccountController(Controller):
         )
         return UserOut.of(user)
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, opt=answers(Unauthorized))
     async def login(
         self, data: JSONBody[LoginIn], ctx: Ctx, request: Request[Any, Any, Any]
     ) -> Response[LoginOut]:

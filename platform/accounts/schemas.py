@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 from holdfast.accounts.models import Role, User
-from holdfast.schemas import Input, UtcInstant
+from holdfast.schemas import EMAIL_PATTERN, Input, TimeZoneName, UtcInstant
 from pydantic import BaseModel, Field
 
 
 class RegisterIn(Input):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    # The schema states what the account service checks (and names, as `invalid_email` and
+    # `weak_password`); the pattern and length here are documentation only.
+    email: str = Field(
+        min_length=3,
+        max_length=254,
+        json_schema_extra={"pattern": EMAIL_PATTERN},
+    )
+    password: str = Field(min_length=1, max_length=256, json_schema_extra={"minLength": 8})
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    timezone: TimeZoneName = "UTC"
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
 
 

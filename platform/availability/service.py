@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,13 +97,6 @@ def provider_slots(
     return [OfferedSlot(str(provider.id), s.start, s.end) for s in slots]
 
 
-async def slots_for(
-    ctx: Context, service: Service, providers: list[Provider], window: tuple[datetime, datetime]
-) -> list[OfferedSlot]:
-    busy = await _busy_for(service, providers, window)
-    return _offered(service, providers, busy, ctx.now(), window)
-
-
 async def _busy_for(
     service: Service, providers: list[Provider], window: tuple[datetime, datetime]
 ) -> Busy:
@@ -127,6 +122,77 @@ def _offered(
         found += provider_slots(provider, service, busy=busy[provider.id], now=now, window=window)  # type: ignore[index]
     found.sort(key=lambda s: (s.start, s.provider_id))
     return found
+
+
+# One page holds about this many slots (never cut between providers sharing a start time).
+DEFAULT_LIMIT, MAX_LIMIT = 500, 1000
+# Above this many candidate slots, generation leaves the event loop for a thread.
+INLINE_SLOTS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPage:
+    """Slots in `timezone`'s terms; `following` is where the next page starts (None: no more)."""
+
+    timezone: ZoneInfo
+    slots: list[OfferedSlot]
+    following: datetime | None
+
+
+def daily_capacity(service: Service, providers: list[Provider]) -> float:
+    """At most how many slots a day the providers' weekly hours hold, on average."""
+    step = service.slot_step_minutes
+    minutes = sum(
+        (_minutes(rule.end) - _minutes(rule.start)) for p in providers for rule in p.rules
+    )
+    return minutes / step / 7
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def estimated_slots(
+    service: Service, providers: list[Provider], window: tuple[datetime, datetime]
+) -> float:
+    return daily_capacity(service, providers) * (window[1] - window[0]) / timedelta(days=1)
+
+
+def offered_page(
+    service: Service,
+    providers: list[Provider],
+    busy: Busy,
+    now: datetime,
+    window: tuple[datetime, datetime],
+    limit: int,
+) -> tuple[list[OfferedSlot], datetime | None]:
+    """The first `limit` or so slots of `window` and the start of the rest, generated a stretch
+    at a time so the work stays near `limit` however long the window is."""
+    span = window[1] - window[0]
+    per_day = daily_capacity(service, providers)
+    days_needed = (limit + 1) / per_day if per_day else math.inf
+    stretch = span if days_needed >= span.days + 1 else timedelta(days=max(1.0, days_needed))
+    found: list[OfferedSlot] = []
+    lo = window[0]
+    while lo < window[1]:
+        hi = min(lo + stretch, window[1])
+        found += _offered(service, providers, busy, now, (lo, hi))
+        if (page := _cut(found, limit)) is not None:
+            return page
+        lo = hi
+    return found, None
+
+
+def _cut(found: list[OfferedSlot], limit: int) -> tuple[list[OfferedSlot], datetime] | None:
+    """`found` cut after about `limit` slots, between two start times, or None if it cannot be
+    cut yet. The first start time is kept whole even if more providers share it than `limit`."""
+    if len(found) <= limit:
+        return None
+    first = found[0].start
+    cut = next((s.start for s in found[limit:] if s.start > first), None)
+    if cut is None:
+        return None
+    return [s for s in found if s.start < cut], cut
 
 
 # Where `nearest_free` looks: a day either side of the target, then up to a fortnight ahead.
@@ -210,21 +276,40 @@ async def offering_provider(providers: list[Provider], provider_id: str) -> Prov
     raise Invalid("That provider does not offer this service.", code="provider_not_offering")
 
 
+MAX_DAYS = 62
+
+
+def check_horizon(start: datetime, now: datetime, horizon_days: int) -> None:
+    """Nothing starting `horizon_days` or more after `now` is offered or booked."""
+    if start >= now + timedelta(days=horizon_days):
+        raise Invalid(
+            f"Bookings open at most {horizon_days} days ahead; please choose an earlier time.",
+            code="beyond_horizon",
+        )
+
+
 def local_window(
     ctx: Context, *, tz: ZoneInfo, from_date: date | None, days: int
 ) -> tuple[datetime, datetime]:
+    """`days` local days from `from_date`, cut where the booking horizon ends. A window that
+    starts in the past simply offers nothing before now (it may reach into today)."""
     horizon = ctx.settings.booking_horizon_days
-    today = ctx.now().astimezone(tz).date()
+    now = ctx.now()
+    today = now.astimezone(tz).date()
     first = from_date or today
-    if not 1 <= days <= 62:
-        raise Invalid("days must be between 1 and 62.", code="invalid_days")
+    if not 1 <= days <= MAX_DAYS:
+        raise Invalid(f"days must be between 1 and {MAX_DAYS}.", code="invalid_days")
+    # Checked before any arithmetic on `first`: 9999-12-31 plus a day does not exist.
     if first > today + timedelta(days=horizon):
         raise Invalid(f"from must be within {horizon} days from today.", code="beyond_horizon")
-    if first < today - timedelta(days=1):
-        raise Invalid("from must not be in the past.", code="from_in_past")
+    last = first + timedelta(days=days)
+    if first < today - timedelta(days=1):  # 0001-01-01 has no UTC equivalent east of Greenwich
+        first = today - timedelta(days=1)
+    if last <= first:
+        return now, now
     start = datetime.combine(first, time(), tz)
-    end = datetime.combine(first + timedelta(days=days), time(), tz)
-    return as_utc(start), as_utc(end)
+    end = datetime.combine(last, time(), tz)
+    return as_utc(start), min(as_utc(end), now + timedelta(days=horizon))
 
 
 async def find_availability(
@@ -235,11 +320,38 @@ async def find_availability(
     from_date: date | None,
     days: int,
     tz_name: str,
-) -> tuple[ZoneInfo, list[OfferedSlot]]:
+    limit: int = DEFAULT_LIMIT,
+    cursor: datetime | None = None,
+) -> SlotPage:
+    """One page of the bookable slots in the window: at most about `limit` of them."""
     tz = zone(tz_name)
     window = local_window(ctx, tz=tz, from_date=from_date, days=days)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}.", code="invalid_limit")
+    if cursor is not None:
+        window = _from_cursor(window, cursor)
     service, providers = await service_offering(service_id, provider_id)
-    return tz, await slots_for(ctx, service, providers, window)
+    if window[0] >= window[1]:
+        return SlotPage(tz, [], None)
+    busy = await _busy_for(service, providers, window)
+    args = (service, providers, busy, ctx.now(), window, limit)
+    if estimated_slots(service, providers, window) > INLINE_SLOTS:
+        # Generation is pure CPU; a big window runs in a thread so the event loop keeps
+        # answering other requests meanwhile.
+        slots, following = await asyncio.to_thread(offered_page, *args)
+    else:
+        slots, following = offered_page(*args)
+    return SlotPage(tz, slots, following)
+
+
+def _from_cursor(window: tuple[datetime, datetime], cursor: datetime) -> tuple[datetime, datetime]:
+    """The part of `window` from `cursor` on. Compared before converting: a cursor such as
+    0001-01-01T00:00+14:00 has no UTC equivalent, but it is still before the window."""
+    if cursor.tzinfo is None:
+        cursor = cursor.replace(tzinfo=UTC)
+    if cursor >= window[1]:
+        return window[1], window[1]
+    return (as_utc(cursor), window[1]) if cursor > window[0] else window
 
 
 def as_local(value: datetime, tz: ZoneInfo) -> str:

@@ -5,8 +5,10 @@ from typing import Annotated, Any, Literal
 
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
+from holdfast.errors import NotFound
 from holdfast.web.auth import Ctx, CurrentUser
-from holdfast.web.idempotency import run_once
+from holdfast.web.idempotency import RequestInProgress, run_once
+from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -16,7 +18,7 @@ class BookingController(Controller):
     path = "/api/bookings"
     tags = ["bookings"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt=answers(NotFound, service.SlotTaken, RequestInProgress))
     async def book(
         self,
         data: JSONBody[BookingIn],

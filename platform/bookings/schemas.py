@@ -3,14 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
-from holdfast.schemas import Input, UtcInstant
-from pydantic import AwareDatetime, BaseModel, Field
+from holdfast.schemas import Input, InstantIn, UtcInstant
+from pydantic import BaseModel, Field
 
 
 class BookingIn(Input):
     service_id: str = Field(min_length=1, max_length=64)
     provider_id: str = Field(min_length=1, max_length=64)
-    start: AwareDatetime
+    start: InstantIn
 
 
 class CancelIn(Input):

@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
+    check_horizon,
     nearest_free,
     offering_provider,
     provider_slots,
@@ -59,10 +60,17 @@ def _stored(instant: datetime) -> datetime:
 
 
 def check_start(
-    provider: Provider, service: Service, start: datetime, now: datetime, *, offered_only: bool
+    provider: Provider,
+    service: Service,
+    start: datetime,
+    now: datetime,
+    *,
+    offered_only: bool,
+    horizon_days: int,
 ) -> None:
-    """Only a future start can be booked; through Holdfast's own pages, only one the
-    availability page would offer (ignoring other bookings)."""
+    """Only a future start within the booking horizon can be booked; through Holdfast's own
+    pages, only one the availability page would offer (ignoring other bookings)."""
+    check_horizon(start, now, horizon_days)
     if start < now:
         raise Invalid(
             "That time is in the past; please choose a future slot.", code="start_in_past"
@@ -167,7 +175,14 @@ async def book_slot(
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
     provider = await offering_provider(offering, provider_id)
-    check_start(provider, service, start, now, offered_only=offered_only)
+    check_start(
+        provider,
+        service,
+        start,
+        now,
+        offered_only=offered_only,
+        horizon_days=ctx.settings.booking_horizon_days,
+    )
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,

@@ -5,8 +5,11 @@ from typing import Any
 
 from holdfast.calendly import service
 from holdfast.calendly.models import CalendlyDelivery
+from holdfast.calendly.signature import SignatureInvalid
+from holdfast.errors import NotFound
 from holdfast.schemas import Input, UtcInstant
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_caller
+from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, JSONBody
@@ -45,7 +48,7 @@ class CalendlyController(Controller):
     path = ""
     tags = ["calendly"]
 
-    @post("/api/book-now", status_code=200)
+    @post("/api/book-now", status_code=200, opt=answers(NotFound, service.CalendlyNotConfigured))
     async def book_now(
         self,
         data: JSONBody[BookNowIn],
@@ -57,7 +60,7 @@ class CalendlyController(Controller):
         url, expires_at = await service.book_now(ctx, user, data.service_id, session)
         return BookNowOut(url=url, expires_at=expires_at)
 
-    @post("/webhooks/calendly", status_code=200)
+    @post("/webhooks/calendly", status_code=200, opt=answers(SignatureInvalid))
     async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
         """Verified, stored and acknowledged at once; processing is a durable job."""
         body = await request.body()

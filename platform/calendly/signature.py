@@ -28,7 +28,8 @@ def _parse(header: str) -> tuple[int, list[str]]:
         if not sep or not value:
             raise SignatureInvalid("The signature header is malformed.")
         if name == "t":
-            if not value.isdigit() or timestamp is not None:
+            # ASCII digits only: "²".isdigit() is true, but int("²") fails.
+            if not (value.isascii() and value.isdigit()) or timestamp is not None:
                 raise SignatureInvalid("The signature timestamp is malformed.")
             timestamp = int(value)
         elif name == "v1":

@@ -13,7 +13,9 @@ from holdfast.catalog.schemas import (
     ServiceOut,
     WeeklyHoursIn,
 )
+from holdfast.errors import NotFound
 from holdfast.web.auth import AdminUser, Ctx
+from holdfast.web.openapi import answers
 from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, JSONBody
 
@@ -81,7 +83,7 @@ class CatalogAdminController(Controller):
     ) -> AvailabilityOut:
         return _availability(await service.set_weekly_availability(ctx, provider_id, data))
 
-    @post("/services", status_code=201)
+    @post("/services", status_code=201, opt=answers(NotFound))
     async def create_service(
         self, data: JSONBody[ServiceIn], ctx: Ctx, admin: AdminUser
     ) -> ServiceOut:

@@ -2,15 +2,21 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Annotated
 
 from holdfast.catalog.models import Price, Provider, Service
-from holdfast.schemas import Input
+from holdfast.schemas import EMAIL_PATTERN, NOT_BLANK, Input, TimeZoneName
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 # Bookings claim time in five-minute units (see holdfast.bookings.guard); every boundary the
 # catalog can produce stays on that grid so a claim never spills into a neighbour's unit.
 GRID_MINUTES = 5
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+# What `check_hhmm` and `_on_grid` accept, as the OpenAPI document says it.
+ClockTime = Annotated[
+    str, Field(json_schema_extra={"pattern": r"^(([01]\d|2[0-3]):[0-5][05]|24:00)$"})
+]
+Minutes = Annotated[int, Field(json_schema_extra={"multipleOf": GRID_MINUTES})]
 
 
 def check_hhmm(value: str) -> str:
@@ -30,9 +36,11 @@ def _on_grid(value: int) -> int:
 
 class ProviderIn(Input):
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(min_length=1, max_length=64)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
+    timezone: TimeZoneName
+    email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    calendly_user_uri: str | None = Field(
+        default=None, pattern=f"^https://{NOT_BLANK}+$", max_length=500
+    )
 
 
 class ProviderChanges(Input):
@@ -65,8 +73,8 @@ class ProviderOut(BaseModel):
 
 class WeeklyHoursIn(Input):
     weekday: int = Field(ge=0, le=6)
-    start: str
-    end: str
+    start: ClockTime
+    end: ClockTime
 
     _times = field_validator("start", "end")(check_hhmm)
 
@@ -79,8 +87,8 @@ class WeeklyHoursIn(Input):
 
 class DateOverrideIn(Input):
     date: date
-    start: str | None = None
-    end: str | None = None
+    start: ClockTime | None = None
+    end: ClockTime | None = None
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> DateOverrideIn:
@@ -114,13 +122,15 @@ class PriceIn(Input):
 class ServiceIn(Input):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
-    duration_minutes: int = Field(ge=5, le=24 * 60)
-    buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    duration_minutes: Minutes = Field(ge=5, le=24 * 60)
+    buffer_before_minutes: Minutes = Field(default=0, ge=0, le=24 * 60)
+    buffer_after_minutes: Minutes = Field(default=0, ge=0, le=24 * 60)
     min_notice_minutes: int = Field(default=0, ge=0, le=365 * 24 * 60)
     reminder_minutes_before: int = Field(default=24 * 60, ge=0, le=30 * 24 * 60)
-    calendly_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=500)
-    slot_step_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    calendly_url: str | None = Field(
+        default=None, pattern=f"^https?://{NOT_BLANK}+$", max_length=500
+    )
+    slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from holdfast.jobs import service
+from holdfast.jobs.models import JobState
 from holdfast.jobs.schemas import JobOut
 from holdfast.web.auth import AdminUser, Ctx
+from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
@@ -21,12 +23,14 @@ class JobAdminController(Controller):
         admin: AdminUser,
         page: Paging,
         request: Request[Any, Any, Any],
-        job_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        job_state: Annotated[
+            str | None, QueryParameter(name="state", schema_extra={"enum": get_args(JobState)})
+        ] = None,
     ) -> Response[Sequence[JobOut]]:
         found = await service.list_jobs(job_state, page)
         return paged(request, [JobOut.of(j) for j in found.items], found.next_cursor)
 
-    @post("/{job_id:str}/retry", status_code=200)
+    @post("/{job_id:str}/retry", status_code=200, opt=answers(service.JobNotRetryable))
     async def retry(self, job_id: FromPath[str], ctx: Ctx, admin: AdminUser) -> JobOut:
         job = await service.retry_job(job_id, ctx.now())
         await service.hand_off_now(ctx, job)

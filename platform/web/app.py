@@ -22,9 +22,11 @@ from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
 from holdfast.web.apidocs import ApiDocsPage
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
+from holdfast.web.bodies import json_bodies_only
 from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
+from holdfast.web.openapi import ErrorResponses, PydanticSchemas, TruthfulAllow
 from holdfast.web.pages import PageController
 from holdfast.web.paging import provide_page
 from holdfast.web.ratelimit import RateLimitMiddleware
@@ -76,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             "page": Provide(provide_page),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        guards=[json_bodies_only],
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
         middleware=[
@@ -99,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         ),
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         on_app_init=[_no_debug],
+        plugins=[PydanticSchemas(), ErrorResponses(), TruthfulAllow()],
     )
 
 

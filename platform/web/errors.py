@@ -37,6 +37,14 @@ _HTTP_CODES = {
 }
 
 
+class RequestRefused(HTTPException):
+    """The request's form is refused before its content is read (a content type, a nesting)."""
+
+    def __init__(self, status_code: int, code: str, detail: str) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code
+
+
 def render_domain_error(exc: DomainError) -> tuple[int, dict[str, Any]]:
     return STATUS[exc.kind], {"error": exc.code, "detail": exc.detail, **exc.extra}
 
@@ -78,6 +86,8 @@ def _validation_detail(exc: ValidationException) -> tuple[str, str, list[Any]]:
 
 
 def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, RequestRefused):
+        return _json(exc.status_code, {"error": exc.code, "detail": exc.detail})
     if isinstance(exc, ValidationException):
         code, detail, problems = _validation_detail(exc)
         return _json(422, {"error": code, "detail": detail, "problems": problems})

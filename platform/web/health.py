@@ -8,7 +8,9 @@ from typing import Any
 from holdfast.jobs.status import promoter_status
 from holdfast.web.auth import Ctx
 from holdfast.web.metrics import refresh_job_gauges, require_scraper
+from holdfast.web.openapi import no_database
 from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
@@ -30,11 +32,14 @@ class HealthController(Controller):
     tags = ["health"]
     include_in_schema = True
 
-    @get("/health/live")
+    @get("/health/live", opt=no_database())
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/health/ready")
+    @get(
+        "/health/ready",
+        responses={503: ResponseSpec(dict[str, str], description="MongoDB is unreachable.")},
+    )
     async def ready(self, ctx: Ctx) -> Response[dict[str, Any]]:
         timeout = ctx.settings.mongo_timeout_ms / 1000
         mongo, queue, cache = await asyncio.gather(
@@ -53,7 +58,7 @@ class HealthController(Controller):
             body["promoter"] = await promoter_status(ctx.now())
         return Response(body, status_code=200 if body["mongo"] == "ok" else 503)
 
-    @get("/metrics", media_type=CONTENT_TYPE_LATEST)
+    @get("/metrics", media_type=CONTENT_TYPE_LATEST, opt=no_database())
     async def metrics(self, ctx: Ctx, request: Request[Any, Any, Any]) -> bytes:
         require_scraper(request.scope, ctx.settings)
         await refresh_job_gauges(ctx)

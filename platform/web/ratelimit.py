@@ -17,6 +17,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/static/", "/schema")
 
 
+def is_rate_limited(path: str) -> bool:
+    return path != "/" and not path.startswith(EXEMPT_PREFIXES)
+
+
 def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
@@ -33,7 +37,7 @@ class RateLimitMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         ctx: Any = getattr(scope["app"].state, "ctx", None)
         path = str(scope.get("path", ""))
-        if ctx is None or path == "/" or path.startswith(EXEMPT_PREFIXES):
+        if ctx is None or not is_rate_limited(path):
             await next_app(scope, receive, send)
             return
         try:

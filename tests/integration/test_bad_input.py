@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+import structlog
 
 from tests.support import Practice, register
 
@@ -61,3 +64,104 @@ async def test_health_metrics_and_schema(client: httpx.AsyncClient) -> None:
 async def test_pages_are_served(client: httpx.AsyncClient) -> None:
     for path in ("/", "/admin", "/static/book.js", "/static/app.css"):
         assert (await client.get(path)).status_code == 200, path
+
+
+async def test_json_endpoints_take_only_json_bodies(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    """A cross-site form can send text/plain or form-encoded bodies without asking; they must
+    neither book, cancel nor log in, however JSON-like they are."""
+    me = await register(client)
+    slot = {"service_id": practice.session, "provider_id": practice.london}
+    body = json.dumps({**slot, "start": "2027-03-01T10:00:00Z"})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        refused = await client.post(
+            "/api/bookings", content=body, headers={**me, "content-type": content_type}
+        )
+        assert (refused.status_code, refused.json()["error"]) == (415, "unsupported_media_type")
+        assert "application/json" in refused.json()["detail"]
+    login = await client.post(
+        "/api/auth/login",
+        content=json.dumps({"email": "admin@example.com", "password": "admin password"}),
+        headers={"content-type": "text/plain"},
+    )
+    assert (login.status_code, login.json()["error"]) == (415, "unsupported_media_type")
+    assert "set-cookie" not in login.headers
+
+    # Nothing was booked by the refused requests: the same slot is still free for a JSON one.
+    booked = await client.post(
+        "/api/bookings",
+        content=body,
+        headers={**me, "content-type": "application/json; charset=utf-8"},
+    )
+    assert booked.status_code == 201, booked.text
+    cancel = f"/api/bookings/{booked.json()['id']}/cancel"
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = await client.post(
+            cancel, content='{"reason": "x"}', headers={**me, "content-type": content_type}
+        )
+        assert (refused.status_code, refused.json()["error"]) == (415, "unsupported_media_type")
+    mine = await client.get(f"/api/bookings/{booked.json()['id']}", headers=me)
+    assert mine.json()["status"] == "confirmed"
+    # A cancel without any body needs no content type at all.
+    cancelled = await client.post(cancel, headers=me)
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+
+
+async def test_instants_at_the_ends_of_the_calendar_and_beyond_the_horizon(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    """The clock stands at 2027-03-01 and the horizon is a year: later starts are refused."""
+    me = await register(client)
+    cases = [
+        ("9999-12-31T23:59:59+14:00", "beyond_horizon"),
+        ("9998-03-01T10:00:00Z", "beyond_horizon"),
+        ("2031-03-03T10:00:00Z", "beyond_horizon"),  # a Monday, inside London's hours
+        ("2028-03-06T10:00:00Z", "beyond_horizon"),  # a Monday just past the horizon
+        ("0001-01-01T00:00:00+14:00", "invalid"),  # before year 1 in UTC
+    ]
+    for start, code in cases:
+        response = await client.post(
+            "/api/bookings",
+            json={"service_id": practice.session, "provider_id": practice.london, "start": start},
+            headers=me,
+        )
+        assert (response.status_code, response.json()["error"]) == (422, code), start
+        assert response.json()["detail"]
+    for day in ("9999-12-31", "2028-03-02"):
+        far = await client.get(
+            "/api/availability",
+            params={"service_id": practice.session, "from": day, "days": 62, "tz": "Etc/GMT-14"},
+        )
+        assert (far.status_code, far.json()["error"]) == (422, "beyond_horizon"), day
+    # The last day of the horizon is offered, but nothing past the horizon's instant.
+    edge = await client.get(
+        "/api/availability",
+        params={"service_id": practice.session, "from": "2028-02-28", "days": 62},
+    )
+    assert edge.status_code == 200
+    assert edge.json()["slots"]
+    assert max(s["start"] for s in edge.json()["slots"]) < "2028-02-29T06:00:00Z"
+
+
+async def test_deeply_nested_bodies_are_refused_quietly(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    me = await register(client)
+    depth = 10_000
+    bodies = [
+        b"[" * 32_000 + b"]" * 32_000,
+        b'{"a":' * depth + b"1" + b"}" * depth,
+        b'{"service_id": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+    ]
+    with structlog.testing.capture_logs() as logs:
+        for path in ("/api/auth/login", "/api/bookings"):
+            for body in bodies:
+                assert len(body) < 65_536
+                response = await client.post(
+                    path, content=body, headers={**me, "content-type": "application/json"}
+                )
+                assert response.status_code == 400, (path, body[:20], response.text)
+                assert response.json()["error"] == "body_too_deep"
+                assert response.json()["detail"]
+    assert not [entry for entry in logs if entry["log_level"] in ("error", "critical")], logs

@@ -707,3 +707,17 @@ async def test_cancelling_a_calendly_booking_in_holdfast_cancels_it_in_calendly_
     await deliver(client, clock, invitee_event("invitee.canceled", "MINE"))
     await settle(ctx, settings)
     assert len(calendly.cancellations) == 2
+
+
+async def test_a_timestamp_of_unicode_digits_is_a_bad_signature(
+    client: httpx.AsyncClient, linked: Practice, clock: Clock
+) -> None:
+    """`"²".isdigit()` is true but `int("²")` fails: still a 403, never a 500."""
+    body = invitee_event("invitee.created", "SUPERSCRIPT")
+    good = sign(KEY, int(clock.now.timestamp()), json.dumps(body).encode())
+    for t in ("²", "1²", "³²¹", "1_700_000_000", "+1"):
+        # Header bytes are read as latin-1, where ² ³ ¹ are single bytes.
+        signature = f"t={t},v1={good}".encode("latin-1")
+        refused = await deliver(client, clock, body, signature=signature)
+        assert (refused.status_code, refused.json()["error"]) == (403, "invalid_signature"), t
+    assert await CalendlyDelivery.find_all().count() == 0

@@ -133,6 +133,17 @@
     loadSlots(false);
   }
 
+  // Availability comes a page at a time: follow `next` until the window is complete.
+  function allSlots(q, earlier) {
+    return api('GET', '/api/availability?' + q).then(function (r) {
+      if (!r.ok) return r;
+      var slots = (earlier || []).concat(r.data.slots);
+      if (!r.data.next || slots.length >= 10000) { r.data.slots = slots; return r; }
+      q.set('cursor', r.data.next);
+      return allSlots(q, slots);
+    });
+  }
+
   function loadSlots(keepDay) {
     var svc = state.service, seq = ++state.seq, from = todayYmd();
     if (!svc) return Promise.resolve();
@@ -140,7 +151,7 @@
     if (state.providerId) q.set('provider_id', state.providerId);
     $('slots').setAttribute('aria-busy', 'true');
     if (!keepDay) $('slots').replaceChildren(h('p', { class: 'muted' }, 'Loading available times…'));
-    return api('GET', '/api/availability?' + q).then(function (r) {
+    return allSlots(q).then(function (r) {
       if (seq !== state.seq) return;
       $('slots').setAttribute('aria-busy', 'false');
       if (!r.ok) return $('slots').replaceChildren(h('p', { class: 'error', role: 'alert', 'data-testid': 'slots-error' }, r.data.detail));
