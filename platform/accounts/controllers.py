@@ -75,7 +75,7 @@ class AccountController(Controller):
     async def me(self, user: CurrentUser) -> UserOut:
         return UserOut.of(user)
 
-    @post("/me/password", status_code=200)
+    @post("/me/password", status_code=200, opt=answers(service.WrongPassword))
     async def change_password(
         self,
         data: JSONBody[PasswordChangeIn],

@@ -14,7 +14,7 @@ from holdfast.accounts.models import Role, User
 from holdfast.accounts.sessions import SessionEnded, session_token
 from holdfast.clock import zone
 from holdfast.context import Context
-from holdfast.errors import DomainError, ErrorKind, Forbidden, Unauthorized
+from holdfast.errors import DomainError, ErrorKind, Unauthorized
 from holdfast.events import Event
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo import ReturnDocument
@@ -23,6 +23,10 @@ from pymongo.errors import DuplicateKeyError
 
 class EmailTaken(DomainError):
     kind, code = ErrorKind.CONFLICT, "email_taken"
+
+
+class WrongPassword(DomainError):
+    kind, code = ErrorKind.FORBIDDEN, "wrong_password"
 
 
 async def register(
@@ -88,7 +92,7 @@ async def change_password(
     await ctx.limiter.check_login(account, address, ctx.now())
     if not await ctx.passwords.verify(user.password_hash, current):
         await ctx.limiter.login_failed(account, address, ctx.now())
-        raise Forbidden("The current password is not right.", code="wrong_password")
+        raise WrongPassword("The current password is not right.")
     check_new_password(new, email=user.email, name=user.name)
     changed = await _end_all_sessions(
         ctx, user, {"password_hash": await ctx.passwords.hash(new)}, same_hash=True
