@@ -35,12 +35,13 @@ def document_models() -> list[type[Any]]:
     from holdfast.bookings.models import Booking, BookingEvent, IdempotencyRecord, SlotClaim
     from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
     from holdfast.catalog.models import Provider, Service
+    from holdfast.inbox.models import Delivery
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
-        Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery,
+        Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
     ]  # fmt: skip
 
 

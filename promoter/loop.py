@@ -20,6 +20,7 @@ from holdfast.calendly.service import enqueue_received
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import keep_ensuring_indexes, unavailable
 from holdfast.events import Event
+from holdfast.inbox import service as inbox
 from holdfast.jobs.handoff import promote_due, repair
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.periodic import ensure_next
@@ -59,6 +60,7 @@ async def tick(ctx: Context, state: PromoterState, now: datetime, registry: Regi
         state.repaired_total += await repair(ctx.queue_redis, now)
     # Verified webhook deliveries become jobs here, off the acknowledgement's hot path.
     await enqueue_received(ctx)
+    await inbox.enqueue_received(ctx)
     promoted = await promote_due(ctx.queue_redis, now, window, limit=PROMOTE_BATCH)
     state.promoted_total += promoted
     if promoted:

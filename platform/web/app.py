@@ -17,6 +17,7 @@ from holdfast.catalog.controllers import CatalogAdminController, CatalogControll
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
+from holdfast.inbox.controllers import InboxAdminController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             BookingController,
             HealthController,
             CalendlyController,
+            InboxAdminController,
             JobAdminController,
             MessageAdminController,
             PageController,

@@ -1,0 +1,111 @@
+"""Webhook intake, the same for every sender: verify (the sender's module), store raw once,
+acknowledge; the promoter's tick gives each stored delivery one durable job, and that job's
+handler (the sender's domain, registered as job kind `inbox.<source>`) decides it.
+
+A delivery is decided once: `settle` moves it from `received` by one conditional update, so a
+job that runs twice (a retry, a second worker) finds it decided and does nothing.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from holdfast.context import Context
+from holdfast.inbox.models import Delivery, DeliveryStatus
+from holdfast.jobs.models import Job
+from holdfast.jobs.service import schedule
+from holdfast.paging import Page, PageRequest, Segment, read_page
+from pymongo.errors import DuplicateKeyError
+
+
+def job_kind(source: str) -> str:
+    """The job kind that processes a source's deliveries."""
+    return f"inbox.{source}"
+
+
+async def store(ctx: Context, *, source: str, key: str, kind: str, payload: dict[str, Any]) -> bool:
+    """The whole acknowledgement: one insert of the raw delivery; a repeat (the sender retried,
+    or sent it twice) hits the key and changes nothing. True if this call stored it."""
+    delivery = {
+        "_id": f"{source}:{key}",
+        "source": source,
+        "key": key,
+        "kind": kind,
+        "payload": payload,
+        "received_at": ctx.now(),
+        "status": "received",
+        "reason": None,
+        "result": {},
+        "job_id": None,
+        "processed_at": None,
+    }
+    with suppress(DuplicateKeyError):
+        await Delivery.get_pymongo_collection().insert_one(delivery)
+        return True
+    return False
+
+
+async def enqueue_received(ctx: Context, limit: int = 500) -> list[Job]:
+    """Give every stored delivery its processing job (once: the job id is deterministic)."""
+    jobs: list[Job] = []
+    now = ctx.now()
+    async for delivery in Delivery.find({"job_id": None}).sort("received_at").limit(limit):
+        job = await schedule(
+            None,
+            kind=job_kind(delivery.source),
+            subject=f"inbox:{delivery.id}",
+            run_at=now,
+            now=now,
+            payload={"delivery_id": delivery.id},
+            intended=delivery.received_at,
+        )
+        await Delivery.get_pymongo_collection().update_one(
+            {"_id": delivery.id}, {"$set": {"job_id": job.id}}
+        )
+        jobs.append(job)
+    return jobs
+
+
+async def pending(job: Job) -> Delivery | None:
+    """The delivery a processing job is for, while it is still undecided."""
+    delivery = await Delivery.get(str(job.payload["delivery_id"]))
+    return delivery if delivery is not None and delivery.status == "received" else None
+
+
+async def settle(
+    delivery: Delivery,
+    status: DeliveryStatus,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> bool:
+    """Decide the delivery, once: True if this call decided it (mark it last, after the work,
+    and make that work safe to run again)."""
+    changed = await Delivery.get_pymongo_collection().update_one(
+        {"_id": delivery.id, "status": "received"},
+        {
+            "$set": {
+                "status": status,
+                "reason": reason,
+                "result": result or {},
+                "processed_at": now,
+            }
+        },
+    )
+    return changed.modified_count == 1
+
+
+async def list_deliveries(
+    page: PageRequest, *, source: str | None, status: str | None
+) -> Page[Delivery]:
+    """Deliveries, the most recently received first."""
+    where: dict[str, Any] = {}
+    if source:
+        where["source"] = source
+    if status:
+        where["status"] = status
+    segment = Segment(where, (("received_at", -1), ("_id", 1)))
+    return await read_page(Delivery, [segment], page, listing=f"inbox:{(source, status)!r}")
