@@ -9,6 +9,7 @@ kept its correctness checks is asserted, never a speed.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -71,12 +72,19 @@ class SmokeRun:
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SmokeRun]]:
-    """Every script's smoke run, started at once: most of each is waiting for processes to
-    start, so together they take little longer than the slowest alone."""
+def smoke_runs(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, SmokeRun]]:
+    """Every selected script's smoke run, started at once: most of each is waiting for
+    processes to start, so together they take little longer than the slowest alone."""
     root = tmp_path_factory.mktemp("bench-smoke")
+    selected = {
+        item.callspec.params["script"]
+        for item in request.session.items
+        if item.originalname == "test_benchmark_smoke_mode_runs_and_reports"
+    }
     runs: dict[str, SmokeRun] = {}
-    for script in EXPECTED:
+    for script in sorted(selected):
         out, err, report = (root / f"{script}.{what}" for what in ("out", "err", "md"))
         with out.open("wb") as stdout, err.open("wb") as stderr:
             process = subprocess.Popen(
@@ -87,7 +95,9 @@ def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
     yield runs
     for run in runs.values():
         if run.process.poll() is None:
-            run.process.terminate()  # its own finally blocks stop what it started
+            # SIGINT, not SIGTERM: Python runs `finally` blocks only on the former, and those
+            # stop every server and process the benchmark started (their own sessions).
+            run.process.send_signal(signal.SIGINT)
             try:
                 run.process.wait(30)
             except subprocess.TimeoutExpired:
