@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from arq.connections import ArqRedis
 from holdfast.accounts.passwords import Passwords
@@ -16,6 +17,7 @@ from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Indexes, Mongo, connect, init_models
 from holdfast.events import EventBus
+from holdfast.notifications.smtp import SmtpPool
 from holdfast.ratelimits import Limiter
 from holdfast.settings import Settings
 from redis.asyncio import Redis
@@ -38,6 +40,8 @@ class Context:
     passwords: Passwords = field(default_factory=Passwords)  # argon2, in bounded lanes
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Open SMTP connections, made on first use (see `smtp()`).
+    _smtp: list[SmtpPool] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()
@@ -46,6 +50,15 @@ class Context:
     def indexes_ready(self) -> asyncio.Event:
         """Set once every declared index exists."""
         return self.indexes.ready
+
+    def smtp(self) -> SmtpPool:
+        """This process's SMTP connections (`HOLDFAST_SMTP_URL` must be set)."""
+        if not self._smtp:
+            url = self.settings.smtp_url or ""
+            host = urlsplit(self.settings.public_url).hostname or "holdfast"
+            timeout = self.settings.send_timeout_seconds
+            self._smtp.append(SmtpPool(url, local_hostname=host, timeout=timeout))
+        return self._smtp[0]
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -101,6 +114,8 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
 async def close_context(ctx: Context) -> None:
     if ctx.background:
         await asyncio.wait(ctx.background, timeout=5)
+    for pool in ctx._smtp:
+        await pool.close()
     await ctx.queue_redis.aclose()
     if ctx.cache_redis is not None:
         await ctx.cache_redis.aclose()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRule, generate_slots
-from holdfast.bookings.models import SLOT_HOLDING, Booking
+from holdfast.bookings.models import LONGEST_OCCUPIED, SLOT_HOLDING, Booking
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import get_provider, object_id, service_with_providers
 from holdfast.clock import as_utc, iso_z, zone
@@ -62,7 +62,8 @@ async def busy_intervals(
     cursor = Booking.get_pymongo_collection().find(
         {
             "provider_id": {"$in": provider_ids},
-            "occupied_start": {"$lt": end},
+            # Bounded below: the provider's index is walked over days, not all its history.
+            "occupied_start": {"$lt": end, "$gt": start - LONGEST_OCCUPIED},
             "occupied_end": {"$gt": start},
             "status": {"$in": list(SLOT_HOLDING)},
         },

@@ -55,6 +55,15 @@ async def claim(session: Session, booking: Booking) -> None:
         raise
 
 
+async def taken(booking: Booking) -> bool:
+    """Whether another booking holds one of this booking's units right now (advisory: only the
+    claim insert in a transaction decides)."""
+    held = await SlotClaim.get_pymongo_collection().find_one(
+        {"_id": {"$in": _claims(booking)}, "booking_id": {"$ne": booking.id}}, projection={"_id": 1}
+    )
+    return held is not None
+
+
 async def release(session: Session, booking: Booking) -> None:
     """Give back the units this booking holds (only its own: the filter names the booking)."""
     await SlotClaim.get_pymongo_collection().delete_many(

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from beanie import Document, PydanticObjectId
 from pymongo import ASCENDING, IndexModel
+
+# The longest a booking may occupy, buffers included (a service is at most a day long with at
+# most a day of buffer each side). Reads of "what overlaps this interval" start this far before
+# it, so they walk the provider's index over days, never over years of history.
+LONGEST_OCCUPIED = timedelta(days=3)
 
 BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
 # Every one of these holds its interval; only cancelled frees it.

@@ -19,8 +19,8 @@ from holdfast.availability.service import (
     surroundings,
 )
 from holdfast.bookings import followups
-from holdfast.bookings.guard import Collision, claim, occupied_span, release
-from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
+from holdfast.bookings.guard import Collision, claim, occupied_span, release, taken
+from holdfast.bookings.models import LONGEST_OCCUPIED, Booking, BookingEvent, BookingStatus
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, zone
@@ -101,6 +101,10 @@ def placement(
         timedelta(minutes=service.buffer_before_minutes),
         timedelta(minutes=service.buffer_after_minutes),
     )
+    if occupied[1] - occupied[0] > LONGEST_OCCUPIED:
+        raise Invalid(
+            "A booking may take at most three days, buffers included.", code="invalid_interval"
+        )
     return {"start": start, "end": end, "occupied_start": occupied[0], "occupied_end": occupied[1]}
 
 
@@ -206,11 +210,11 @@ async def book_slot(
         tries += 1
         return await _write_booking(session, booking, service, actor, now, history)
 
-    # One read of the bookings around `start` answers both whether it still looks free and,
-    # if not, the nearest alternatives; most collisions end here, without a transaction.
-    around = await surroundings(service, offering, start, now)
+    # A look at the claim units the booking needs (point reads of `_id`s) sends a time that is
+    # already taken to the alternatives without a doomed transaction; the claim insert inside
+    # the transaction still decides.
     try:
-        if not around.is_free(provider.id, booking.occupied_start, booking.occupied_end):  # type: ignore[arg-type]
+        if await taken(booking):
             raise Collision
         jobs = await transact(ctx.mongo, write)
     except (Collision, DuplicateKeyError) as exc:
@@ -222,8 +226,7 @@ async def book_slot(
             return existing
         if isinstance(exc, DuplicateKeyError):
             raise
-        if tries:  # the transaction lost a race: what was read before it is out of date
-            around = await surroundings(service, offering, start, now)
+        around = await surroundings(service, offering, start, now)
         alternatives = await nearest_free(service, offering, str(provider.id), ALTERNATIVES, around)
         raise SlotTaken(alternatives, zone(display_tz)) from None
     push_due(ctx, jobs)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
+from typing import Any
 
 from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.bookings.models import Booking
-from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.models import Provider
 from holdfast.clock import iso_z
 from holdfast.context import Context
 from holdfast.events import Event
@@ -37,24 +37,31 @@ class MissingRecord(Exception):
     pass
 
 
-async def _facts(booking_id: str) -> BookingFacts:
-    booking = await Booking.get(PydanticObjectId(booking_id))
-    if booking is None:
+async def _facts(ctx: Context, booking_id: str) -> BookingFacts:
+    """The booking with its client (one round trip), and its service and provider from this
+    process's catalog snapshot (usually no round trip): this runs for every message."""
+    users_of = {"from": User.get_pymongo_collection().name, "as": "_u"}
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"_id": PydanticObjectId(booking_id)}},
+        {"$lookup": {**users_of, "localField": "user_id", "foreignField": "_id"}},
+    ]
+    found = await (await Booking.get_pymongo_collection().aggregate(pipeline)).to_list()
+    if not found:
         raise MissingRecord(f"booking {booking_id} is gone")
-    # Three independent reads in flight together: one round trip's wait instead of three.
-    client, provider, service = await asyncio.gather(
-        User.get(booking.user_id),
-        Provider.get(booking.provider_id),
-        Service.get(booking.service_id),
-    )
-    if client is None or provider is None or service is None:
-        raise MissingRecord(f"booking {booking_id} refers to a missing user, provider or service")
-    return BookingFacts(booking, client, provider, service)
+    users = found[0].pop("_u")
+    booking = Booking.model_validate(found[0])
+    service, offering = await ctx.catalog.service_with_providers(str(booking.service_id))
+    provider = next((p for p in offering if p.id == booking.provider_id), None)
+    if provider is None:  # no longer offers the service: read it as it is
+        provider = await Provider.get(booking.provider_id)
+    if not users or provider is None:
+        raise MissingRecord(f"booking {booking_id} refers to a missing user or provider")
+    return BookingFacts(booking, User.model_validate(users[0]), provider, service)
 
 
 async def notify_booking(ctx: Context, job: Job) -> None:
     template = TEMPLATES[job.kind]
-    facts = await _facts(str(job.payload["booking_id"]))
+    facts = await _facts(ctx, str(job.payload["booking_id"]))
     if template != "cancellation" and facts.booking.status == "cancelled":
         return  # a reminder that raced a cancellation says nothing
     if job.payload.get("start", iso_z(facts.booking.start)) != iso_z(facts.booking.start):
