@@ -53,23 +53,40 @@ def _due(now: datetime) -> dict[str, Any]:
 
 async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
     """Take the job for this worker, or None if it is not runnable now (not due, done,
-    cancelled, or held by a live worker)."""
-    claimed = await Job.get_pymongo_collection().find_one_and_update(
-        {"_id": job_id, **_due(now)},
-        {
-            "$set": {
-                "state": "running",
-                "started_at": now,
-                "lease_until": now + lease,
-                "claim_token": secrets.token_hex(8),
-                "unknown_kind_since": None,
-                "updated_at": now,
-            },
-            "$inc": {"attempts": 1},
-        },
-        return_document=ReturnDocument.AFTER,
-    )
-    return None if claimed is None else Job.model_validate(claimed)
+    cancelled, or held by a live worker).
+
+    MongoDB may apply the claim and lose its answer (an election: the driver's one retry comes
+    too soon). Asking again is then safe, because the claim carries this attempt's own token:
+    whoever holds the job with that token is this worker. Otherwise the job would sit `running`
+    under a claim nobody knows of until its lease ran out."""
+    token = secrets.token_hex(8)
+    collection = Job.get_pymongo_collection()
+    deadline, delay = time.monotonic() + lease.total_seconds() / 2, 0.1
+    while True:
+        try:
+            claimed = await collection.find_one_and_update(
+                {"_id": job_id, **_due(now)},
+                {
+                    "$set": {
+                        "state": "running",
+                        "started_at": now,
+                        "lease_until": now + lease,
+                        "claim_token": token,
+                        "unknown_kind_since": None,
+                        "updated_at": now,
+                    },
+                    "$inc": {"attempts": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if claimed is None:  # not runnable; or taken by the answer this worker lost
+                claimed = await collection.find_one({"_id": job_id, "claim_token": token})
+            return None if claimed is None else Job.model_validate(claimed)
+        except PyMongoError as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def _held(job: Job) -> dict[str, Any]:

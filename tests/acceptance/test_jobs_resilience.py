@@ -90,9 +90,11 @@ def soon_slot() -> tuple[datetime, int]:
     return start, minutes
 
 
-def later_slot(hours: int = 2) -> datetime:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    return now + timedelta(hours=hours, minutes=-now.minute % 5)
+def later_slot() -> datetime:
+    """Tomorrow at noon UTC: far from the reminders' lead times, and a few bookings after it
+    stay within the day whenever the test runs (slots do not run past a day's end)."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, datetime.min.time(), UTC) + timedelta(hours=12)
 
 
 def book(

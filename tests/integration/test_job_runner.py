@@ -23,6 +23,7 @@ from holdfast.settings import Settings
 
 from tests.conftest import Clock
 from tests.fakes import SmsServer, SmtpSink
+from tests.integration.conftest import FailCommands
 from tests.support import Practice, register, run_all_due, with_senders
 from workers.worker import build_worker
 
@@ -235,3 +236,24 @@ async def test_two_workers_never_both_send_a_message(
     assert len(smtp.messages) == 1
     done = await Job.get(job_id)
     assert done is not None and done.state == "succeeded"
+
+
+async def test_a_claim_whose_answer_was_lost_is_still_this_workers(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    ctx: Context,
+    settings: Settings,
+    smtp: SmtpSink,
+    fail_commands: FailCommands,
+) -> None:
+    """An election can apply the claim and lose its answer (here: a write-concern error on a
+    claim that did happen, and on the next try): the worker asks again with its claim's token
+    and runs the job now, instead of the job sitting `running` under a claim nobody knows of
+    until its lease runs out (seen in the failover test: confirmations a lease late)."""
+    job_id = await book(client, practice, ctx)
+    lost = {"writeConcernError": {"code": 64, "errmsg": "waiting for replication timed out"}}
+    fail_commands(["findAndModify"], times=2, **lost)
+    assert await run_job(ctx, job_id, default_registry(settings)) == "succeeded"
+    job = await Job.get(job_id)
+    assert job is not None and (job.state, job.attempts) == ("succeeded", 1)
+    assert len(smtp.messages) == 1
