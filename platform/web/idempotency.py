@@ -68,11 +68,12 @@ async def _reserve(
         earlier.state == "in_progress" and as_utc(earlier.created_at) <= now - IN_FLIGHT_LEASE
     )
     if stale:
-        taken = await IdempotencyRecord.get_pymongo_collection().delete_one(
+        # Deleted here, or (when the delete finds nothing) just changed by someone else, such
+        # as the stalled request's own late release: either way, look again.
+        await IdempotencyRecord.get_pymongo_collection().delete_one(
             {"_id": record_id, "created_at": earlier.created_at}
         )
-        if taken.deleted_count:
-            return await _reserve(ctx, record_id, fingerprint, owner)
+        return await _reserve(ctx, record_id, fingerprint, owner)
     return earlier
 
 
