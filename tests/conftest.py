@@ -24,7 +24,7 @@ from holdfast.settings import Settings
 from litestar import Litestar
 from pymongo import MongoClient
 
-from tests.fakes import SmtpSink
+from tests.fakes import SmsServer, SmtpSink
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # A Monday morning, so weekday rules give slots later the same day.
@@ -129,6 +129,14 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+def sms() -> Iterator[SmsServer]:
+    """A Twilio-compatible SMS gateway on loopback that records what it accepts."""
+    server = SmsServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

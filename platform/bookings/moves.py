@@ -72,14 +72,7 @@ async def move_booking(
     if _there(booking, target):
         await _resume(ctx, booking)
         return booking
-    check_start(
-        provider,
-        service,
-        start,
-        now,
-        offered_only=offered_only,
-        horizon_days=ctx.settings.booking_horizon_days,
-    )
+    check_start(ctx, provider, service, start, offered_only=offered_only)
     moved: Booking = booking.model_copy(update={**target, "updated_at": now})
     where = {"_id": booking.id, "status": booking.status, **{f: getattr(booking, f) for f in PLACE}}
     previous: dict[str, Any] = {"previous_start": booking.start, "previous_end": booking.end}

@@ -60,17 +60,12 @@ def _stored(instant: datetime) -> datetime:
 
 
 def check_start(
-    provider: Provider,
-    service: Service,
-    start: datetime,
-    now: datetime,
-    *,
-    offered_only: bool,
-    horizon_days: int,
+    ctx: Context, provider: Provider, service: Service, start: datetime, *, offered_only: bool
 ) -> None:
     """Only a future start within the booking horizon can be booked; through Holdfast's own
     pages, only one the availability page would offer (ignoring other bookings)."""
-    check_horizon(start, now, horizon_days)
+    now = ctx.now()
+    check_horizon(start, now, ctx.settings.booking_horizon_days)
     if start < now:
         raise Invalid(
             "That time is in the past; please choose a future slot.", code="start_in_past"
@@ -179,14 +174,7 @@ async def book_slot(
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
     provider = await offering_provider(offering, provider_id)
-    check_start(
-        provider,
-        service,
-        start,
-        now,
-        offered_only=offered_only,
-        horizon_days=ctx.settings.booking_horizon_days,
-    )
+    check_start(ctx, provider, service, start, offered_only=offered_only)
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -29,13 +29,6 @@ from workers.worker import build_worker
 
 START = "2027-03-03T11:00:00Z"  # Wednesday; the test clock starts on Monday 06:00Z
 LEASE = 2  # seconds: renewed every half second
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsServer]:
-    server = SmsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

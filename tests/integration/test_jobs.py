@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,13 +21,6 @@ from tests.fakes import SmsServer, SmtpSink
 from tests.support import Practice, register, run_all_due, with_senders
 
 START = "2027-03-03T11:00:00Z"  # Wednesday; the test clock starts on Monday 06:00Z
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsServer]:
-    server = SmsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

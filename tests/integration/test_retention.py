@@ -7,7 +7,6 @@ their audit trail, future claims and dead jobs stay.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,13 +26,6 @@ from promoter.loop import PromoterState, heartbeat, tick
 from tests.conftest import T0, Clock
 from tests.fakes import SmsServer, SmtpSink
 from tests.support import Practice, make_admin, register, run_all_due, with_senders
-
-
-@pytest.fixture
-def sms() -> Iterator[SmsServer]:
-    server = SmsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
