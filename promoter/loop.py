@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from holdfast import runtime
 from holdfast.calendly.service import enqueue_received
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import keep_ensuring_indexes, unavailable
@@ -132,5 +133,5 @@ async def serve(settings: Settings) -> None:
 
 def main(settings: Settings) -> int:
     configure_logging()
-    asyncio.run(serve(settings))
+    runtime.run(serve(settings))
     return 0

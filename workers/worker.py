@@ -15,6 +15,7 @@ from typing import Any, TypedDict, cast
 import structlog
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health, func
+from holdfast import runtime
 from holdfast.context import Context, close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.jobs.handoff import RUN_JOB
@@ -138,5 +139,5 @@ def main(settings: Settings) -> int:
             loop.add_signal_handler(signum, stop.set)
         await serve(settings, stop)
 
-    asyncio.run(run())
+    runtime.run(run())
     return 0

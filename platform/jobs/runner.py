@@ -72,7 +72,6 @@ async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
                         "started_at": now,
                         "lease_until": now + lease,
                         "claim_token": token,
-                        "unknown_kind_since": None,
                         "updated_at": now,
                     },
                     "$inc": {"attempts": 1},
@@ -106,7 +105,12 @@ async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
             # Conditional on this claim: a worker that lost its lease must not overwrite a
             # newer one.
             await Job.get_pymongo_collection().update_one(
-                _held(job), {"$set": {**changes, "updated_at": now}, "$unset": {"lease_until": ""}}
+                _held(job),
+                {
+                    # A kind some worker knew at last: no longer waiting for one that does.
+                    "$set": {**changes, "unknown_kind_since": None, "updated_at": now},
+                    "$unset": {"lease_until": ""},
+                },
             )
             return
         except PyMongoError as exc:
@@ -170,18 +174,18 @@ async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:
 
 
 async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
+    """Claim first, then look at the kind: the claim's answer is the job, so the usual run costs
+    no separate read of it (this runs for every confirmation, beside the API's requests)."""
     now = ctx.now()
-    job = await Job.get(job_id)
-    if job is None:
-        log.error("jobs.missing", job=job_id)
-        return "skipped"
-    kind = registry.get(job.kind)
-    if kind is None:
-        return await _hand_back(job, now)
     lease = timedelta(seconds=ctx.settings.job_lease_seconds)
     claimed = await claim(job_id, now, lease)
     if claimed is None:
+        if not await Job.get_pymongo_collection().count_documents({"_id": job_id}, limit=1):
+            log.error("jobs.missing", job=job_id)
         return "skipped"
+    kind = registry.get(claimed.kind)
+    if kind is None:
+        return await _hand_back(claimed, now)
     try:
         if not await _run_held(ctx, kind, claimed, lease):
             return "skipped"  # another worker holds the job now
@@ -209,9 +213,10 @@ async def _failed(ctx: Context, kind: JobKind, job: Job, exc: Exception) -> Outc
 
 
 async def _hand_back(job: Job, now: datetime) -> Outcome:
-    """This worker does not know the job's kind: return the job to the backlog for the promoter
-    to queue again, for a worker that does; dead with the reason once that has gone on too long.
-    Left as it was, the job would stay promoted and be re-queued by every repair, forever."""
+    """This worker claimed a job whose kind it does not know (an old worker during a rolling
+    deploy): it returns the job to the backlog for the promoter to queue again, for a worker that
+    does, without counting an attempt; dead with the reason once that has gone on too long. Left
+    as it was, the job would stay promoted and be re-queued by every repair, forever."""
     since = as_utc(job.unknown_kind_since) if job.unknown_kind_since else now
     reason = f"No worker that took this job knows its kind '{job.kind}'"
     if now - since >= UNKNOWN_KIND_GRACE:
@@ -227,10 +232,14 @@ async def _hand_back(job: Job, now: datetime) -> Outcome:
             "unknown_kind_since": since,
             "last_error": f"{reason}; it is queued again for one that does.",
         }
-    # Only if it is still waiting and due: a worker that knows the kind may have it already.
+    # Conditional on this claim, like any outcome.
     result = await Job.get_pymongo_collection().update_one(
-        {"_id": job.id, "state": {"$in": list(PENDING)}, "run_at": {"$lte": now}},
-        {"$set": {**changes, "updated_at": now}},
+        _held(job),
+        {
+            "$set": {**changes, "updated_at": now},
+            "$unset": {"lease_until": ""},
+            "$inc": {"attempts": -1},
+        },
     )
     if not result.modified_count:
         return "skipped"
