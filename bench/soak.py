@@ -192,6 +192,7 @@ class Traffic:
     booked: list[Booked] = field(default_factory=list)
     cancelled: set[str] = field(default_factory=set)
     webhooks: int = 0
+    lags: dict[int, list[float]] = field(default_factory=dict)  # interval -> send lags, s
 
     def record(self, endpoint: str, started: float, outcome: str, detail: str = "") -> None:
         index = int((started - self.began) // self.interval)
@@ -275,7 +276,9 @@ async def offer_load(
     traffic: Traffic, sizes: Sizes, every: Callable[[int], Awaitable[None]]
 ) -> float:
     """Start one request every 1/rate s for `duration`, whatever the responses; call `every`
-    at each interval's end; wait for the last responses. The send lag's p99, in ms."""
+    at each interval's end; wait for the last responses. The send lag's p99 in ms (and, in
+    `traffic.lags`, each interval's lags in seconds): how late requests left, so that a stall of
+    this process would show."""
     kinds, weights = list(MIX), list(MIX.values())
     pending: set[asyncio.Task[None]] = set()
     samples: list[asyncio.Task[None]] = []  # off the sending loop, so they delay no request
@@ -290,6 +293,7 @@ async def offer_load(
             next_report += 1
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         lags.append(time.monotonic() - due)
+        traffic.lags.setdefault(int((due - traffic.began) // sizes.interval), []).append(lags[-1])
         task = asyncio.create_task(traffic.request(traffic.rng.choices(kinds, weights)[0]))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -586,7 +590,12 @@ async def soak_run(soaked: Soaked, soak: Soak) -> Traffic:
         f"- {len(traffic.booked)} bookings made, {len(traffic.cancelled)} cancelled, "
         f"{traffic.webhooks} Calendly deliveries (no Book now token: each is rejected, cancelled "
         "at the fake Calendly and its invitee emailed); send lag p99 "
-        f"{lag99 * 1000:.1f} ms.",
+        f"{lag99:.1f} ms; per interval p99 / max ms: "
+        + ", ".join(
+            f"{label(sizes, i)} {percentiles(v)[1]:.1f} / {max(v) * 1000:.1f}"
+            for i, v in sorted(traffic.lags.items())
+        )
+        + ".",
         f"- After the load the backlog drained in {waited:.1f} s (patience {sizes.drain:g} s).",
     ]
     return traffic
