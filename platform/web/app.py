@@ -19,6 +19,7 @@ from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.jobs.controllers import JobAdminController
+from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
 from holdfast.waitlist.controllers import (
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             OfferController,
             CancellationWebhookController,
             WaitlistAdminController,
+            StatsController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

@@ -357,3 +357,35 @@ async def test_a_cancellation_nobody_waits_for_schedules_nothing_for_the_waitlis
     made = await book(client, practice, owner)
     await client.post(f"/api/bookings/{made.json()['id']}/cancel", json={}, headers=owner)
     assert await Job.find({"kind": {"$regex": "^waitlist"}}).count() == 0
+
+
+async def test_stats_show_the_recovery(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    (a, a_phone), (b, _) = [await person(client) for _ in range(2)]
+    await join(client, practice.session, a)
+    await cancelled_slot(client, practice, ctx, settings)
+    claimed = await client.post(f"/offers/{token_sent_to(sms, a_phone)}/claim")
+    assert claimed.status_code == 201, claimed.text
+
+    found = await client.get("/api/admin/stats", headers=practice.admin)
+    assert found.status_code == 200, found.text
+    waitlist = found.json()["waitlist"]
+    assert (waitlist["freed_slots"], waitlist["refilled_slots"]) == (1, 1)
+    assert waitlist["fill_rate"] == 1.0
+    assert waitlist["revenue_recovered"] == {"GBP": 9000}
+    assert waitlist["offers_by_state"]["accepted"] == 1
+    assert waitlist["offer_latency"]["count"] == 1
+    assert waitlist["time_to_fill"]["count"] == 1
+    assert waitlist["offer_latency_histogram"][-1] == {"le": None, "count": 1}
+    none = await client.get(
+        "/api/admin/stats", params={"from": "2027-01-01", "to": "2027-01-31"},
+        headers=practice.admin,
+    )  # fmt: skip
+    assert none.json()["waitlist"]["freed_slots"] == 0
+    backwards = await client.get(
+        "/api/admin/stats", params={"from": "2027-02-01", "to": "2027-01-31"},
+        headers=practice.admin,
+    )  # fmt: skip
+    assert (backwards.status_code, backwards.json()["error"]) == (422, "invalid_window")
+    assert (await client.get("/api/admin/stats", headers=b)).status_code == 403
