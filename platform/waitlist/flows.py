@@ -286,9 +286,20 @@ def gone(offer: Offer) -> OfferGone:
 async def view_offer(ctx: Context, *, offer_id: str) -> Offer:
     """The offer as its person sees it; the first look marks it viewed."""
     offer = await _offer(offer_id)
-    if offer.state == OfferState.SENT and await move(None, offer_id, OfferState.VIEWED, ctx.now()):
+    now = ctx.now()
+    if offer.state in ACTIVE and now >= offer.expires_at:
+        raise _expired()  # its expiry job may not have run yet: the time has gone all the same
+    if offer.state == OfferState.SENT and await move(None, offer_id, OfferState.VIEWED, now):
         offer = await _offer(offer_id)
     return offer
+
+
+def _expired() -> OfferGone:
+    return OfferGone(
+        "This offer has expired: the time went to the next person waiting.",
+        code="offer_expired",
+        state=str(OfferState.EXPIRED),
+    )
 
 
 async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
@@ -302,11 +313,7 @@ async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
     if offer.state not in ACTIVE:
         raise gone(offer)
     if now >= offer.expires_at:
-        raise OfferGone(
-            "This offer has expired: the time went to the next person waiting.",
-            code="offer_expired",
-            state=str(OfferState.EXPIRED),
-        )
+        raise _expired()
 
     async def accept(session: Session, booking: Booking) -> list[Job]:
         moved = await move(
