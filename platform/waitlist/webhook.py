@@ -46,7 +46,9 @@ def sign(key: str, body: bytes) -> str:
 def verify(key: str, header: str | None, body: bytes) -> None:
     if not header:
         raise SignatureInvalid("The X-Signature header is missing.")
-    if not hmac.compare_digest(sign(key, body), header.strip().lower()):
+    # Compared as bytes: a header with characters outside ASCII is a mismatch, not a crash.
+    given = header.strip().lower().encode("utf-8", errors="replace")
+    if not hmac.compare_digest(sign(key, body).encode(), given):
         raise SignatureInvalid("The signature does not match the body.")
 
 
