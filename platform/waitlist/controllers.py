@@ -75,7 +75,7 @@ class OfferController(Controller):
             offer = await flows.view_offer(ctx, offer_id=offer_id_of(ctx, token))
             view = await service.describe(ctx, offer)
             if offer.state in (OfferState.EXPIRED, OfferState.SUPERSEDED, OfferState.DECLINED):
-                raise flows.gone(offer)
+                raise service.gone(offer.state)
         except DomainError as exc:
             if not _wants_page(request):
                 raise

@@ -11,7 +11,6 @@ the chain ends (exhausted, too late), and the slot returns to public availabilit
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,13 +21,12 @@ from holdfast.bookings.service import book_slot, placement
 from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session, transact
-from holdfast.errors import NotFound
 from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import cancel_pending, new_job, push_due, schedule_all
 from holdfast.waitlist.metrics import OFFER_LATENCY, OFFERS_MADE
 from holdfast.waitlist.models import Offer, OfferSeat, Opening, OpeningStatus, WaitlistEntry
-from holdfast.waitlist.service import OfferGone, busy_then, in_line
+from holdfast.waitlist.service import busy_then, get_offer, gone, in_line
 from holdfast.waitlist.states import ACTIVE, OfferState, move
 from pymongo.errors import DuplicateKeyError
 
@@ -265,55 +263,30 @@ def _next_job(offer: Offer, now: datetime) -> Job:
     )
 
 
-async def _offer(offer_id: str) -> Offer:
-    offer = await Offer.get(offer_id)
-    if offer is None:
-        raise NotFound("There is no such offer.", code="offer_not_found")
-    return offer
-
-
-def gone(offer: Offer) -> OfferGone:
-    sentences = {
-        OfferState.EXPIRED: "This offer has expired: the time went to the next person waiting.",
-        OfferState.SUPERSEDED: "Sorry, this time has just been taken. You stay on the waitlist.",
-        OfferState.DECLINED: "You declined this offer.",
-        OfferState.ACCEPTED: "This offer was claimed already.",
-    }
-    sentence = sentences.get(offer.state, "This offer has expired.")
-    return OfferGone(sentence, code=f"offer_{offer.state}", state=str(offer.state))
-
-
 async def view_offer(ctx: Context, *, offer_id: str) -> Offer:
     """The offer as its person sees it; the first look marks it viewed."""
-    offer = await _offer(offer_id)
+    offer = await get_offer(offer_id)
     now = ctx.now()
+    # Past its expiry it is gone, even if its expiry job has not run yet.
     if offer.state in ACTIVE and now >= offer.expires_at:
-        raise _expired()  # its expiry job may not have run yet: the time has gone all the same
+        raise gone(OfferState.EXPIRED)
     if offer.state == OfferState.SENT and await move(None, offer_id, OfferState.VIEWED, now):
-        offer = await _offer(offer_id)
+        offer = await get_offer(offer_id)
     return offer
-
-
-def _expired() -> OfferGone:
-    return OfferGone(
-        "This offer has expired: the time went to the next person waiting.",
-        code="offer_expired",
-        state=str(OfferState.EXPIRED),
-    )
 
 
 async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
     """Book the offered slot for its person, through the guarded booking path, taking over the
     opening's hold; the other offers of the slot are superseded and the entry is removed, in
     the booking's own transaction. A second click gets the same booking."""
-    offer = await _offer(offer_id)
+    offer = await get_offer(offer_id)
     now = ctx.now()
     if offer.state == OfferState.ACCEPTED:
         return await _claimed(offer)
     if offer.state not in ACTIVE:
-        raise gone(offer)
+        raise gone(offer.state)
     if now >= offer.expires_at:
-        raise _expired()
+        raise gone(OfferState.EXPIRED)
 
     async def accept(session: Session, booking: Booking) -> list[Job]:
         moved = await move(
@@ -356,27 +329,27 @@ async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
             within=accept,
         )
     except (_OfferLost, guard.HoldGone):
-        fresh = await _offer(offer_id)
+        fresh = await get_offer(offer_id)
         if fresh.state == OfferState.ACCEPTED:
             return await _claimed(fresh)
-        raise gone(fresh) from None
+        raise gone(fresh.state) from None
 
 
 async def _claimed(offer: Offer) -> Booking:
     booking = await Booking.get(offer.booking_id) if offer.booking_id else None
     if booking is None:
-        raise gone(offer)
+        raise gone(offer.state)
     return booking
 
 
 async def decline_offer(ctx: Context, *, offer_id: str) -> Offer:
     """The person says no: the seat goes to the next person (a durable job written with the
     move). Declining again changes nothing."""
-    offer = await _offer(offer_id)
+    offer = await get_offer(offer_id)
     if offer.state == OfferState.DECLINED:
         return offer
     if offer.state not in ACTIVE:
-        raise gone(offer)
+        raise gone(offer.state)
     now = ctx.now()
 
     async def work(session: Session) -> list[Job] | None:
@@ -385,9 +358,9 @@ async def decline_offer(ctx: Context, *, offer_id: str) -> Offer:
         return await schedule_all(session, [_next_job(offer, now)])
 
     jobs = await transact(ctx.mongo, work)
-    fresh = await _offer(offer_id)
+    fresh = await get_offer(offer_id)
     if jobs is None and fresh.state != OfferState.DECLINED:
-        raise gone(fresh)
+        raise gone(fresh.state)
     push_due(ctx, jobs or [])
     return fresh
 
@@ -406,8 +379,3 @@ async def expire_offer(ctx: Context, *, offer_id: str) -> None:
 
         await transact(ctx.mongo, work)
     await offer_next(ctx, opening_id=offer.opening_id)
-
-
-def offer_minutes(offer: Offer) -> int:
-    """How long the offer holds the slot, as its message says it."""
-    return max(1, math.ceil((offer.expires_at - offer.created_at).total_seconds() / 60))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from holdfast.accounts.models import User
-from holdfast.catalog.models import Provider
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import Job
@@ -17,6 +16,7 @@ from holdfast.notifications.timefmt import local_label
 from holdfast.waitlist import flows
 from holdfast.waitlist.links import offer_token, offer_url
 from holdfast.waitlist.models import Offer
+from holdfast.waitlist.service import offer_minutes, offered
 from holdfast.waitlist.states import ACTIVE
 from holdfast.waitlist.webhook import process_cancellation
 
@@ -49,9 +49,7 @@ async def notify_offer(ctx: Context, job: Job) -> None:
     if offer is None or offer.state not in ACTIVE:
         return
     person = await User.get(offer.user_id)
-    service, offering = await ctx.catalog.service_with_providers(str(offer.service_id))
-    provider = next((p for p in offering if p.id == offer.provider_id), None)
-    provider = provider or await Provider.get(offer.provider_id)
+    service, provider = await offered(ctx, offer)
     if person is None or provider is None:
         return  # the account or the provider is gone: nobody to tell, nothing to offer
     # The same link on every run: the token's issue time is the offer's.
@@ -61,7 +59,7 @@ async def notify_offer(ctx: Context, job: Job) -> None:
         "service": service.name,
         "provider": provider.name,
         "when": local_label(offer.start, person.timezone),
-        "minutes": flows.offer_minutes(offer),
+        "minutes": offer_minutes(offer),
         "claim_url": offer_url(ctx, token),
         "decline_url": offer_url(ctx, token, "decline"),
         "account_url": account_url(ctx),

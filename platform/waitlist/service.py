@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import offering_provider
 from holdfast.bookings.models import SLOT_HOLDING, Booking
-from holdfast.catalog.models import Provider
+from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, iso_z
 from holdfast.context import Context
@@ -147,11 +148,17 @@ async def list_offers(page: PageRequest, state: OfferState | None) -> Page[Offer
     return await read_page(Offer, [segment], page, listing=f"offers:{state}")
 
 
-async def describe(ctx: Context, offer: Offer) -> OfferView:
-    """The offer in words its person reads: the service, the provider, the local time."""
+async def offered(ctx: Context, offer: Offer) -> tuple[Service, Provider | None]:
+    """What an offer is for: its service and provider (read as they are now, even one that no
+    longer offers the service)."""
     service, offering = await ctx.catalog.service_with_providers(str(offer.service_id))
     provider = next((p for p in offering if p.id == offer.provider_id), None)
-    provider = provider or await Provider.get(offer.provider_id)
+    return service, provider or await Provider.get(offer.provider_id)
+
+
+async def describe(ctx: Context, offer: Offer) -> OfferView:
+    """The offer in words its person reads: the service, the provider, the local time."""
+    service, provider = await offered(ctx, offer)
     timezone = provider.timezone if provider else "UTC"
     return OfferView(
         state=offer.state,
@@ -164,3 +171,29 @@ async def describe(ctx: Context, offer: Offer) -> OfferView:
         expires_at=offer.expires_at,
         booking_id=str(offer.booking_id) if offer.booking_id else None,
     )
+
+
+async def get_offer(offer_id: str) -> Offer:
+    offer = await Offer.get(offer_id)
+    if offer is None:
+        raise NotFound("There is no such offer.", code="offer_not_found")
+    return offer
+
+
+GONE = {
+    OfferState.EXPIRED: "This offer has expired: the time went to the next person waiting.",
+    OfferState.SUPERSEDED: "Sorry, this time has just been taken. You stay on the waitlist.",
+    OfferState.DECLINED: "You declined this offer.",
+    OfferState.ACCEPTED: "This offer was claimed already.",
+}
+
+
+def gone(state: OfferState) -> OfferGone:
+    """Why an offer in `state` can no longer be claimed (410, its code names the state)."""
+    sentence = GONE.get(state, GONE[OfferState.EXPIRED])
+    return OfferGone(sentence, code=f"offer_{state}", state=str(state))
+
+
+def offer_minutes(offer: Offer) -> int:
+    """How long the offer holds the slot, as its message says it."""
+    return max(1, math.ceil((offer.expires_at - offer.created_at).total_seconds() / 60))
