@@ -6,10 +6,10 @@ from typing import Annotated
 from holdfast.monitoring.stats import Stats, stats
 from holdfast.web.auth import AdminUser, Ctx
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
-FROM = Parameter(query="from", description="The first UTC day (default: 29 days before to).")
-TO = Parameter(query="to", description="The last UTC day, included (default: today).")
+FROM = QueryParameter(name="from", description="The first UTC day (default: 29 days before to).")
+TO = QueryParameter(name="to", description="The last UTC day, included (default: today).")
 
 
 class StatsController(Controller):

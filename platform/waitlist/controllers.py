@@ -135,8 +135,10 @@ class WaitlistAdminController(Controller):
         admin: AdminUser,
         page: Paging,
         request: Request[Any, Any, Any],
-        state: Annotated[OfferState | None, QueryParameter(description="Only this state.")] = None,
+        offer_state: Annotated[
+            OfferState | None, QueryParameter(name="state", description="Only this state.")
+        ] = None,
     ) -> Response[Sequence[OfferOut]]:
         """Offers, the newest first, with their state."""
-        found = await service.list_offers(page, state)
+        found = await service.list_offers(page, offer_state)
         return paged(request, [OfferOut.of(o) for o in found.items], found.next_cursor)

@@ -73,7 +73,7 @@ async def open_slot(
     opening = Opening(
         id=opening_id,
         provider_id=PydanticObjectId(provider_id),
-        service_id=service.id,  # type: ignore[arg-type]
+        service_id=service.id,
         start=start,
         end=start + timedelta(minutes=service.duration_minutes),
         freed_at=freed_at,
@@ -160,7 +160,7 @@ async def _make_offer(
     offer = Offer(
         id=offer_id,
         opening_id=opening.id,
-        entry_id=entry.id,  # type: ignore[arg-type]
+        entry_id=entry.id,
         user_id=entry.user_id,
         service_id=opening.service_id,
         provider_id=opening.provider_id,
