@@ -32,16 +32,24 @@ Session = AsyncClientSession
 
 def document_models() -> list[type[Any]]:
     from holdfast.accounts.models import User
-    from holdfast.bookings.models import Booking, BookingEvent, IdempotencyRecord, SlotClaim
+    from holdfast.bookings.models import (
+        Booking,
+        BookingEvent,
+        IdempotencyRecord,
+        SlotClaim,
+        SlotHold,
+    )
     from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
     from holdfast.catalog.models import Provider, Service
     from holdfast.inbox.models import Delivery
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
+    from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
         Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
+        SlotHold, WaitlistEntry, Opening, Offer, OfferSeat,
     ]  # fmt: skip
 
 

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     calendly_signing_key: SecretStr | None = Field(
         default=None, description="Calendly webhook signing key; unset: Calendly disabled."
     )
+    webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of the generic cancellation webhook; unset: it is off.",
+    )
     calendly_api_url: str = Field(
         default="https://api.calendly.com", description="Calendly API base (tests point it home)."
     )

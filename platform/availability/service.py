@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 from holdfast.availability.slots import DateException, Slot, SlotSpec, WeeklyRule, generate_slots
-from holdfast.bookings.models import LONGEST_OCCUPIED, SLOT_HOLDING, Booking
+from holdfast.bookings.models import LONGEST_OCCUPIED, SLOT_HOLDING, Booking, SlotHold
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import get_provider, object_id, service_with_providers
 from holdfast.clock import as_utc, iso_z, zone
@@ -69,8 +69,17 @@ async def busy_intervals(
         },
         projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
     )
+    # Time held for someone not booked yet (a waitlist offer's lock) is as taken as a booking.
+    held = SlotHold.get_pymongo_collection().find(
+        {
+            "provider_id": {"$in": provider_ids},
+            "occupied_start": {"$lt": end, "$gt": start - LONGEST_OCCUPIED},
+            "occupied_end": {"$gt": start},
+        },
+        projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
+    )
     busy: Busy = {p: [] for p in provider_ids}
-    for row in await cursor.to_list():
+    for row in [*await cursor.to_list(), *await held.to_list()]:
         busy[row["provider_id"]].append(
             (as_utc(row["occupied_start"]), as_utc(row["occupied_end"]))
         )

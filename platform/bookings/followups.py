@@ -69,8 +69,9 @@ def subscribers() -> list[Followup]:
     """Every domain that follows booking changes (imported here, late, as the job registry
     gathers its kinds: the domains import `bookings`, not the other way round)."""
     from holdfast.calendly.followups import cancel_in_calendly
+    from holdfast.waitlist.followups import offer_freed
 
-    return [notify, cancel_in_calendly]
+    return [notify, cancel_in_calendly, offer_freed]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:

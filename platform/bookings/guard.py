@@ -2,14 +2,17 @@
 back inside the booking's own transaction.
 
 A booking claims every five-minute unit its buffered interval touches, rounding outwards, so two
-bookings whose intervals intersect always share at least one claim `_id`.
+bookings whose intervals intersect always share at least one claim `_id`. A hold (a waitlist
+offer's lock on a freed slot) takes the same units, so while it lasts no booking can; the booking
+that claims the hold gives its units back and takes its own in one transaction, so nobody can
+slip in between.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from holdfast.bookings.models import Booking, SlotClaim
+from holdfast.bookings.models import Booking, SlotClaim, SlotHold
 from holdfast.db import Session
 from pymongo.errors import BulkWriteError
 
@@ -55,11 +58,15 @@ async def claim(session: Session, booking: Booking) -> None:
         raise
 
 
-async def taken(booking: Booking) -> bool:
-    """Whether another booking holds one of this booking's units right now (advisory: only the
-    claim insert in a transaction decides)."""
+async def taken(booking: Booking, hold: str | None = None) -> bool:
+    """Whether another booking (or a hold other than `hold`, the one this booking claims) holds
+    one of this booking's units right now (advisory: only the claim insert in a transaction
+    decides)."""
+    others: dict[str, object] = {"booking_id": {"$ne": booking.id}}
+    if hold is not None:
+        others["hold_id"] = {"$ne": hold}
     held = await SlotClaim.get_pymongo_collection().find_one(
-        {"_id": {"$in": _claims(booking)}, "booking_id": {"$ne": booking.id}}, projection={"_id": 1}
+        {"_id": {"$in": _claims(booking)}, **others}, projection={"_id": 1}
     )
     return held is not None
 
@@ -69,6 +76,56 @@ async def release(session: Session, booking: Booking) -> None:
     await SlotClaim.get_pymongo_collection().delete_many(
         {"_id": {"$in": _claims(booking)}, "booking_id": booking.id}, session=session
     )
+
+
+class HoldGone(Exception):
+    """The hold a booking was to take over no longer exists (released, or taken over already);
+    raised inside the transaction so it aborts."""
+
+
+async def hold(session: Session, held: SlotHold) -> None:
+    """Hold `held`'s interval: its units, or `Collision` when a booking or another hold has one.
+    Written once: a hold already there under this id is left as it is."""
+    if await SlotHold.get_pymongo_collection().find_one(
+        {"_id": held.id}, projection={"_id": 1}, session=session
+    ):
+        return
+    units = claim_ids(str(held.provider_id), held.occupied_start, held.occupied_end)
+    try:
+        await SlotClaim.get_pymongo_collection().insert_many(
+            [{"_id": c, "booking_id": None, "hold_id": held.id} for c in units], session=session
+        )
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if errors and errors[0].get("code") == 11000:
+            raise Collision from None
+        raise
+    await SlotHold.get_pymongo_collection().insert_one(
+        held.model_dump(by_alias=True), session=session
+    )
+
+
+async def release_hold(session: Session, hold_id: str) -> bool:
+    """Give back a hold's units; False if there was no such hold (released already)."""
+    found = await SlotHold.get_pymongo_collection().find_one_and_delete(
+        {"_id": hold_id}, session=session
+    )
+    if found is None:
+        return False
+    held = SlotHold.model_validate(found)
+    units = claim_ids(str(held.provider_id), held.occupied_start, held.occupied_end)
+    await SlotClaim.get_pymongo_collection().delete_many(
+        {"_id": {"$in": units}, "hold_id": hold_id}, session=session
+    )
+    return True
+
+
+async def take_over(session: Session, hold_id: str, booking: Booking) -> None:
+    """The booking takes the time its hold kept: the hold's units are given back and the
+    booking's taken in this one transaction (`HoldGone` if the hold has ended)."""
+    if not await release_hold(session, hold_id):
+        raise HoldGone(hold_id)
+    await claim(session, booking)
 
 
 def unit_of(instant: datetime) -> int:

@@ -85,17 +85,43 @@ class BookingEvent(Document):
 
 
 class SlotClaim(Document):
-    """One five-minute unit of one provider's time, held by one booking.
+    """One five-minute unit of one provider's time, held by one booking or by one hold.
 
     `_id` is "<provider id>:<unit number>", so MongoDB's own `_id` uniqueness is what refuses two
     bookings that share a unit, whatever any application process checked before.
     """
 
     id: str  # type: ignore[assignment]
-    booking_id: PydanticObjectId
+    booking_id: PydanticObjectId | None = None
+    hold_id: str | None = None  # a `SlotHold` (a waitlist offer's lock) instead of a booking
 
     class Settings:
         name = "slot_claims"
+
+
+class SlotHold(Document):
+    """Time held for someone who is not booked yet: a waitlist offer's lock on a freed slot.
+
+    Its claim units sit in `slot_claims` beside the bookings' (carrying `hold_id`), so no booking
+    can take the time while the hold lasts; this document gives the interval for availability to
+    hide. A hold ends by being released, or handed to the booking that claims it, in one
+    transaction (see `holdfast.bookings.guard`)."""
+
+    id: str  # type: ignore[assignment]  # "<holder>:<its id>", e.g. "waitlist:<opening>"
+    provider_id: PydanticObjectId
+    start: datetime
+    end: datetime
+    occupied_start: datetime
+    occupied_end: datetime
+    created_at: datetime
+
+    class Settings:
+        name = "slot_holds"
+        indexes = [
+            IndexModel(
+                [("provider_id", ASCENDING), ("occupied_start", ASCENDING)], name="provider_time"
+            )
+        ]
 
 
 class IdempotencyRecord(Document):

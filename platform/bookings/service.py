@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from holdfast.availability.service import (
     surroundings,
 )
 from holdfast.bookings import followups
-from holdfast.bookings.guard import Collision, claim, occupied_span, release, taken
+from holdfast.bookings.guard import Collision, claim, occupied_span, release, take_over, taken
 from holdfast.bookings.models import LONGEST_OCCUPIED, Booking, BookingEvent, BookingStatus
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import object_id
@@ -33,6 +34,10 @@ from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import DuplicateKeyError
 
 ALTERNATIVES = 5
+# More writes a caller needs in the booking's own transaction (the waitlist's offer moves): it
+# gets the session and the booking, may raise to abort, and returns the jobs it wrote (they are
+# pushed to the queue after commit with the booking's own).
+Within = Callable[[Session, Booking], Awaitable[list[Job]]]
 
 
 class SlotTaken(DomainError):
@@ -110,13 +115,20 @@ async def _write_booking(
     actor: str,
     now: datetime,
     history: dict[str, Any] | None = None,
+    hold: str | None = None,
+    within: Within | None = None,
 ) -> list[Job]:
-    await claim(session, booking)
+    if hold is None:
+        await claim(session, booking)
+    else:  # the time a hold kept for this booking: handed over, nobody can slip in between
+        await take_over(session, hold, booking)
     await Booking.get_pymongo_collection().insert_one(
         booking.model_dump(by_alias=True), session=session
     )
     await record(session, booking, action="created", from_status=None, actor=actor, data=history)
-    return await followups.follow(session, followups.Change("confirmed", booking, now, service))
+    extra = await within(session, booking) if within is not None else []
+    change = followups.Change("confirmed", booking, now, service)
+    return [*extra, *await followups.follow(session, change)]
 
 
 async def record(
@@ -159,11 +171,15 @@ async def book_slot(
     end: datetime | None = None,
     external: dict[str, str] | None = None,
     history: dict[str, Any] | None = None,
+    hold: str | None = None,
+    within: Within | None = None,
 ) -> Booking:
     """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
 
     The database decides collisions: the claim units are inserted in the booking's transaction,
-    so two racing writers cannot both commit, whatever they checked before.
+    so two racing writers cannot both commit, whatever they checked before. `hold` names the
+    hold (see `guard.hold`) whose time this booking takes over (`HoldGone` if it has ended);
+    `within` adds the caller's own writes to the transaction.
     """
     start = utc_start(start)
     # A retry of a request that did commit (its answer lost, a job run again) gets what it made,
@@ -196,13 +212,15 @@ async def book_slot(
     async def write(session: Session) -> list[Job]:
         nonlocal tries
         tries += 1
-        return await _write_booking(session, booking, service, actor, now, history)
+        return await _write_booking(
+            session, booking, service, actor, now, history, hold=hold, within=within
+        )
 
     # A look at the claim units the booking needs (point reads of `_id`s) sends a time that is
     # already taken to the alternatives without a doomed transaction; the claim insert inside
     # the transaction still decides.
     try:
-        if await taken(booking):
+        if await taken(booking, hold):
             raise Collision
         jobs = await transact(ctx.mongo, write)
     except (Collision, DuplicateKeyError) as exc:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel
+from pymongo import ASCENDING, IndexModel
 
 
 class WeeklyHours(BaseModel):
@@ -23,17 +25,35 @@ class Price(BaseModel):
     currency: str
 
 
+class WaitlistSettings(BaseModel):
+    """How a service's freed slots are offered to its waitlist (see holdfast.waitlist)."""
+
+    enabled: bool = True
+    # sequential: one person at a time, in join order · batch: `batch_size` at once, the first
+    # to claim wins.
+    mode: Literal["sequential", "batch"] = "sequential"
+    offer_minutes: int = 10  # how long an offer holds the slot for its person
+    batch_size: int = 3  # offers open at once in batch mode (sequential: always one)
+
+    @property
+    def seats(self) -> int:
+        return self.batch_size if self.mode == "batch" else 1
+
+
 class Provider(Document):
     name: str
     timezone: str
     email: str | None = None  # cancellations reach the provider here, else the admins
     calendly_user_uri: str | None = None  # binds Calendly bookings hosted by this person
+    # This provider's ids in other scheduling systems (a cancellation webhook's `calendar_id`).
+    external_ids: list[str] = []
     rules: list[WeeklyHours] = []
     exceptions: list[DateOverride] = []
     created_at: datetime
 
     class Settings:
         name = "providers"
+        indexes = [IndexModel([("external_ids", ASCENDING)], name="external_ids")]
 
 
 class Service(Document):
@@ -48,7 +68,11 @@ class Service(Document):
     slot_step_minutes: int
     price: Price | None = None
     provider_ids: list[PydanticObjectId]
+    # This service's ids in other scheduling systems (a cancellation webhook's `service_id`).
+    external_ids: list[str] = []
+    waitlist: WaitlistSettings = WaitlistSettings()
     created_at: datetime
 
     class Settings:
         name = "services"
+        indexes = [IndexModel([("external_ids", ASCENDING)], name="external_ids")]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from holdfast.catalog.models import Price, Provider, Service
+from holdfast.catalog.models import Price, Provider, Service, WaitlistSettings
 from holdfast.schemas import EMAIL_PATTERN, NOT_BLANK, Input, TimeZoneName
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -43,6 +43,10 @@ class ProviderIn(Input):
     )
 
 
+# An id in another scheduling system (a cancellation webhook names providers and services so).
+ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class ProviderChanges(Input):
     """A partial edit (PATCH): only the fields sent change, so two admins editing different
     fields at once both keep their change. `email` and `calendly_user_uri` may be sent as null
@@ -52,6 +56,7 @@ class ProviderChanges(Input):
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
+    external_ids: list[ExternalId] | None = Field(default=None, max_length=50)
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> ProviderChanges:
@@ -114,6 +119,21 @@ class AvailabilityOut(BaseModel):
     exceptions: list[DateOverrideIn]
 
 
+class WaitlistSettingsIn(Input):
+    enabled: bool = True
+    mode: Literal["sequential", "batch"] = Field(
+        default="sequential",
+        description="sequential: one person at a time, in the order they joined; batch: "
+        "`batch_size` people at once, the first to claim wins.",
+    )
+    offer_minutes: int = Field(
+        default=10, ge=1, le=24 * 60, description="How long an offer holds the slot."
+    )
+    batch_size: int = Field(
+        default=3, ge=1, le=50, description="Offers open at once in batch mode."
+    )
+
+
 class PriceIn(Input):
     amount_cents: int = Field(ge=0, le=100_000_000)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
@@ -133,6 +153,8 @@ class ServiceIn(Input):
     slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)
+    external_ids: list[ExternalId] = Field(default_factory=list, max_length=50)
+    waitlist: WaitlistSettingsIn | None = None
 
     _grid = field_validator(
         "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
@@ -153,6 +175,7 @@ class ServiceOut(BaseModel):
     provider_ids: list[str]
     # Whether "Book now" through Calendly is available for this service.
     calendly: bool
+    waitlist: WaitlistSettings
 
     @classmethod
     def of(cls, service: Service, *, calendly_default: str | None = None) -> ServiceOut:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId, UpdateResponse
-from holdfast.catalog.models import DateOverride, Price, Provider, Service, WeeklyHours
+from holdfast.catalog.models import (
+    DateOverride,
+    Price,
+    Provider,
+    Service,
+    WaitlistSettings,
+    WeeklyHours,
+)
 from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
 from holdfast.clock import zone
 from holdfast.errors import Invalid, NotFound
@@ -131,10 +138,11 @@ async def create_service(ctx: Context, data: ServiceIn) -> Service:
     if found != len(set(provider_ids)):
         raise Invalid("One or more provider_ids name no provider.", code="unknown_provider")
     service = Service(
-        **data.model_dump(exclude={"price", "provider_ids", "slot_step_minutes"}),
+        **data.model_dump(exclude={"price", "provider_ids", "slot_step_minutes", "waitlist"}),
         slot_step_minutes=data.slot_step_minutes or data.duration_minutes,
         price=Price(**data.price.model_dump()) if data.price else None,
         provider_ids=list(dict.fromkeys(provider_ids)),
+        waitlist=WaitlistSettings(**data.waitlist.model_dump() if data.waitlist else {}),
         created_at=ctx.now(),
     )
     await service.insert()

@@ -19,8 +19,15 @@ from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.jobs.controllers import JobAdminController
+from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.settings import Settings
+from holdfast.waitlist.controllers import (
+    CancellationWebhookController,
+    OfferController,
+    WaitlistAdminController,
+    WaitlistController,
+)
 from holdfast.web.apidocs import ApiDocsPage
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
 from holdfast.web.bodies import json_bodies_only
@@ -70,6 +77,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             InboxAdminController,
             JobAdminController,
             MessageAdminController,
+            WaitlistController,
+            OfferController,
+            CancellationWebhookController,
+            WaitlistAdminController,
+            StatsController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

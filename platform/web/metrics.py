@@ -15,6 +15,7 @@ from holdfast.errors import Forbidden
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.status import backlog_counts
 from holdfast.settings import Settings
+from holdfast.waitlist.metrics import refresh_waitlist_gauges
 from holdfast.web.ratelimit import client_address
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -86,6 +87,7 @@ async def refresh_job_gauges(ctx: Context) -> None:
             JOBS.labels(measure).set(value)
         async for beat in Heartbeat.find({"kind": "promoter"}):
             PROMOTED.labels(beat.id).set(float(beat.data.get("promoted_total", 0)))
+        await refresh_waitlist_gauges()
     except ConnectionFailure:
         pass  # /metrics still answers with what the process knows
 

@@ -23,7 +23,9 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-EXEMPT_PREFIXES = ("/webhooks/",)
+# Webhooks carry no session; an offer link's token is its authentication (whoever holds the link
+# may claim or decline, from any page or none, as the SMS promises), so a cookie adds nothing.
+EXEMPT_PREFIXES = ("/webhooks/", "/offers/")
 HSTS_SECONDS = 365 * 24 * 3600
 
 

@@ -2,7 +2,7 @@
 
 A benchmark that copies the product's internals, or calls a function that changed, breaks
 here instead of waiting for someone to try it. Each script starts its own mongod, redis-servers,
-SMTP sink and Holdfast processes (as the real runs do), at tiny sizes, all six at once; their
+SMTP sink and Holdfast processes (as the real runs do), at tiny sizes, all seven at once; their
 figures mean nothing on a shared machine, so only that each finished, printed its table and
 kept its correctness checks is asserted, never a speed.
 """
@@ -38,6 +38,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "jobs.py": [
         ("Promoter throughput: `holdfast promoter` process", "{'promoted': 200}"),
         ("Commit -> SMTP: booking 201 to confirmation accepted by the sink", "p50"),
+    ],
+    "waitlist.py": [
+        ("Cancel -> offer SMS, queue up", "p50"),
+        ("Offers: one SMS per chain", PASS),
     ],
     "webhooks.py": [
         ("Ratio webhook p99 / bare + insert p99, all rounds", "target <= 1.3x"),

@@ -123,14 +123,24 @@ class SmsServer(LoopbackHttp):
     """A Twilio-compatible Messages endpoint: form-encoded POST in, `{"sid": …}` out; or, like
     some gateways, another success (`accepted`: a 204 with no body, a list)."""
 
-    def __init__(self, fail: int = 0, accepted: tuple[int, Any] | None = None) -> None:
+    def __init__(
+        self, fail: int = 0, accepted: tuple[int, Any] | None = None, stall_seconds: float = 0.0
+    ) -> None:
         super().__init__()
         self.received: list[dict[str, Any]] = []
         self.fail = fail
         self.accepted = accepted
+        # The first request hangs this long before it is answered (and is not counted), as a
+        # gateway that stops answering mid-send would; `stalled` is set when it starts hanging.
+        self.stall_seconds = stall_seconds
+        self.stalled = threading.Event()
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if self.stall_seconds and not self.stalled.is_set():
+            self.stalled.set()
+            time.sleep(self.stall_seconds)
+            return 503, {"message": "gave up"}
         if self.fail > 0:
             self.fail -= 1
             return 503, {"message": "try later"}

@@ -1,0 +1,59 @@
+// The admin console's waitlist section: the recovery figures, the offers (by state) and who is
+// waiting, in the order they are served. Loaded once the console is shown.
+'use strict';
+
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+
+  function get(path) {
+    return fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (res) {
+      return res.json().catch(function () { return null; }).then(function (data) { return { ok: res.ok, data: data }; });
+    }, function () { return { ok: false, data: null }; });
+  }
+
+  function cell(row, text) { var td = document.createElement('td'); td.textContent = text; row.append(td); }
+
+  function table(box, headings, rows) {
+    if (!rows.length) { var p = document.createElement('p'); p.className = 'muted'; p.textContent = 'Nothing here yet.'; box.replaceChildren(p); return; }
+    var t = document.createElement('table'), head = document.createElement('tr');
+    headings.forEach(function (h) { var th = document.createElement('th'); th.textContent = h; head.append(th); });
+    t.append(head);
+    rows.forEach(function (values) { var tr = document.createElement('tr'); values.forEach(function (v) { cell(tr, v); }); t.append(tr); });
+    box.replaceChildren(t);
+  }
+
+  function when(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
+
+  function load() {
+    get('/api/admin/stats').then(function (r) {
+      if (!r.ok) return;
+      var w = r.data.waitlist, money = Object.keys(w.revenue_recovered).map(function (c) { return (w.revenue_recovered[c] / 100).toFixed(2) + ' ' + c; }).join(', ');
+      $('waitlist-figures').textContent = 'Last 30 days: ' + w.freed_slots + ' freed slots, ' + w.refilled_slots + ' refilled' +
+        (w.fill_rate === null ? '' : ' (' + Math.round(w.fill_rate * 100) + '%)') + (money ? ', ' + money + ' recovered' : '') +
+        (w.offer_latency.p50_seconds === null ? '' : '; first offer after ' + w.offer_latency.p50_seconds + ' s (median)') + '.';
+    });
+    var state = $('offer-state').value;
+    get('/api/admin/offers' + (state ? '?state=' + encodeURIComponent(state) : '')).then(function (r) {
+      if (!r.ok) return;
+      table($('waitlist-offers'), ['Slot', 'Client', 'State', 'Offered', 'Expires'], r.data.map(function (o) {
+        return [when(o.start), o.user_id, o.state, when(o.created_at), when(o.expires_at)];
+      }));
+    });
+    get('/api/admin/waitlist').then(function (r) {
+      if (!r.ok) return;
+      table($('waitlist-entries'), ['Client', 'Service', 'Provider', 'Joined'], r.data.map(function (e) {
+        return [e.user_id, e.service_id, e.provider_id || 'any', when(e.joined_at)];
+      }));
+    });
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    var section = $('waitlist-section'), dashboard = $('dashboard');
+    if (!section || !dashboard) return;
+    $('waitlist-refresh').addEventListener('click', load);
+    $('offer-state').addEventListener('change', load);
+    function shown() { if (!dashboard.hidden) load(); }
+    new MutationObserver(shown).observe(dashboard, { attributes: true, attributeFilter: ['hidden'] });
+    shown();
+  });
+})();

@@ -1,0 +1,246 @@
+"""The waitlist with real processes: two api processes racing for one offered slot, the queue
+Redis down when a slot is freed, a worker killed while it sends the offer."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from holdfast.embedded import Server, free_port, redis_url, start_redis
+from holdfast.settings import Settings
+from pymongo import MongoClient
+
+from tests.fakes import SmsServer
+from tests.support import (
+    api_processes,
+    create_admin,
+    holdfast_process,
+    login,
+    settings_env,
+    wait_until,
+)
+
+_phones = iter(range(100, 1000))
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[Server]:
+    server = start_redis(tmp_path / "queue", free_port(), persist=False)
+    yield server
+    server.kill()
+
+
+def env_for(settings: Settings, queue_port: int, sms: SmsServer) -> dict[str, str]:
+    env = settings_env(settings)
+    env.update(
+        HOLDFAST_QUEUE_REDIS_URL=redis_url(queue_port),
+        HOLDFAST_SMS_URL=sms.url,
+        HOLDFAST_PROMOTER_TICK_SECONDS="0.2",
+        HOLDFAST_JOB_TIMEOUT_SECONDS="3",
+        HOLDFAST_JOB_LEASE_SECONDS="4",  # a killed worker's job comes back within seconds
+        HOLDFAST_SEND_TIMEOUT_SECONDS="3",
+    )
+    return env
+
+
+def person(url: str, *, phone: bool = True) -> tuple[dict[str, str], str]:
+    n = next(_phones)
+    number, email = f"+4477009{n:05d}", f"w{n}@example.com"
+    body = {"email": email, "password": "correct horse", "name": f"P{n}", "timezone": "UTC",
+            "phone": number if phone else None}  # fmt: skip
+    assert httpx.post(f"{url}/api/auth/register", json=body, timeout=10).status_code == 201
+    return login(url, email, "correct horse"), number
+
+
+def practice(url: str, waitlist: dict[str, Any] | None = None) -> tuple[str, str]:
+    admin = login(url, "admin@example.com", "admin password")
+    provider = httpx.post(
+        f"{url}/api/admin/providers", json={"name": "Ada", "timezone": "UTC"}, headers=admin
+    ).json()["id"]
+    rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+    httpx.put(f"{url}/api/admin/providers/{provider}/availability", json={"rules": rules},
+              headers=admin)  # fmt: skip
+    body: dict[str, Any] = {"name": "Session", "duration_minutes": 30, "slot_step_minutes": 30,
+                            "provider_ids": [provider]}  # fmt: skip
+    if waitlist:
+        body["waitlist"] = waitlist
+    created = httpx.post(f"{url}/api/admin/services", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    return provider, str(created.json()["id"])
+
+
+def tomorrow_noon() -> str:
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, datetime.min.time(), UTC).replace(hour=12).isoformat()
+
+
+def freed_slot(url: str, provider: str, service: str, start: str) -> tuple[str, dict[str, str]]:
+    """Someone (with no phone: the SMS gateway hears only offers) books `start`; the booking's
+    id and its owner (cancel it to free the slot)."""
+    owner, _ = person(url, phone=False)
+    made = httpx.post(
+        f"{url}/api/bookings",
+        json={"service_id": service, "provider_id": provider, "start": start},
+        headers=owner,
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"]), owner
+
+
+def cancel(url: str, booking: tuple[str, dict[str, str]]) -> None:
+    booking_id, owner = booking
+    done = httpx.post(f"{url}/api/bookings/{booking_id}/cancel", json={}, headers=owner)
+    assert done.status_code == 200, done.text
+
+
+def join(url: str, who: dict[str, str], service: str) -> None:
+    joined = httpx.post(f"{url}/api/waitlist", json={"service_id": service}, headers=who)
+    assert joined.status_code == 201, joined.text
+
+
+def offers_to(sms: SmsServer, phone: str) -> list[str]:
+    return [m["Body"] for m in sms.received if m["To"] == phone and "/offers/" in m["Body"]]
+
+
+def token(text: str) -> str:
+    found = re.search(r"/offers/([A-Za-z0-9_.-]+)", text)
+    assert found, text
+    return found.group(1)
+
+
+def confirmed_at(settings: Settings, start: str) -> list[dict[str, Any]]:
+    with MongoClient(settings.mongo_url) as mongo:
+        wanted = datetime.fromisoformat(start)
+        return list(mongo.get_database().bookings.find({"start": wanted, "status": "confirmed"}))
+
+
+@pytest.mark.timeout(300)
+def test_two_claims_in_two_api_processes_at_once_make_one_booking(
+    settings: Settings, queue: Server
+) -> None:
+    sms = SmsServer().start()
+    env = env_for(settings, queue.port, sms)
+    create_admin(env)
+    try:
+        with ExitStack() as stack:
+            first, second = stack.enter_context(api_processes(env, 2))
+            stack.enter_context(holdfast_process(env, "promoter"))
+            stack.enter_context(holdfast_process(env, "worker"))
+            provider, service = practice(first, {"mode": "batch", "batch_size": 2})
+            (a, a_phone), (b, b_phone) = person(first), person(first)
+            join(first, a, service)
+            join(first, b, service)
+            start = tomorrow_noon()
+            booking = freed_slot(first, provider, service, start)
+            cancel(first, booking)
+            wait_until(lambda: bool(offers_to(sms, a_phone) and offers_to(sms, b_phone)), 60,
+                       "both offers")  # fmt: skip
+            urls = [f"{first}/offers/{token(offers_to(sms, a_phone)[0])}/claim",
+                    f"{second}/offers/{token(offers_to(sms, b_phone)[0])}/claim"]  # fmt: skip
+            with ThreadPoolExecutor(2) as pool:
+                answers = list(pool.map(lambda u: httpx.post(u, timeout=20), urls))
+            assert sorted(r.status_code for r in answers) == [201, 410]
+            assert len(confirmed_at(settings, start)) == 1
+    finally:
+        sms.stop()
+
+
+@pytest.mark.timeout(300)
+def test_a_claim_racing_a_public_booking_has_one_winner(settings: Settings, queue: Server) -> None:
+    sms = SmsServer().start()
+    env = env_for(settings, queue.port, sms)
+    create_admin(env)
+    try:
+        with ExitStack() as stack:
+            first, second = stack.enter_context(api_processes(env, 2))
+            stack.enter_context(holdfast_process(env, "promoter"))
+            stack.enter_context(holdfast_process(env, "worker"))
+            provider, service = practice(first)
+            waiting, phone = person(first)
+            join(first, waiting, service)
+            start = tomorrow_noon()
+            cancel(first, freed_slot(first, provider, service, start))
+            wait_until(lambda: bool(offers_to(sms, phone)), 60, "the offer")
+            walk_in, _ = person(second)
+            body = {"service_id": service, "provider_id": provider, "start": start}
+            with ThreadPoolExecutor(2) as pool:
+                claim = pool.submit(
+                    httpx.post, f"{first}/offers/{token(offers_to(sms, phone)[0])}/claim",
+                    timeout=20,
+                )  # fmt: skip
+                public = pool.submit(
+                    httpx.post, f"{second}/api/bookings", json=body, headers=walk_in, timeout=20
+                )
+            assert (claim.result().status_code, public.result().status_code) == (201, 409)
+            [booking] = confirmed_at(settings, start)
+            assert booking["source"] == "waitlist"
+    finally:
+        sms.stop()
+
+
+@pytest.mark.timeout(300)
+def test_the_chain_starts_when_the_queue_redis_returns(
+    settings: Settings, queue: Server, tmp_path: Path
+) -> None:
+    sms = SmsServer().start()
+    env = env_for(settings, queue.port, sms)
+    create_admin(env)
+    try:
+        with ExitStack() as stack:
+            [url] = stack.enter_context(api_processes(env, 1))
+            stack.enter_context(holdfast_process(env, "promoter"))
+            stack.enter_context(holdfast_process(env, "worker"))
+            provider, service = practice(url)
+            waiting, phone = person(url)
+            join(url, waiting, service)
+            booking = freed_slot(url, provider, service, tomorrow_noon())
+            queue.kill()  # SIGKILL: the queue is gone while the slot is freed
+            cancel(url, booking)  # still answered: MongoDB has the chain's job
+            time.sleep(2)
+            assert offers_to(sms, phone) == []
+            queue = start_redis(tmp_path / "queue-again", queue.port, persist=False)
+            stack.callback(queue.kill)
+            wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer after the queue")
+            time.sleep(2)  # anything doubled would show up now
+            assert len(offers_to(sms, phone)) == 1
+    finally:
+        sms.stop()
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_killed_while_sending_the_offer_sends_one_offer_one_sms(
+    settings: Settings, queue: Server
+) -> None:
+    sms = SmsServer(stall_seconds=12).start()
+    env = env_for(settings, queue.port, sms)
+    create_admin(env)
+    try:
+        with ExitStack() as stack:
+            [url] = stack.enter_context(api_processes(env, 1))
+            stack.enter_context(holdfast_process(env, "promoter"))
+            worker = stack.enter_context(holdfast_process(env, "worker"))
+            provider, service = practice(url)
+            waiting, phone = person(url)
+            join(url, waiting, service)
+            cancel(url, freed_slot(url, provider, service, tomorrow_noon()))
+            assert sms.stalled.wait(60), "the worker never reached the SMS gateway"
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+            stack.enter_context(holdfast_process(env, "worker"))
+            wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer SMS")
+            time.sleep(2)
+            assert len(offers_to(sms, phone)) == 1
+            with MongoClient(settings.mongo_url) as mongo:
+                assert mongo.get_database().waitlist_offers.count_documents({}) == 1
+    finally:
+        sms.stop()
