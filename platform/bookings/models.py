@@ -33,6 +33,10 @@ class Booking(Document):
     # Bookings made in Calendly keep their links there (see holdfast.calendly).
     calendly_event_uri: str | None = None
     calendly_invitee_uri: str | None = None
+    # An occurrence of a recurring series (see holdfast.scheduling): the series, and the
+    # instant its rule gave this occurrence (kept when the occurrence is moved).
+    series_id: PydanticObjectId | None = None
+    occurrence: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -52,6 +56,11 @@ class Booking(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
+            IndexModel(
+                [("series_id", ASCENDING), ("occurrence", ASCENDING)],
+                partialFilterExpression={"series_id": {"$exists": True, "$type": "objectId"}},
+                name="series_occurrence",
+            ),
             IndexModel(
                 [("calendly_invitee_uri", ASCENDING)],
                 unique=True,

@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
+    bookable,
     check_horizon,
     nearest_free,
     offering_provider,
@@ -178,6 +179,7 @@ async def book_slot(
         return earlier
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
+    offering = bookable(service, offering)
     provider = await offering_provider(offering, provider_id)
     check_start(
         provider,

@@ -30,6 +30,10 @@ class Provider(Document):
     calendly_user_uri: str | None = None  # binds Calendly bookings hosted by this person
     rules: list[WeeklyHours] = []
     exceptions: list[DateOverride] = []
+    # Ids other systems know this provider by (e.g. a scheduling platform's calendar_id).
+    external_ids: list[str] = []
+    # Archived: hidden from booking and availability; their bookings and history are kept.
+    archived: bool = False
     created_at: datetime
 
     class Settings:
@@ -48,6 +52,9 @@ class Service(Document):
     slot_step_minutes: int
     price: Price | None = None
     provider_ids: list[PydanticObjectId]
+    external_ids: list[str] = []
+    # Archived: hidden from booking and availability; its bookings and history are kept.
+    archived: bool = False
     created_at: datetime
 
     class Settings:
