@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from beanie import PydanticObjectId
-
 from holdfast.accounts.credentials import (
     check_name,
     check_new_password,
@@ -16,9 +15,9 @@ from holdfast.accounts.credentials import (
 )
 from holdfast.accounts.models import Role, User
 from holdfast.accounts.sessions import SessionEnded, session_token
+from holdfast.catalog.service import object_id
 from holdfast.clock import zone
 from holdfast.context import Context
-from holdfast.catalog.service import object_id
 from holdfast.errors import DomainError, ErrorKind, NotFound, Unauthorized
 from holdfast.events import Event
 from holdfast.paging import Page, PageRequest, Segment, read_page
@@ -127,9 +126,7 @@ async def _end_all_sessions(
     return changed
 
 
-async def find_users(
-    page: PageRequest, *, email: str | None, q: str | None = None
-) -> Page[User]:
+async def find_users(page: PageRequest, *, email: str | None, q: str | None = None) -> Page[User]:
     """Users in email order: one, if `email` is given; those whose email, or any word of whose
     name, starts with `q` (any case), if that is given."""
     where: dict[str, Any] = {"email_key": email_key(email)} if email else {}

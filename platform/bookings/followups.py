@@ -75,9 +75,15 @@ def subscribers() -> list[Followup]:
 
 async def follow(session: Session, change: Change) -> list[Job]:
     """Run every subscriber in the change's transaction and write the jobs they ask for."""
+    return await follow_all(session, [change])
+
+
+async def follow_all(session: Session, changes: list[Change]) -> list[Job]:
+    """`follow` for several changes made in one transaction (a series' occurrences)."""
     wanted: list[Job] = []
-    for subscriber in subscribers():
-        wanted += await subscriber(session, change)
+    for change in changes:
+        for subscriber in subscribers():
+            wanted += await subscriber(session, change)
     # One round trip for all of them: this runs inside the booking's transaction, on the
     # success path a client waits for.
     return await schedule_all(session, wanted) if wanted else []

@@ -45,6 +45,7 @@ class Booking(Document):
         relied_on = {
             "bookings.request_key_unique": self.request_key,
             "bookings.calendly_invitee_unique": self.calendly_invitee_uri,
+            "bookings.series_occurrence": self.series_id,
         }
         return [name for name, value in relied_on.items() if value]
 
@@ -56,9 +57,11 @@ class Booking(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
+            # One booking per occurrence of a series, however often its horizon job runs.
             IndexModel(
                 [("series_id", ASCENDING), ("occurrence", ASCENDING)],
-                partialFilterExpression={"series_id": {"$exists": True, "$type": "objectId"}},
+                unique=True,
+                partialFilterExpression={"series_id": {"$type": "objectId"}},
                 name="series_occurrence",
             ),
             IndexModel(

@@ -15,17 +15,6 @@ class BookingIn(Input):
     start: InstantIn
 
 
-class RescheduleIn(Input):
-    start: InstantIn
-    provider_id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="By default the booking's own."
-    )
-    outside_hours: bool = Field(
-        default=False,
-        description="Admins only: place the booking outside the provider's working hours.",
-    )
-
-
 class CancelIn(Input):
     reason: str | None = Field(default=None, max_length=1000)
 

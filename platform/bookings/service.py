@@ -135,6 +135,20 @@ async def record(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    await BookingEvent.get_pymongo_collection().insert_one(
+        history_entry(booking, action, from_status, actor, reason, data), session=session
+    )
+
+
+def history_entry(
+    booking: Booking,
+    action: str,
+    from_status: BookingStatus | None,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The audit-trail document of a change to `booking`, as it is after the change."""
     event = BookingEvent(
         booking_id=booking.id,
         at=booking.updated_at,
@@ -145,9 +159,7 @@ async def record(
         reason=reason,
         data={"source": booking.source, "start": booking.start, "end": booking.end, **(data or {})},
     )
-    await BookingEvent.get_pymongo_collection().insert_one(
-        event.model_dump(by_alias=True, exclude={"id"}), session=session
-    )
+    return event.model_dump(by_alias=True, exclude={"id"})
 
 
 async def book_slot(
