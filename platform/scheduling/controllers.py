@@ -63,7 +63,7 @@ class SchedulingAdminController(Controller):
         made, booked = await series.create_series(ctx, data, admin)
         return SeriesOut.of(made, booked)
 
-    @get("/series", response_headers=PAGE_HEADERS)
+    @get("/series", response_headers=PAGE_HEADERS, opt=answers(NotFound))
     async def list_series(
         self,
         admin: AdminUser,

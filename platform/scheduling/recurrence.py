@@ -109,7 +109,7 @@ def parse_rule(
     body = ";".join(f"{key}={value}" for key, value in parts.items())
     try:
         rule = rrulestr(body, dtstart=start_local.replace(second=0, microsecond=0))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise RecurrenceInvalid(f"The rule cannot be read: {exc}.") from None
     return Recurrence(rule, tz, start_local, until, count)
 
