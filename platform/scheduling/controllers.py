@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any
 
 from holdfast.bookings.moves import BookingNotMovable
@@ -11,6 +12,7 @@ from holdfast.bookings.service import SlotTaken
 from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
 from holdfast.scheduling import bookings, records, series
+from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
 from holdfast.scheduling.records import ClientRecordOut
 from holdfast.scheduling.schemas import (
     AdminBookingIn,
@@ -86,6 +88,17 @@ class SchedulingAdminController(Controller):
         """`one`: the occurrence at `start`; `following`: it and every later one; `all`: every
         occurrence still ahead. Past sessions and their history stay."""
         return SeriesOut.of(*await series.cancel_series(ctx, series_id, data, admin))
+
+    @get("/calendar", opt=answers(NotFound))
+    async def calendar(
+        self,
+        admin: AdminUser,
+        provider_id: Annotated[str, QueryParameter(min_length=1, max_length=64)],
+        from_date: Annotated[date, QueryParameter(query="from", description="A local date.")],
+        days: Annotated[int, QueryParameter(ge=1, le=MAX_DAYS)] = 7,
+    ) -> CalendarOut:
+        """One practitioner's bookings over `days` days from `from`, in their timezone."""
+        return await provider_calendar(provider_id, from_date, days)
 
     @get("/users/{user_id:str}", opt=answers(NotFound))
     async def client_record(
