@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from holdfast.bookings.models import Booking, BookingStatus
@@ -10,7 +10,7 @@ from holdfast.scheduling.models import ConflictReason, Series, SeriesConflict, S
 from holdfast.schemas import Input, InstantIn, TimeZoneName, UtcInstant
 from pydantic import BaseModel, Field
 
-Id = Field(min_length=1, max_length=64)
+Id = Annotated[str, Field(min_length=1, max_length=64)]
 OUTSIDE_HOURS = Field(
     default=False,
     description="Place the session outside the practitioner's working hours (never over "
@@ -19,9 +19,9 @@ OUTSIDE_HOURS = Field(
 
 
 class AdminBookingIn(Input):
-    user_id: str = Id
-    service_id: str = Id
-    provider_id: str = Id
+    user_id: Id
+    service_id: Id
+    provider_id: Id
     start: InstantIn = Field(description="Any five-minute mark, e.g. 2027-03-01T09:05:00Z.")
     outside_hours: bool = OUTSIDE_HOURS
 
@@ -38,9 +38,9 @@ class RescheduleIn(Input):
 
 
 class SeriesIn(Input):
-    user_id: str = Id
-    service_id: str = Id
-    provider_id: str = Id
+    user_id: Id
+    service_id: Id
+    provider_id: Id
     rrule: str = Field(
         min_length=1,
         max_length=500,

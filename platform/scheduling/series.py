@@ -10,6 +10,7 @@ the daily horizon job (`holdfast.scheduling.horizon`) books the next ones as tim
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -176,7 +177,9 @@ async def write(
     return found.bookings
 
 
-def _work(found: Plan, actor: str, now: datetime, hi: datetime, previous: datetime | None) -> Any:
+def _work(
+    found: Plan, actor: str, now: datetime, hi: datetime, previous: datetime | None
+) -> Callable[[Session], Awaitable[list[Job]]]:
     series, bookings = found.series, found.bookings
     collection = Series.get_pymongo_collection()
     conflicts_doc = [c.model_dump() for c in found.conflicts]
@@ -207,7 +210,8 @@ def _work(found: Plan, actor: str, now: datetime, hi: datetime, previous: dateti
             [history_entry(b, "created", None, actor, data=history) for b in bookings],
             session=session,
         )
-        changes = [followups.Change("confirmed", b, now, found.place.service) for b in bookings]  # type: ignore[union-attr]
+        service = found.place.service if found.place else None
+        changes = [followups.Change("confirmed", b, now, service) for b in bookings]
         return await followups.follow_all(session, changes)
 
     return work

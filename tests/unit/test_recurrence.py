@@ -112,7 +112,7 @@ def test_monthly_by_date() -> None:
 def test_monthly_by_position_the_last_work_day() -> None:
     rule = "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"
     assert expand(rule, "1997-09-29T09:00", first=7) == local(
-        1997, {9: [29], 10: [31], 11: [28], 12: [31]}
+        1997, {9: [30], 10: [31], 11: [28], 12: [31]}
     ) + local(1998, {1: [30], 2: [27], 3: [31]})
 
 
