@@ -21,11 +21,17 @@ class CalendarOut(BaseModel):
     bookings: list[BookingOut]
 
 
-async def provider_calendar(provider_id: str, first: date, days: int) -> CalendarOut:
-    """The provider's slot-holding bookings that start in `days` local days from `first`, in
-    the provider's own timezone, soonest first."""
+async def provider_calendar(provider_id: str, first_day: str, days: int) -> CalendarOut:
+    """The provider's slot-holding bookings that start in `days` local days from `first_day`
+    (YYYY-MM-DD), in the provider's own timezone, soonest first."""
     if not 1 <= days <= MAX_DAYS:
         raise Invalid(f"days must be between 1 and {MAX_DAYS}.", code="invalid_days")
+    try:
+        first = date.fromisoformat(first_day)
+    except ValueError:
+        raise Invalid(
+            f"from '{first_day}' is not a date in YYYY-MM-DD form.", code="invalid_date"
+        ) from None
     provider = await get_provider(provider_id)
     tz = ZoneInfo(provider.timezone)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Annotated, Any
 
 from holdfast.bookings.moves import BookingNotMovable
@@ -28,7 +27,7 @@ from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 
 class SchedulingAdminController(Controller):
@@ -93,12 +92,17 @@ class SchedulingAdminController(Controller):
     async def calendar(
         self,
         admin: AdminUser,
-        provider_id: Annotated[str, QueryParameter(min_length=1, max_length=64)],
-        from_date: Annotated[date, QueryParameter(query="from", description="A local date.")],
-        days: Annotated[int, QueryParameter(ge=1, le=MAX_DAYS)] = 7,
+        provider_id: FromQuery[str],
+        from_: Annotated[
+            str,
+            QueryParameter(
+                name="from", schema_extra={"format": "date"}, description="A local date."
+            ),
+        ],
+        days: Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_DAYS})] = 7,
     ) -> CalendarOut:
         """One practitioner's bookings over `days` days from `from`, in their timezone."""
-        return await provider_calendar(provider_id, from_date, days)
+        return await provider_calendar(provider_id, from_, days)
 
     @get("/users/{user_id:str}", opt=answers(NotFound))
     async def client_record(
