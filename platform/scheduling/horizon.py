@@ -18,7 +18,7 @@ import structlog
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.clock import as_utc
 from holdfast.context import Context
-from holdfast.errors import Invalid
+from holdfast.errors import Invalid, NotFound
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
 from holdfast.scheduling.models import Series, SeriesConflict
@@ -49,7 +49,7 @@ async def extend(ctx: Context, series: Series, now: datetime) -> bool:
         place: Offering | None = await offering(
             ctx, str(series.service_id), str(series.provider_id)
         )
-    except Invalid:  # archived, or no longer offered: each occurrence is reported
+    except (Invalid, NotFound):  # archived, gone, or no longer offered: each is reported
         place = None
     if place is not None:
         await _report_unfit(series, place, now)
