@@ -49,6 +49,9 @@ class Change:
     service: Service | None = None  # known on the booking path; subscribers read it otherwise
     before: Booking | None = None  # "moved": where it was
     origin: Origin = "holdfast"
+    # False: the client hears of this change together with others (a series' sessions are
+    # confirmed once, with its first one); reminders and everything else still follow.
+    announce: bool = True
 
     @property
     def freed(self) -> Freed | None:
@@ -110,16 +113,18 @@ async def notify(session: Session, change: Change) -> list[Job]:
     # `notifications.handlers`): cancelling it here would also stop the reminder of a booking
     # moved back to a time it had before, whose job has the same id.
     intended = booking.created_at if change.kind == "confirmed" else booking.updated_at
-    jobs = [
-        new_job(
-            kind="notify.confirmation",
-            subject=subject(booking),
-            run_at=now,
-            now=now,
-            payload={"booking_id": str(booking.id)},
-            intended=intended,
+    jobs = []
+    if change.announce:
+        jobs.append(
+            new_job(
+                kind="notify.confirmation",
+                subject=subject(booking),
+                run_at=now,
+                now=now,
+                payload={"booking_id": str(booking.id)},
+                intended=intended,
+            )
         )
-    ]
     lead = change.service.reminder_minutes_before if change.service else 0
     remind_at = booking.start - timedelta(minutes=lead)
     if lead and remind_at > now:

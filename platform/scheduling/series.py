@@ -211,7 +211,11 @@ def _work(
             session=session,
         )
         service = found.place.service if found.place else None
-        changes = [followups.Change("confirmed", b, now, service) for b in bookings]
+        # One confirmation for the sessions booked together (the first's); each its reminder.
+        changes = [
+            followups.Change("confirmed", b, now, service, announce=i == 0)
+            for i, b in enumerate(bookings)
+        ]
         return await followups.follow_all(session, changes)
 
     return work
