@@ -113,7 +113,7 @@ async def notify(session: Session, change: Change) -> list[Job]:
     # `notifications.handlers`): cancelling it here would also stop the reminder of a booking
     # moved back to a time it had before, whose job has the same id.
     intended = booking.created_at if change.kind == "confirmed" else booking.updated_at
-    jobs = []
+    jobs: list[Job] = []
     if change.announce:
         jobs.append(
             new_job(
