@@ -5,6 +5,7 @@ horizon job over a year of an injected clock."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,6 +91,10 @@ async def test_a_year_of_weekly_sessions_books_all_but_the_two_that_collide(
     instants = {o["start"] for o in occurrences}
     assert "2027-03-30T09:00:00Z" in instants and "2027-11-02T10:00:00Z" in instants
     assert await overlaps(ctx) == []
+    # The client is told once, and reminded of each session.
+    subjects = [f"booking:{o['booking_id']}" for o in occurrences]
+    jobs = await ctx.db.jobs.find({"subject": {"$in": subjects}}).to_list()
+    assert Counter(j["kind"] for j in jobs) == {"notify.confirmation": 1, "notify.reminder": 50}
 
     mine = (await client.get("/api/bookings", headers=headers, params={"limit": 500})).json()
     assert len(mine) == 50 and {b["series_id"] for b in mine} == {series["id"]}
