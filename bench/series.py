@@ -198,8 +198,8 @@ def render(
                 run,
                 f"target p50 < 200 ms: {'met' if p50 < 200 else 'missed'}",
             ),
-            f"| Every series: {expected} | {len(outcomes)} | | | | {verdict(every)} |",
-            f"| Overlap check, MongoDB scan | | | | | {verdict(clean)} |",
+            row(f"Every series: {expected}", None, f"{len(outcomes)} series ({verdict(every)})"),
+            row("Overlap check, MongoDB scan", None, f"no two bookings overlap ({verdict(clean)})"),
             "",
         ]
     )
