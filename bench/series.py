@@ -181,7 +181,7 @@ def render(
     expected = f"{WEEKS - 2} booked, conflicts in weeks {list(COLLIDING)}"
     every = all(o == expected for o in outcomes)
     note = " SMOKE RUN (tiny sizes: the figures mean nothing)." if smoke else ""
-    p50 = run.p50() * 1000
+    p50 = run.p50()  # ms
     return "\n".join(
         [
             "# Holdfast series benchmark",
