@@ -159,7 +159,8 @@ def history_entry(
         reason=reason,
         data={"source": booking.source, "start": booking.start, "end": booking.end, **(data or {})},
     )
-    return event.model_dump(by_alias=True, exclude={"id"})
+    entry: dict[str, Any] = event.model_dump(by_alias=True, exclude={"id"})
+    return entry
 
 
 async def book_slot(

@@ -37,7 +37,7 @@ class Series(Document):
     rrule: str
     start_local: str  # "YYYY-MM-DDTHH:MM", wall-clock time in `timezone`
     timezone: str
-    count: int | None = None
+    rule_count: int | None = None  # the request's `count` (`count` names a Document method)
     until: datetime | None = None
     state: SeriesState = "active"
     # Every occurrence starting before this instant has been booked or reported.

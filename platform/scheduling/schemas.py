@@ -152,7 +152,7 @@ class SeriesOut(BaseModel):
             rrule=series.rrule,
             start_local=series.start_local,
             timezone=series.timezone,
-            count=series.count,
+            count=series.rule_count,
             until=series.until,
             state=series.state,
             booked_until=series.materialised_until,

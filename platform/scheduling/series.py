@@ -75,7 +75,7 @@ def recurrence_of(series: Series) -> Recurrence:
         series.rrule,
         start_local=datetime.fromisoformat(series.start_local),
         tz=zone(series.timezone),
-        count=series.count,
+        count=series.rule_count,
         until=series.until,
     )
 
@@ -245,7 +245,7 @@ async def prepare(ctx: Context, data: SeriesIn, admin: User) -> tuple[Plan, date
         rrule=data.rrule,
         start_local=start_local.isoformat(timespec="minutes"),
         timezone=data.timezone,
-        count=data.count,
+        rule_count=data.count,
         until=data.until,
         materialised_until=hi,
         created_by=str(admin.id),
