@@ -203,7 +203,7 @@ class ServiceChanges(Input):
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> ServiceChanges:
-        required = set(self.model_fields) - {"description", "calendly_url", "price"}
+        required = set(type(self).model_fields) - {"description", "calendly_url", "price"}
         return _kept(self, tuple(sorted(required)))
 
 
