@@ -144,7 +144,9 @@ async def test_bad_series_are_refused_with_a_reason(
         ({"user_id": "0" * 24}, "user_not_found"),
     ):
         refused = await client.post(
-            "/api/admin/series", json=series_body(practice, user, **change), headers=practice.admin
+            "/api/admin/series",
+            json={**series_body(practice, user), **change},
+            headers=practice.admin,
         )
         assert refused.json()["error"] == code, (change, refused.text)
         assert 400 <= refused.status_code < 500
