@@ -45,11 +45,13 @@ def document_models() -> list[type[Any]]:
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
     from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
+    from holdfast.scheduling.models import Series
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
         Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
         SlotHold, WaitlistEntry, Opening, Offer, OfferSeat,
+        Series,
     ]  # fmt: skip
 
 

@@ -167,3 +167,8 @@ class ErrorOut(BaseModel):
     retry_after: int | None = Field(
         default=None, description="`rate_limited`: seconds to wait, as in Retry-After."
     )
+    conflicts: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="`series_conflicts`: each session that cannot be booked, as {start, "
+        "start_local, reason}.",
+    )

@@ -40,6 +40,20 @@ class Settings(BaseSettings):
     booking_horizon_days: int = Field(
         default=365, ge=1, le=3650, description="How far ahead availability may be asked for."
     )
+    series_horizon_weeks: int = Field(
+        default=12,
+        ge=1,
+        le=520,
+        description="How far ahead an open-ended recurring series is booked; a daily job moves "
+        "it forward (never beyond the booking horizon).",
+    )
+    reschedule_cutoff_hours: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 365,
+        description="A client may move their own booking until this many hours before it "
+        "starts (the practice always may).",
+    )
     idempotency_hours: int = Field(
         default=48, ge=24, description="How long Idempotency-Key results are kept (at least 24)."
     )

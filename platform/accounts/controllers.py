@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from holdfast.accounts import service, sessions
 from holdfast.accounts.schemas import LoginIn, LoginOut, PasswordChangeIn, RegisterIn, UserOut
@@ -15,7 +15,7 @@ from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from holdfast.web.ratelimit import client_address
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 
 def _session_cookie(ctx: Context, token: str) -> Cookie:
@@ -102,6 +102,13 @@ class AccountController(Controller):
         page: Paging,
         request: Request[Any, Any, Any],
         email: FromQuery[str | None] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200, description="A prefix of the email or of a word of the name."
+            ),
+        ] = None,
     ) -> Response[Sequence[UserOut]]:
-        found = await service.find_users(page, email=email)
+        """Users in email order: one by exact `email`, or those matching `q`."""
+        found = await service.find_users(page, email=email, q=q)
         return paged(request, [UserOut.of(u) for u in found.items], found.next_cursor)

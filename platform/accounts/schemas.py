@@ -51,6 +51,18 @@ class UserOut(BaseModel):
         )
 
 
+class UserRef(BaseModel):
+    """A person as lists name them: never by id alone."""
+
+    id: str
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, user: User) -> UserRef:
+        return cls(id=str(user.id), name=user.name, email=user.email)
+
+
 class LoginOut(BaseModel):
     token: str
     user: UserOut

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
+from beanie import PydanticObjectId
 from holdfast.accounts.credentials import (
     check_name,
     check_new_password,
@@ -12,9 +15,10 @@ from holdfast.accounts.credentials import (
 )
 from holdfast.accounts.models import Role, User
 from holdfast.accounts.sessions import SessionEnded, session_token
+from holdfast.catalog.service import object_id
 from holdfast.clock import zone
 from holdfast.context import Context
-from holdfast.errors import DomainError, ErrorKind, Unauthorized
+from holdfast.errors import DomainError, ErrorKind, NotFound, Unauthorized
 from holdfast.events import Event
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo import ReturnDocument
@@ -122,11 +126,35 @@ async def _end_all_sessions(
     return changed
 
 
-async def find_users(page: PageRequest, *, email: str | None) -> Page[User]:
-    """Users in email order (one, if `email` is given)."""
-    where = {"email_key": email_key(email)} if email else {}
+async def find_users(page: PageRequest, *, email: str | None, q: str | None = None) -> Page[User]:
+    """Users in email order: one, if `email` is given; those whose email, or any word of whose
+    name, starts with `q` (any case), if that is given."""
+    where: dict[str, Any] = {"email_key": email_key(email)} if email else {}
+    if q:
+        # Email prefixes walk the unique email index; name words are matched by a scan, which
+        # a practice's few thousand clients make cheap.
+        prefix = re.escape(q.strip().lower())
+        where["$or"] = [
+            {"email_key": {"$regex": f"^{prefix}"}},
+            {"name": {"$regex": f"(^|\\s){re.escape(q.strip())}", "$options": "i"}},
+        ]
     segment = Segment(where, (("email_key", 1), ("_id", 1)))
-    return await read_page(User, [segment], page, listing=f"users:{email!r}")
+    return await read_page(User, [segment], page, listing=f"users:{email!r}:{q!r}")
+
+
+async def get_user(user_id: str) -> User:
+    user = await User.get(object_id(user_id, "user"))
+    if user is None:
+        raise NotFound(f"There is no user with id {user_id}.", code="user_not_found")
+    return user
+
+
+async def users_by_id(ids: Iterable[PydanticObjectId]) -> dict[PydanticObjectId, User]:
+    """The users with these ids, in one round trip (for lists that name their clients)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {u.id: u for u in await User.find({"_id": {"$in": wanted}}).to_list() if u.id}
 
 
 async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> tuple[User, bool]:

@@ -270,19 +270,34 @@ async def service_offering(
 ) -> tuple[Service, list[Provider]]:
     """The service and its providers, or just the one asked for."""
     service, providers = await service_with_providers(service_id)
+    providers = bookable(service, providers)
     if provider_id is None:
         return service, providers
     return service, [await offering_provider(providers, provider_id)]
 
 
+def bookable(service: Service, providers: list[Provider]) -> list[Provider]:
+    """The providers of `service` that new bookings (and moves) may go to: none of an archived
+    service, and never an archived provider. Bookings already made are not affected."""
+    if service.archived:
+        raise Invalid(
+            "That service is no longer offered; please choose another.", code="service_archived"
+        )
+    return [p for p in providers if not p.archived]
+
+
 async def offering_provider(providers: list[Provider], provider_id: str) -> Provider:
     """The provider asked for, among those offering a service: 404 if there is no such
-    provider at all, 422 if they do not offer it."""
+    provider at all, 422 if they do not offer it (or no longer take bookings)."""
     wanted = object_id(provider_id, "provider")
     for provider in providers:
         if provider.id == wanted:
             return provider
-    await get_provider(provider_id)
+    if (await get_provider(provider_id)).archived:
+        raise Invalid(
+            "That practitioner no longer takes bookings; please choose another.",
+            code="provider_archived",
+        )
     raise Invalid("That provider does not offer this service.", code="provider_not_offering")
 
 

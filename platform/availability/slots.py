@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["DateException", "Slot", "SlotSpec", "WeeklyRule", "generate_slots"]
+__all__ = ["BusyIndex", "DateException", "Slot", "SlotSpec", "WeeklyRule", "generate_slots"]
 
 _ONE_DAY = timedelta(days=1)
 _ZERO = timedelta(0)
@@ -120,6 +120,10 @@ class _BusyIndex:
         # after `start` is the only one that can still overlap [start, end).
         i = bisect_right(self._ends, start)
         return i == len(self._starts) or self._starts[i] >= end
+
+
+# Checking many intervals against one provider's busy time (a recurring series' occurrences).
+BusyIndex = _BusyIndex
 
 
 def _rules_by_weekday(rules: Sequence[WeeklyRule]) -> dict[int, list[_Window]]:

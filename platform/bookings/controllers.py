@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
+from holdfast.accounts.service import users_by_id
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
 from holdfast.errors import NotFound
@@ -67,7 +68,10 @@ class BookingController(Controller):
         ] = None,
     ) -> Response[Sequence[BookingOut]]:
         found = await service.list_bookings(user, page, now=ctx.now(), when=when)
-        return paged(request, [BookingOut.of(b) for b in found.items], found.next_cursor)
+        # The practice sees whose each booking is, by name and email.
+        clients = await users_by_id(b.user_id for b in found.items) if user.role == "admin" else {}
+        items = [BookingOut.of(b, clients.get(b.user_id)) for b in found.items]
+        return paged(request, items, found.next_cursor)
 
     @get("/{booking_id:str}")
     async def get_booking(self, booking_id: FromPath[str], user: CurrentUser) -> BookingOut:

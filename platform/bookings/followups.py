@@ -49,6 +49,9 @@ class Change:
     service: Service | None = None  # known on the booking path; subscribers read it otherwise
     before: Booking | None = None  # "moved": where it was
     origin: Origin = "holdfast"
+    # False: the client hears of this change together with others (a series' sessions are
+    # confirmed once, with its first one); reminders and everything else still follow.
+    announce: bool = True
 
     @property
     def freed(self) -> Freed | None:
@@ -76,9 +79,15 @@ def subscribers() -> list[Followup]:
 
 async def follow(session: Session, change: Change) -> list[Job]:
     """Run every subscriber in the change's transaction and write the jobs they ask for."""
+    return await follow_all(session, [change])
+
+
+async def follow_all(session: Session, changes: list[Change]) -> list[Job]:
+    """`follow` for several changes made in one transaction (a series' occurrences)."""
     wanted: list[Job] = []
-    for subscriber in subscribers():
-        wanted += await subscriber(session, change)
+    for change in changes:
+        for subscriber in subscribers():
+            wanted += await subscriber(session, change)
     # One round trip for all of them: this runs inside the booking's transaction, on the
     # success path a client waits for.
     return await schedule_all(session, wanted) if wanted else []
@@ -105,16 +114,18 @@ async def notify(session: Session, change: Change) -> list[Job]:
     # `notifications.handlers`): cancelling it here would also stop the reminder of a booking
     # moved back to a time it had before, whose job has the same id.
     intended = booking.created_at if change.kind == "confirmed" else booking.updated_at
-    jobs = [
-        new_job(
-            kind="notify.confirmation",
-            subject=subject(booking),
-            run_at=now,
-            now=now,
-            payload={"booking_id": str(booking.id)},
-            intended=intended,
+    jobs: list[Job] = []
+    if change.announce:
+        jobs.append(
+            new_job(
+                kind="notify.confirmation",
+                subject=subject(booking),
+                run_at=now,
+                now=now,
+                payload={"booking_id": str(booking.id)},
+                intended=intended,
+            )
         )
-    ]
     lead = change.service.reminder_minutes_before if change.service else 0
     remind_at = booking.start - timedelta(minutes=lead)
     if lead and remind_at > now:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from holdfast.bookings.models import Booking, SlotClaim, SlotHold
+from beanie import PydanticObjectId
+from holdfast.bookings.models import Booking, SlotClaim
 from holdfast.db import Session
 from pymongo.errors import BulkWriteError
 
@@ -47,9 +49,16 @@ def _claims(booking: Booking) -> list[str]:
 
 async def claim(session: Session, booking: Booking) -> None:
     """Take the booking's units, or raise `Collision` when another booking holds one."""
+    await claim_all(session, [booking])
+
+
+async def claim_all(session: Session, bookings: list[Booking]) -> None:
+    """Take every unit of every one of `bookings` in one write (a series' occurrences), or
+    raise `Collision` when another booking holds one of them."""
     try:
         await SlotClaim.get_pymongo_collection().insert_many(
-            [{"_id": c, "booking_id": booking.id} for c in _claims(booking)], session=session
+            [{"_id": c, "booking_id": b.id} for b in bookings for c in _claims(b)],
+            session=session,
         )
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
@@ -126,6 +135,13 @@ async def take_over(session: Session, hold_id: str, booking: Booking) -> None:
     if not await release_hold(session, hold_id):
         raise HoldGone(hold_id)
     await claim(session, booking)
+async def held(bookings: list[Booking]) -> set[PydanticObjectId | None]:
+    """Which of `bookings` (not yet written) want a unit someone else holds now: one read."""
+    wanted = {c: b.id for b in bookings for c in _claims(b)}
+    found = SlotClaim.get_pymongo_collection().find(
+        {"_id": {"$in": list(wanted)}}, projection={"_id": 1, "booking_id": 1}
+    )
+    return {wanted[row["_id"]] async for row in found if row["booking_id"] != wanted[row["_id"]]}
 
 
 def unit_of(instant: datetime) -> int:

@@ -33,6 +33,10 @@ class Booking(Document):
     # Bookings made in Calendly keep their links there (see holdfast.calendly).
     calendly_event_uri: str | None = None
     calendly_invitee_uri: str | None = None
+    # An occurrence of a recurring series (see holdfast.scheduling): the series, and the
+    # instant its rule gave this occurrence (kept when the occurrence is moved).
+    series_id: PydanticObjectId | None = None
+    occurrence: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -41,6 +45,7 @@ class Booking(Document):
         relied_on = {
             "bookings.request_key_unique": self.request_key,
             "bookings.calendly_invitee_unique": self.calendly_invitee_uri,
+            "bookings.series_occurrence": self.series_id,
         }
         return [name for name, value in relied_on.items() if value]
 
@@ -52,6 +57,13 @@ class Booking(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
+            # One booking per occurrence of a series, however often its horizon job runs.
+            IndexModel(
+                [("series_id", ASCENDING), ("occurrence", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"series_id": {"$type": "objectId"}},
+                name="series_occurrence",
+            ),
             IndexModel(
                 [("calendly_invitee_uri", ASCENDING)],
                 unique=True,

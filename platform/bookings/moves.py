@@ -11,7 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from holdfast.availability.service import nearest_free, offering_provider, surroundings
+from holdfast.availability.service import (
+    bookable,
+    nearest_free,
+    offering_provider,
+    surroundings,
+)
 from holdfast.bookings import followups
 from holdfast.bookings.guard import Collision, claim, release
 from holdfast.bookings.models import SLOT_HOLDING, Booking
@@ -63,6 +68,7 @@ async def move_booking(
         raise BookingNotMovable("A cancelled booking cannot be moved; please book a new time.")
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(str(booking.service_id))
+    offering = bookable(service, offering)
     provider = await offering_provider(offering, provider_id or str(booking.provider_id))
     target: dict[str, Any] = {
         "provider_id": provider.id,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from holdfast.accounts.models import User
+from holdfast.accounts.schemas import UserRef
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
@@ -29,10 +31,18 @@ class BookingOut(BaseModel):
     cancel_reason: str | None
     created_at: UtcInstant
     updated_at: UtcInstant
+    series_id: str | None = Field(
+        default=None, description="The recurring series this booking is an occurrence of."
+    )
+    client: UserRef | None = Field(
+        default=None, description="Who the booking is for (in an admin's lists)."
+    )
 
     @classmethod
-    def of(cls, booking: Booking) -> BookingOut:
+    def of(cls, booking: Booking, client: User | None = None) -> BookingOut:
         return cls(
+            series_id=str(booking.series_id) if booking.series_id else None,
+            client=UserRef.of(client) if client else None,
             id=str(booking.id),
             user_id=str(booking.user_id),
             provider_id=str(booking.provider_id),

@@ -12,6 +12,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
+    bookable,
     check_horizon,
     nearest_free,
     offering_provider,
@@ -141,6 +142,20 @@ async def record(
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    await BookingEvent.get_pymongo_collection().insert_one(
+        history_entry(booking, action, from_status, actor, reason, data), session=session
+    )
+
+
+def history_entry(
+    booking: Booking,
+    action: str,
+    from_status: BookingStatus | None,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The audit-trail document of a change to `booking`, as it is after the change."""
     event = BookingEvent(
         booking_id=booking.id,
         at=booking.updated_at,
@@ -151,9 +166,8 @@ async def record(
         reason=reason,
         data={"source": booking.source, "start": booking.start, "end": booking.end, **(data or {})},
     )
-    await BookingEvent.get_pymongo_collection().insert_one(
-        event.model_dump(by_alias=True, exclude={"id"}), session=session
-    )
+    entry: dict[str, Any] = event.model_dump(by_alias=True, exclude={"id"})
+    return entry
 
 
 async def book_slot(
@@ -189,6 +203,7 @@ async def book_slot(
         return earlier
     now = ctx.now()
     service, offering = await ctx.catalog.service_with_providers(service_id)
+    offering = bookable(service, offering)
     provider = await offering_provider(offering, provider_id)
     check_start(ctx, provider, service, start, offered_only=offered_only)
     booking = Booking(

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Annotated, Any
+
 from holdfast.catalog import service
-from holdfast.catalog.models import Provider
+from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.schemas import (
     AvailabilityIn,
     AvailabilityOut,
     DateOverrideIn,
+    ProviderAdminOut,
     ProviderChanges,
     ProviderIn,
     ProviderOut,
+    ServiceAdminOut,
+    ServiceChanges,
     ServiceIn,
     ServiceOut,
     WeeklyHoursIn,
@@ -16,8 +22,14 @@ from holdfast.catalog.schemas import (
 from holdfast.errors import NotFound
 from holdfast.web.auth import AdminUser, Ctx
 from holdfast.web.openapi import answers
-from litestar import Controller, get, patch, post, put
-from litestar.params import FromPath, JSONBody
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from litestar import Controller, Request, Response, get, patch, post, put
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+Archived = Annotated[
+    bool | None,
+    QueryParameter(description="true: only archived ones; false: only current ones; unset: all."),
+]
 
 
 def _availability(provider: Provider) -> AvailabilityOut:
@@ -72,10 +84,45 @@ class CatalogAdminController(Controller):
         data: JSONBody[ProviderChanges],
         ctx: Ctx,
         admin: AdminUser,
-    ) -> ProviderOut:
-        """Changes only the fields sent."""
+    ) -> ProviderAdminOut:
+        """Changes only the fields sent; `archived: true` hides the provider from booking."""
         changes = data.model_dump(exclude_unset=True)
-        return ProviderOut.of(await service.update_provider(ctx, provider_id, changes))
+        return ProviderAdminOut.of(await service.update_provider(ctx, provider_id, changes))
+
+    @get("/providers", response_headers=PAGE_HEADERS)
+    async def all_providers(
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        archived: Archived = None,
+    ) -> Response[Sequence[ProviderAdminOut]]:
+        """Every provider, archived ones too, in name order."""
+        found = await service.catalog_page(Provider, page, archived=archived)
+        return paged(request, [ProviderAdminOut.of(p) for p in found.items], found.next_cursor)
+
+    @get("/services", response_headers=PAGE_HEADERS)
+    async def all_services(
+        self,
+        ctx: Ctx,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        archived: Archived = None,
+    ) -> Response[Sequence[ServiceAdminOut]]:
+        """Every service, archived ones too, in name order."""
+        found = await service.catalog_page(Service, page, archived=archived)
+        default = ctx.settings.calendly_scheduling_url
+        items = [ServiceAdminOut.of(s, calendly_default=default) for s in found.items]
+        return paged(request, items, found.next_cursor)
+
+    @patch("/services/{service_id:str}", opt=answers(NotFound))
+    async def change_service(
+        self, service_id: FromPath[str], data: JSONBody[ServiceChanges], ctx: Ctx, admin: AdminUser
+    ) -> ServiceAdminOut:
+        """Changes only the fields sent; `archived: true` hides the service from booking."""
+        changed = await service.update_service(ctx, service_id, data)
+        return ServiceAdminOut.of(changed, calendly_default=ctx.settings.calendly_scheduling_url)
 
     @put("/providers/{provider_id:str}/availability")
     async def set_hours(

@@ -49,6 +49,8 @@ class Provider(Document):
     external_ids: list[str] = []
     rules: list[WeeklyHours] = []
     exceptions: list[DateOverride] = []
+    # Archived: hidden from booking and availability; their bookings and history are kept.
+    archived: bool = False
     created_at: datetime
 
     class Settings:
@@ -71,6 +73,8 @@ class Service(Document):
     # This service's ids in other scheduling systems (a cancellation webhook's `service_id`).
     external_ids: list[str] = []
     waitlist: WaitlistSettings = WaitlistSettings()
+    # Archived: hidden from booking and availability; its bookings and history are kept.
+    archived: bool = False
     created_at: datetime
 
     class Settings:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from holdfast.catalog.models import Price, Provider, Service, WaitlistSettings
 from holdfast.schemas import EMAIL_PATTERN, NOT_BLANK, Input, TimeZoneName
@@ -17,6 +17,11 @@ ClockTime = Annotated[
     str, Field(json_schema_extra={"pattern": r"^(([01]\d|2[0-3]):[0-5][05]|24:00)$"})
 ]
 Minutes = Annotated[int, Field(json_schema_extra={"multipleOf": GRID_MINUTES})]
+_Edit = TypeVar("_Edit", bound=Input)
+# Ids other systems know a provider or service by (matched by the cancellation webhook).
+ExternalIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)
+]
 
 
 def check_hhmm(value: str) -> str:
@@ -43,10 +48,6 @@ class ProviderIn(Input):
     )
 
 
-# An id in another scheduling system (a cancellation webhook names providers and services so).
-ExternalId = Annotated[str, Field(min_length=1, max_length=200)]
-
-
 class ProviderChanges(Input):
     """A partial edit (PATCH): only the fields sent change, so two admins editing different
     fields at once both keep their change. `email` and `calendly_user_uri` may be sent as null
@@ -56,14 +57,24 @@ class ProviderChanges(Input):
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     calendly_user_uri: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=500)
-    external_ids: list[ExternalId] | None = Field(default=None, max_length=50)
+    external_ids: ExternalIds | None = None
+    archived: bool | None = Field(
+        default=None,
+        description="true hides the provider from booking and availability (their bookings and "
+        "history are kept); false brings them back.",
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> ProviderChanges:
-        for name in ("name", "timezone"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be cleared")
-        return self
+        return _kept(self, ("name", "timezone", "external_ids", "archived"))
+
+
+def _kept(changes: _Edit, required: tuple[str, ...]) -> _Edit:
+    """A partial edit may leave a field out but not send null for one that must have a value."""
+    for name in required:
+        if name in changes.model_fields_set and getattr(changes, name) is None:
+            raise ValueError(f"{name} cannot be cleared")
+    return changes
 
 
 class ProviderOut(BaseModel):
@@ -74,6 +85,22 @@ class ProviderOut(BaseModel):
     @classmethod
     def of(cls, provider: Provider) -> ProviderOut:
         return cls(id=str(provider.id), name=provider.name, timezone=provider.timezone)
+
+
+class ProviderAdminOut(ProviderOut):
+    """A provider as the admin sees it: archived ones too, with their contact and links."""
+
+    email: str | None
+    calendly_user_uri: str | None
+    external_ids: list[str]
+    archived: bool
+
+    @classmethod
+    def of(cls, provider: Provider) -> ProviderAdminOut:
+        return cls(
+            id=str(provider.id),
+            **provider.model_dump(include=set(cls.model_fields) - {"id"}),
+        )
 
 
 class WeeklyHoursIn(Input):
@@ -153,12 +180,49 @@ class ServiceIn(Input):
     slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)
-    external_ids: list[ExternalId] = Field(default_factory=list, max_length=50)
+    external_ids: ExternalIds = []
     waitlist: WaitlistSettingsIn | None = None
 
     _grid = field_validator(
         "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
     )(lambda v: v if v is None else _on_grid(v))
+
+
+class ServiceChanges(Input):
+    """A partial edit (PATCH): any subset of the creation fields (the waitlist settings
+    included), plus `external_ids` and `archived`. Only the fields sent change; bookings already made keep their times (a new
+    duration applies to bookings made from now on). `description`, `calendly_url` and `price`
+    may be cleared with null; the others may not."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    duration_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
+    buffer_before_minutes: Minutes | None = Field(default=None, ge=0, le=24 * 60)
+    buffer_after_minutes: Minutes | None = Field(default=None, ge=0, le=24 * 60)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=365 * 24 * 60)
+    reminder_minutes_before: int | None = Field(default=None, ge=0, le=30 * 24 * 60)
+    calendly_url: str | None = Field(
+        default=None, pattern=f"^https?://{NOT_BLANK}+$", max_length=500
+    )
+    slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
+    price: PriceIn | None = None
+    provider_ids: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    external_ids: ExternalIds | None = None
+    waitlist: WaitlistSettingsIn | None = None
+    archived: bool | None = Field(
+        default=None,
+        description="true hides the service from booking and availability (its bookings and "
+        "history are kept); false brings it back.",
+    )
+
+    _grid = field_validator(
+        "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
+    )(lambda v: v if v is None else _on_grid(v))
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> ServiceChanges:
+        required = set(type(self).model_fields) - {"description", "calendly_url", "price"}
+        return _kept(self, tuple(sorted(required)))
 
 
 class ServiceOut(BaseModel):
@@ -186,4 +250,22 @@ class ServiceOut(BaseModel):
             **service.model_dump(
                 include=set(cls.model_fields) - {"id", "provider_ids", "calendly"}
             ),
+        )
+
+
+class ServiceAdminOut(ServiceOut):
+    """A service as the admin sees it: archived ones too, with their links elsewhere."""
+
+    calendly_url: str | None
+    external_ids: list[str]
+    archived: bool
+
+    @classmethod
+    def of(cls, service: Service, *, calendly_default: str | None = None) -> ServiceAdminOut:
+        base = ServiceOut.of(service, calendly_default=calendly_default).model_dump()
+        return cls(
+            **base,
+            calendly_url=service.calendly_url,
+            external_ids=service.external_ids,
+            archived=service.archived,
         )

@@ -13,10 +13,11 @@ from holdfast.catalog.models import (
     WaitlistSettings,
     WeeklyHours,
 )
-from holdfast.catalog.schemas import AvailabilityIn, ServiceIn
+from holdfast.catalog.schemas import AvailabilityIn, ServiceChanges, ServiceIn
 from holdfast.clock import zone
 from holdfast.errors import Invalid, NotFound
 from holdfast.events import Event
+from holdfast.paging import Page, PageRequest, Segment, read_page
 
 if TYPE_CHECKING:  # the context holds catalog snapshots, which read through here
     from holdfast.context import Context
@@ -68,11 +69,30 @@ async def service_with_providers(service_id: str) -> tuple[Service, list[Provide
 
 
 async def list_providers() -> list[Provider]:
-    return await Provider.find_all().sort("name", "_id").to_list()
+    """The providers clients may book (archived ones are hidden)."""
+    return await Provider.find({"archived": {"$ne": True}}).sort("name", "_id").to_list()
 
 
 async def list_services() -> list[Service]:
-    return await Service.find_all().sort("name", "_id").to_list()
+    """The services clients may book, each naming only providers they may book."""
+    services = await Service.find({"archived": {"$ne": True}}).sort("name", "_id").to_list()
+    archived = {p.id for p in await Provider.find({"archived": True}).to_list()}
+    for service in services:
+        service.provider_ids = [p for p in service.provider_ids if p not in archived]
+    return services
+
+
+async def catalog_page(
+    model: type[Provider] | type[Service], page: PageRequest, *, archived: bool | None
+) -> Page[Any]:
+    """The admin's list of providers or services, archived ones too (or only one kind), in
+    name order."""
+    where: dict[str, Any] = {}
+    if archived is not None:
+        where["archived"] = {"$eq": True} if archived else {"$ne": True}
+    segment = Segment(where, (("name", 1), ("_id", 1)))
+    listing = f"{model.Settings.name}:{archived!r}"
+    return await read_page(model, [segment], page, listing=listing)
 
 
 async def create_provider(
@@ -132,19 +152,47 @@ async def _change_provider(provider_id: str, changes: dict[str, Any]) -> Provide
     return found
 
 
-async def create_service(ctx: Context, data: ServiceIn) -> Service:
-    provider_ids = [object_id(p, "provider") for p in data.provider_ids]
+async def _provider_ids(given: list[str]) -> list[PydanticObjectId]:
+    provider_ids = [object_id(p, "provider") for p in given]
     found = await Provider.find({"_id": {"$in": provider_ids}}).count()
     if found != len(set(provider_ids)):
         raise Invalid("One or more provider_ids name no provider.", code="unknown_provider")
+    return list(dict.fromkeys(provider_ids))
+
+
+async def create_service(ctx: Context, data: ServiceIn) -> Service:
     service = Service(
         **data.model_dump(exclude={"price", "provider_ids", "slot_step_minutes", "waitlist"}),
         slot_step_minutes=data.slot_step_minutes or data.duration_minutes,
         price=Price(**data.price.model_dump()) if data.price else None,
-        provider_ids=list(dict.fromkeys(provider_ids)),
+        provider_ids=await _provider_ids(data.provider_ids),
         waitlist=WaitlistSettings(**data.waitlist.model_dump() if data.waitlist else {}),
         created_at=ctx.now(),
     )
     await service.insert()
     await ctx.events.publish(Event("service-updated", {"service_id": str(service.id)}))
     return service
+
+
+async def update_service(ctx: Context, service_id: str, data: ServiceChanges) -> Service:
+    """Change only the fields sent, in one `$set`: another admin's edit of other fields at the
+    same time is kept. Bookings already made keep their times and buffers."""
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
+    if "provider_ids" in changes:
+        changes["provider_ids"] = await _provider_ids(changes["provider_ids"])
+    if "price" in changes and changes["price"] is not None:
+        changes["price"] = Price(**changes["price"])
+    if "waitlist" in changes:
+        changes["waitlist"] = WaitlistSettings(**changes["waitlist"])
+    if "description" in changes and changes["description"] is None:
+        changes["description"] = ""
+    wanted = object_id(service_id, "service")
+    if not changes:
+        return await get_service(service_id)
+    found = await Service.find_one({"_id": wanted}).update(
+        {"$set": changes}, response_type=UpdateResponse.NEW_DOCUMENT
+    )
+    if not isinstance(found, Service):
+        raise NotFound(f"There is no service with id {service_id}.", code="service_not_found")
+    await ctx.events.publish(Event("service-updated", {"service_id": service_id}))
+    return found

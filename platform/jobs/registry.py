@@ -58,11 +58,13 @@ def default_registry(settings: Settings) -> Registry:
     from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
     from holdfast.waitlist.handlers import kinds as waitlist_kinds
+    from holdfast.scheduling.horizon import kinds as series_kinds
 
     registry = Registry()
     timeout = timedelta(seconds=settings.job_timeout_seconds)
     for kind in [*notification_kinds(timeout), *calendly_kinds(timeout), *retention_kinds(timeout)]:
         registry.add(kind)
     for kind in waitlist_kinds(timeout):
+    for kind in series_kinds(timeout):
         registry.add(kind)
     return registry

@@ -21,6 +21,7 @@ from holdfast.inbox.controllers import InboxAdminController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
+from holdfast.scheduling.controllers import RescheduleController, SchedulingAdminController
 from holdfast.settings import Settings
 from holdfast.waitlist.controllers import (
     CancellationWebhookController,
@@ -82,6 +83,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             CancellationWebhookController,
             WaitlistAdminController,
             StatsController,
+            SchedulingAdminController,
+            RescheduleController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

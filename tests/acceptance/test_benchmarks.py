@@ -52,6 +52,11 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("Verdict: RSS growth", "api supervisor"),
         ("Verdict: every confirmation delivered", PASS),
     ],
+    "series.py": [
+        ("Create a 52-week series, every occurrence checked", "target p50 < 200 ms"),
+        ("Every series: 50 booked, conflicts in weeks [3, 40]", PASS),
+        ("Overlap check, MongoDB scan", PASS),
+    ],
     "scale.py": [
         ("With 3 days: POST /api/bookings", "x the empty database's p50"),
         ("With 3 days: GET /api/bookings as the admin", "outcomes {'200': 4}"),

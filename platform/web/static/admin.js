@@ -96,7 +96,7 @@
     }
     var row = h('tr', { 'data-testid': 'booking-row', 'data-booking-id': b.id, 'data-status': b.status },
       h('td', { 'data-testid': 'booking-time' }, fmtWhen(b.start)), h('td', {}, nameOf(state.providers, b.provider_id)),
-      h('td', {}, nameOf(state.services, b.service_id)), h('td', { class: 'mono', 'data-testid': 'booking-client' }, b.user_id),
+      h('td', {}, nameOf(state.services, b.service_id)), h('td', { 'data-testid': 'booking-client' }, b.client ? b.client.name + ' <' + b.client.email + '>' : b.user_id),
       h('td', {}, h('span', { class: 'badge badge-' + b.status, 'data-testid': 'booking-status' }, STATUS[b.status] || b.status)),
       h('td', { 'data-testid': 'booking-source' }, b.source), actions);
     return [row, detail];

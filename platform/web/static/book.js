@@ -283,7 +283,43 @@
         h('span', { class: 'badge badge-' + b.status, 'data-testid': 'booking-status' }, STATUS[b.status] || b.status)),
       actions, err);
     function showCancel() {
-      actions.replaceChildren(h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'cancel-button', onclick: askCancel }, 'Cancel'));
+      actions.replaceChildren(
+        h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'reschedule-button', onclick: askReschedule }, 'Reschedule'),
+        h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'cancel-button', onclick: askCancel }, 'Cancel'));
+    }
+    /* Reschedule: the free times of the same service and practitioner, a week at a time. */
+    function askReschedule() {
+      var id = 'move-' + b.id, day = h('input', { id: id, type: 'date', value: localYmd(b.start, TZ), 'data-testid': 'reschedule-date' });
+      var times = h('div', { class: 'slots', 'data-testid': 'reschedule-slots', 'aria-live': 'polite' });
+      function moveButton(s) {
+        return h('button', { type: 'button', class: 'slot', 'data-testid': 'reschedule-slot', 'data-start': s.start,
+          onclick: function (e) { move(s, e.currentTarget); } }, fmtWhen(s.start, TZ));
+      }
+      function load() {
+        times.replaceChildren(h('p', { class: 'muted' }, 'Loading times…'));
+        var q = new URLSearchParams({ service_id: b.service_id, provider_id: b.provider_id, from: day.value, days: 7, tz: TZ });
+        api('GET', '/api/availability?' + q).then(function (r) {
+          if (!r.ok) return times.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
+          if (!r.data.slots.length) return times.replaceChildren(h('p', { class: 'muted' }, 'No free times that week; try another date.'));
+          times.replaceChildren.apply(times, r.data.slots.slice(0, 40).map(moveButton));
+        });
+      }
+      function move(s, btn) {
+        btn.disabled = true; err.textContent = '';
+        api('POST', '/api/bookings/' + encodeURIComponent(b.id) + '/reschedule', { start: s.start }).then(function (r) {
+          if (r.ok) { loadBookings(); loadSlots(true); return; }
+          btn.disabled = false; err.textContent = r.data.detail;
+          var alts = r.data.alternatives || [];
+          if (alts.length) times.replaceChildren.apply(times, alts.map(moveButton));
+        });
+      }
+      day.addEventListener('change', load);
+      actions.replaceChildren(h('div', { class: 'confirm-box', role: 'group', 'aria-label': 'Reschedule' },
+        h('p', {}, 'Move this booking to another time (' + TZ + ')'),
+        h('div', { class: 'field' }, h('label', { for: id }, 'Week from'), day), times,
+        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'reschedule-keep',
+          onclick: function () { showCancel(); actions.querySelector('button').focus(); } }, 'Keep this time'))));
+      load();
     }
     function askCancel() {
       var id = 'reason-' + b.id, reason = h('input', { id: id, type: 'text', maxlength: 1000, 'data-testid': 'cancel-reason' });

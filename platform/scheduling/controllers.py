@@ -1,0 +1,131 @@
+"""The practice's scheduling: bookings on a client's behalf, series, and moving bookings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from holdfast.bookings.moves import BookingNotMovable
+from holdfast.bookings.schemas import BookingOut
+from holdfast.bookings.service import SlotTaken
+from holdfast.clock import zone
+from holdfast.errors import Forbidden, NotFound
+from holdfast.scheduling import bookings, records, series
+from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
+from holdfast.scheduling.records import ClientRecordOut
+from holdfast.scheduling.schemas import (
+    AdminBookingIn,
+    ConflictOut,
+    OccurrenceOut,
+    PreviewOut,
+    RescheduleIn,
+    SeriesCancelIn,
+    SeriesIn,
+    SeriesOut,
+)
+from holdfast.web.auth import AdminUser, Ctx, CurrentUser
+from holdfast.web.openapi import answers
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+
+class SchedulingAdminController(Controller):
+    path = "/api/admin"
+    tags = ["scheduling"]
+
+    @post("/bookings", status_code=201, opt=answers(NotFound, SlotTaken))
+    async def book_for_client(
+        self, data: JSONBody[AdminBookingIn], ctx: Ctx, admin: AdminUser
+    ) -> BookingOut:
+        """A one-off booking on a client's behalf, at any five-minute mark inside the
+        practitioner's hours (outside them with `outside_hours`), never over another booking."""
+        return BookingOut.of(await bookings.book_for_client(ctx, data, admin))
+
+    @post("/series/preview", status_code=200, opt=answers(NotFound))
+    async def preview_series(
+        self, data: JSONBody[SeriesIn], ctx: Ctx, admin: AdminUser
+    ) -> PreviewOut:
+        """What creating this series would book now, and each conflict; nothing is written."""
+        found, hi = await series.prepare(ctx, data, admin)
+        tz = zone(found.series.timezone)
+        return PreviewOut(
+            occurrences=[OccurrenceOut.planned(b.start, b.end, tz) for b in found.bookings],
+            conflicts=[ConflictOut.of(c, tz) for c in found.conflicts],
+            booked_until=hi,
+        )
+
+    @post("/series", status_code=201, opt=answers(NotFound, series.SeriesConflicts))
+    async def create_series(
+        self, data: JSONBody[SeriesIn], ctx: Ctx, admin: AdminUser
+    ) -> SeriesOut:
+        """Books every free occurrence up to the horizon; `on_conflict: reject` books nothing
+        if any occurrence conflicts."""
+        made, booked = await series.create_series(ctx, data, admin)
+        return SeriesOut.of(made, booked)
+
+    @get("/series", response_headers=PAGE_HEADERS, opt=answers(NotFound))
+    async def list_series(
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        user_id: Annotated[str | None, QueryParameter(description="One client's series.")] = None,
+    ) -> Response[Sequence[SeriesOut]]:
+        """Series newest first, each with its conflicts (the occurrences are at its own URL)."""
+        found = await series.list_series(page, user_id=user_id)
+        return paged(request, [SeriesOut.of(s, []) for s in found.items], found.next_cursor)
+
+    @get("/series/{series_id:str}", opt=answers(NotFound))
+    async def get_series(self, series_id: FromPath[str], admin: AdminUser) -> SeriesOut:
+        return SeriesOut.of(*await series.get_series(series_id))
+
+    @post("/series/{series_id:str}/cancel", status_code=200, opt=answers(NotFound))
+    async def cancel_series(
+        self, series_id: FromPath[str], data: JSONBody[SeriesCancelIn], ctx: Ctx, admin: AdminUser
+    ) -> SeriesOut:
+        """`one`: the occurrence at `start`; `following`: it and every later one; `all`: every
+        occurrence still ahead. Past sessions and their history stay."""
+        return SeriesOut.of(*await series.cancel_series(ctx, series_id, data, admin))
+
+    @get("/calendar", opt=answers(NotFound))
+    async def calendar(
+        self,
+        admin: AdminUser,
+        provider_id: FromQuery[str],
+        from_: Annotated[
+            str,
+            QueryParameter(
+                name="from", schema_extra={"format": "date"}, description="A local date."
+            ),
+        ],
+        days: Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_DAYS})] = 7,
+    ) -> CalendarOut:
+        """One practitioner's bookings over `days` days from `from`, in their timezone."""
+        return await provider_calendar(provider_id, from_, days)
+
+    @get("/users/{user_id:str}", opt=answers(NotFound))
+    async def client_record(
+        self, user_id: FromPath[str], ctx: Ctx, admin: AdminUser
+    ) -> ClientRecordOut:
+        """One client's record: details, bookings (upcoming and recent), series."""
+        return await records.client_record(ctx, user_id)
+
+
+class RescheduleController(Controller):
+    path = "/api/bookings"
+    tags = ["bookings"]
+
+    @post(
+        "/{booking_id:str}/reschedule",
+        status_code=200,
+        opt=answers(
+            NotFound, Forbidden, SlotTaken, BookingNotMovable, bookings.TooLateToReschedule
+        ),
+    )
+    async def reschedule(
+        self, booking_id: FromPath[str], data: JSONBody[RescheduleIn], ctx: Ctx, user: CurrentUser
+    ) -> BookingOut:
+        """Moves the booking (same id, history kept) in one transaction: the new time is taken
+        and the old one given back together; on a collision it stays where it was (409)."""
+        return BookingOut.of(await bookings.reschedule(ctx, booking_id, user, data))
