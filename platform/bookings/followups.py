@@ -69,8 +69,9 @@ def subscribers() -> list[Followup]:
     """Every domain that follows booking changes (imported here, late, as the job registry
     gathers its kinds: the domains import `bookings`, not the other way round)."""
     from holdfast.calendly.followups import cancel_in_calendly
+    from holdfast.integrations.google.events import follow_in_google
 
-    return [notify, cancel_in_calendly]
+    return [notify, cancel_in_calendly, follow_in_google]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
+    calendar_conflict,
     check_horizon,
     nearest_free,
     offering_provider,
@@ -164,11 +166,14 @@ async def book_slot(
     end: datetime | None = None,
     external: dict[str, str] | None = None,
     history: dict[str, Any] | None = None,
+    calendar_checked: bool = False,
 ) -> Booking:
     """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
 
     The database decides collisions: the claim units are inserted in the booking's transaction,
     so two racing writers cannot both commit, whatever they checked before.
+    Busy time in the provider's own calendar refuses the time too, unless `calendar_checked`:
+    another scheduler that reads that calendar itself (Calendly) chose it.
     """
     start = utc_start(start)
     # A retry of a request that did commit (its answer lost, a job run again) gets what it made,
@@ -214,7 +219,11 @@ async def book_slot(
     # already taken to the alternatives without a doomed transaction; the claim insert inside
     # the transaction still decides.
     try:
-        if await taken(booking):
+        looks = [taken(booking)]
+        if not calendar_checked:
+            occupied = (booking.occupied_start, booking.occupied_end)
+            looks.append(calendar_conflict(booking.provider_id, occupied))
+        if any(await asyncio.gather(*looks)):
             raise Collision
         jobs = await transact(ctx.mongo, write)
     except (Collision, DuplicateKeyError) as exc:

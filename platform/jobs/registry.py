@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 Handler = Callable[["Context", "Job"], Awaitable[None]]
 
 
+class RetryLater(Exception):
+    """A try that failed because the other side asked for time (a 429 or 503 with Retry-After):
+    the retry waits at least `after`, however short the backoff would be."""
+
+    def __init__(self, message: str, *, after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.after = after or timedelta(0)
+
+
 @dataclass(frozen=True, slots=True)
 class JobKind:
     name: str
@@ -55,11 +64,14 @@ class Registry:
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""
     from holdfast.calendly.handlers import kinds as calendly_kinds
+    from holdfast.integrations.google.jobs import kinds as google_kinds
     from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
 
     registry = Registry()
     timeout = timedelta(seconds=settings.job_timeout_seconds)
     for kind in [*notification_kinds(timeout), *calendly_kinds(timeout), *retention_kinds(timeout)]:
+        registry.add(kind)
+    for kind in google_kinds(settings):
         registry.add(kind)
     return registry

@@ -26,7 +26,7 @@ from holdfast.context import Context
 from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
-from holdfast.jobs.registry import JobKind, Registry
+from holdfast.jobs.registry import JobKind, Registry, RetryLater
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
@@ -200,7 +200,9 @@ async def _failed(ctx: Context, kind: JobKind, job: Job, exc: Exception) -> Outc
         await _finish(job, now, {"state": "dead", "finished_at": now, "last_error": error})
         log.error("jobs.dead", job=job.id, attempts=job.attempts, error=error)
         return "dead"
-    run_at = now + kind.backoff(job.attempts)
+    # A service that said when to come back (Retry-After) is not asked again sooner.
+    asked = exc.after if isinstance(exc, RetryLater) else timedelta(0)
+    run_at = now + max(kind.backoff(job.attempts), asked)
     await _finish(job, now, {"state": "retry_wait", "run_at": run_at, "last_error": error})
     log.warning(
         "jobs.retry", job=job.id, attempts=job.attempts, run_at=run_at.isoformat(), error=error
