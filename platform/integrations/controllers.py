@@ -109,6 +109,7 @@ class IntegrationController(Controller):
     )
     async def sync(self, ctx: Ctx, admin: AdminUser, provider_id: str) -> SyncOut:
         """Read the calendar's busy time now."""
+        connections.require_google(ctx)
         provider = await get_provider(provider_id)
         connection = await connections.connection_of(provider.id)  # type: ignore[arg-type]
         if connection is None:

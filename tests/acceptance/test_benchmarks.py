@@ -2,7 +2,7 @@
 
 A benchmark that copies the product's internals, or calls a function that changed, breaks
 here instead of waiting for someone to try it. Each script starts its own mongod, redis-servers,
-SMTP sink and Holdfast processes (as the real runs do), at tiny sizes, all six at once; their
+SMTP sink and Holdfast processes (as the real runs do), at tiny sizes, all seven at once; their
 figures mean nothing on a shared machine, so only that each finished, printed its table and
 kept its correctness checks is asserted, never a speed.
 """
@@ -47,6 +47,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("Interval (2 s) 1: GET /api/availability", "ok"),
         ("Verdict: RSS growth", "api supervisor"),
         ("Verdict: every confirmation delivered", PASS),
+    ],
+    "integrations.py": [
+        ("Ratio with / without busy events, p50", "target <= 1.5x"),
+        ("Incremental read, 5 events changed", "counts read: PASS"),
     ],
     "scale.py": [
         ("With 3 days: POST /api/bookings", "x the empty database's p50"),

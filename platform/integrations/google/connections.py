@@ -7,10 +7,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+import structlog
 from beanie import PydanticObjectId
 from holdfast.catalog.service import get_provider
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Forbidden, Invalid, NotFound
+from holdfast.events import Event
 from holdfast.integrations.credentials import SealBroken, seal, unseal
 from holdfast.integrations.google import calendar
 from holdfast.integrations.models import ExternalBusy, GoogleConnection, OAuthState
@@ -20,6 +22,7 @@ from holdfast.signing import TokenInvalid, decode, encode
 STATE_AUDIENCE = "holdfast:google-connect"
 STATE_LIFETIME = timedelta(minutes=15)
 CALLBACK_PATH = "/oauth/google/callback"
+log = structlog.get_logger(__name__)
 SYNC_ONE = "google.sync_calendar"
 
 
@@ -47,7 +50,7 @@ def redirect_uri(ctx: Context) -> str:
     return ctx.settings.public_url.rstrip("/") + CALLBACK_PATH
 
 
-def _require_google(ctx: Context) -> None:
+def require_google(ctx: Context) -> None:
     if not ctx.settings.google_enabled:
         raise GoogleNotConfigured(
             "Google Calendar is not configured: set HOLDFAST_GOOGLE_CLIENT_ID and "
@@ -58,7 +61,7 @@ def _require_google(ctx: Context) -> None:
 async def consent_url(ctx: Context, provider_id: str, admin_id: str) -> str:
     """The Google consent page's address for connecting this provider's calendar. Its `state`
     is signed (a forged one is refused) and single use (a replayed one is refused)."""
-    _require_google(ctx)
+    require_google(ctx)
     provider = await get_provider(provider_id)
     now = ctx.now()
     nonce = secrets.token_urlsafe(24)
@@ -85,7 +88,7 @@ async def finish_connect(
 ) -> PydanticObjectId:
     """Google's redirect back: check the state, take the tokens for the code, keep them sealed,
     and read the calendar's busy time (a job, at once). Returns the provider's id."""
-    _require_google(ctx)
+    require_google(ctx)
     now = ctx.now()
     try:
         claims = decode(
@@ -167,6 +170,7 @@ async def disconnect(ctx: Context, provider_id: str) -> None:
     provider = await get_provider(provider_id)
     removed = await GoogleConnection.get_pymongo_collection().delete_one({"_id": provider.id})
     await ExternalBusy.get_pymongo_collection().delete_many({"provider_id": provider.id})
+    await ctx.events.publish(Event("availability-changed", {"provider_id": str(provider.id)}))
     if removed.deleted_count == 0:
         raise GoogleNotConnected(f"{provider.name}'s Google Calendar is not connected.")
 
@@ -217,9 +221,15 @@ async def failed(ctx: Context, provider_id: PydanticObjectId, exc: Exception) ->
     revoked = isinstance(exc, calendar.GrantRevoked)
     reason = f"{'Google refused access' if revoked else 'Google unavailable'}: {exc}"[:500]
     collection = GoogleConnection.get_pymongo_collection()
-    await collection.update_one(
+    began = await collection.update_one(
         {"_id": provider_id, "failing_since": None}, {"$set": {"failing_since": now}}
     )
+    if began.modified_count:
+        # Once per failure, where it starts: the line an alert (issue 15) is raised from; the
+        # connection keeps the state, so a rule can also read it.
+        log.error(
+            "integrations.failing", integration="google", provider=str(provider_id), reason=reason
+        )
     changes = {"state": "failing", "last_error": reason, "updated_at": now}
     if revoked:
         changes["reconnect_needed"] = True

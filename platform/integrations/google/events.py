@@ -66,8 +66,8 @@ async def write_event(ctx: Context, job: Job) -> None:
     connection = await GoogleConnection.get(provider_id)
     if connection is None:
         return  # disconnected since: nothing to write to
-    credentials = credentials_of(ctx, connection)
     try:
+        credentials = credentials_of(ctx, connection)
         booking = await Booking.get(booking_id)
         if _holds(booking, provider_id):
             assert booking is not None

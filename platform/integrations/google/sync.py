@@ -19,6 +19,7 @@ import structlog
 from beanie import PydanticObjectId
 from holdfast.catalog.models import Provider
 from holdfast.context import Context
+from holdfast.events import Event
 from holdfast.integrations.google import calendar
 from holdfast.integrations.google.connections import credentials_of, failed, worked
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
@@ -54,6 +55,8 @@ async def sync_calendar(ctx: Context, provider_id: PydanticObjectId) -> SyncResu
         await GoogleConnection.get_pymongo_collection().update_one(
             {"_id": provider_id}, {"$set": {"sync_lease_until": None}}
         )
+    if result.full or result.changed:
+        await ctx.events.publish(busy_changed(provider_id))
     log.info("google.synced", provider=str(provider_id), full=result.full, changed=result.changed)
     return result
 
@@ -179,3 +182,8 @@ async def sync_all(ctx: Context, job: Job) -> None:
             await sync_calendar(ctx, row["_id"])
         except (calendar.CalendarUnavailable, calendar.GrantRevoked):
             continue  # recorded on the connection
+
+
+def busy_changed(provider_id: PydanticObjectId) -> Event:
+    """Cached availability of this provider is stale once its calendar's busy time changed."""
+    return Event("availability-changed", {"provider_id": str(provider_id)})
