@@ -36,14 +36,15 @@ def document_models() -> list[type[Any]]:
     from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
     from holdfast.catalog.models import Provider, Service
     from holdfast.inbox.models import Delivery
-    from holdfast.integrations.models import ExternalBusy, GoogleConnection, OAuthState
+    from holdfast.integrations import models as integrations
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
         Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
-        GoogleConnection, ExternalBusy, OAuthState,
+        integrations.GoogleConnection, integrations.ExternalBusy, integrations.OAuthState,
+        integrations.SharedToken, integrations.MeetingRecord, integrations.IntegrationHealth,
     ]  # fmt: skip
 
 

@@ -70,8 +70,9 @@ def subscribers() -> list[Followup]:
     gathers its kinds: the domains import `bookings`, not the other way round)."""
     from holdfast.calendly.followups import cancel_in_calendly
     from holdfast.integrations.google.events import follow_in_google
+    from holdfast.integrations.zoom.meetings import follow_in_zoom
 
-    return [notify, cancel_in_calendly, follow_in_google]
+    return [notify, cancel_in_calendly, follow_in_zoom, follow_in_google]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:

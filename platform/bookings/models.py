@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from beanie import Document, PydanticObjectId
+from pydantic import BaseModel
 from pymongo import ASCENDING, IndexModel
 
 # The longest a booking may occupy, buffers included (a service is at most a day long with at
@@ -14,6 +15,13 @@ LONGEST_OCCUPIED = timedelta(days=3)
 BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
 # Every one of these holds its interval; only cancelled frees it.
 SLOT_HOLDING: tuple[BookingStatus, ...] = ("held", "pending_payment", "confirmed")
+
+
+class MeetingLink(BaseModel):
+    """A booking's online meeting, once it exists (see `holdfast.integrations.zoom`)."""
+
+    provider: Literal["zoom"]
+    join_url: str
 
 
 class Booking(Document):
@@ -33,6 +41,7 @@ class Booking(Document):
     # Bookings made in Calendly keep their links there (see holdfast.calendly).
     calendly_event_uri: str | None = None
     calendly_invitee_uri: str | None = None
+    meeting: MeetingLink | None = None  # a video service's meeting, written by its job
     created_at: datetime
     updated_at: datetime
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
+from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, MeetingLink
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
 
@@ -27,6 +27,7 @@ class BookingOut(BaseModel):
     status: BookingStatus
     source: str
     cancel_reason: str | None
+    meeting: MeetingLink | None = None  # a video session's link, once its meeting exists
     created_at: UtcInstant
     updated_at: UtcInstant
 
@@ -42,6 +43,7 @@ class BookingOut(BaseModel):
             status=booking.status,
             source=booking.source,
             cancel_reason=booking.cancel_reason,
+            meeting=booking.meeting,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
         )

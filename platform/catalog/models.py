@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel
@@ -36,6 +37,10 @@ class Provider(Document):
         name = "providers"
 
 
+# Where a session takes place: `video` gets a Zoom meeting per booking.
+Location = Literal["in_person", "video", "phone"]
+
+
 class Service(Document):
     name: str
     description: str = ""
@@ -48,6 +53,7 @@ class Service(Document):
     slot_step_minutes: int
     price: Price | None = None
     provider_ids: list[PydanticObjectId]
+    location: Location = "in_person"
     created_at: datetime
 
     class Settings:

@@ -4,7 +4,7 @@ import re
 from datetime import date
 from typing import Annotated
 
-from holdfast.catalog.models import Price, Provider, Service
+from holdfast.catalog.models import Location, Price, Provider, Service
 from holdfast.schemas import EMAIL_PATTERN, NOT_BLANK, Input, TimeZoneName
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -133,6 +133,7 @@ class ServiceIn(Input):
     slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
     provider_ids: list[str] = Field(min_length=1, max_length=100)
+    location: Location = "in_person"
 
     _grid = field_validator(
         "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
@@ -151,6 +152,7 @@ class ServiceOut(BaseModel):
     slot_step_minutes: int
     price: Price | None
     provider_ids: list[str]
+    location: Location
     # Whether "Book now" through Calendly is available for this service.
     calendly: bool
 

@@ -1,5 +1,5 @@
 """What the integrations keep in MongoDB: calendar connections and their health, the busy time
-read from calendars, and OAuth states."""
+read from calendars, OAuth states, the shared Zoom token and each booking's meeting."""
 
 from __future__ import annotations
 
@@ -75,3 +75,58 @@ class OAuthState(Document):
     class Settings:
         name = "oauth_states"
         indexes = [IndexModel([("cleanup_at", ASCENDING)], expireAfterSeconds=0, name="ttl")]
+
+
+class IntegrationHealth(Document):
+    """The health of an account-wide integration (Zoom): failing since when, and why."""
+
+    id: str  # type: ignore[assignment]  # "zoom"
+    state: ConnectionState = "connected"
+    last_error: str | None = None
+    failing_since: datetime | None = None
+    last_ok_at: datetime | None = None
+    updated_at: datetime
+
+    class Settings:
+        name = "integration_health"
+
+
+class SharedToken(Document):
+    """An access token every process shares (Zoom's Server-to-Server token: a new one ends the
+    one before, so exactly one process fetches it, under a lease, before the old one expires)."""
+
+    id: str  # type: ignore[assignment]  # "zoom"
+    access_token: str | None = None  # sealed
+    expires_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    updated_at: datetime
+
+    class Settings:
+        name = "shared_tokens"
+
+
+# creating: claimed before Zoom is asked (a meeting may exist at Zoom that we did not hear of)
+# · created: Zoom's meeting id known · deleted: the booking was cancelled and the meeting gone.
+MeetingState = Literal["creating", "created", "deleted"]
+
+
+class MeetingRecord(Document):
+    """A booking's video meeting: the claim written before Zoom is called and the meeting id
+    after, so a retry (or a worker killed in between) finds the meeting instead of making a
+    second one. `_id` is the booking's id."""
+
+    id: PydanticObjectId  # type: ignore[assignment]
+    provider: Literal["zoom"] = "zoom"
+    state: MeetingState = "creating"
+    marker: str  # written into the meeting's agenda: how a retry recognises it at Zoom
+    meeting_id: str | None = None
+    join_url: str | None = None
+    # The start and length the meeting at Zoom has: a moved booking's meeting is moved.
+    start: datetime | None = None
+    minutes: int | None = None
+    claimed_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        name = "meetings"

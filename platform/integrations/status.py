@@ -13,7 +13,7 @@ from typing import Literal
 
 from holdfast.catalog.models import Provider
 from holdfast.context import Context
-from holdfast.integrations.models import GoogleConnection
+from holdfast.integrations.models import GoogleConnection, IntegrationHealth
 
 State = Literal["off", "connected", "failing"]
 
@@ -32,7 +32,7 @@ class IntegrationStatus:
 
 
 async def integrations(ctx: Context) -> list[IntegrationStatus]:
-    return [*await _google(ctx), *_account_wide(ctx)]
+    return [*await _google(ctx), await _zoom(ctx), *_account_wide(ctx)]
 
 
 async def google_status(ctx: Context, provider: Provider) -> IntegrationStatus:
@@ -80,6 +80,25 @@ def _google_of(
     )
 
 
+async def _zoom(ctx: Context) -> IntegrationStatus:
+    if not ctx.settings.zoom_enabled:
+        return IntegrationStatus(
+            "zoom",
+            "off",
+            "Set HOLDFAST_ZOOM_ACCOUNT_ID, _CLIENT_ID and _CLIENT_SECRET for meetings.",
+        )
+    health = await IntegrationHealth.get("zoom")
+    if health is None or health.state == "connected":
+        return IntegrationStatus("zoom", "connected", "Every video booking gets a Zoom meeting.")
+    return IntegrationStatus(
+        "zoom",
+        "failing",
+        "Failing: meetings are retried; bookings are not held up.",
+        last_error=health.last_error,
+        failing_since=health.failing_since,
+    )
+
+
 def _account_wide(ctx: Context) -> list[IntegrationStatus]:
     settings = ctx.settings
 
@@ -87,7 +106,6 @@ def _account_wide(ctx: Context) -> list[IntegrationStatus]:
         return IntegrationStatus(name, "connected" if on else "off", yes if on else no)
 
     return [
-        IntegrationStatus("zoom", "off", "Zoom meetings are not available in this version yet."),
         configured(
             "calendly",
             settings.calendly_signing_key is not None,

@@ -26,13 +26,13 @@ from holdfast.context import Context
 from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
-from holdfast.jobs.registry import JobKind, Registry, RetryLater
+from holdfast.jobs.registry import JobKind, Postpone, Registry, RetryLater
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 log = structlog.get_logger(__name__)
 # returned: this worker does not know the job's kind and handed it back to the backlog.
-Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped"]
+Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped", "postponed"]
 
 # A worker that does not know a kind (an old one, during a rolling deploy) hands the job back
 # after this pause, for the promoter to queue again; a deploy is over well within the grace,
@@ -185,6 +185,11 @@ async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     try:
         if not await _run_held(ctx, kind, claimed, lease):
             return "skipped"  # another worker holds the job now
+    except Postpone as later:
+        # Back to the backlog, due then, with no error. The try still counts as an attempt:
+        # the attempt number names the next hand-off to arq, which refuses a name it has used.
+        await _finish(claimed, ctx.now(), {"state": "scheduled", "run_at": later.until})
+        return "postponed"
     except Exception as exc:
         return await _failed(ctx, kind, claimed, exc)
     await _finish(

@@ -45,11 +45,10 @@ def google_site(settings: Settings, google: FakeGoogle) -> Iterator[Site]:
 async def test_an_admin_connects_a_calendar_from_the_admin_page(
     browser: Browser, google_site: Site, google: FakeGoogle
 ) -> None:
-    created = httpx.post(
-        f"{google_site.url}/api/admin/providers",
-        json={"name": "Ada Lovelace", "timezone": "Europe/London"},
-        headers=google_site.admin,
-    )
+    async with httpx.AsyncClient(base_url=google_site.url, headers=google_site.admin) as api:
+        created = await api.post(
+            "/api/admin/providers", json={"name": "Ada Lovelace", "timezone": "Europe/London"}
+        )
     assert created.status_code == 201, created.text
     provider = created.json()["id"]
 
@@ -69,7 +68,8 @@ async def test_an_admin_connects_a_calendar_from_the_admin_page(
     await expect(row.get_by_test_id("integration-state")).to_have_text("Connected")
     assert google.consents and google.consents[-1]["access_type"] == "offline"
 
-    rows = httpx.get(f"{google_site.url}/api/admin/integrations", headers=google_site.admin)
+    async with httpx.AsyncClient(base_url=google_site.url, headers=google_site.admin) as api:
+        rows = await api.get("/api/admin/integrations")
     mine = [r for r in rows.json() if r.get("provider_id") == provider]
     assert mine and mine[0]["state"] == "connected"
     await page.close()

@@ -11,6 +11,7 @@ into the host's calendar.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from beanie import PydanticObjectId
 from holdfast.accounts.models import User
@@ -23,7 +24,7 @@ from holdfast.integrations.google import calendar
 from holdfast.integrations.google.connections import credentials_of, failed, worked
 from holdfast.integrations.models import GoogleConnection
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import new_job
+from holdfast.jobs.service import new_job, schedule
 
 KIND = "google.event"
 
@@ -57,6 +58,20 @@ async def follow_in_google(session: Session, change: Change) -> list[Job]:
         )
         for row in await connected.to_list()
     ]
+
+
+async def rewrite(booking: Booking, now: datetime) -> list[Job]:
+    """Write the booking's event again (its meeting link arrived): the jobs, written now."""
+    connected = await GoogleConnection.get_pymongo_collection().find_one(
+        {"_id": booking.provider_id}, projection={"_id": 1}
+    )
+    if connected is None or booking.source == "calendly":
+        return []
+    job = await schedule(
+        None, kind=KIND, subject=f"google:{booking.provider_id}:{booking.id}", run_at=now,
+        now=now, payload={"booking_id": str(booking.id), "provider_id": str(booking.provider_id)},
+    )  # fmt: skip
+    return [job]
 
 
 async def write_event(ctx: Context, job: Job) -> None:
@@ -108,4 +123,5 @@ async def _event_of(ctx: Context, booking: Booking) -> calendar.CalendarEvent:
         ),
         start=booking.start,
         end=booking.end,
+        location=booking.meeting.join_url if booking.meeting else None,
     )
