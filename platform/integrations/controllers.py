@@ -4,6 +4,7 @@ a provider's Google Calendar."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from holdfast.catalog.service import get_provider
 from holdfast.errors import Invalid, NotFound
@@ -15,7 +16,7 @@ from holdfast.schemas import UtcInstant
 from holdfast.web.auth import AdminUser, Ctx
 from holdfast.web.openapi import answers
 from litestar import Controller, delete, get, post
-from litestar.params import FromQuery
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 from pydantic import BaseModel
 
@@ -89,12 +90,12 @@ class IntegrationController(Controller):
     async def callback(
         self,
         ctx: Ctx,
-        state: FromQuery[str | None] = None,
+        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
         code: FromQuery[str | None] = None,
         error: FromQuery[str | None] = None,
     ) -> Redirect:
         """Where Google sends the browser back: a public link, trusted only through `state`."""
-        await connections.finish_connect(ctx, state=state, code=code, error=error)
+        await connections.finish_connect(ctx, state=oauth_state, code=code, error=error)
         return Redirect(path="/admin?google=connected#integrations-section", status_code=303)
 
     @post(

@@ -11,7 +11,6 @@ connecting again helps) and `SyncTokenExpired` (read everything again).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -164,11 +163,12 @@ async def exchange_code(settings: Settings, *, code: str, redirect_uri: str) -> 
 
 
 @lru_cache(maxsize=1)
-def _discovery() -> dict[str, Any]:
+def _discovery() -> str:
+    """The Calendar v3 discovery document google-api-python-client ships, as text: the client
+    adds to a parsed document while building from it, so each build parses its own copy."""
     document = get_static_doc("calendar", "v3")
     assert document is not None, "google-api-python-client ships the Calendar v3 document"
-    parsed: dict[str, Any] = json.loads(document)
-    return parsed
+    return str(document)
 
 
 def _credentials(settings: Settings, connection: Connection) -> Credentials:
