@@ -120,6 +120,9 @@ class MeetingRecord(Document):
     provider: Literal["zoom"] = "zoom"
     state: MeetingState = "creating"
     marker: str  # written into the meeting's agenda: how a retry recognises it at Zoom
+    # While `creating`: the try that may be asking Zoom now holds the claim until then (a second
+    # try at the same time would not find the first one's meeting yet, and make another).
+    creating_until: datetime | None = None
     meeting_id: str | None = None
     join_url: str | None = None
     # The start and length the meeting at Zoom has: a moved booking's meeting is moved.

@@ -36,7 +36,7 @@ def queue(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def zoom() -> Iterator[FakeZoom]:
-    fake = FakeZoom(stall_create_seconds=30).start()
+    fake = FakeZoom(stall_create_seconds=8).start()  # the worker is killed meanwhile
     yield fake
     fake.stop()
 
@@ -56,7 +56,7 @@ def test_a_worker_killed_after_zooms_201_leaves_one_meeting(
         HOLDFAST_ZOOM_CLIENT_SECRET=CLIENT_SECRET,
         HOLDFAST_ZOOM_API_URL=zoom.api_url,
         HOLDFAST_ZOOM_OAUTH_URL=zoom.url,
-        HOLDFAST_ZOOM_TIMEOUT_SECONDS="45",  # longer than the stall: only the kill ends it
+        HOLDFAST_ZOOM_TIMEOUT_SECONDS="10",  # the claim is held 30 s: the next try waits that
     )
     create_admin(env)
     with ExitStack() as stack:

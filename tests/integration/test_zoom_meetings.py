@@ -180,7 +180,15 @@ async def test_a_claim_whose_meeting_was_made_finds_it_instead_of_making_another
     assert len(zoom.meetings) == 1
     # Forget what the write recorded, as if the worker had died before it.
     await MeetingRecord.get_pymongo_collection().update_one(
-        {}, {"$set": {"state": "creating", "meeting_id": None, "join_url": None}}
+        {},
+        {
+            "$set": {
+                "state": "creating",
+                "meeting_id": None,
+                "join_url": None,
+                "creating_until": None,
+            }
+        },
     )
     await Booking.get_pymongo_collection().update_one({}, {"$set": {"meeting": None}})
     await Job.get_pymongo_collection().update_many(

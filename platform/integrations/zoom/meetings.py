@@ -11,6 +11,7 @@ confirmation, the `.ics` and the Google event. A move moves the meeting; a cance
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import structlog
@@ -26,7 +27,9 @@ from holdfast.integrations.models import IntegrationHealth, MeetingRecord
 from holdfast.integrations.zoom import client
 from holdfast.integrations.zoom.tokens import access_token
 from holdfast.jobs.models import Job
+from holdfast.jobs.registry import RetryLater
 from holdfast.jobs.service import new_job, push_due, schedule
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 log = structlog.get_logger(__name__)
@@ -114,21 +117,41 @@ async def _plan(booking: Booking) -> client.MeetingPlan:
 
 
 async def _claim(ctx: Context, booking: Booking) -> MeetingRecord:
-    """The booking's meeting record, written (as a claim) if it does not exist yet."""
+    """The booking's meeting record, written (as a claim) if it does not exist yet. A claim
+    still `creating` is taken over only once the try that held it is over (it may be asking Zoom
+    right now); until then this try waits its turn."""
     now = ctx.now()
+    until = now + timedelta(seconds=ctx.settings.zoom_timeout_seconds * 3)
     claim = MeetingRecord(
         id=booking.id,  # type: ignore[arg-type]
         marker=f"[holdfast:{booking.id}]",
+        creating_until=until,
         claimed_at=now,
         updated_at=now,
     )
+    collection = MeetingRecord.get_pymongo_collection()
     try:
-        await MeetingRecord.get_pymongo_collection().insert_one(claim.model_dump(by_alias=True))
+        await collection.insert_one(claim.model_dump(by_alias=True))
         return claim
     except DuplicateKeyError:
-        found = await MeetingRecord.get(booking.id)
-        assert found is not None
-        return found
+        pass
+    taken = await collection.find_one_and_update(
+        {
+            "_id": booking.id,
+            "state": "creating",
+            "$or": [{"creating_until": None}, {"creating_until": {"$lte": now}}],
+        },
+        {"$set": {"creating_until": until, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if taken is not None:
+        return MeetingRecord.model_validate(taken)
+    found = await MeetingRecord.get(booking.id)
+    assert found is not None
+    if found.state == "creating":
+        held = (found.creating_until or now) - now
+        raise RetryLater("another try is making this booking's meeting", after=held)
+    return found
 
 
 async def _created(
@@ -146,6 +169,7 @@ async def _created(
         {
             "$set": {
                 "state": "created", "meeting_id": meeting.id, "join_url": meeting.join_url,
+                "creating_until": None,
                 "start": plan.start, "minutes": plan.minutes, "updated_at": now,
             }
         },
