@@ -112,6 +112,8 @@ async def _event_of(ctx: Context, booking: Booking) -> calendar.CalendarEvent:
     client = await User.get(booking.user_id)
     service_name = service.name if service else "Session"
     client_name = client.name if client else "a client"
+    link = booking.meeting.join_url if booking.meeting else None
+    online = f"\nJoin online: {link}" if link else ""
     return calendar.CalendarEvent(
         id=event_id(booking.id),  # type: ignore[arg-type]
         booking_id=str(booking.id),
@@ -119,9 +121,9 @@ async def _event_of(ctx: Context, booking: Booking) -> calendar.CalendarEvent:
         description=(
             f"{service_name} with {client_name}, booked in Holdfast. Change or cancel it in "
             f"Holdfast ({ctx.settings.public_url.rstrip('/')}/admin): changes made here are "
-            "not read back."
+            f"not read back.{online}"
         ),
         start=booking.start,
         end=booking.end,
-        location=booking.meeting.join_url if booking.meeting else None,
+        location=link,
     )
