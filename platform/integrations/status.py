@@ -56,13 +56,12 @@ _GOOGLE_UNSET = (
 def _google_of(
     ctx: Context, provider: Provider, connection: GoogleConnection | None
 ) -> IntegrationStatus:
-    who = {"provider_id": str(provider.id), "provider_name": provider.name}
+    pid, name = str(provider.id), provider.name
     if not ctx.settings.google_enabled:
-        return IntegrationStatus("google", "off", _GOOGLE_UNSET, **who)
+        return IntegrationStatus("google", "off", _GOOGLE_UNSET, pid, name)
     if connection is None:
-        return IntegrationStatus(
-            "google", "off", "Not connected: connect this calendar to block its busy time.", **who
-        )
+        prompt = "Not connected: connect this calendar to block its busy time."
+        return IntegrationStatus("google", "off", prompt, pid, name)
     if connection.state == "failing":
         fix = "connect it again" if connection.reconnect_needed else "it is retried"
         detail = f"Failing ({fix}); the busy time read before stays in force."
@@ -76,7 +75,8 @@ def _google_of(
         failing_since=connection.failing_since,
         last_synced_at=connection.last_synced_at,
         reconnect_needed=connection.reconnect_needed,
-        **who,
+        provider_id=pid,
+        provider_name=name,
     )
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from holdfast.context import Context
 from holdfast.integrations.credentials import seal, unseal
@@ -28,7 +30,7 @@ WAIT_STEP = 0.1  # seconds between looks while another process fetches the token
 _ME = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _usable(doc: dict[str, object] | None, now: datetime, margin: timedelta) -> bool:
+def _usable(doc: Mapping[str, Any] | None, now: datetime, margin: timedelta) -> bool:
     expires = doc.get("expires_at") if doc else None
     return bool(
         doc and doc.get("access_token") and isinstance(expires, datetime) and expires > now + margin
@@ -44,9 +46,8 @@ async def access_token(ctx: Context, *, stale: str | None = None) -> str:
     while True:
         now = ctx.now()
         doc = await collection.find_one({"_id": KEY})
-        current = (
-            unseal(str(doc["access_token"]), secret) if _usable(doc, now, timedelta(0)) else None
-        )
+        valid = doc is not None and _usable(doc, now, timedelta(0))
+        current = unseal(str(doc["access_token"]), secret) if doc is not None and valid else None
         if current == stale:
             current = None
         if current is not None and _usable(doc, now, REFRESH_BEFORE):
