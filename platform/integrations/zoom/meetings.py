@@ -23,6 +23,7 @@ from holdfast.catalog.models import Provider, Service
 from holdfast.context import Context
 from holdfast.db import Session
 from holdfast.events import Event
+from holdfast.integrations.google.events import rewrite
 from holdfast.integrations.models import IntegrationHealth, MeetingRecord
 from holdfast.integrations.zoom import client
 from holdfast.integrations.zoom.tokens import access_token
@@ -183,8 +184,6 @@ async def _created(
         Event("booking-updated", {"booking_id": str(booking.id), "user_id": str(booking.user_id),
                                   "provider_id": str(booking.provider_id)})
     )  # fmt: skip
-    from holdfast.integrations.google.events import rewrite
-
     jobs = await rewrite(booking, now)
     jobs.append(
         await schedule(
