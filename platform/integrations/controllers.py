@@ -16,7 +16,7 @@ from holdfast.schemas import UtcInstant
 from holdfast.web.auth import AdminUser, Ctx
 from holdfast.web.openapi import answers
 from litestar import Controller, delete, get, post
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 from pydantic import BaseModel
 
@@ -73,7 +73,7 @@ class IntegrationController(Controller):
         "/api/admin/providers/{provider_id:str}/google/connect",
         opt=answers(NotFound, connections.GoogleNotConfigured),
     )
-    async def connect(self, ctx: Ctx, admin: AdminUser, provider_id: str) -> ConsentOut:
+    async def connect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> ConsentOut:
         """The Google consent page to send the provider's browser to."""
         return ConsentOut(url=await connections.consent_url(ctx, provider_id, str(admin.id)))
 
@@ -108,7 +108,7 @@ class IntegrationController(Controller):
             connections.GoogleReconnectNeeded,
         ),
     )
-    async def sync(self, ctx: Ctx, admin: AdminUser, provider_id: str) -> SyncOut:
+    async def sync(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> SyncOut:
         """Read the calendar's busy time now."""
         connections.require_google(ctx)
         provider = await get_provider(provider_id)
@@ -143,5 +143,5 @@ class IntegrationController(Controller):
         status_code=204,
         opt=answers(NotFound),
     )
-    async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: str) -> None:
+    async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> None:
         await connections.disconnect(ctx, provider_id)

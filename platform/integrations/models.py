@@ -17,7 +17,7 @@ ConnectionState = Literal["connected", "failing"]
 class GoogleConnection(Document):
     """One provider's Google Calendar. `_id` is the provider's id: one calendar per provider."""
 
-    id: PydanticObjectId  # type: ignore[assignment]
+    id: PydanticObjectId
     calendar_id: str = "primary"
     state: ConnectionState = "connected"
     # Sealed (see `holdfast.integrations.credentials`): never stored or logged in clear.
@@ -116,7 +116,7 @@ class MeetingRecord(Document):
     after, so a retry (or a worker killed in between) finds the meeting instead of making a
     second one. `_id` is the booking's id."""
 
-    id: PydanticObjectId  # type: ignore[assignment]
+    id: PydanticObjectId
     provider: Literal["zoom"] = "zoom"
     state: MeetingState = "creating"
     marker: str  # written into the meeting's agenda: how a retry recognises it at Zoom

@@ -36,7 +36,7 @@ async def integrations(ctx: Context) -> list[IntegrationStatus]:
 
 
 async def google_status(ctx: Context, provider: Provider) -> IntegrationStatus:
-    connection = await GoogleConnection.get(provider.id)  # type: ignore[arg-type]
+    connection = await GoogleConnection.get(provider.id)
     return _google_of(ctx, provider, connection)
 
 

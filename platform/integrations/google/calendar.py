@@ -178,7 +178,7 @@ def _credentials(settings: Settings, connection: Connection) -> Credentials:
         if connection.expires_at
         else None
     )
-    return Credentials(
+    return Credentials(  # type: ignore[no-untyped-call]
         token=connection.access_token,
         refresh_token=connection.refresh_token,
         token_uri=_token_uri(settings),

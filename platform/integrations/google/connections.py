@@ -67,7 +67,7 @@ async def consent_url(ctx: Context, provider_id: str, admin_id: str) -> str:
     nonce = secrets.token_urlsafe(24)
     await OAuthState(
         id=nonce,
-        provider_id=provider.id,  # type: ignore[arg-type]
+        provider_id=provider.id,
         admin_id=admin_id,
         expires_at=now + STATE_LIFETIME,
         cleanup_at=now + timedelta(days=1),

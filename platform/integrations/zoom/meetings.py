@@ -124,7 +124,7 @@ async def _claim(ctx: Context, booking: Booking) -> MeetingRecord:
     now = ctx.now()
     until = now + timedelta(seconds=ctx.settings.zoom_timeout_seconds * 3)
     claim = MeetingRecord(
-        id=booking.id,  # type: ignore[arg-type]
+        id=booking.id,
         marker=f"[holdfast:{booking.id}]",
         creating_until=until,
         claimed_at=now,
@@ -146,7 +146,8 @@ async def _claim(ctx: Context, booking: Booking) -> MeetingRecord:
         return_document=ReturnDocument.AFTER,
     )
     if taken is not None:
-        return MeetingRecord.model_validate(taken)
+        record: MeetingRecord = MeetingRecord.model_validate(taken)
+        return record
     found = await MeetingRecord.get(booking.id)
     assert found is not None
     if found.state == "creating":
