@@ -47,10 +47,13 @@ async def follow_in_google(session: Session, change: Change) -> list[Job]:
     connected = GoogleConnection.get_pymongo_collection().find(
         {"_id": {"$in": list(providers)}}, projection={"_id": 1}, session=session
     )
+    # One job per change (the handler reads the booking when it runs, so an older job that has
+    # run already must not stand in for this one, however close in time the two changes are).
+    change_id = PydanticObjectId()
     return [
         new_job(
             kind=KIND,
-            subject=f"google:{row['_id']}:{booking.id}",
+            subject=f"google:{row['_id']}:{booking.id}:{change_id}",
             run_at=change.now,
             now=change.now,
             payload={"booking_id": str(booking.id), "provider_id": str(row["_id"])},
@@ -68,7 +71,8 @@ async def rewrite(booking: Booking, now: datetime) -> list[Job]:
     if connected is None or booking.source == "calendly":
         return []
     job = await schedule(
-        None, kind=KIND, subject=f"google:{booking.provider_id}:{booking.id}", run_at=now,
+        None, kind=KIND, subject=f"google:{booking.provider_id}:{booking.id}:{PydanticObjectId()}",
+        run_at=now,
         now=now, payload={"booking_id": str(booking.id), "provider_id": str(booking.provider_id)},
     )  # fmt: skip
     return [job]

@@ -53,8 +53,9 @@ async def follow_in_zoom(session: Session, change: Change) -> list[Job]:
         if found is None:
             return []
     job = new_job(
-        kind=KIND, subject=f"zoom:{booking.id}", run_at=change.now, now=change.now,
-        payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
+        # One job per change: see `holdfast.integrations.google.events.follow_in_google`.
+        kind=KIND, subject=f"zoom:{booking.id}:{PydanticObjectId()}", run_at=change.now,
+        now=change.now, payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
     )  # fmt: skip
     return [job]
 
