@@ -42,6 +42,7 @@ def document_models() -> list[type[Any]]:
     from holdfast.calendly.models import CalendlyDelivery, SchedulingToken
     from holdfast.catalog.models import Provider, Service
     from holdfast.inbox.models import Delivery
+    from holdfast.integrations import models as integrations
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
     from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
@@ -52,6 +53,8 @@ def document_models() -> list[type[Any]]:
         Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
         SlotHold, WaitlistEntry, Opening, Offer, OfferSeat,
         Series,
+        integrations.GoogleConnection, integrations.ExternalBusy, integrations.OAuthState,
+        integrations.SharedToken, integrations.MeetingRecord, integrations.IntegrationHealth,
     ]  # fmt: skip
 
 

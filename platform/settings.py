@@ -165,6 +165,50 @@ class Settings(BaseSettings):
     book_now_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="How long a Book now link stays valid."
     )
+    google_client_id: str | None = Field(
+        default=None, description="The practice's Google OAuth client id; unset: Google off."
+    )
+    google_client_secret: SecretStr | None = Field(
+        default=None, description="The practice's Google OAuth client secret."
+    )
+    google_api_url: str = Field(
+        default="https://www.googleapis.com/calendar/v3",
+        description="Google Calendar API base (tests point it at a loopback fake).",
+    )
+    google_oauth_url: str = Field(
+        default="https://accounts.google.com",
+        description="Google OAuth base: consent at /o/oauth2/v2/auth, tokens at /o/oauth2/token.",
+    )
+    google_sync_minutes: int = Field(
+        default=5, ge=1, le=24 * 60, description="How often connected calendars are read."
+    )
+    google_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="The longest one Google API call may take."
+    )
+    zoom_account_id: str | None = Field(
+        default=None, description="Zoom Server-to-Server OAuth account id; unset: Zoom off."
+    )
+    zoom_client_id: str | None = Field(default=None, description="Zoom S2S OAuth client id.")
+    zoom_client_secret: SecretStr | None = Field(
+        default=None, description="Zoom S2S OAuth client secret."
+    )
+    zoom_api_url: str = Field(default="https://api.zoom.us/v2", description="Zoom API base.")
+    zoom_oauth_url: str = Field(
+        default="https://zoom.us", description="Zoom OAuth base (tokens at /oauth/token)."
+    )
+    zoom_user: str = Field(
+        default="me", description="The Zoom user (id or email) that hosts every meeting."
+    )
+    zoom_timeout_seconds: float = Field(
+        default=10.0, ge=1, le=120, description="The longest one Zoom API call may take."
+    )
+    meeting_link_wait_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long a video booking's confirmation waits for its meeting link before "
+        "it goes without it (a message with the link follows).",
+    )
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
     trusted_proxies: str = Field(
         default="",
@@ -239,6 +283,14 @@ class Settings(BaseSettings):
         here = Path.cwd() / "cache_rules.yaml"
         # An editable install finds the repository's file next to platform/.
         return here if here.exists() else Path(__file__).resolve().parents[1] / "cache_rules.yaml"
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.google_client_id and self.google_client_secret)
+
+    @property
+    def zoom_enabled(self) -> bool:
+        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
 
     @property
     def mail_from_address(self) -> str:

@@ -17,6 +17,7 @@ from holdfast.catalog.service import get_provider, object_id, service_with_provi
 from holdfast.clock import as_utc, iso_z, zone
 from holdfast.context import Context
 from holdfast.errors import Invalid
+from holdfast.integrations.google.busy import calendar_busy, calendar_busy_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,18 @@ Busy = dict[PydanticObjectId, list[tuple[datetime, datetime]]]  # occupied inter
 async def busy_intervals(
     provider_ids: list[PydanticObjectId], start: datetime, end: datetime
 ) -> Busy:
-    """Occupied intervals of slot-holding bookings that reach into [start, end)."""
+    """Occupied intervals that reach into [start, end): slot-holding bookings and the busy time
+    read from the providers' own calendars (Google). Every availability read and conflict check
+    (booking, reschedule, series, alternatives) comes through here."""
+    bookings, calendars = await asyncio.gather(
+        _booked(provider_ids, start, end), calendar_busy(provider_ids, start, end)
+    )
+    for provider_id, intervals in calendars.items():
+        bookings[provider_id] += intervals
+    return bookings
+
+
+async def _booked(provider_ids: list[PydanticObjectId], start: datetime, end: datetime) -> Busy:
     cursor = Booking.get_pymongo_collection().find(
         {
             "provider_id": {"$in": provider_ids},
@@ -400,3 +412,13 @@ def slot_dict(slot: OfferedSlot, tz: ZoneInfo) -> dict[str, Any]:
         "end": iso_z(slot.end),
         "start_local": as_local(slot.start, tz),
     }
+
+
+async def calendar_conflict(
+    provider_id: PydanticObjectId, occupied: tuple[datetime, datetime]
+) -> bool:
+    """Whether the provider's own calendar is busy during an interval a booking would occupy.
+    The booking path asks before its transaction: busy time read from a calendar holds no claim
+    units, so no transaction could make it collide (a sync that lands between this look and the
+    commit is the same race as a calendar event added a moment after the booking)."""
+    return await calendar_busy_at(provider_id, occupied[0], occupied[1])

@@ -72,9 +72,11 @@ def subscribers() -> list[Followup]:
     """Every domain that follows booking changes (imported here, late, as the job registry
     gathers its kinds: the domains import `bookings`, not the other way round)."""
     from holdfast.calendly.followups import cancel_in_calendly
+    from holdfast.integrations.google.events import follow_in_google
+    from holdfast.integrations.zoom.meetings import follow_in_zoom
     from holdfast.waitlist.followups import offer_freed
 
-    return [notify, cancel_in_calendly, offer_freed]
+    return [notify, cancel_in_calendly, follow_in_zoom, follow_in_google, offer_freed]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from beanie import Document, PydanticObjectId
+from pydantic import BaseModel
 from pymongo import ASCENDING, IndexModel
 
 # The longest a booking may occupy, buffers included (a service is at most a day long with at
@@ -14,6 +15,13 @@ LONGEST_OCCUPIED = timedelta(days=3)
 BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
 # Every one of these holds its interval; only cancelled frees it.
 SLOT_HOLDING: tuple[BookingStatus, ...] = ("held", "pending_payment", "confirmed")
+
+
+class MeetingLink(BaseModel):
+    """A booking's online meeting, once it exists (see `holdfast.integrations.zoom`)."""
+
+    provider: Literal["zoom"]
+    join_url: str
 
 
 class Booking(Document):
@@ -37,6 +45,7 @@ class Booking(Document):
     # instant its rule gave this occurrence (kept when the occurrence is moved).
     series_id: PydanticObjectId | None = None
     occurrence: datetime | None = None
+    meeting: MeetingLink | None = None  # a video service's meeting, written by its job
     created_at: datetime
     updated_at: datetime
 

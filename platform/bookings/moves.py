@@ -13,6 +13,7 @@ from typing import Any
 
 from holdfast.availability.service import (
     bookable,
+    calendar_conflict,
     nearest_free,
     offering_provider,
     surroundings,
@@ -59,10 +60,13 @@ async def move_booking(
     display_tz: str = "UTC",
     external: dict[str, str] | None = None,
     history: dict[str, Any] | None = None,
+    calendar_checked: bool = False,
 ) -> Booking:
     """Move `booking` to `start` (with `provider_id`, by default its own), or raise `SlotTaken`
     with the nearest free alternatives. A booking already there is answered as it is, so a
-    retry of a move that did commit finds its own work instead of judging it again."""
+    retry of a move that did commit finds its own work instead of judging it again. Busy time
+    in the provider's own calendar refuses the new time too, unless `calendar_checked` (see
+    `book_slot`)."""
     start = utc_start(start)
     if booking.status not in SLOT_HOLDING:
         raise BookingNotMovable("A cancelled booking cannot be moved; please book a new time.")
@@ -107,6 +111,9 @@ async def move_booking(
         )
 
     try:
+        occupied = (moved.occupied_start, moved.occupied_end)
+        if not calendar_checked and await calendar_conflict(moved.provider_id, occupied):
+            raise Collision
         jobs = await transact(ctx.mongo, work)
     except (Collision, _Changed) as exc:
         current = await Booking.get(booking.id)

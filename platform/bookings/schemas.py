@@ -4,7 +4,7 @@ from typing import Any
 
 from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
-from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
+from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, MeetingLink
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
 
@@ -29,6 +29,7 @@ class BookingOut(BaseModel):
     status: BookingStatus
     source: str
     cancel_reason: str | None
+    meeting: MeetingLink | None = None  # a video session's link, once its meeting exists
     created_at: UtcInstant
     updated_at: UtcInstant
     series_id: str | None = Field(
@@ -52,6 +53,7 @@ class BookingOut(BaseModel):
             status=booking.status,
             source=booking.source,
             cancel_reason=booking.cancel_reason,
+            meeting=booking.meeting,
             created_at=booking.created_at,
             updated_at=booking.updated_at,
         )

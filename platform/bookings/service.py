@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from holdfast.accounts.models import User
 from holdfast.availability.service import (
     OfferedSlot,
     bookable,
+    calendar_conflict,
     check_horizon,
     nearest_free,
     offering_provider,
@@ -187,6 +189,7 @@ async def book_slot(
     history: dict[str, Any] | None = None,
     hold: str | None = None,
     within: Within | None = None,
+    calendar_checked: bool = False,
 ) -> Booking:
     """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
 
@@ -194,6 +197,8 @@ async def book_slot(
     so two racing writers cannot both commit, whatever they checked before. `hold` names the
     hold (see `guard.hold`) whose time this booking takes over (`HoldGone` if it has ended);
     `within` adds the caller's own writes to the transaction.
+    Busy time in the provider's own calendar refuses the time too, unless `calendar_checked`:
+    another scheduler that reads that calendar itself (Calendly) chose it.
     """
     start = utc_start(start)
     # A retry of a request that did commit (its answer lost, a job run again) gets what it made,
@@ -235,7 +240,11 @@ async def book_slot(
     # already taken to the alternatives without a doomed transaction; the claim insert inside
     # the transaction still decides.
     try:
-        if await taken(booking, hold):
+        looks = [taken(booking, hold)]
+        if not calendar_checked:
+            occupied = (booking.occupied_start, booking.occupied_end)
+            looks.append(calendar_conflict(booking.provider_id, occupied))
+        if any(await asyncio.gather(*looks)):
             raise Collision
         jobs = await transact(ctx.mongo, write)
     except (Collision, DuplicateKeyError) as exc:

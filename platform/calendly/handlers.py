@@ -153,6 +153,7 @@ async def _move(ctx: Context, delivery: CalendlyDelivery, earlier: Booking) -> B
         provider_id=str(provider.id),
         actor=ACTOR,
         offered_only=False,  # Calendly's own availability chose the time; the guard still holds
+        calendar_checked=True,  # and Calendly reads the host's calendar itself
         external=_links(delivery),
         history={
             "calendly_invitee": delivery.invitee_uri,
@@ -185,6 +186,7 @@ async def _book_new(ctx: Context, delivery: CalendlyDelivery) -> Booking:
         source="calendly",
         request_key=f"calendly:{delivery.invitee_uri}",
         offered_only=False,  # Calendly's own availability chose the time; the guard still holds
+        calendar_checked=True,  # and Calendly reads the host's calendar itself
         external=_links(delivery),
         history={"calendly_invitee": delivery.invitee_uri},
     )

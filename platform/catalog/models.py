@@ -58,6 +58,10 @@ class Provider(Document):
         indexes = [IndexModel([("external_ids", ASCENDING)], name="external_ids")]
 
 
+# Where a session takes place: `video` gets a Zoom meeting per booking.
+Location = Literal["in_person", "video", "phone"]
+
+
 class Service(Document):
     name: str
     description: str = ""
@@ -75,6 +79,7 @@ class Service(Document):
     waitlist: WaitlistSettings = WaitlistSettings()
     # Archived: hidden from booking and availability; its bookings and history are kept.
     archived: bool = False
+    location: Location = "in_person"
     created_at: datetime
 
     class Settings:

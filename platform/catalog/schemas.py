@@ -4,7 +4,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal, TypeVar
 
-from holdfast.catalog.models import Price, Provider, Service, WaitlistSettings
+from holdfast.catalog.models import Location, Price, Provider, Service, WaitlistSettings
 from holdfast.schemas import EMAIL_PATTERN, NOT_BLANK, Input, TimeZoneName
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -182,6 +182,7 @@ class ServiceIn(Input):
     provider_ids: list[str] = Field(min_length=1, max_length=100)
     external_ids: ExternalIds = []
     waitlist: WaitlistSettingsIn | None = None
+    location: Location = "in_person"
 
     _grid = field_validator(
         "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"
@@ -209,6 +210,7 @@ class ServiceChanges(Input):
     provider_ids: list[str] | None = Field(default=None, min_length=1, max_length=100)
     external_ids: ExternalIds | None = None
     waitlist: WaitlistSettingsIn | None = None
+    location: Location | None = None
     archived: bool | None = Field(
         default=None,
         description="true hides the service from booking and availability (its bookings and "
@@ -237,6 +239,7 @@ class ServiceOut(BaseModel):
     slot_step_minutes: int
     price: Price | None
     provider_ids: list[str]
+    location: Location
     # Whether "Book now" through Calendly is available for this service.
     calendly: bool
     waitlist: WaitlistSettings

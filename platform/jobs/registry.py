@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +14,24 @@ if TYPE_CHECKING:
     from holdfast.settings import Settings
 
 Handler = Callable[["Context", "Job"], Awaitable[None]]
+
+
+class Postpone(Exception):
+    """Not a failure: the job has to wait for something (a meeting link) and runs again at
+    `until`, with no error recorded."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"postponed until {until.isoformat()}")
+        self.until = until
+
+
+class RetryLater(Exception):
+    """A try that failed because the other side asked for time (a 429 or 503 with Retry-After):
+    the retry waits at least `after`, however short the backoff would be."""
+
+    def __init__(self, message: str, *, after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.after = after or timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +73,19 @@ class Registry:
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""
     from holdfast.calendly.handlers import kinds as calendly_kinds
+    from holdfast.integrations.google.jobs import kinds as google_kinds
+    from holdfast.integrations.zoom.jobs import kinds as zoom_kinds
     from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
-    from holdfast.waitlist.handlers import kinds as waitlist_kinds
     from holdfast.scheduling.horizon import kinds as series_kinds
+    from holdfast.waitlist.handlers import kinds as waitlist_kinds
 
     registry = Registry()
     timeout = timedelta(seconds=settings.job_timeout_seconds)
     for kind in [*notification_kinds(timeout), *calendly_kinds(timeout), *retention_kinds(timeout)]:
         registry.add(kind)
-    for kind in waitlist_kinds(timeout):
-    for kind in series_kinds(timeout):
+    for kind in [*waitlist_kinds(timeout), *series_kinds(timeout)]:
+        registry.add(kind)
+    for kind in [*google_kinds(settings), *zoom_kinds(settings)]:
         registry.add(kind)
     return registry

@@ -26,13 +26,13 @@ from holdfast.context import Context
 from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
-from holdfast.jobs.registry import JobKind, Registry
+from holdfast.jobs.registry import JobKind, Postpone, Registry, RetryLater
 from pymongo import ReturnDocument
 from pymongo.errors import PyMongoError
 
 log = structlog.get_logger(__name__)
 # returned: this worker does not know the job's kind and handed it back to the backlog.
-Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped"]
+Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped", "postponed"]
 
 # A worker that does not know a kind (an old one, during a rolling deploy) hands the job back
 # after this pause, for the promoter to queue again; a deploy is over well within the grace,
@@ -189,6 +189,11 @@ async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     try:
         if not await _run_held(ctx, kind, claimed, lease):
             return "skipped"  # another worker holds the job now
+    except Postpone as later:
+        # Back to the backlog, due then, with no error. The try still counts as an attempt:
+        # the attempt number names the next hand-off to arq, which refuses a name it has used.
+        await _finish(claimed, ctx.now(), {"state": "scheduled", "run_at": later.until})
+        return "postponed"
     except Exception as exc:
         return await _failed(ctx, kind, claimed, exc)
     await _finish(
@@ -204,7 +209,9 @@ async def _failed(ctx: Context, kind: JobKind, job: Job, exc: Exception) -> Outc
         await _finish(job, now, {"state": "dead", "finished_at": now, "last_error": error})
         log.error("jobs.dead", job=job.id, attempts=job.attempts, error=error)
         return "dead"
-    run_at = now + kind.backoff(job.attempts)
+    # A service that said when to come back (Retry-After) is not asked again sooner.
+    asked = exc.after if isinstance(exc, RetryLater) else timedelta(0)
+    run_at = now + max(kind.backoff(job.attempts), asked)
     await _finish(job, now, {"state": "retry_wait", "run_at": run_at, "last_error": error})
     log.warning(
         "jobs.retry", job=job.id, attempts=job.attempts, run_at=run_at.isoformat(), error=error

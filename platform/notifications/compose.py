@@ -26,6 +26,7 @@ SUBJECTS = {
     "confirmation": "Confirmed: {service} on {when}",
     "reminder": "Reminder: {service} on {when}",
     "cancellation": "Cancelled: {service} on {when}",
+    "meeting_link": "Your video link: {service} on {when}",
 }
 
 
@@ -78,6 +79,7 @@ def _variables(
         "reason": facts.booking.cancel_reason,
         "for_provider": person.for_provider,
         "account_url": account_url(ctx),
+        "join_url": facts.booking.meeting.join_url if facts.booking.meeting else None,
     }
 
 
@@ -107,6 +109,7 @@ def render(
                 summary=f"{facts.service.name} with {facts.provider.name}",
                 organizer=ctx.settings.mail_from_address,
                 stamp=now,
+                url=facts.booking.meeting.join_url if facts.booking.meeting else None,
             )
         messages.append(
             message(

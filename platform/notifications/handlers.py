@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -13,7 +13,7 @@ from holdfast.clock import iso_z
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.jobs.models import Job
-from holdfast.jobs.registry import JobKind
+from holdfast.jobs.registry import JobKind, Postpone
 from holdfast.notifications.compose import (
     BookingFacts,
     account_url,
@@ -30,6 +30,7 @@ TEMPLATES = {
     "notify.confirmation": "confirmation",
     "notify.reminder": "reminder",
     "notify.cancellation": "cancellation",
+    "notify.meeting_link": "meeting_link",
 }
 
 
@@ -66,6 +67,10 @@ async def notify_booking(ctx: Context, job: Job) -> None:
         return  # a reminder that raced a cancellation says nothing
     if job.payload.get("start", iso_z(facts.booking.start)) != iso_z(facts.booking.start):
         return  # a reminder of the time the booking had before it was moved
+    if template == "confirmation" and (until := _awaiting_link(ctx, facts, job)):
+        raise Postpone(until)
+    if template == "meeting_link" and not await _went_without_link(facts):
+        return  # the confirmation carries the link (or is still to go, and will)
     failures: list[str] = []
     for person in await recipients(facts, template):
         for each in render(ctx, facts, person, template, job.id):
@@ -77,6 +82,33 @@ async def notify_booking(ctx: Context, job: Job) -> None:
     if failures:
         # Messages already sent stay sent; the retry only tries the ones that failed.
         raise DeliveryFailed("; ".join(failures))
+
+
+# A video booking's confirmation waits for its meeting link, looking again after 2, 4, 8 ... s
+# (each look is an attempt of the job): at most this many looks in the longest wait allowed.
+LINK_LOOKS = 12
+
+
+def _awaiting_link(ctx: Context, facts: BookingFacts, job: Job) -> datetime | None:
+    """When to look again for the meeting link, or None: send now (there is one, none is
+    coming, or the wait is over and a message with the link follows when it exists)."""
+    settings = ctx.settings
+    if facts.service.location != "video" or not settings.zoom_enabled or facts.booking.meeting:
+        return None
+    now = ctx.now()
+    deadline = facts.booking.updated_at + timedelta(seconds=settings.meeting_link_wait_seconds)
+    if now >= deadline or job.attempts > LINK_LOOKS:
+        return None
+    return min(deadline, now + timedelta(seconds=2 ** min(job.attempts, 6)))
+
+
+async def _went_without_link(facts: BookingFacts) -> bool:
+    """Whether the client's confirmation went out before the booking had its meeting link."""
+    link = facts.booking.meeting.join_url if facts.booking.meeting else None
+    if link is None:
+        return False
+    sent = Message.find({"booking_id": str(facts.booking.id), "template": "confirmation"})
+    return any(link not in message.body for message in await sent.to_list())
 
 
 async def notify_rejected(ctx: Context, job: Job) -> None:
@@ -121,7 +153,14 @@ async def list_messages(
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:
     bookings = [
-        JobKind(name, notify_booking, timeout=job_timeout, backoff_base=timedelta(seconds=2))
+        JobKind(
+            name,
+            notify_booking,
+            timeout=job_timeout,
+            backoff_base=timedelta(seconds=2),
+            # A confirmation may first wait for a meeting link: those looks are attempts too.
+            max_attempts=8 + (LINK_LOOKS if name == "notify.confirmation" else 0),
+        )
         for name in TEMPLATES
     ]
     return [*bookings, JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)]

@@ -8,7 +8,14 @@ from icalendar import Calendar, Event
 
 
 def invite(
-    *, uid: str, start: datetime, end: datetime, summary: str, organizer: str, stamp: datetime
+    *,
+    uid: str,
+    start: datetime,
+    end: datetime,
+    summary: str,
+    organizer: str,
+    stamp: datetime,
+    url: str | None = None,
 ) -> str:
     calendar = Calendar()
     calendar.add("prodid", "-//Holdfast//Booking//EN")
@@ -22,6 +29,9 @@ def invite(
     event.add("summary", summary)
     event.add("organizer", f"mailto:{organizer}")
     event.add("status", "CONFIRMED")
+    if url:  # an online session: where it takes place, and the link calendars make clickable
+        event.add("location", url)
+        event.add("url", url)
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical.decode()

@@ -18,6 +18,7 @@ from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
+from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             HealthController,
             CalendlyController,
             InboxAdminController,
+            IntegrationController,
             JobAdminController,
             MessageAdminController,
             WaitlistController,

@@ -57,6 +57,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("Every series: 50 booked, conflicts in weeks [3, 40]", PASS),
         ("Overlap check, MongoDB scan", PASS),
     ],
+    "integrations.py": [
+        ("Ratio with / without busy events, p50", "target <= 1.5x"),
+        ("Incremental read, 5 events changed", "counts read: PASS"),
+    ],
     "scale.py": [
         ("With 3 days: POST /api/bookings", "x the empty database's p50"),
         ("With 3 days: GET /api/bookings as the admin", "outcomes {'200': 4}"),

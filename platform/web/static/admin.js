@@ -278,7 +278,7 @@
       var body = { name: $('service-name').value.trim(), description: $('service-description').value.trim(),
         duration_minutes: intField('service-duration'), buffer_before_minutes: intField('service-buffer-before'),
         buffer_after_minutes: intField('service-buffer-after'), min_notice_minutes: intField('service-min-notice'),
-        slot_step_minutes: intField('service-step', true), provider_ids: ids,
+        slot_step_minutes: intField('service-step', true), provider_ids: ids, location: $('service-location').value,
         price: price && cents > 0 ? { amount_cents: cents, currency: $('service-currency').value.trim().toUpperCase() } : null };
       busy($('service-submit'), true);
       api('POST', '/api/admin/services', body).then(function (r) {

@@ -1,0 +1,147 @@
+"""The integrations' HTTP surface: the status board, and connecting, reading and disconnecting
+a provider's Google Calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from holdfast.catalog.service import get_provider
+from holdfast.errors import Invalid, NotFound
+from holdfast.integrations import status
+from holdfast.integrations.google import calendar, connections
+from holdfast.integrations.google.sync import sync_calendar
+from holdfast.integrations.status import IntegrationStatus
+from holdfast.schemas import UtcInstant
+from holdfast.web.auth import AdminUser, Ctx
+from holdfast.web.openapi import answers
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect
+from pydantic import BaseModel
+
+
+class IntegrationOut(BaseModel):
+    integration: str
+    state: str
+    detail: str
+    provider_id: str | None
+    provider_name: str | None
+    last_error: str | None
+    failing_since: UtcInstant | None
+    last_synced_at: UtcInstant | None
+    reconnect_needed: bool
+
+    @classmethod
+    def of(cls, item: IntegrationStatus) -> IntegrationOut:
+        return cls(
+            integration=item.integration,
+            state=item.state,
+            detail=item.detail,
+            provider_id=item.provider_id,
+            provider_name=item.provider_name,
+            last_error=item.last_error,
+            failing_since=item.failing_since,
+            last_synced_at=item.last_synced_at,
+            reconnect_needed=item.reconnect_needed,
+        )
+
+
+class ConsentOut(BaseModel):
+    url: str
+
+
+class SyncOut(BaseModel):
+    integration: IntegrationOut
+    # None: another read of this calendar was under way; its result shows in `integration`.
+    full: bool | None
+    changed: int | None
+    synced_at: UtcInstant | None
+
+
+class IntegrationController(Controller):
+    path = ""
+    tags = ["integrations"]
+
+    @get("/api/admin/integrations")
+    async def board(self, ctx: Ctx, admin: AdminUser) -> list[IntegrationOut]:
+        """Every integration and its state (a short, fixed list: one row per provider for
+        Google, one for each other integration), so it is not paged."""
+        return [IntegrationOut.of(item) for item in await status.integrations(ctx)]
+
+    @get(
+        "/api/admin/providers/{provider_id:str}/google/connect",
+        opt=answers(NotFound, connections.GoogleNotConfigured),
+    )
+    async def connect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> ConsentOut:
+        """The Google consent page to send the provider's browser to."""
+        return ConsentOut(url=await connections.consent_url(ctx, provider_id, str(admin.id)))
+
+    @get(
+        connections.CALLBACK_PATH,
+        status_code=303,
+        opt=answers(
+            Invalid,
+            connections.OAuthStateInvalid,
+            connections.GoogleUnavailable,
+            connections.GoogleNotConfigured,
+        ),
+    )
+    async def callback(
+        self,
+        ctx: Ctx,
+        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        code: FromQuery[str | None] = None,
+        error: FromQuery[str | None] = None,
+    ) -> Redirect:
+        """Where Google sends the browser back: a public link, trusted only through `state`."""
+        await connections.finish_connect(ctx, state=oauth_state, code=code, error=error)
+        return Redirect(path="/admin?google=connected#integrations-section", status_code=303)
+
+    @post(
+        "/api/admin/providers/{provider_id:str}/google/sync",
+        status_code=200,
+        opt=answers(
+            NotFound,
+            connections.GoogleNotConfigured,
+            connections.GoogleUnavailable,
+            connections.GoogleReconnectNeeded,
+        ),
+    )
+    async def sync(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> SyncOut:
+        """Read the calendar's busy time now."""
+        connections.require_google(ctx)
+        provider = await get_provider(provider_id)
+        connection = await connections.connection_of(provider.id)  # type: ignore[arg-type]
+        if connection is None:
+            raise connections.GoogleNotConnected(
+                f"{provider.name}'s Google Calendar is not connected."
+            )
+        try:
+            result = await sync_calendar(ctx, connection.id)
+        except calendar.CalendarUnavailable as exc:
+            raise connections.GoogleUnavailable(
+                f"Google Calendar could not be read ({exc}); the busy time read before stays in "
+                "force and the calendar is read again shortly."
+            ) from None
+        except calendar.GrantRevoked as exc:
+            raise connections.GoogleReconnectNeeded(
+                f"Google refused access ({exc}): connect {provider.name}'s calendar again. The "
+                "busy time read before stays in force until then."
+            ) from None
+        now: datetime | None = ctx.now() if result else None
+        board = IntegrationOut.of(await status.google_status(ctx, provider))
+        return SyncOut(
+            integration=board,
+            full=result.full if result else None,
+            changed=result.changed if result else None,
+            synced_at=now,
+        )
+
+    @delete(
+        "/api/admin/providers/{provider_id:str}/google",
+        status_code=204,
+        opt=answers(NotFound),
+    )
+    async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> None:
+        await connections.disconnect(ctx, provider_id)

@@ -1,0 +1,281 @@
+"""A fake Google on loopback: the OAuth consent redirect and token endpoint, and Calendar v3's
+events (insert, update, delete, list with page and sync tokens, 410 on an expired sync token),
+as far as Holdfast uses them. Driven by the real google-api-python-client and google-auth.
+
+A test can take it down (503 with Retry-After), refuse a provider's grant (`invalid_grant`),
+expire every sync token, and add or change events as the provider would in their calendar.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from holdfast.embedded import free_port
+
+CLIENT_ID = "holdfast-test.apps.googleusercontent.com"
+CLIENT_SECRET = "google-client-secret"
+
+
+@dataclass
+class Stored:
+    body: dict[str, Any]
+    seq: int  # the change counter when it last changed: what a sync token is compared with
+    calendar: str
+
+
+@dataclass
+class FakeGoogle:
+    port: int = field(default_factory=free_port)
+    down: bool = False  # every Calendar call answers 503 (token calls still work)
+    retry_after: int = 1
+    page_size: int = 50  # the most events one list page holds (Google: maxResults, at most 250)
+    events: dict[str, Stored] = field(default_factory=dict)
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> consent request
+    refresh_tokens: dict[str, bool] = field(default_factory=dict)  # token -> still valid
+    access_tokens: set[str] = field(default_factory=set)
+    consents: list[dict[str, str]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of API calls
+    oldest_sync: int = 0  # sync tokens older than this answer 410
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- what a test does -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/calendar/v3"
+
+    def add_busy(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        transparent: bool = False,
+        event_id: str | None = None,
+    ) -> str:
+        """An event the provider made in their own calendar."""
+        event_id = event_id or f"ext{secrets.token_hex(6)}"
+        body = {
+            "id": event_id,
+            "status": "confirmed",
+            "summary": "Dentist",
+            "start": {"dateTime": _z(start)},
+            "end": {"dateTime": _z(end)},
+        }
+        if transparent:
+            body["transparency"] = "transparent"
+        with self._lock:
+            self.events[event_id] = Stored(body, self._next(), "primary")
+        return event_id
+
+    def remove(self, event_id: str) -> None:
+        with self._lock:
+            stored = self.events[event_id]
+            stored.body["status"] = "cancelled"
+            stored.seq = self._next()
+
+    def expire_sync_tokens(self) -> None:
+        with self._lock:
+            self.oldest_sync = self._last + 1
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            for token in self.refresh_tokens:
+                self.refresh_tokens[token] = False
+            self.access_tokens.clear()
+
+    def ours(self) -> dict[str, dict[str, Any]]:
+        """Holdfast's events that exist (not cancelled), by id."""
+        with self._lock:
+            return {
+                k: s.body
+                for k, s in self.events.items()
+                if "holdfast_booking" in s.body.get("extendedProperties", {}).get("private", {})
+                and s.body.get("status") != "cancelled"
+            }
+
+    # --- the server -------------------------------------------------------------------------
+
+    def _next(self) -> int:
+        self._last = next(self._seq)
+        return self._last
+
+    def start(self) -> Self:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length) if length else b""
+                status, answer, headers = outer.answer(
+                    self.command, self.path, dict(self.headers), body
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if answer is None:
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                data = json.dumps(answer).encode()
+                self.send_header("content-type", "application/json; charset=UTF-8")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        parts = urlsplit(target)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/o/oauth2/v2/auth":
+            return self._consent(query)
+        if parts.path == "/o/oauth2/token":
+            return self._token({k: v[0] for k, v in parse_qs(body.decode()).items()})
+        if parts.path.startswith("/calendar/v3/calendars/"):
+            with self._lock:
+                self.calls.append((method, parts.path))
+            if self.down:
+                return 503, _error(503, "backendError"), {"Retry-After": str(self.retry_after)}
+            auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+            if auth.removeprefix("Bearer ") not in self.access_tokens:
+                return 401, _error(401, "authError"), {}
+            rest = parts.path.removeprefix("/calendar/v3/calendars/").split("/")
+            with self._lock:
+                return self._calendar(method, rest, query, json.loads(body or b"{}"))
+        return 404, _error(404, "notFound"), {}
+
+    def _consent(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """The consent page, already agreed to: straight back to the app with a code."""
+        self.consents.append(query)
+        if query.get("client_id") != CLIENT_ID or query.get("response_type") != "code":
+            return 400, {"error": "invalid_request"}, {}
+        code = f"code-{secrets.token_hex(8)}"
+        self.codes[code] = query
+        back = (
+            f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+        )
+        return 302, None, {"Location": back}
+
+    def _token(self, form: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return 401, {"error": "invalid_client"}, {}
+        access = f"ya29.{secrets.token_hex(12)}"
+        if form.get("grant_type") == "authorization_code":
+            asked = self.codes.pop(form.get("code", ""), None)
+            if asked is None or asked["redirect_uri"] != form.get("redirect_uri"):
+                return 400, {"error": "invalid_grant"}, {}
+            refresh = f"1//{secrets.token_hex(12)}"
+            with self._lock:
+                self.refresh_tokens[refresh] = True
+                self.access_tokens.add(access)
+            return 200, {
+                "access_token": access, "expires_in": 3599, "refresh_token": refresh,
+                "scope": asked.get("scope"), "token_type": "Bearer",
+            }, {}  # fmt: skip
+        if form.get("grant_type") == "refresh_token":
+            if not self.refresh_tokens.get(form.get("refresh_token", "")):
+                revoked = {"error": "invalid_grant", "error_description": "Token has been revoked."}
+                return 400, revoked, {}
+            with self._lock:
+                self.access_tokens.add(access)
+            return 200, {"access_token": access, "expires_in": 3599, "token_type": "Bearer"}, {}
+        return 400, {"error": "unsupported_grant_type"}, {}
+
+    def _calendar(
+        self, method: str, rest: list[str], query: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        calendar = rest[0]
+        if len(rest) == 2 and rest[1] == "events":
+            if method == "GET":
+                return self._list(calendar, query)
+            if method == "POST":
+                if body["id"] in self.events:
+                    return 409, _error(409, "duplicate"), {}
+                self.events[body["id"]] = Stored(body, self._next(), calendar)
+                return 200, body, {}
+        if len(rest) == 3 and rest[1] == "events":
+            stored = self.events.get(rest[2])
+            if stored is None:
+                return 404, _error(404, "notFound"), {}
+            if method in ("PUT", "PATCH"):
+                stored.body = {**stored.body, **body} if method == "PATCH" else body
+                stored.seq = self._next()
+                return 200, stored.body, {}
+            if method == "DELETE":
+                if stored.body.get("status") == "cancelled":
+                    return 410, _error(410, "deleted"), {}
+                stored.body["status"] = "cancelled"
+                stored.seq = self._next()
+                return 204, None, {}
+        return 404, _error(404, "notFound"), {}
+
+    def _list(self, calendar: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        size = min(int(query.get("maxResults", 250)), self.page_size)
+        if "syncToken" in query:
+            since = int(query["syncToken"].removeprefix("s"))
+            if since < self.oldest_sync:
+                return 410, _error(410, "fullSyncRequired"), {}
+            rows = [s for s in self.events.values() if s.seq > since]
+        else:
+            floor = query.get("timeMin")
+            rows = [
+                s
+                for s in self.events.values()
+                if s.body.get("status") != "cancelled"
+                and (
+                    floor is None
+                    or _end(s.body) > datetime.fromisoformat(floor.replace("Z", "+00:00"))
+                )
+            ]
+        rows = sorted((s for s in rows if s.calendar == calendar), key=lambda s: s.seq)
+        offset = int(query.get("pageToken", "0"))
+        page = rows[offset : offset + size]
+        answer: dict[str, Any] = {"kind": "calendar#events", "items": [s.body for s in page]}
+        if offset + size < len(rows):
+            answer["nextPageToken"] = str(offset + size)
+        else:
+            answer["nextSyncToken"] = f"s{self._last}"
+        return 200, answer, {}
+
+
+def _end(body: dict[str, Any]) -> datetime:
+    end = body.get("end", {})
+    if "dateTime" in end:
+        return datetime.fromisoformat(end["dateTime"].replace("Z", "+00:00"))
+    return datetime.fromisoformat(end["date"]).replace(tzinfo=UTC) + timedelta(days=1)
+
+
+def _z(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _error(status: int, reason: str) -> dict[str, Any]:
+    return {"error": {"code": status, "message": reason, "errors": [{"reason": reason}]}}
