@@ -45,8 +45,8 @@ def document_models() -> list[type[Any]]:
     from holdfast.integrations import models as integrations
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
-    from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
     from holdfast.scheduling.models import Series
+    from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,

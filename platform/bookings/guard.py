@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from holdfast.bookings.models import Booking, SlotClaim, SlotHold
 from beanie import PydanticObjectId
-from holdfast.bookings.models import Booking, SlotClaim
+from holdfast.bookings.models import Booking, SlotClaim, SlotHold
 from holdfast.db import Session
 from pymongo.errors import BulkWriteError
 
@@ -135,6 +134,8 @@ async def take_over(session: Session, hold_id: str, booking: Booking) -> None:
     if not await release_hold(session, hold_id):
         raise HoldGone(hold_id)
     await claim(session, booking)
+
+
 async def held(bookings: list[Booking]) -> set[PydanticObjectId | None]:
     """Which of `bookings` (not yet written) want a unit someone else holds now: one read."""
     wanted = {c: b.id for b in bookings for c in _claims(b)}

@@ -190,10 +190,11 @@ class ServiceIn(Input):
 
 
 class ServiceChanges(Input):
-    """A partial edit (PATCH): any subset of the creation fields (the waitlist settings
-    included), plus `external_ids` and `archived`. Only the fields sent change; bookings already made keep their times (a new
-    duration applies to bookings made from now on). `description`, `calendly_url` and `price`
-    may be cleared with null; the others may not."""
+    """A partial edit (PATCH): any subset of the creation fields (the waitlist settings and
+    the location included), plus `external_ids` and `archived`. Only the fields sent change;
+    bookings already made keep their times (a new duration applies to bookings made from now
+    on). `description`, `calendly_url` and `price` may be cleared with null; the others may
+    not."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
