@@ -38,10 +38,12 @@ def document_models() -> list[type[Any]]:
     from holdfast.inbox.models import Delivery
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
+    from holdfast.payments.models import Payment
 
     return [
         User, Provider, Service, Booking, BookingEvent, SlotClaim, IdempotencyRecord,
         Job, Heartbeat, Message, SchedulingToken, CalendlyDelivery, Delivery,
+        Payment,
     ]  # fmt: skip
 
 

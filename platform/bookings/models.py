@@ -11,8 +11,10 @@ from pymongo import ASCENDING, IndexModel
 # it, so they walk the provider's index over days, never over years of history.
 LONGEST_OCCUPIED = timedelta(days=3)
 
-BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
-# Every one of these holds its interval; only cancelled frees it.
+# pending_payment: held until paid or the payment hold lapses (then `expired`, see
+# holdfast.payments).
+BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled", "expired"]
+# Every one of these holds its interval; cancelled and expired free it.
 SLOT_HOLDING: tuple[BookingStatus, ...] = ("held", "pending_payment", "confirmed")
 
 
@@ -30,6 +32,8 @@ class Booking(Document):
     # "<user id>:<Idempotency-Key>": a retried request finds the booking its first try made.
     request_key: str | None = None
     cancel_reason: str | None = None
+    # A `pending_payment` booking holds its time until then (see holdfast.payments).
+    hold_until: datetime | None = None
     # Bookings made in Calendly keep their links there (see holdfast.calendly).
     calendly_event_uri: str | None = None
     calendly_invitee_uri: str | None = None
@@ -41,6 +45,8 @@ class Booking(Document):
         relied_on = {
             "bookings.request_key_unique": self.request_key,
             "bookings.calendly_invitee_unique": self.calendly_invitee_uri,
+            # Its one payment is written in the same transaction (see holdfast.payments).
+            "payments.booking_unique": self.status == "pending_payment",
         }
         return [name for name, value in relied_on.items() if value]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus
+from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,8 @@ class BookingOut(BaseModel):
     cancel_reason: str | None
     created_at: UtcInstant
     updated_at: UtcInstant
+    # A booking held awaiting payment: where to pay, and until when (only when just booked).
+    payment: CheckoutLinkOut | None = None
 
     @classmethod
     def of(cls, booking: Booking) -> BookingOut:

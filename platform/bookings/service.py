@@ -35,6 +35,10 @@ from pymongo.errors import DuplicateKeyError
 ALTERNATIVES = 5
 
 
+class PaymentsOff(DomainError):
+    kind, code = ErrorKind.INVALID, "payments_unavailable"
+
+
 class SlotTaken(DomainError):
     kind, code = ErrorKind.CONFLICT, "slot_taken"
 
@@ -121,7 +125,8 @@ async def _write_booking(
         booking.model_dump(by_alias=True), session=session
     )
     await record(session, booking, action="created", from_status=None, actor=actor, data=history)
-    return await followups.follow(session, followups.Change("confirmed", booking, now, service))
+    kind: followups.ChangeKind = "held" if booking.status == "pending_payment" else "confirmed"
+    return await followups.follow(session, followups.Change(kind, booking, now, service))
 
 
 async def record(
@@ -187,13 +192,21 @@ async def book_slot(
         offered_only=offered_only,
         horizon_days=ctx.settings.booking_horizon_days,
     )
+    # Paid online through our own pages; a booking made elsewhere (Calendly) is paid there.
+    prepaid = service.prepay and source == "web"
+    if prepaid and not ctx.settings.stripe_secret_key:
+        raise PaymentsOff(
+            f"{service.name} is paid when booked, and online payment is not available at the "
+            "moment; please contact the practice to book it."
+        )
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,
         provider_id=provider.id,
         service_id=service.id,
         **placement(service, start, end),
-        status="confirmed",
+        status="pending_payment" if prepaid else "confirmed",
+        hold_until=now + timedelta(minutes=ctx.settings.payment_hold_minutes) if prepaid else None,
         source=source,
         request_key=request_key,
         created_at=now,

@@ -57,9 +57,12 @@ def default_registry(settings: Settings) -> Registry:
     from holdfast.calendly.handlers import kinds as calendly_kinds
     from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
+    from holdfast.payments.handlers import kinds as payment_kinds
 
     registry = Registry()
     timeout = timedelta(seconds=settings.job_timeout_seconds)
     for kind in [*notification_kinds(timeout), *calendly_kinds(timeout), *retention_kinds(timeout)]:
+        registry.add(kind)
+    for kind in payment_kinds(timeout):
         registry.add(kind)
     return registry

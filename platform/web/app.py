@@ -20,6 +20,7 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.notifications.controllers import MessageAdminController
+from holdfast.payments.controllers import PaymentController
 from holdfast.settings import Settings
 from holdfast.web.apidocs import ApiDocsPage
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             InboxAdminController,
             JobAdminController,
             MessageAdminController,
+            PaymentController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

@@ -1,0 +1,248 @@
+"""The payment's state, owned here: Stripe is asked (`payments.stripe.api`), this module decides.
+
+A booking of a prepaid service is held (`pending_payment`) with a pending payment, written in
+the booking's transaction (`payments.followups`). Only what Stripe says when asked again after
+a signed webhook confirms it (`settle_checkout`): the payment paid and the booking confirmed,
+with its confirmation and reminder scheduled, in one transaction. A hold that lapses first is
+closed at Stripe, then the booking expires and its time is freed in one transaction (`lapse`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from beanie import PydanticObjectId
+from holdfast.accounts.models import User
+from holdfast.bookings import followups
+from holdfast.bookings.guard import Collision, claim, release
+from holdfast.bookings.models import Booking, BookingStatus
+from holdfast.bookings.service import record
+from holdfast.catalog.models import Service
+from holdfast.context import Context
+from holdfast.db import Session, transact
+from holdfast.errors import DomainError, ErrorKind
+from holdfast.inbox.models import DeliveryStatus
+from holdfast.jobs.models import Job
+from holdfast.jobs.service import push_due
+from holdfast.paging import Page, PageRequest, Segment, read_page
+from holdfast.payments.models import BOOKING_MOVES, PAYMENT_MOVES, Payment, PaymentStatus
+from holdfast.payments.stripe import api
+from holdfast.payments.stripe.api import Checkout, StripeUnavailable
+
+log = structlog.get_logger(__name__)
+# What a Stripe delivery came to: its status in the inbox, and why.
+Outcome = tuple[DeliveryStatus, str | None]
+ACTOR = "payments"
+# Stripe refuses a Checkout Session that expires sooner; the hold is shorter and is enforced
+# here, by expiring the Session when it lapses.
+STRIPE_SHORTEST_SESSION = timedelta(minutes=31)
+
+
+class CheckoutUnavailable(DomainError):
+    kind, code = ErrorKind.UNAVAILABLE, "payments_unavailable"
+
+
+class Raced(Exception):
+    """A record changed between the read and the conditional write: the transaction aborts and
+    the job runs again, reading what is there now."""
+
+
+class NotYetVisible(Exception):
+    """Stripe speaks of a booking whose own transaction is not visible yet; the job retries."""
+
+
+async def advance(
+    session: Session, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
+) -> bool:
+    """Move the payment's status by one conditional update, with a history entry; False if it
+    had already moved (someone else made this or another move first)."""
+    if to not in PAYMENT_MOVES[payment.status]:
+        raise ValueError(f"a payment cannot go from {payment.status} to {to}")
+    sets = {k: v for k, v in note.items() if k in Payment.model_fields}
+    entry = {"at": now, "from": payment.status, "to": to, **note}
+    changed = await Payment.get_pymongo_collection().update_one(
+        {"_id": payment.id, "status": payment.status},
+        {"$set": {"status": to, "updated_at": now, **sets}, "$push": {"history": entry}},
+        session=session,
+    )
+    if changed.modified_count == 0:
+        return False
+    payment.status, payment.updated_at = to, now
+    return True
+
+
+async def _move_booking(
+    session: Session, booking: Booking, to: BookingStatus, now: datetime, why: str
+) -> None:
+    """The booking's move, conditional on the status it was read with, and its history."""
+    previous = booking.status
+    if to not in BOOKING_MOVES.get(previous, frozenset()):
+        raise Raced(f"booking {booking.id} is {previous}, not movable to {to}")
+    changed = await Booking.get_pymongo_collection().update_one(
+        {"_id": booking.id, "status": previous},
+        {"$set": {"status": to, "updated_at": now, "hold_until": None}},
+        session=session,
+    )
+    if changed.modified_count == 0:
+        raise Raced(f"booking {booking.id} changed while {why}")
+    booking.status, booking.updated_at, booking.hold_until = to, now, None
+    await record(session, booking, action=why, from_status=previous, actor=ACTOR)
+
+
+# --- Paying ------------------------------------------------------------------------------------
+
+
+async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
+    """The held booking's Checkout Session, made once (a retry gets the same one). If Stripe
+    cannot make it, the hold is let go at once and the client told to try again."""
+    payment = await Payment.find_one(Payment.booking_id == booking.id)
+    if payment is None:
+        raise ValueError(f"held booking {booking.id} has no payment")
+    if payment.checkout_session_id:
+        return payment
+    service = await Service.get(booking.service_id)
+    try:
+        checkout = await api.create_checkout(
+            ctx.settings,
+            booking_id=str(booking.id),
+            name=service.name if service else "Booking",
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            expires_at=max(payment.hold_until, ctx.now() + STRIPE_SHORTEST_SESSION),
+            email=user.email,
+            return_url=f"{ctx.settings.public_url.rstrip('/')}/",
+        )
+    except StripeUnavailable as exc:
+        log.warning("payments.checkout_failed", booking_id=str(booking.id), error=str(exc))
+        await lapse(ctx, payment.booking_id, why="checkout unavailable", at_stripe=False)
+        raise CheckoutUnavailable(
+            "Online payment is not reachable at the moment, so the time was not kept; "
+            "please try again in a few minutes."
+        ) from exc
+    sets = {
+        "checkout_session_id": checkout.id,
+        "checkout_url": checkout.url,
+        "checkout_expires_at": checkout.expires_at,
+    }
+    await Payment.get_pymongo_collection().update_one(
+        {"_id": payment.id, "checkout_session_id": None},
+        {"$set": sets, "$push": {"history": {"at": ctx.now(), "checkout": checkout.id}}},
+    )
+    return await Payment.get(payment.id) or payment
+
+
+async def settle_checkout(ctx: Context, checkout: Checkout, by: str) -> Outcome:
+    """Act on a Checkout Session as Stripe has it now: (the delivery's status, a reason)."""
+    if checkout.booking_id is None or not PydanticObjectId.is_valid(checkout.booking_id):
+        return "ignored", "not a Holdfast checkout"
+    payment = await Payment.find_one(Payment.booking_id == PydanticObjectId(checkout.booking_id))
+    if payment is None:
+        raise NotYetVisible(f"no payment yet for booking {checkout.booking_id}")
+    if (judged := _judge(checkout, payment)) is not None:
+        return judged
+    booking = await Booking.get(payment.booking_id)
+    if booking is None:
+        raise NotYetVisible(f"booking {payment.booking_id} not visible yet")
+    note = {"by": by, "payment_intent_id": checkout.payment_intent}
+    if booking.status not in BOOKING_MOVES:  # cancelled while Checkout was open
+        return await _paid_too_late(ctx, payment, note)
+    service = await Service.get(booking.service_id)
+
+    async def confirm(session: Session) -> list[Job]:
+        now = ctx.now()
+        if not await advance(session, payment, "paid", now, **note):
+            return []
+        if booking.status == "expired":
+            await claim(session, booking)  # paid late: kept only if its time is still free
+        await _move_booking(session, booking, "confirmed", now, "paid")
+        change = followups.Change("confirmed", booking, now, service)
+        return await followups.follow(session, change)
+
+    try:
+        jobs = await transact(ctx.mongo, confirm)
+    except Collision:
+        # The aborted transaction changed nothing; the copy in memory was moved: read again.
+        return await _paid_too_late(ctx, await Payment.get(payment.id) or payment, note)
+    push_due(ctx, jobs)
+    if jobs:
+        await ctx.events.publish(followups.booking_event("booking-updated", booking))
+    return "processed", None
+
+
+def _judge(checkout: Checkout, payment: Payment) -> Outcome | None:
+    """What a checkout comes to without acting on it, if that is all there is to it."""
+    if checkout.payment_status != "paid":
+        return "ignored", f"checkout {checkout.payment_status}, not paid"
+    if (checkout.amount_total, checkout.currency) != (payment.amount_cents, payment.currency):
+        log.error("payments.amount_mismatch", payment_id=str(payment.id), checkout=checkout.id)
+        return "rejected", "the amount paid is not the booking's price"
+    if payment.status not in ("pending", "expired", "failed"):
+        return "processed", f"already {payment.status}"
+    return None
+
+
+async def _paid_too_late(ctx: Context, payment: Payment, note: dict[str, Any]) -> Outcome:
+    """Paid after the hold lapsed and its time went to someone else: recorded as paid, to be
+    refunded (the booking stays expired)."""
+    # Refunding is not built yet (issue 14 continues): the payment is recorded and flagged so
+    # the money is accounted for and an admin sees it.
+    await transact(
+        ctx.mongo,
+        lambda session: advance(session, payment, "paid", ctx.now(), late=True, **note),
+    )
+    log.error("payments.paid_after_lapse", payment_id=str(payment.id))
+    return "processed", "paid after the hold lapsed and the time was taken: refund due"
+
+
+# --- Letting a hold go -------------------------------------------------------------------------
+
+
+async def lapse(
+    ctx: Context, booking_id: PydanticObjectId, *, why: str, at_stripe: bool = True
+) -> bool:
+    """Let an unpaid hold go: close its Checkout Session at Stripe first (so it can no longer
+    be paid; one paid meanwhile is confirmed instead), then expire the booking, free its time
+    and expire the payment in one transaction. True if this call let it go."""
+    payment = await Payment.find_one(Payment.booking_id == booking_id)
+    if payment is None or payment.status != "pending":
+        return False
+    if at_stripe and payment.checkout_session_id:
+        checkout = await api.expire_checkout(ctx.settings, payment.checkout_session_id)
+        if checkout.payment_status == "paid":
+            await settle_checkout(ctx, checkout, by="hold lapse")
+            return False
+    booking = await Booking.get(booking_id)
+    if booking is None:
+        return False
+    held = booking.status == "pending_payment"  # else already cancelled: only the payment ends
+
+    async def expire(session: Session) -> list[Job] | None:
+        now = ctx.now()
+        if not await advance(session, payment, "expired", now, by=why):
+            return None
+        if not held:
+            return []
+        await _move_booking(session, booking, "expired", now, "expired")
+        await release(session, booking)
+        return await followups.follow(session, followups.Change("expired", booking, now))
+
+    jobs = await transact(ctx.mongo, expire)
+    if jobs is None:
+        return False
+    push_due(ctx, jobs)
+    if held:
+        await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
+    return True
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment]:
+    """Payments, the newest first: a user's own, or (no user) everyone's for the admin."""
+    mine: dict[str, Any] = {"user_id": user.id} if user is not None else {}
+    segment = Segment(mine, (("created_at", -1), ("_id", -1)))
+    listing = f"payments:{user.id if user is not None else 'all'}"
+    return await read_page(Payment, [segment], page, listing=listing)
