@@ -13,12 +13,19 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import PydanticObjectId
+from holdfast.accounts.models import User
+from holdfast.bookings.models import Booking
+from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.inbox import service as inbox
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
+from holdfast.notifications.compose import account_url, message, render_text
+from holdfast.notifications.delivery import send_once
+from holdfast.notifications.timefmt import local_label
 from holdfast.payments import service
 from holdfast.payments.followups import EXPIRE_HOLD
+from holdfast.payments.models import Payment
 from holdfast.payments.service import Outcome
 from holdfast.payments.stripe import api
 
@@ -53,6 +60,45 @@ async def process_delivery(ctx: Context, job: Job) -> None:
     await inbox.settle(delivery, status, ctx.now(), reason=reason)
 
 
+async def refund(ctx: Context, job: Job) -> None:
+    payload = job.payload
+    await service.refund(ctx, str(payload["payment_id"]), int(payload["amount"]), payload["why"])
+
+
+async def tell_refund(ctx: Context, job: Job) -> None:
+    """The client hears that (and how much) their late payment was refunded."""
+    payment = await Payment.get(PydanticObjectId(str(job.payload["payment_id"])))
+    booking = await Booking.get(payment.booking_id) if payment else None
+    user = await User.get(booking.user_id) if booking else None
+    offered = await Service.get(booking.service_id) if booking else None
+    if payment is None or booking is None or user is None or offered is None:
+        return  # gone (retention): nobody to tell
+    amount = f"{int(job.payload['amount']) / 100:.2f} {payment.currency}"
+    variables = {
+        "name": user.name,
+        "amount": amount,
+        "service": offered.name,
+        "when": local_label(booking.start, user.timezone),
+        "taken": booking.status == "expired",
+        "account_url": account_url(ctx),
+    }
+    body = render_text("payment_refunded.txt", variables)
+    await send_once(
+        ctx,
+        message(
+            "email",
+            user.email,
+            f"Refunded: {amount} for {offered.name}",
+            body,
+            job_id=job.id,
+            template="payment_refunded",
+            now=ctx.now(),
+            booking_id=str(booking.id),
+        ),
+        job.claim_token,
+    )
+
+
 async def expire_hold(ctx: Context, job: Job) -> None:
     await service.lapse(ctx, PydanticObjectId(str(job.payload["booking_id"])), why="hold lapsed")
 
@@ -63,4 +109,6 @@ def kinds(timeout: timedelta) -> list[JobKind]:
     return [
         JobKind(inbox.job_kind(SOURCE), process_delivery, timeout=timeout, backoff_base=quick),
         JobKind(EXPIRE_HOLD, expire_hold, timeout=timeout, backoff_base=quick),
+        JobKind(service.REFUND, refund, timeout=timeout, backoff_base=quick),
+        JobKind(service.TELL_REFUND, tell_refund, timeout=timeout, backoff_base=quick),
     ]

@@ -25,7 +25,7 @@ from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind
 from holdfast.inbox.models import DeliveryStatus
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import push_due
+from holdfast.jobs.service import new_job, push_due, schedule, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.payments.models import BOOKING_MOVES, PAYMENT_MOVES, Payment, PaymentStatus
 from holdfast.payments.stripe import api
@@ -38,6 +38,8 @@ ACTOR = "payments"
 # Stripe refuses a Checkout Session that expires sooner; the hold is shorter and is enforced
 # here, by expiring the Session when it lapses.
 STRIPE_SHORTEST_SESSION = timedelta(minutes=31)
+REFUND = "payments.refund"
+TELL_REFUND = "payments.tell_refund"
 
 
 class CheckoutUnavailable(DomainError):
@@ -184,16 +186,75 @@ def _judge(checkout: Checkout, payment: Payment) -> Outcome | None:
 
 
 async def _paid_too_late(ctx: Context, payment: Payment, note: dict[str, Any]) -> Outcome:
-    """Paid after the hold lapsed and its time went to someone else: recorded as paid, to be
-    refunded (the booking stays expired)."""
-    # Refunding is not built yet (issue 14 continues): the payment is recorded and flagged so
-    # the money is accounted for and an admin sees it.
-    await transact(
-        ctx.mongo,
-        lambda session: advance(session, payment, "paid", ctx.now(), late=True, **note),
+    """Paid after the hold lapsed and its time went to someone else (or the booking was
+    cancelled meanwhile): recorded as paid, and refunded in full by a durable job written in
+    the same transaction; the booking stays as it is."""
+
+    async def record_late(session: Session) -> list[Job]:
+        now = ctx.now()
+        if not await advance(session, payment, "paid", now, late=True, **note):
+            return []
+        return [await refund_job(session, payment, now, amount=payment.amount_cents, why="late")]
+
+    push_due(ctx, await transact(ctx.mongo, record_late))
+    log.warning("payments.paid_after_lapse", payment_id=str(payment.id))
+    return "processed", "paid after the hold lapsed and its time was gone: refunded"
+
+
+# --- Refunds -----------------------------------------------------------------------------------
+
+
+async def refund_job(
+    session: Session, payment: Payment, now: datetime, *, amount: int, why: str
+) -> Job:
+    """The job that refunds `amount` of the payment; `why` names this refund, so the job and
+    Stripe's Idempotency-Key are the same however often it is asked for."""
+    return await schedule(
+        session,
+        kind=REFUND,
+        subject=f"payment:{payment.booking_id}",
+        run_at=now,
+        now=now,
+        payload={"payment_id": str(payment.id), "amount": amount, "why": why},
+        intended=payment.created_at,
     )
-    log.error("payments.paid_after_lapse", payment_id=str(payment.id))
-    return "processed", "paid after the hold lapsed and the time was taken: refund due"
+
+
+async def refund(ctx: Context, payment_id: str, amount: int, why: str) -> Job | None:
+    """Refund at Stripe (once: the key is this refund's), then record it; a run killed after
+    Stripe answered asks again with the same key and gets the same refund back."""
+    payment = await Payment.get(PydanticObjectId(payment_id))
+    if payment is None or payment.payment_intent_id is None:
+        return None
+    if any(entry.get("refund_key") == why for entry in payment.history):
+        return None  # recorded by an earlier run
+    made = await api.refund(
+        ctx.settings,
+        payment_intent=payment.payment_intent_id,
+        amount=amount,
+        key=f"holdfast-refund-{payment.id}-{why}",
+    )
+    refunded = payment.refunded_cents + made.amount
+    to: PaymentStatus = "refunded" if refunded >= payment.amount_cents else "partially_refunded"
+
+    async def record_refund(session: Session) -> Job | None:
+        now = ctx.now()
+        note = {"refunded_cents": refunded, "refund_id": made.id, "refund_key": why}
+        if not await advance(session, payment, to, now, **note):
+            raise Raced(f"payment {payment.id} changed while refunding")
+        told = new_job(
+            kind=TELL_REFUND,
+            subject=f"payment:{payment.booking_id}",
+            run_at=now,
+            now=now,
+            payload={"payment_id": str(payment.id), "amount": made.amount, "why": why},
+        )
+        return (await schedule_all(session, [told]))[0]
+
+    told = await transact(ctx.mongo, record_refund)
+    if told is not None:
+        push_due(ctx, [told])
+    return told
 
 
 # --- Letting a hold go -------------------------------------------------------------------------

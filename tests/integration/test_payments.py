@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from tests.conftest import Clock
 from tests.fakes import SmtpSink
 from tests.fakes.stripe import StripeApi, event
+from tests.integration.conftest import FailCommands
 from tests.support import Practice, register, run_all_due
 
 WHSEC = "whsec_test_secret"
@@ -239,7 +240,7 @@ async def test_paid_just_after_the_hold_lapsed_is_confirmed_while_the_time_is_st
     assert (await my_payment(client, me))["status"] == "paid"
 
 
-async def test_paid_after_the_time_went_to_someone_else_is_recorded_and_not_confirmed(
+async def pay_late(
     client: httpx.AsyncClient,
     practice: Practice,
     prepaid: str,
@@ -247,24 +248,69 @@ async def test_paid_after_the_time_went_to_someone_else_is_recorded_and_not_conf
     clock: Clock,
     ctx: Context,
     settings: Settings,
-) -> None:
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A hold that lapsed, its time re-booked by someone else, then paid all the same."""
     me = await register(client)
     held = (await book(client, practice, prepaid, me)).json()
     [session] = stripe_api.sessions.values()
     clock.advance(minutes=15)
     await settle(ctx, settings)
-    other = await register(client)
-    rebooked = await book(client, practice, prepaid, other)
+    rebooked = await book(client, practice, prepaid, await register(client))
     assert rebooked.status_code == 201, rebooked.text
     stripe_api.sessions[session["id"]].update(
         status="complete", payment_status="paid", payment_intent="pi_late"
     )
     late = event("checkout.session.completed", dict(stripe_api.sessions[session["id"]]))
     assert (await deliver(client, clock, late)).status_code == 200
+    return held, me  # fmt: skip
+
+
+async def test_paid_after_the_time_went_to_someone_else_is_refunded_and_the_person_told(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+    smtp: SmtpSink,
+) -> None:
+    held, me = await pay_late(client, practice, prepaid, stripe_api, clock, ctx, settings)
     await settle(ctx, settings)
     assert await status_of(client, held["id"], me) == "expired"
     mine = await my_payment(client, me)
-    assert mine["status"] == "paid"  # the money is accounted for (refunding: not built yet)
+    assert (mine["status"], mine["refunded_cents"]) == ("refunded", 9000)
+    assert [(r["payment_intent"], r["amount"]) for r in stripe_api.refunds] == [("pi_late", 9000)]
+    told = [m for m in smtp.messages if str(m["Subject"]).startswith("Refunded")]
+    assert len(told) == 1
+    assert "90.00 GBP" in str(told[0]["Subject"])
+    assert "booked by someone else" in told[0].get_body().get_content()  # type: ignore[union-attr]
+
+
+async def test_a_refund_whose_record_failed_after_stripe_answered_refunds_once(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+    fail_commands: FailCommands,
+) -> None:
+    _, me = await pay_late(client, practice, prepaid, stripe_api, clock, ctx, settings)
+    await inbox.enqueue_received(ctx)
+    await run_all_due(ctx, settings)  # the delivery: paid late, a refund job written
+    assert (await my_payment(client, me))["status"] == "paid"
+    # Stripe refunds, then the write that records it fails (as if the worker died there).
+    fail_commands(["update"], times=1, errorCode=91, closeConnection=False)
+    outcomes = await run_all_due(ctx, settings)
+    assert len(stripe_api.refunds) == 1
+    assert (await my_payment(client, me))["status"] == "paid"
+    assert outcomes, outcomes
+    clock.advance(minutes=5)  # the retry's backoff
+    await settle(ctx, settings)
+    assert (await my_payment(client, me))["status"] == "refunded"
+    assert len(stripe_api.refunds) == 1  # asked again with the same key: the same refund
 
 
 async def test_payments_off_refuses_a_prepaid_service_and_books_the_rest(
