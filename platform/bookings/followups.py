@@ -70,9 +70,9 @@ def subscribers() -> list[Followup]:
     """Every domain that follows booking changes (imported here, late, as the job registry
     gathers its kinds: the domains import `bookings`, not the other way round)."""
     from holdfast.calendly.followups import cancel_in_calendly
-    from holdfast.payments.followups import hold_until_paid
+    from holdfast.payments.followups import hold_until_paid, refund_when_cancelled
 
-    return [notify, cancel_in_calendly, hold_until_paid]
+    return [notify, cancel_in_calendly, hold_until_paid, refund_when_cancelled]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:

@@ -193,7 +193,8 @@ async def book_slot(
         horizon_days=ctx.settings.booking_horizon_days,
     )
     # Paid online through our own pages; a booking made elsewhere (Calendly) is paid there.
-    prepaid = service.prepay and source == "web"
+    priced = service.price is not None and service.price.amount_cents > 0
+    prepaid = service.prepay and priced and source == "web"
     if prepaid and not ctx.settings.stripe_secret_key:
         raise PaymentsOff(
             f"{service.name} is paid when booked, and online payment is not available at the "

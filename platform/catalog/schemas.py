@@ -132,15 +132,10 @@ class ServiceIn(Input):
     )
     slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
+    # Paid online when booked (a service without a price, or priced 0, has nothing to pay).
     prepay: bool = False
     refund_cutoff_hours: int = Field(default=24, ge=0, le=365 * 24)
     provider_ids: list[str] = Field(min_length=1, max_length=100)
-
-    @model_validator(mode="after")
-    def _prepaid_has_a_price(self) -> ServiceIn:
-        if self.prepay and (self.price is None or self.price.amount_cents < 50):
-            raise ValueError("a prepaid service needs a price of at least 50 cents")
-        return self
 
     _grid = field_validator(
         "duration_minutes", "buffer_before_minutes", "buffer_after_minutes", "slot_step_minutes"

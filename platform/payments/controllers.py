@@ -5,15 +5,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from holdfast.calendly.signature import SignatureInvalid, verify
-from holdfast.errors import Invalid
+from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
 from holdfast.payments import service
 from holdfast.payments.handlers import SOURCE
-from holdfast.payments.schemas import PaymentOut
+from holdfast.payments.schemas import PaymentOut, RefundIn
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
 
 # Stripe's own tolerance for a signature's timestamp.
 TOLERANCE_SECONDS = 300
@@ -59,6 +60,23 @@ class PaymentController(Controller):
     ) -> Response[Sequence[PaymentOut]]:
         found = await service.list_payments(page, user=user)
         return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
+
+    @post(
+        "/api/admin/payments/{payment_id:str}/refund",
+        status_code=202,
+        opt=answers(NotFound, Invalid, service.NotRefundable),
+    )
+    async def refund(
+        self,
+        payment_id: FromPath[str],
+        ctx: Ctx,
+        admin: AdminUser,
+        data: JSONBody[RefundIn | None] = None,
+    ) -> PaymentOut:
+        """Refund all that is left of a payment, or `amount_cents` of it; the refund is made
+        by a durable job (202), and the payment shows it once Stripe has made it."""
+        amount = data.amount_cents if data else None
+        return PaymentOut.of(await service.refund_as_admin(ctx, payment_id, amount))
 
     @get("/api/admin/payments", response_headers=PAGE_HEADERS)
     async def everyone(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from beanie import PydanticObjectId
 from holdfast.bookings.followups import Change
 from holdfast.catalog.models import Service
@@ -11,6 +13,7 @@ from holdfast.jobs.service import new_job
 from holdfast.payments.models import Payment
 
 EXPIRE_HOLD = "payments.expire_hold"
+REFUND = "payments.refund"
 
 
 def subject(booking_id: object) -> str:
@@ -50,3 +53,43 @@ async def hold_until_paid(session: Session, change: Change) -> list[Job]:
             payload={"booking_id": str(booking.id)},
         )
     ]
+
+
+async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
+    """A paid booking cancelled at least its service's `refund_cutoff_hours` before the start
+    is refunded in full (later, only an admin refunds); a held one's Checkout is closed now."""
+    booking, now = change.booking, change.now
+    if change.kind != "cancelled":
+        return []
+    payment = await Payment.find_one(Payment.booking_id == booking.id, session=session)
+    if payment is None:
+        return []
+    if payment.status == "pending":
+        payload = {"booking_id": str(booking.id)}
+        return [
+            new_job(
+                kind=EXPIRE_HOLD, subject=subject(booking.id), run_at=now, now=now,
+                payload=payload, intended=now,
+            )
+        ]  # fmt: skip
+    service = change.service or await Service.get(booking.service_id, session=session)
+    cutoff = timedelta(hours=service.refund_cutoff_hours if service else 0)
+    remaining = payment.amount_cents - payment.refunded_cents
+    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
+        return []
+    if booking.start - now < cutoff:
+        return []
+    return [refund_job(payment, now, amount=remaining, why="cancelled")]
+
+
+def refund_job(payment: Payment, now: datetime, *, amount: int, why: str) -> Job:
+    """The job that refunds `amount` of the payment; `why` names this refund, so the job and
+    Stripe's Idempotency-Key are the same however often it is asked for."""
+    return new_job(
+        kind=REFUND,
+        subject=f"refund:{payment.id}:{why}",
+        run_at=now,
+        now=now,
+        payload={"payment_id": str(payment.id), "amount": amount, "why": why},
+        intended=payment.created_at,
+    )

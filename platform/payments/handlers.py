@@ -24,7 +24,7 @@ from holdfast.notifications.compose import account_url, message, render_text
 from holdfast.notifications.delivery import send_once
 from holdfast.notifications.timefmt import local_label
 from holdfast.payments import service
-from holdfast.payments.followups import EXPIRE_HOLD
+from holdfast.payments.followups import EXPIRE_HOLD, REFUND
 from holdfast.payments.models import Payment
 from holdfast.payments.service import Outcome
 from holdfast.payments.stripe import api
@@ -109,6 +109,6 @@ def kinds(timeout: timedelta) -> list[JobKind]:
     return [
         JobKind(inbox.job_kind(SOURCE), process_delivery, timeout=timeout, backoff_base=quick),
         JobKind(EXPIRE_HOLD, expire_hold, timeout=timeout, backoff_base=quick),
-        JobKind(service.REFUND, refund, timeout=timeout, backoff_base=quick),
+        JobKind(REFUND, refund, timeout=timeout, backoff_base=quick),
         JobKind(service.TELL_REFUND, tell_refund, timeout=timeout, backoff_base=quick),
     ]

@@ -3,8 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from holdfast.payments.models import Payment, PaymentStatus
-from holdfast.schemas import UtcInstant
-from pydantic import BaseModel
+from holdfast.schemas import Input, UtcInstant
+from pydantic import BaseModel, Field
+
+
+class RefundIn(Input):
+    # Unset: all that is left of the payment.
+    amount_cents: int | None = Field(default=None, ge=1, le=100_000_000)
 
 
 class CheckoutLinkOut(BaseModel):

@@ -20,13 +20,15 @@ from holdfast.bookings.guard import Collision, claim, release
 from holdfast.bookings.models import Booking, BookingStatus
 from holdfast.bookings.service import record
 from holdfast.catalog.models import Service
+from holdfast.catalog.service import object_id
 from holdfast.context import Context
 from holdfast.db import Session, transact
-from holdfast.errors import DomainError, ErrorKind
+from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.inbox.models import DeliveryStatus
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import new_job, push_due, schedule, schedule_all
+from holdfast.jobs.service import new_job, push_due, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
+from holdfast.payments.followups import refund_job
 from holdfast.payments.models import BOOKING_MOVES, PAYMENT_MOVES, Payment, PaymentStatus
 from holdfast.payments.stripe import api
 from holdfast.payments.stripe.api import Checkout, StripeUnavailable
@@ -38,12 +40,15 @@ ACTOR = "payments"
 # Stripe refuses a Checkout Session that expires sooner; the hold is shorter and is enforced
 # here, by expiring the Session when it lapses.
 STRIPE_SHORTEST_SESSION = timedelta(minutes=31)
-REFUND = "payments.refund"
 TELL_REFUND = "payments.tell_refund"
 
 
 class CheckoutUnavailable(DomainError):
     kind, code = ErrorKind.UNAVAILABLE, "payments_unavailable"
+
+
+class NotRefundable(DomainError):
+    kind, code = ErrorKind.CONFLICT, "not_refundable"
 
 
 class Raced(Exception):
@@ -194,7 +199,8 @@ async def _paid_too_late(ctx: Context, payment: Payment, note: dict[str, Any]) -
         now = ctx.now()
         if not await advance(session, payment, "paid", now, late=True, **note):
             return []
-        return [await refund_job(session, payment, now, amount=payment.amount_cents, why="late")]
+        owed = refund_job(payment, now, amount=payment.amount_cents, why="late")
+        return await schedule_all(session, [owed])
 
     push_due(ctx, await transact(ctx.mongo, record_late))
     log.warning("payments.paid_after_lapse", payment_id=str(payment.id))
@@ -202,22 +208,6 @@ async def _paid_too_late(ctx: Context, payment: Payment, note: dict[str, Any]) -
 
 
 # --- Refunds -----------------------------------------------------------------------------------
-
-
-async def refund_job(
-    session: Session, payment: Payment, now: datetime, *, amount: int, why: str
-) -> Job:
-    """The job that refunds `amount` of the payment; `why` names this refund, so the job and
-    Stripe's Idempotency-Key are the same however often it is asked for."""
-    return await schedule(
-        session,
-        kind=REFUND,
-        subject=f"payment:{payment.booking_id}",
-        run_at=now,
-        now=now,
-        payload={"payment_id": str(payment.id), "amount": amount, "why": why},
-        intended=payment.created_at,
-    )
 
 
 async def refund(ctx: Context, payment_id: str, amount: int, why: str) -> Job | None:
@@ -255,6 +245,28 @@ async def refund(ctx: Context, payment_id: str, amount: int, why: str) -> Job | 
     if told is not None:
         push_due(ctx, [told])
     return told
+
+
+async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> Payment:
+    """An admin's refund of part or all of what is left of a payment, made by a durable job.
+    The same request twice (a double click) names the same refund: one job, one Stripe key."""
+    payment = await Payment.get(object_id(payment_id, "payment"))
+    if payment is None:
+        raise NotFound(f"There is no payment with id {payment_id}.", code="payment_not_found")
+    remaining = payment.amount_cents - payment.refunded_cents
+    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
+        raise NotRefundable(f"This payment is {payment.status}: there is nothing to refund.")
+    amount = remaining if amount is None else amount
+    if amount > remaining:
+        raise Invalid(
+            f"At most {remaining} cents of this payment can still be refunded.",
+            code="refund_too_large",
+        )
+    why = f"admin:{payment.refunded_cents}:{amount}"
+    push_due(
+        ctx, await schedule_all(None, [refund_job(payment, ctx.now(), amount=amount, why=why)])
+    )
+    return payment
 
 
 # --- Letting a hold go -------------------------------------------------------------------------

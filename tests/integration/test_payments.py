@@ -338,3 +338,106 @@ async def test_stripe_unreachable_lets_the_hold_go_at_once(
     stripe_api.down = False
     again = await book(client, practice, prepaid, me)
     assert again.status_code == 201, again.text
+
+
+async def paid_booking(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    service: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    me = await register(client)
+    held = await book(client, practice, service, me)
+    assert held.status_code == 201, held.text
+    session_id = held.json()["payment"]["checkout_url"].rsplit("/", 1)[1]
+    assert (await deliver(client, clock, stripe_api.pay(session_id))).status_code == 200
+    await settle(ctx, settings)
+    assert (await my_payment(client, me))["status"] == "paid"
+    return held.json(), me  # fmt: skip
+
+
+async def cancel(client: httpx.AsyncClient, booking: dict[str, Any], me: dict[str, str]) -> None:
+    done = await client.post(f"/api/bookings/{booking['id']}/cancel", json={}, headers=me)
+    assert done.status_code == 200, done.text
+
+
+async def test_cancelling_a_paid_booking_before_the_cutoff_refunds_it_in_full(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+) -> None:
+    booking, me = await paid_booking(client, practice, prepaid, stripe_api, clock, ctx, settings)
+    await cancel(client, booking, me)  # 53 hours ahead; the cutoff is 24
+    await settle(ctx, settings)
+    mine = await my_payment(client, me)
+    assert (mine["status"], mine["refunded_cents"]) == ("refunded", 9000)
+    assert [r["amount"] for r in stripe_api.refunds] == [9000]
+
+
+async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+) -> None:
+    body = {
+        "name": "Strict session",
+        "duration_minutes": 60,
+        "price": {"amount_cents": 9000, "currency": "GBP"},
+        "prepay": True,
+        "refund_cutoff_hours": 72,
+        "provider_ids": [practice.london],
+    }
+    created = await client.post("/api/admin/services", json=body, headers=practice.admin)
+    strict = created.json()["id"]
+    booking, me = await paid_booking(client, practice, strict, stripe_api, clock, ctx, settings)
+    await cancel(client, booking, me)
+    await settle(ctx, settings)
+    payment = await my_payment(client, me)
+    assert (payment["status"], stripe_api.refunds) == ("paid", [])  # inside the cutoff
+
+    url = f"/api/admin/payments/{payment['id']}/refund"
+    as_client = await client.post(url, json={"amount_cents": 3000}, headers=me)
+    assert as_client.status_code == 403, as_client.text
+    too_much = await client.post(url, json={"amount_cents": 9001}, headers=practice.admin)
+    assert too_much.status_code == 422 and too_much.json()["error"] == "refund_too_large"
+    part = await client.post(url, json={"amount_cents": 3000}, headers=practice.admin)
+    assert part.status_code == 202, part.text
+    await settle(ctx, settings)
+    payment = await my_payment(client, me)
+    assert (payment["status"], payment["refunded_cents"]) == ("partially_refunded", 3000)
+    rest = await client.post(url, json={}, headers=practice.admin)
+    assert rest.status_code == 202, rest.text
+    await settle(ctx, settings)
+    payment = await my_payment(client, me)
+    assert (payment["status"], payment["refunded_cents"]) == ("refunded", 9000)
+    assert [r["amount"] for r in stripe_api.refunds] == [3000, 6000]
+    nothing = await client.post(url, json={}, headers=practice.admin)
+    assert nothing.status_code == 409 and nothing.json()["error"] == "not_refundable"
+
+
+async def test_cancelling_a_held_booking_closes_its_checkout_at_once(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    ctx: Context,
+    settings: Settings,
+) -> None:
+    me = await register(client)
+    held = (await book(client, practice, prepaid, me)).json()
+    await cancel(client, held, me)
+    await settle(ctx, settings)
+    [session] = stripe_api.sessions.values()
+    assert session["status"] == "expired"
+    assert (await my_payment(client, me))["status"] == "expired"
+    assert await status_of(client, held["id"], me) == "cancelled"
