@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.bookings.models import Booking
@@ -30,6 +31,10 @@ from holdfast.payments.service import Outcome
 from holdfast.payments.stripe import api
 
 SOURCE = "stripe"
+RECONCILE = "payments.reconcile"
+# How often, and how long after its hold ended, a payment still pending is asked about.
+RECONCILE_EVERY = timedelta(minutes=10)
+log = structlog.get_logger(__name__)
 EventHandler = Callable[[Context, dict[str, Any], str], Awaitable[Outcome]]
 
 
@@ -103,6 +108,12 @@ async def expire_hold(ctx: Context, job: Job) -> None:
     await service.lapse(ctx, PydanticObjectId(str(job.payload["booking_id"])), why="hold lapsed")
 
 
+async def reconcile(ctx: Context, job: Job) -> None:
+    settled = await service.reconcile(ctx, grace=RECONCILE_EVERY)
+    if settled:
+        log.warning("payments.reconciled", settled=settled)
+
+
 def kinds(timeout: timedelta) -> list[JobKind]:
     # A Checkout completed before its booking's own commit is visible is retried soon.
     quick = timedelta(seconds=2)
@@ -111,4 +122,5 @@ def kinds(timeout: timedelta) -> list[JobKind]:
         JobKind(EXPIRE_HOLD, expire_hold, timeout=timeout, backoff_base=quick),
         JobKind(REFUND, refund, timeout=timeout, backoff_base=quick),
         JobKind(service.TELL_REFUND, tell_refund, timeout=timeout, backoff_base=quick),
+        JobKind(RECONCILE, reconcile, timeout=timeout, every=RECONCILE_EVERY),
     ]

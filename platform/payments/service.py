@@ -310,6 +310,17 @@ async def lapse(
     return True
 
 
+async def reconcile(ctx: Context, *, grace: timedelta, limit: int = 100) -> int:
+    """Settle payments still pending `grace` after their hold ended (their hold job lost or
+    dead): each is asked about at Stripe, and confirmed if paid, let go otherwise. How many."""
+    stuck = Payment.find({"status": "pending", "hold_until": {"$lt": ctx.now() - grace}})
+    settled = 0
+    for payment in await stuck.sort("hold_until").limit(limit).to_list():
+        await lapse(ctx, payment.booking_id, why="reconciled")
+        settled += 1
+    return settled
+
+
 # --- Reading -----------------------------------------------------------------------------------
 
 

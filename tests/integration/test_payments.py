@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from holdfast.context import Context
 from holdfast.inbox import service as inbox
 from holdfast.inbox.models import Delivery
 from holdfast.jobs.models import Job
+from holdfast.jobs.periodic import ensure_next
+from holdfast.jobs.registry import default_registry
 from holdfast.settings import Settings
 from pydantic import SecretStr
 
@@ -441,3 +444,28 @@ async def test_cancelling_a_held_booking_closes_its_checkout_at_once(
     assert session["status"] == "expired"
     assert (await my_payment(client, me))["status"] == "expired"
     assert await status_of(client, held["id"], me) == "cancelled"
+
+
+async def test_a_lost_webhook_and_a_lost_hold_job_are_settled_by_asking_stripe(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+) -> None:
+    me = await register(client)
+    held = (await book(client, practice, prepaid, me)).json()
+    [session] = stripe_api.sessions.values()
+    stripe_api.pay(session["id"])  # paid at Stripe; its webhook never arrives
+    # ... and the hold's own job is gone (say, dead and pruned).
+    assert (await Job.find({"kind": "payments.expire_hold"}).delete()).deleted_count == 1
+    clock.advance(minutes=15)
+    await settle(ctx, settings)
+    assert await status_of(client, held["id"], me) == "pending_payment"
+    clock.advance(minutes=30)
+    await ensure_next(default_registry(settings), clock.now - timedelta(minutes=10), {})
+    await settle(ctx, settings)
+    assert await status_of(client, held["id"], me) == "confirmed"
+    assert (await my_payment(client, me))["status"] == "paid"
