@@ -46,10 +46,18 @@ async def checkout_paid(ctx: Context, event: dict[str, Any], event_id: str) -> O
     return await service.settle_checkout(ctx, checkout, by=f"stripe:{event_id}")
 
 
+async def charge_refunded(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
+    intent = ((event.get("data") or {}).get("object") or {}).get("payment_intent")
+    if not isinstance(intent, str) or not intent.startswith("pi_"):
+        return "rejected", "the event names no PaymentIntent"
+    return await service.settle_refunds(ctx, intent, by=f"stripe:{event_id}")
+
+
 # Stripe's event types Holdfast acts on; every other type is stored and ignored.
 HANDLERS: dict[str, EventHandler] = {
     "checkout.session.completed": checkout_paid,
     "checkout.session.async_payment_succeeded": checkout_paid,
+    "charge.refunded": charge_refunded,
 }
 
 
@@ -84,6 +92,7 @@ async def tell_refund(ctx: Context, job: Job) -> None:
         "amount": amount,
         "service": offered.name,
         "when": local_label(booking.start, user.timezone),
+        "late": job.payload.get("why") == "late",
         "taken": booking.status == "expired",
         "account_url": account_url(ctx),
     }

@@ -210,6 +210,43 @@ async def _paid_too_late(ctx: Context, payment: Payment, note: dict[str, Any]) -
 # --- Refunds -----------------------------------------------------------------------------------
 
 
+def recorded(payment: Payment, refund_id: str) -> bool:
+    return any(
+        refund_id == entry.get("refund_id") or refund_id in entry.get("refund_ids", ())
+        for entry in payment.history
+    )
+
+
+async def add_refunded(
+    session: Session, payment: Payment, amount: int, now: datetime, **note: Any
+) -> bool:
+    """Record `amount` more refunded: the payment is refunded once all of it is."""
+    refunded = payment.refunded_cents + amount
+    to: PaymentStatus = "refunded" if refunded >= payment.amount_cents else "partially_refunded"
+    return await advance(session, payment, to, now, refunded_cents=refunded, **note)
+
+
+async def settle_refunds(ctx: Context, payment_intent: str, by: str) -> Outcome:
+    """`charge.refunded`: the refunds Stripe has for the payment (asked again, so a refund
+    made in Stripe's dashboard is counted too) that Holdfast has not recorded yet."""
+    payment = await Payment.find_one(Payment.payment_intent_id == payment_intent)
+    if payment is None:
+        return "ignored", "not a Holdfast payment"
+    made = await api.refunds_of(ctx.settings, payment_intent)
+    new = [r for r in made if r.status == "succeeded" and not recorded(payment, r.id)]
+    if not new:
+        return "processed", "every refund already recorded"
+
+    async def record_new(session: Session) -> bool:
+        amount = sum(r.amount for r in new)
+        ids = [r.id for r in new]
+        return await add_refunded(session, payment, amount, ctx.now(), refund_ids=ids, by=by)
+
+    if not await transact(ctx.mongo, record_new):
+        raise Raced(f"payment {payment.id} changed while recording refunds")
+    return "processed", None
+
+
 async def refund(ctx: Context, payment_id: str, amount: int, why: str) -> Job | None:
     """Refund at Stripe (once: the key is this refund's), then record it; a run killed after
     Stripe answered asks again with the same key and gets the same refund back."""
@@ -224,17 +261,20 @@ async def refund(ctx: Context, payment_id: str, amount: int, why: str) -> Job | 
         amount=amount,
         key=f"holdfast-refund-{payment.id}-{why}",
     )
-    refunded = payment.refunded_cents + made.amount
-    to: PaymentStatus = "refunded" if refunded >= payment.amount_cents else "partially_refunded"
 
     async def record_refund(session: Session) -> Job | None:
         now = ctx.now()
-        note = {"refunded_cents": refunded, "refund_id": made.id, "refund_key": why}
-        if not await advance(session, payment, to, now, **note):
-            raise Raced(f"payment {payment.id} changed while refunding")
+        current = await Payment.get(payment.id, session=session)
+        if current is None:
+            return None
+        # Unless `charge.refunded` got here first and recorded this very refund.
+        if not recorded(current, made.id):
+            note = {"refund_id": made.id, "refund_key": why}
+            if not await add_refunded(session, current, made.amount, now, **note):
+                raise Raced(f"payment {payment.id} changed while refunding")
         told = new_job(
             kind=TELL_REFUND,
-            subject=f"payment:{payment.booking_id}",
+            subject=f"refund:{payment.id}:{why}",
             run_at=now,
             now=now,
             payload={"payment_id": str(payment.id), "amount": made.amount, "why": why},

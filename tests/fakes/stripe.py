@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from holdfast.embedded import free_port
 
@@ -49,7 +49,8 @@ class StripeApi:
                 self.wfile.write(raw)
 
             def do_GET(self) -> None:
-                self._answer(*fake.handle("GET", self.path, {}, None))
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                self._answer(*fake.handle("GET", self.path, query, None))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -95,16 +96,36 @@ class StripeApi:
                 found["status"] = "expired"
                 return 200, found
         if method == "POST" and parts == ["v1", "refunds"]:
-            refund = {
-                "id": f"re_{next(_ids)}",
-                "object": "refund",
-                "amount": int(form["amount"]),
-                "payment_intent": form["payment_intent"],
-                "status": "succeeded",
-            }
-            self.refunds.append(refund)
-            return 200, refund
+            return 200, self._refund(form["payment_intent"], int(form["amount"]))
+        if method == "GET" and parts == ["v1", "refunds"]:
+            intent = form.get("payment_intent")
+            data = [r for r in self.refunds if r["payment_intent"] == intent]
+            return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/refunds"}
         return 404, _error("invalid_request_error", f"Unrecognized request URL {path}")
+
+    def _refund(self, payment_intent: str, amount: int) -> dict[str, Any]:
+        refund = {
+            "id": f"re_{next(_ids)}",
+            "object": "refund",
+            "amount": amount,
+            "payment_intent": payment_intent,
+            "status": "succeeded",
+        }
+        self.refunds.append(refund)
+        return refund
+
+    def refund_in_dashboard(self, payment_intent: str, amount: int) -> dict[str, Any]:
+        """The practice refunds in Stripe's dashboard; the `charge.refunded` event about it."""
+        with self._lock:
+            self._refund(payment_intent, amount)
+            total = sum(r["amount"] for r in self.refunds if r["payment_intent"] == payment_intent)
+            charge = {
+                "id": f"ch_{next(_ids)}",
+                "object": "charge",
+                "payment_intent": payment_intent,
+                "amount_refunded": total,
+            }
+            return event("charge.refunded", charge)
 
     def _create(self, form: dict[str, str]) -> dict[str, Any]:
         session_id = f"cs_test_{next(_ids)}"

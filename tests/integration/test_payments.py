@@ -469,3 +469,24 @@ async def test_a_lost_webhook_and_a_lost_hold_job_are_settled_by_asking_stripe(
     await settle(ctx, settings)
     assert await status_of(client, held["id"], me) == "confirmed"
     assert (await my_payment(client, me))["status"] == "paid"
+
+
+async def test_a_refund_made_in_stripes_dashboard_is_recorded_once(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    prepaid: str,
+    stripe_api: StripeApi,
+    clock: Clock,
+    ctx: Context,
+    settings: Settings,
+) -> None:
+    _, me = await paid_booking(client, practice, prepaid, stripe_api, clock, ctx, settings)
+    [session] = stripe_api.sessions.values()
+    refunded = stripe_api.refund_in_dashboard(session["payment_intent"], 2500)
+    for _ in range(2):  # Stripe delivers it twice
+        assert (await deliver(client, clock, refunded)).status_code == 200
+    again = {**refunded, "id": "evt_resent_under_another_id"}
+    assert (await deliver(client, clock, again)).status_code == 200
+    await settle(ctx, settings)
+    mine = await my_payment(client, me)
+    assert (mine["status"], mine["refunded_cents"]) == ("partially_refunded", 2500)

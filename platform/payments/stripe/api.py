@@ -148,3 +148,10 @@ async def refund(settings: Settings, *, payment_intent: str, amount: int, key: s
     params: Any = {"payment_intent": payment_intent, "amount": amount}
     made = await _ask(settings, lambda c: c.v1.refunds.create(params, {"idempotency_key": key}))
     return Refund(id=str(made.id), amount=int(made.amount), status=str(made.status))
+
+
+async def refunds_of(settings: Settings, payment_intent: str) -> list[Refund]:
+    """Every refund of a payment, as Stripe has them now."""
+    params: Any = {"payment_intent": payment_intent, "limit": 100}
+    found = await _ask(settings, lambda c: c.v1.refunds.list(params))
+    return [Refund(id=str(r.id), amount=int(r.amount), status=str(r.status)) for r in found.data]
