@@ -45,6 +45,7 @@ def document_models() -> list[type[Any]]:
     from holdfast.integrations import models as integrations
     from holdfast.jobs.models import Heartbeat, Job
     from holdfast.notifications.models import Message
+    from holdfast.payments.models import Payment
     from holdfast.scheduling.models import Series
     from holdfast.waitlist.models import Offer, OfferSeat, Opening, WaitlistEntry
 
@@ -55,6 +56,7 @@ def document_models() -> list[type[Any]]:
         Series,
         integrations.GoogleConnection, integrations.ExternalBusy, integrations.OAuthState,
         integrations.SharedToken, integrations.MeetingRecord, integrations.IntegrationHealth,
+        Payment,
     ]  # fmt: skip
 
 

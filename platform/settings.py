@@ -209,6 +209,20 @@ class Settings(BaseSettings):
         description="How long a video booking's confirmation waits for its meeting link before "
         "it goes without it (a message with the link follows).",
     )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Stripe API secret key; unset: payments off (prepaid services cannot be "
+        "booked online).",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="Stripe webhook signing secret (whsec_...)."
+    )
+    stripe_api_url: str = Field(
+        default="https://api.stripe.com", description="Stripe API base (tests point it home)."
+    )
+    payment_hold_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long an unpaid booking holds its slot."
+    )
     dev: bool = Field(default=False, description="Set by `holdfast dev`: relaxed cookie security.")
     trusted_proxies: str = Field(
         default="",

@@ -7,6 +7,8 @@ from holdfast.accounts.service import users_by_id
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
 from holdfast.errors import NotFound
+from holdfast.payments import service as payments
+from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.web.auth import Ctx, CurrentUser
 from holdfast.web.idempotency import RequestInProgress, run_once
 from holdfast.web.openapi import answers
@@ -19,7 +21,17 @@ class BookingController(Controller):
     path = "/api/bookings"
     tags = ["bookings"]
 
-    @post("/", status_code=201, opt=answers(NotFound, service.SlotTaken, RequestInProgress))
+    @post(
+        "/",
+        status_code=201,
+        opt=answers(
+            NotFound,
+            service.SlotTaken,
+            service.PaymentsOff,
+            payments.CheckoutUnavailable,
+            RequestInProgress,
+        ),
+    )
     async def book(
         self,
         data: JSONBody[BookingIn],
@@ -41,7 +53,11 @@ class BookingController(Controller):
                 request_key=request_key,
                 display_tz=user.timezone,
             )
-            return 201, BookingOut.of(booking).model_dump(mode="json")
+            out = BookingOut.of(booking)
+            if booking.status == "pending_payment":
+                payment = await payments.start_checkout(ctx, booking, user)
+                out.payment = CheckoutLinkOut.of(payment)
+            return 201, out.model_dump(mode="json")
 
         if key is None:
             status, body = await work()

@@ -25,9 +25,10 @@ from holdfast.events import Event
 from holdfast.jobs.models import WAITING, Job
 from holdfast.jobs.service import cancel_pending, new_job, schedule_all
 
-# confirmed: a booking now holds its time and is settled (new, or paid) · moved: it holds a
-# new time · cancelled / expired: it gave its time back (an unpaid hold lapses as `expired`).
-ChangeKind = Literal["confirmed", "moved", "cancelled", "expired"]
+# held: a new booking holds its time awaiting payment (no confirmation yet) · confirmed: a
+# booking now holds its time and is settled (new, or paid) · moved: it holds a new time ·
+# cancelled / expired: it gave its time back (an unpaid hold lapses as `expired`).
+ChangeKind = Literal["held", "confirmed", "moved", "cancelled", "expired"]
 # Where a change came from, so a subscriber does not echo it back there.
 Origin = Literal["holdfast", "calendly"]
 
@@ -74,9 +75,18 @@ def subscribers() -> list[Followup]:
     from holdfast.calendly.followups import cancel_in_calendly
     from holdfast.integrations.google.events import follow_in_google
     from holdfast.integrations.zoom.meetings import follow_in_zoom
+    from holdfast.payments.followups import hold_until_paid, refund_when_cancelled
     from holdfast.waitlist.followups import offer_freed
 
-    return [notify, cancel_in_calendly, follow_in_zoom, follow_in_google, offer_freed]
+    return [
+        notify,
+        cancel_in_calendly,
+        hold_until_paid,
+        refund_when_cancelled,
+        follow_in_zoom,
+        follow_in_google,
+        offer_freed,
+    ]
 
 
 async def follow(session: Session, change: Change) -> list[Job]:
@@ -103,6 +113,8 @@ async def notify(session: Session, change: Change) -> list[Job]:
     """The client hears of every change: a confirmation (and a reminder before the start, if
     still ahead) of a new or moved booking, a notice of a cancellation."""
     booking, now = change.booking, change.now
+    if change.kind == "held":
+        return []  # told once paid, when the booking is confirmed
     if change.kind in ("cancelled", "expired"):
         # Pending reminders stop; both parties hear of it.
         await cancel_pending(session, subject=subject(booking), now=now)

@@ -12,8 +12,10 @@ from pymongo import ASCENDING, IndexModel
 # it, so they walk the provider's index over days, never over years of history.
 LONGEST_OCCUPIED = timedelta(days=3)
 
-BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled"]
-# Every one of these holds its interval; only cancelled frees it.
+# pending_payment: held until paid or the payment hold lapses (then `expired`, see
+# holdfast.payments).
+BookingStatus = Literal["held", "pending_payment", "confirmed", "cancelled", "expired"]
+# Every one of these holds its interval; cancelled and expired free it.
 SLOT_HOLDING: tuple[BookingStatus, ...] = ("held", "pending_payment", "confirmed")
 
 
@@ -38,6 +40,8 @@ class Booking(Document):
     # "<user id>:<Idempotency-Key>": a retried request finds the booking its first try made.
     request_key: str | None = None
     cancel_reason: str | None = None
+    # A `pending_payment` booking holds its time until then (see holdfast.payments).
+    hold_until: datetime | None = None
     # Bookings made in Calendly keep their links there (see holdfast.calendly).
     calendly_event_uri: str | None = None
     calendly_invitee_uri: str | None = None
@@ -55,6 +59,8 @@ class Booking(Document):
             "bookings.request_key_unique": self.request_key,
             "bookings.calendly_invitee_unique": self.calendly_invitee_uri,
             "bookings.series_occurrence": self.series_id,
+            # Its one payment is written in the same transaction (see holdfast.payments).
+            "payments.booking_unique": self.status == "pending_payment",
         }
         return [name for name, value in relied_on.items() if value]
 

@@ -5,6 +5,7 @@ from typing import Any
 from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, MeetingLink
+from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
 
@@ -38,6 +39,8 @@ class BookingOut(BaseModel):
     client: UserRef | None = Field(
         default=None, description="Who the booking is for (in an admin's lists)."
     )
+    # A booking held awaiting payment: where to pay, and until when (only when just booked).
+    payment: CheckoutLinkOut | None = None
 
     @classmethod
     def of(cls, booking: Booking, client: User | None = None) -> BookingOut:

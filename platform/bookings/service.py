@@ -43,6 +43,10 @@ ALTERNATIVES = 5
 Within = Callable[[Session, Booking], Awaitable[list[Job]]]
 
 
+class PaymentsOff(DomainError):
+    kind, code = ErrorKind.INVALID, "payments_unavailable"
+
+
 class SlotTaken(DomainError):
     kind, code = ErrorKind.CONFLICT, "slot_taken"
 
@@ -130,7 +134,8 @@ async def _write_booking(
     )
     await record(session, booking, action="created", from_status=None, actor=actor, data=history)
     extra = await within(session, booking) if within is not None else []
-    change = followups.Change("confirmed", booking, now, service)
+    kind: followups.ChangeKind = "held" if booking.status == "pending_payment" else "confirmed"
+    change = followups.Change(kind, booking, now, service)
     return [*extra, *await followups.follow(session, change)]
 
 
@@ -211,13 +216,22 @@ async def book_slot(
     offering = bookable(service, offering)
     provider = await offering_provider(offering, provider_id)
     check_start(ctx, provider, service, start, offered_only=offered_only)
+    # Paid online through our own pages; a booking made elsewhere (Calendly) is paid there.
+    priced = service.price is not None and service.price.amount_cents > 0
+    prepaid = service.prepay and priced and source == "web"
+    if prepaid and not ctx.settings.stripe_secret_key:
+        raise PaymentsOff(
+            f"{service.name} is paid when booked, and online payment is not available at the "
+            "moment; please contact the practice to book it."
+        )
     booking = Booking(
         id=PydanticObjectId(),
         user_id=user_id,
         provider_id=provider.id,
         service_id=service.id,
         **placement(service, start, end),
-        status="confirmed",
+        status="pending_payment" if prepaid else "confirmed",
+        hold_until=now + timedelta(minutes=ctx.settings.payment_hold_minutes) if prepaid else None,
         source=source,
         request_key=request_key,
         created_at=now,

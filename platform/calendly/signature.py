@@ -39,12 +39,21 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(key: str, header: str | None, body: bytes, now: datetime) -> None:
-    """Raise `SignatureInvalid` (403) unless a v1 matches and t is within three minutes."""
+def verify(
+    key: str,
+    header: str | None,
+    body: bytes,
+    now: datetime,
+    *,
+    named: str = "Calendly-Webhook-Signature",
+    tolerance: int = TOLERANCE_SECONDS,
+) -> None:
+    """Raise `SignatureInvalid` (403) unless a v1 matches and t is within `tolerance` seconds
+    (Stripe signs the same way: `holdfast.payments` verifies with this too)."""
     if not header:
-        raise SignatureInvalid("The Calendly-Webhook-Signature header is missing.")
+        raise SignatureInvalid(f"The {named} header is missing.")
     timestamp, signatures = _parse(header)
-    if abs(now.timestamp() - timestamp) > TOLERANCE_SECONDS:
+    if abs(now.timestamp() - timestamp) > tolerance:
         raise SignatureInvalid("The signature timestamp is too old or in the future.")
     expected = sign(key, timestamp, body)
     # Every candidate is compared in constant time; any match will do (Calendly rotates keys).

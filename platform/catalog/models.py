@@ -73,6 +73,10 @@ class Service(Document):
     calendly_url: str | None = None  # this service's own Calendly scheduling page
     slot_step_minutes: int
     price: Price | None = None
+    # Paid online when booked (see holdfast.payments): held as `pending_payment` until then.
+    prepay: bool = False
+    # A paid booking cancelled at least this long before its start is refunded in full.
+    refund_cutoff_hours: int = 24
     provider_ids: list[PydanticObjectId]
     # This service's ids in other scheduling systems (a cancellation webhook's `service_id`).
     external_ids: list[str] = []

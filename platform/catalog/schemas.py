@@ -179,6 +179,9 @@ class ServiceIn(Input):
     )
     slot_step_minutes: Minutes | None = Field(default=None, ge=5, le=24 * 60)
     price: PriceIn | None = None
+    # Paid online when booked (a service without a price, or priced 0, has nothing to pay).
+    prepay: bool = False
+    refund_cutoff_hours: int = Field(default=24, ge=0, le=365 * 24)
     provider_ids: list[str] = Field(min_length=1, max_length=100)
     external_ids: ExternalIds = []
     waitlist: WaitlistSettingsIn | None = None
@@ -239,6 +242,8 @@ class ServiceOut(BaseModel):
     reminder_minutes_before: int
     slot_step_minutes: int
     price: Price | None
+    prepay: bool
+    refund_cutoff_hours: int
     provider_ids: list[str]
     location: Location
     # Whether "Book now" through Calendly is available for this service.

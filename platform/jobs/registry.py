@@ -77,6 +77,7 @@ def default_registry(settings: Settings) -> Registry:
     from holdfast.integrations.zoom.jobs import kinds as zoom_kinds
     from holdfast.jobs.retention import kinds as retention_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
+    from holdfast.payments.handlers import kinds as payment_kinds
     from holdfast.scheduling.horizon import kinds as series_kinds
     from holdfast.waitlist.handlers import kinds as waitlist_kinds
 
@@ -86,6 +87,6 @@ def default_registry(settings: Settings) -> Registry:
         registry.add(kind)
     for kind in [*waitlist_kinds(timeout), *series_kinds(timeout)]:
         registry.add(kind)
-    for kind in [*google_kinds(settings), *zoom_kinds(settings)]:
+    for kind in [*google_kinds(settings), *zoom_kinds(settings), *payment_kinds(timeout)]:
         registry.add(kind)
     return registry

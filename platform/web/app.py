@@ -22,6 +22,7 @@ from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
+from holdfast.payments.controllers import PaymentController
 from holdfast.scheduling.controllers import RescheduleController, SchedulingAdminController
 from holdfast.settings import Settings
 from holdfast.waitlist.controllers import (
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             StatsController,
             SchedulingAdminController,
             RescheduleController,
+            PaymentController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

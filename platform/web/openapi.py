@@ -28,6 +28,7 @@ from holdfast.schemas import ErrorOut, Input, inline_definitions
 from holdfast.web.auth import provide_admin, provide_user
 from holdfast.web.bodies import takes_json_body
 from holdfast.web.errors import STATUS
+from holdfast.web.paging import provide_page
 from holdfast.web.ratelimit import is_rate_limited
 from litestar import Response
 from litestar.constants import RESERVED_KWARGS
@@ -58,6 +59,7 @@ _MEANING = {
 _DEPENDENCY_STATUSES: dict[Callable[..., Any], tuple[int, ...]] = {
     provide_user: (401,),
     provide_admin: (403,),
+    provide_page: (422,),  # `limit` and `cursor` are validated
 }
 _BODIES = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -86,7 +86,8 @@ async def test_the_promoter_writes_each_periodic_occurrence_once(
 
     clock.now = T0 + timedelta(hours=1)  # its hour has come: it runs, and the next one exists
     await promoter_tick(ctx, states[0])
-    assert await run_all_due(ctx, ctx.settings) == ["succeeded"]
+    # Other periodic kinds (payments' reconciliation) run alongside it.
+    assert set(await run_all_due(ctx, ctx.settings)) == {"succeeded"}
     await promoter_tick(ctx, states[1])
     occurrences = await Job.find(Job.kind == KIND).sort("run_at").to_list()
     assert [(j.run_at.hour, j.state) for j in occurrences] == [
@@ -176,4 +177,5 @@ async def test_retention_prunes_what_is_old_and_keeps_what_matters(
     remaining: list[dict[str, Any]] = await Job.get_pymongo_collection().find().to_list()
     # Only the periodic jobs' own recent occurrences (retention's, and any other kind's).
     assert {j["subject"] for j in remaining} == {"periodic"}
-    assert KIND in {j["kind"] for j in remaining}
+    periodic = {kind.name for kind in default_registry(ctx.settings).periodic()}
+    assert KIND in {j["kind"] for j in remaining} <= periodic

@@ -3,7 +3,7 @@
   'use strict';
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   var DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
-  var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled' };
+  var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
   var $ = function (id) { return document.getElementById(id); };
   var state = { user: null, providers: [], services: [], editing: null, uid: 0 };
 

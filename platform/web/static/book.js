@@ -5,7 +5,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = { user: null, services: [], providers: new Map(), service: null, providerId: '', zone: TZ,
     days: [], byDate: new Map(), day: null, slot: null, intent: null, inFlight: false, seq: 0 };
-  var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled' };
+  var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
 
   function h(tag, attrs) {
     var el = document.createElement(tag);
@@ -233,6 +233,8 @@
       if (r.ok) {
         state.intent = null; state.slot = null; $('confirm-panel').hidden = true;
         showConfirmation(r.data); loadSlots(true); loadBookings();
+        // A prepaid service: on to Stripe's Checkout; only Stripe's webhook confirms it.
+        if (r.data.payment && r.data.payment.checkout_url) window.location.assign(r.data.payment.checkout_url);
         return;
       }
       var retryable = r.status === 0 || r.status >= 500 || r.data.error === 'request_in_progress';

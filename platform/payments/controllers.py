@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from holdfast.calendly.signature import SignatureInvalid, verify
+from holdfast.errors import Invalid, NotFound
+from holdfast.inbox import service as inbox
+from holdfast.payments import service
+from holdfast.payments.handlers import SOURCE
+from holdfast.payments.schemas import PaymentOut, RefundIn
+from holdfast.web.auth import AdminUser, Ctx, CurrentUser
+from holdfast.web.openapi import answers
+from holdfast.web.paging import PAGE_HEADERS, Paging, paged
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+# Stripe's own tolerance for a signature's timestamp.
+TOLERANCE_SECONDS = 300
+
+
+class PaymentController(Controller):
+    path = ""
+    tags = ["payments"]
+
+    @post("/webhooks/stripe", status_code=200, opt=answers(SignatureInvalid, Invalid))
+    async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Verified, stored raw once (by Stripe's event id) and acknowledged at once; a durable
+        job acts on it."""
+        secret = ctx.settings.stripe_webhook_secret
+        if secret is None:
+            raise SignatureInvalid("Stripe webhooks are not configured here.")
+        body = await request.body()
+        header = request.headers.get("stripe-signature")
+        verify(
+            secret.get_secret_value(),
+            header,
+            body,
+            ctx.now(),
+            named="Stripe-Signature",
+            tolerance=TOLERANCE_SECONDS,
+        )
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise Invalid("The body is not JSON.", code="invalid_event") from None
+        if not isinstance(event, dict) or not all(
+            isinstance(event.get(k), str) and event[k] for k in ("id", "type")
+        ):
+            raise Invalid("The event needs a string id and type.", code="invalid_event")
+        stored = await inbox.store(
+            ctx, source=SOURCE, key=event["id"], kind=event["type"], payload=event
+        )
+        return {"status": "received" if stored else "duplicate"}
+
+    @get("/api/payments", response_headers=PAGE_HEADERS)
+    async def mine(
+        self, user: CurrentUser, page: Paging, request: Request[Any, Any, Any]
+    ) -> Response[Sequence[PaymentOut]]:
+        found = await service.list_payments(page, user=user)
+        return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
+
+    @post(
+        "/api/admin/payments/{payment_id:str}/refund",
+        status_code=202,
+        opt=answers(NotFound, Invalid, service.NotRefundable),
+    )
+    async def refund(
+        self,
+        payment_id: FromPath[str],
+        ctx: Ctx,
+        admin: AdminUser,
+        data: JSONBody[RefundIn | None] = None,
+    ) -> PaymentOut:
+        """Refund all that is left of a payment, or `amount_cents` of it; the refund is made
+        by a durable job (202), and the payment shows it once Stripe has made it."""
+        amount = data.amount_cents if data else None
+        return PaymentOut.of(await service.refund_as_admin(ctx, payment_id, amount))
+
+    @get("/api/admin/payments", response_headers=PAGE_HEADERS)
+    async def everyone(
+        self, admin: AdminUser, page: Paging, request: Request[Any, Any, Any]
+    ) -> Response[Sequence[PaymentOut]]:
+        found = await service.list_payments(page, user=None)
+        return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)

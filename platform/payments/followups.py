@@ -1,0 +1,95 @@
+"""What the payments domain does when a booking changes: a held booking gets its payment."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from beanie import PydanticObjectId
+from holdfast.bookings.followups import Change
+from holdfast.catalog.models import Service
+from holdfast.db import Session
+from holdfast.jobs.models import Job
+from holdfast.jobs.service import new_job
+from holdfast.payments.models import Payment
+
+EXPIRE_HOLD = "payments.expire_hold"
+REFUND = "payments.refund"
+
+
+def subject(booking_id: object) -> str:
+    return f"payment:{booking_id}"
+
+
+async def hold_until_paid(session: Session, change: Change) -> list[Job]:
+    """A booking held awaiting payment gets its payment record (pending, the price as it is
+    now) and the job that lets its time go if it is not paid by `hold_until`, both in the
+    booking's own transaction: a hold never outlives its lapse."""
+    booking = change.booking
+    if change.kind != "held" or booking.hold_until is None:
+        return []
+    service = change.service or await Service.get(booking.service_id, session=session)
+    if service is None or service.price is None:
+        raise ValueError(f"held booking {booking.id} has no priced service")
+    payment = Payment(
+        id=PydanticObjectId(),
+        booking_id=booking.id,
+        user_id=booking.user_id,
+        amount_cents=service.price.amount_cents,
+        currency=service.price.currency,
+        hold_until=booking.hold_until,
+        created_at=change.now,
+        updated_at=change.now,
+        history=[{"at": change.now, "to": "pending", "by": "booking"}],
+    )
+    await Payment.get_pymongo_collection().insert_one(
+        payment.model_dump(by_alias=True), session=session
+    )
+    return [
+        new_job(
+            kind=EXPIRE_HOLD,
+            subject=subject(booking.id),
+            run_at=booking.hold_until,
+            now=change.now,
+            payload={"booking_id": str(booking.id)},
+        )
+    ]
+
+
+async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
+    """A paid booking cancelled at least its service's `refund_cutoff_hours` before the start
+    is refunded in full (later, only an admin refunds); a held one's Checkout is closed now."""
+    booking, now = change.booking, change.now
+    if change.kind != "cancelled":
+        return []
+    payment = await Payment.find_one(Payment.booking_id == booking.id, session=session)
+    if payment is None:
+        return []
+    if payment.status == "pending":
+        payload = {"booking_id": str(booking.id)}
+        return [
+            new_job(
+                kind=EXPIRE_HOLD, subject=subject(booking.id), run_at=now, now=now,
+                payload=payload, intended=now,
+            )
+        ]  # fmt: skip
+    service = change.service or await Service.get(booking.service_id, session=session)
+    cutoff = timedelta(hours=service.refund_cutoff_hours if service else 0)
+    remaining = payment.amount_cents - payment.refunded_cents
+    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
+        return []
+    if booking.start - now < cutoff:
+        return []
+    return [refund_job(payment, now, amount=remaining, why="cancelled")]
+
+
+def refund_job(payment: Payment, now: datetime, *, amount: int, why: str) -> Job:
+    """The job that refunds `amount` of the payment; `why` names this refund, so the job and
+    Stripe's Idempotency-Key are the same however often it is asked for."""
+    return new_job(
+        kind=REFUND,
+        subject=f"refund:{payment.id}:{why}",
+        run_at=now,
+        now=now,
+        payload={"payment_id": str(payment.id), "amount": amount, "why": why},
+        intended=payment.created_at,
+    )

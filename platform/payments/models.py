@@ -1,0 +1,68 @@
+"""A payment and the moves its state may make, written down once.
+
+Every move is one conditional update (`{"_id": ..., "status": <from>}`), so two writers racing
+over the same payment (a webhook delivered twice, the hold lapsing as the payment lands) cannot
+both make it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from beanie import Document, PydanticObjectId
+from holdfast.bookings.models import BookingStatus
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+PaymentStatus = Literal["pending", "paid", "refunded", "partially_refunded", "failed", "expired"]
+
+# The only moves a payment's status may make.
+PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    "pending": frozenset({"paid", "failed", "expired"}),
+    # A payment that lands after its hold lapsed is still money received: it is recorded as
+    # paid, then the booking is confirmed (the time still free) or the money refunded.
+    "expired": frozenset({"paid"}),
+    "failed": frozenset({"paid", "expired"}),
+    "paid": frozenset({"refunded", "partially_refunded"}),
+    "partially_refunded": frozenset({"partially_refunded", "refunded"}),
+    "refunded": frozenset(),
+}
+
+# The moves the payments domain makes of a booking's status.
+BOOKING_MOVES: dict[BookingStatus, frozenset[BookingStatus]] = {
+    "pending_payment": frozenset({"confirmed", "expired"}),
+    "expired": frozenset({"confirmed"}),  # paid late while its time was still free
+}
+
+
+class Payment(Document):
+    """One booking's payment: at most one per booking, so a booking is never charged twice."""
+
+    booking_id: PydanticObjectId
+    user_id: PydanticObjectId
+    amount_cents: int
+    currency: str  # ISO 4217, upper case
+    status: PaymentStatus = "pending"
+    refunded_cents: int = 0
+    hold_until: datetime
+    checkout_session_id: str | None = None
+    checkout_url: str | None = None
+    checkout_expires_at: datetime | None = None
+    payment_intent_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    # Append-only: every move, with what caused it (a Stripe event id, the hold's job).
+    history: list[dict[str, Any]] = []
+
+    class Settings:
+        name = "payments"
+        indexes = [
+            IndexModel([("booking_id", ASCENDING)], unique=True, name="booking_unique"),
+            IndexModel(
+                [("checkout_session_id", ASCENDING)],
+                partialFilterExpression={"checkout_session_id": {"$type": "string"}},
+                name="checkout_session",
+            ),
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
+            IndexModel([("created_at", DESCENDING)], name="created"),
+        ]

@@ -1,0 +1,173 @@
+"""A fake Stripe API on loopback: Checkout Sessions (create, retrieve, expire) and refunds, in
+Stripe's wire format (form-encoded requests, JSON answers, Idempotency-Key replays), driven by
+the official `stripe` library pointed at it. `pay` completes a Session as a payer would and
+gives the event Stripe would send."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from holdfast.embedded import free_port
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class StripeApi:
+    port: int = field(default_factory=free_port)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    down: bool = False  # answer every request 500
+    _replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> StripeApi:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                self._answer(*fake.handle("GET", self.path, query, None))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                key = self.headers.get("Idempotency-Key")
+                self._answer(*fake.handle("POST", self.path, form, key))
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(
+        self, method: str, path: str, form: dict[str, str], key: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append((method, path))
+            if self.down:
+                return 500, _error("api_error", "Stripe is down (fake)")
+            if key and key in self._replays:
+                return self._replays[key]
+            answer = self._route(method, path.split("?")[0], form)
+            if key and answer[0] < 500:
+                self._replays[key] = answer
+            return answer
+
+    def _route(self, method: str, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        parts = path.strip("/").split("/")
+        if method == "POST" and parts == ["v1", "checkout", "sessions"]:
+            return 200, self._create(form)
+        if parts[:3] == ["v1", "checkout", "sessions"] and len(parts) >= 4:
+            found = self.sessions.get(parts[3])
+            if found is None:
+                return 404, _error("invalid_request_error", "No such checkout.session")
+            if method == "GET":
+                return 200, found
+            if parts[4:] == ["expire"]:
+                if found["status"] != "open":
+                    return 400, _error("invalid_request_error", "Only open sessions expire")
+                found["status"] = "expired"
+                return 200, found
+        if method == "POST" and parts == ["v1", "refunds"]:
+            return 200, self._refund(form["payment_intent"], int(form["amount"]))
+        if method == "GET" and parts == ["v1", "refunds"]:
+            intent = form.get("payment_intent")
+            data = [r for r in self.refunds if r["payment_intent"] == intent]
+            return 200, {"object": "list", "data": data, "has_more": False, "url": "/v1/refunds"}
+        return 404, _error("invalid_request_error", f"Unrecognized request URL {path}")
+
+    def _refund(self, payment_intent: str, amount: int) -> dict[str, Any]:
+        refund = {
+            "id": f"re_{next(_ids)}",
+            "object": "refund",
+            "amount": amount,
+            "payment_intent": payment_intent,
+            "status": "succeeded",
+        }
+        self.refunds.append(refund)
+        return refund
+
+    def refund_in_dashboard(self, payment_intent: str, amount: int) -> dict[str, Any]:
+        """The practice refunds in Stripe's dashboard; the `charge.refunded` event about it."""
+        with self._lock:
+            self._refund(payment_intent, amount)
+            total = sum(r["amount"] for r in self.refunds if r["payment_intent"] == payment_intent)
+            charge = {
+                "id": f"ch_{next(_ids)}",
+                "object": "charge",
+                "payment_intent": payment_intent,
+                "amount_refunded": total,
+            }
+            return event("charge.refunded", charge)
+
+    def _create(self, form: dict[str, str]) -> dict[str, Any]:
+        session_id = f"cs_test_{next(_ids)}"
+        amount = int(form["line_items[0][price_data][unit_amount]"])
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "url": f"{self.url}/pay/{session_id}",
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": amount * int(form.get("line_items[0][quantity]", "1")),
+            "currency": form["line_items[0][price_data][currency]"],
+            "client_reference_id": form.get("client_reference_id"),
+            "metadata": {"booking_id": form.get("metadata[booking_id]")},
+            "payment_intent": None,
+            "expires_at": int(form["expires_at"]),
+            "success_url": form.get("success_url"),
+        }
+        self.sessions[session_id] = session
+        return session
+
+    def pay(self, session_id: str, kind: str = "checkout.session.completed") -> dict[str, Any]:
+        """The payer completes Checkout; the event Stripe would send about it."""
+        with self._lock:
+            session = self.sessions[session_id]
+            if session["status"] == "open":
+                session.update(
+                    status="complete", payment_status="paid", payment_intent=f"pi_{next(_ids)}"
+                )
+            return event(kind, dict(session))
+
+
+def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"evt_{next(_ids)}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()),
+        "type": event_type,
+        "data": {"object": obj},
+    }
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}}
