@@ -95,20 +95,20 @@ class TimedSms(SmsServer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.accepted: dict[str, list[float]] = {}
+        self.offered_at: dict[str, list[float]] = {}
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         at = time.monotonic()
         answer = super().answer(path, headers, body)
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if "/offers/" in form.get("Body", ""):
-            self.accepted.setdefault(form.get("To", ""), []).append(at)
+            self.offered_at.setdefault(form.get("To", ""), []).append(at)
         return answer
 
     async def arrival(self, phone: str, patience: float) -> float | None:
         deadline = time.monotonic() + patience
         while time.monotonic() < deadline:
-            if found := self.accepted.get(phone):
+            if found := self.offered_at.get(phone):
                 return found[0]
             await asyncio.sleep(0.001)
         return None
@@ -302,10 +302,10 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
         report.timed("Cancel -> offer SMS, after the queue was down", await timed(
             http, sms, after, report.odd), "sequential, right after the outage")  # fmt: skip
         await asyncio.sleep(SETTLE)
-        doubled = {p: len(t) for p, t in sms.accepted.items() if len(t) > 1}
+        doubled = {p: len(t) for p, t in sms.offered_at.items() if len(t) > 1}
         report.rows.append(
-            f"| Offers: one SMS per chain | {len(every)} | {len(sms.accepted)} numbers offered, "
-            f"{len(doubled)} twice | {verdict(not doubled and len(sms.accepted) == len(every))} |"
+            f"| Offers: one SMS per chain | {len(every)} | {len(sms.offered_at)} numbers offered, "
+            f"{len(doubled)} twice | {verdict(not doubled and len(sms.offered_at) == len(every))} |"
         )
     finally:
         await http.aclose()
