@@ -303,9 +303,10 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
             http, sms, after, report.odd), "sequential, right after the outage")  # fmt: skip
         await asyncio.sleep(SETTLE)
         doubled = {p: len(t) for p, t in sms.offered_at.items() if len(t) > 1}
+        one_each = not doubled and len(sms.offered_at) == len(every)
         report.rows.append(
             f"| Offers: one SMS per chain | {len(every)} | {len(sms.offered_at)} numbers offered, "
-            f"{len(doubled)} twice | {verdict(not doubled and len(sms.offered_at) == len(every))} |"
+            f"{len(doubled)} twice | ({verdict(one_each)}) |"
         )
     finally:
         await http.aclose()
