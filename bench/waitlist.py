@@ -95,7 +95,6 @@ class TimedSms(SmsServer):
 
     def __init__(self) -> None:
         super().__init__()
-        # Not `accepted`: SmsServer's own `accepted` is the success it answers with.
         self.offered_at: dict[str, list[float]] = {}
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
@@ -304,9 +303,10 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
             http, sms, after, report.odd), "sequential, right after the outage")  # fmt: skip
         await asyncio.sleep(SETTLE)
         doubled = {p: len(t) for p, t in sms.offered_at.items() if len(t) > 1}
+        one_each = not doubled and len(sms.offered_at) == len(every)
         report.rows.append(
             f"| Offers: one SMS per chain | {len(every)} | {len(sms.offered_at)} numbers offered, "
-            f"{len(doubled)} twice | {verdict(not doubled and len(sms.offered_at) == len(every))} |"
+            f"{len(doubled)} twice | ({verdict(one_each)}) |"
         )
     finally:
         await http.aclose()

@@ -115,7 +115,7 @@ class WaitlistAdminController(Controller):
     path = "/api/admin"
     tags = ["waitlist"]
 
-    @get("/waitlist", response_headers=PAGE_HEADERS)
+    @get("/waitlist", response_headers=PAGE_HEADERS, opt=answers(NotFound))
     async def entries(
         self,
         admin: AdminUser,

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from beanie import PydanticObjectId
 from holdfast.bookings import guard
 from holdfast.bookings.models import Booking, SlotHold
-from holdfast.bookings.service import book_slot, placement
+from holdfast.bookings.service import SlotTaken, book_slot, placement
 from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -328,10 +328,14 @@ async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
             hold=hold_id(offer.opening_id),
             within=accept,
         )
-    except (_OfferLost, guard.HoldGone):
+    except (_OfferLost, guard.HoldGone, SlotTaken) as exc:
+        # A losing claim that looks after the winner committed finds the winner's booking on
+        # the time (SlotTaken), not the hold: it too was just taken, the offer superseded.
         fresh = await get_offer(offer_id)
         if fresh.state == OfferState.ACCEPTED:
             return await _claimed(fresh)
+        if fresh.state in ACTIVE and isinstance(exc, SlotTaken):
+            raise
         raise gone(fresh.state) from None
 
 
