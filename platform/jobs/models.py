@@ -26,6 +26,9 @@ class Job(Document):
     run_at: datetime
     state: JobState = "scheduled"
     attempts: int = 0
+    # Of those, the tries that were postponed (the job had to wait, see `Postpone`): they are not
+    # failures, so they count neither towards the kind's `max_attempts` nor its backoff.
+    postponed: int = 0
     last_error: str | None = None
     created_at: datetime
     updated_at: datetime

@@ -190,9 +190,11 @@ async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
         if not await _run_held(ctx, kind, claimed, lease):
             return "skipped"  # another worker holds the job now
     except Postpone as later:
-        # Back to the backlog, due then, with no error. The try still counts as an attempt:
-        # the attempt number names the next hand-off to arq, which refuses a name it has used.
-        await _finish(claimed, ctx.now(), {"state": "scheduled", "run_at": later.until})
+        # Back to the backlog, due then, with no error. `attempts` still grows (it names the
+        # next hand-off to arq, which refuses a name it has used); `postponed` says this try
+        # was no failure.
+        changes = {"state": "scheduled", "run_at": later.until, "postponed": claimed.postponed + 1}
+        await _finish(claimed, ctx.now(), changes)
         return "postponed"
     except Exception as exc:
         return await _failed(ctx, kind, claimed, exc)
@@ -205,13 +207,14 @@ async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
 async def _failed(ctx: Context, kind: JobKind, job: Job, exc: Exception) -> Outcome:
     now = ctx.now()
     error = f"{type(exc).__name__}: {exc}"[:500]
-    if job.attempts >= kind.max_attempts:
+    tries = job.attempts - job.postponed  # the ones that failed, this one included
+    if tries >= kind.max_attempts:
         await _finish(job, now, {"state": "dead", "finished_at": now, "last_error": error})
         log.error("jobs.dead", job=job.id, attempts=job.attempts, error=error)
         return "dead"
     # A service that said when to come back (Retry-After) is not asked again sooner.
     asked = exc.after if isinstance(exc, RetryLater) else timedelta(0)
-    run_at = now + max(kind.backoff(job.attempts), asked)
+    run_at = now + max(kind.backoff(tries), asked)
     await _finish(job, now, {"state": "retry_wait", "run_at": run_at, "last_error": error})
     log.warning(
         "jobs.retry", job=job.id, attempts=job.attempts, run_at=run_at.isoformat(), error=error

@@ -85,7 +85,7 @@ async def notify_booking(ctx: Context, job: Job) -> None:
 
 
 # A video booking's confirmation waits for its meeting link, looking again after 2, 4, 8 ... s
-# (each look is an attempt of the job): at most this many looks in the longest wait allowed.
+# (postponed tries, not failures): at most this many looks, however long the wait allowed.
 LINK_LOOKS = 12
 
 
@@ -97,9 +97,9 @@ def _awaiting_link(ctx: Context, facts: BookingFacts, job: Job) -> datetime | No
         return None
     now = ctx.now()
     deadline = facts.booking.updated_at + timedelta(seconds=settings.meeting_link_wait_seconds)
-    if now >= deadline or job.attempts > LINK_LOOKS:
+    if now >= deadline or job.postponed >= LINK_LOOKS:
         return None
-    return min(deadline, now + timedelta(seconds=2 ** min(job.attempts, 6)))
+    return min(deadline, now + timedelta(seconds=2 ** min(job.postponed + 1, 6)))
 
 
 async def _went_without_link(facts: BookingFacts) -> bool:
@@ -153,14 +153,7 @@ async def list_messages(
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:
     bookings = [
-        JobKind(
-            name,
-            notify_booking,
-            timeout=job_timeout,
-            backoff_base=timedelta(seconds=2),
-            # A confirmation may first wait for a meeting link: those looks are attempts too.
-            max_attempts=8 + (LINK_LOOKS if name == "notify.confirmation" else 0),
-        )
+        JobKind(name, notify_booking, timeout=job_timeout, backoff_base=timedelta(seconds=2))
         for name in TEMPLATES
     ]
     return [*bookings, JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)]

@@ -97,6 +97,12 @@ def test_schemathesis_finds_nothing(settings: Settings, tmp_path: Path) -> None:
         "HOLDFAST_CALENDLY_SIGNING_KEY": "calendly-signing-key",
         "HOLDFAST_CALENDLY_SCHEDULING_URL": "https://calendly.com/holdfast/session",
         "HOLDFAST_CALENDLY_API_URL": "http://127.0.0.1:9",
+        # Google Calendar on, so connecting and its callback reach their real work (no calendar
+        # gets connected: a forged state is refused before Google would be asked).
+        "HOLDFAST_GOOGLE_CLIENT_ID": "holdfast.apps.googleusercontent.com",
+        "HOLDFAST_GOOGLE_CLIENT_SECRET": "google-client-secret",
+        "HOLDFAST_GOOGLE_API_URL": "http://127.0.0.1:9",
+        "HOLDFAST_GOOGLE_OAUTH_URL": "http://127.0.0.1:9",
     }
     create_admin(env)
     with api_process(env) as url:
