@@ -17,6 +17,7 @@ from holdfast.web.errors import render_domain_error
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 
@@ -24,7 +25,14 @@ class WaitlistController(Controller):
     path = "/api/waitlist"
     tags = ["waitlist"]
 
-    @post("/", status_code=201, opt=answers(NotFound))
+    @post(
+        "/",
+        status_code=201,
+        opt=answers(NotFound),
+        responses={
+            200: ResponseSpec(EntryOut, description="Already waiting for this: the entry there.")
+        },
+    )
     async def join(
         self, data: JSONBody[WaitlistIn], ctx: Ctx, user: CurrentUser
     ) -> Response[EntryOut]:
