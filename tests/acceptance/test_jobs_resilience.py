@@ -54,13 +54,22 @@ def job_env(settings: Settings, queue_port: int, smtp: SmtpSink) -> dict[str, st
     return env
 
 
+def midday_zone() -> str:
+    """A fixed-offset zone where it is about noon now. Slots do not run past the end of a
+    provider's day, so a session starting a few minutes from now must not be near their
+    midnight, whenever the suite runs (at 23:45 UTC a provider in UTC had no 30-minute slot)."""
+    ahead = 12 - datetime.now(UTC).hour  # -11 .. 12 hours
+    # The Etc zones' signs are POSIX's, the opposite of ISO's: Etc/GMT-5 is UTC+5.
+    return "UTC" if ahead == 0 else f"Etc/GMT{-ahead:+d}"
+
+
 def practice(url: str, reminder_minutes: int) -> tuple[str, list[str]]:
     admin = login(url, "admin@example.com", "admin password")
     rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
-    providers = []
+    providers, zone = [], midday_zone()
     for i in range(PROVIDERS):
         created = httpx.post(
-            f"{url}/api/admin/providers", json={"name": f"P{i}", "timezone": "UTC"}, headers=admin
+            f"{url}/api/admin/providers", json={"name": f"P{i}", "timezone": zone}, headers=admin
         )
         pid = created.json()["id"]
         httpx.put(
