@@ -207,6 +207,25 @@ async def test_an_archived_service_is_hidden_from_booking_and_its_bookings_stay(
     assert (missing.status_code, missing.json()["error"]) == (404, "service_not_found")
 
 
+async def test_a_services_waitlist_settings_and_location_are_edited_like_any_field(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    url = f"/api/admin/services/{practice.short}"
+    waitlist = {"enabled": True, "mode": "batch", "offer_minutes": 5, "batch_size": 2}
+    edited = await client.patch(
+        url, json={"waitlist": waitlist, "location": "video"}, headers=practice.admin
+    )
+    assert edited.status_code == 200, edited.text
+    public = {s["id"]: s for s in (await client.get("/api/services")).json()}
+    assert public[practice.short]["waitlist"] == waitlist
+    assert public[practice.short]["location"] == "video"
+    for bad in ({"waitlist": {"mode": "lottery"}}, {"location": "moon"}, {"location": None}):
+        refused = await client.patch(url, json=bad, headers=practice.admin)
+        assert refused.status_code == 422, bad
+    public = {s["id"]: s for s in (await client.get("/api/services")).json()}
+    assert public[practice.short]["location"] == "video"  # a refused edit changed nothing
+
+
 async def test_an_archived_practitioner_takes_no_new_bookings(
     client: httpx.AsyncClient, practice: Practice
 ) -> None:
