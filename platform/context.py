@@ -40,8 +40,9 @@ class Context:
     passwords: Passwords = field(default_factory=Passwords)  # argon2, in bounded lanes
     # Work started after a response (e.g. pushing due jobs); held so it is not garbage-collected.
     background: set[asyncio.Task[None]] = field(default_factory=set)
-    # Open SMTP connections, made on first use (see `smtp()`).
-    _smtp: list[SmtpPool] = field(default_factory=list)
+    # SMTP connections kept open between messages (connected on first use); None without
+    # HOLDFAST_SMTP_URL, when messages go to the outbox.
+    smtp: SmtpPool | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -50,15 +51,6 @@ class Context:
     def indexes_ready(self) -> asyncio.Event:
         """Set once every declared index exists."""
         return self.indexes.ready
-
-    def smtp(self) -> SmtpPool:
-        """This process's SMTP connections (`HOLDFAST_SMTP_URL` must be set)."""
-        if not self._smtp:
-            url = self.settings.smtp_url or ""
-            host = urlsplit(self.settings.public_url).hostname or "holdfast"
-            timeout = self.settings.send_timeout_seconds
-            self._smtp.append(SmtpPool(url, local_hostname=host, timeout=timeout))
-        return self._smtp[0]
 
     def later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -79,6 +71,13 @@ def _queue(url: str, settings: Settings) -> ArqRedis:
     return queue
 
 
+def _smtp(settings: Settings) -> SmtpPool | None:
+    if not settings.smtp_url:
+        return None
+    host = urlsplit(settings.public_url).hostname or "holdfast"
+    return SmtpPool(settings.smtp_url, local_hostname=host, timeout=settings.send_timeout_seconds)
+
+
 async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
     mongo = connect(settings)
     database = mongo.get_database(settings.mongo_database)
@@ -96,6 +95,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         clock=clock,
         cache=cache,
         catalog=CatalogSnapshots(max_age=settings.catalog_snapshot_seconds),
+        smtp=_smtp(settings),
         indexes=Indexes(database, retry_seconds=settings.index_retry_seconds),
         limiter=Limiter(
             cache_redis,
@@ -114,8 +114,8 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
 async def close_context(ctx: Context) -> None:
     if ctx.background:
         await asyncio.wait(ctx.background, timeout=5)
-    for pool in ctx._smtp:
-        await pool.close()
+    if ctx.smtp is not None:
+        await ctx.smtp.close()
     await ctx.queue_redis.aclose()
     if ctx.cache_redis is not None:
         await ctx.cache_redis.aclose()

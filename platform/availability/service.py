@@ -62,40 +62,43 @@ async def busy_intervals(
     """Occupied intervals that reach into [start, end): slot-holding bookings and the busy time
     read from the providers' own calendars (Google). Every availability read and conflict check
     (booking, reschedule, series, alternatives) comes through here."""
-    bookings, calendars = await asyncio.gather(
-        _booked(provider_ids, start, end), calendar_busy(provider_ids, start, end)
+    # Time held for someone not booked yet (a waitlist offer's lock) is as taken as a booking.
+    # The three reads go out together: one round trip's wait.
+    bookings, holds, calendars = await asyncio.gather(
+        _occupying(Booking, provider_ids, start, end, status={"$in": list(SLOT_HOLDING)}),
+        _occupying(SlotHold, provider_ids, start, end),
+        calendar_busy(provider_ids, start, end),
     )
+    busy: Busy = {p: [] for p in provider_ids}
+    for row in [*bookings, *holds]:
+        busy[row["provider_id"]].append(
+            (as_utc(row["occupied_start"]), as_utc(row["occupied_end"]))
+        )
     for provider_id, intervals in calendars.items():
-        bookings[provider_id] += intervals
-    return bookings
+        busy[provider_id] += intervals
+    return busy
 
 
-async def _booked(provider_ids: list[PydanticObjectId], start: datetime, end: datetime) -> Busy:
-    cursor = Booking.get_pymongo_collection().find(
+async def _occupying(
+    kind: type[Booking] | type[SlotHold],
+    provider_ids: list[PydanticObjectId],
+    start: datetime,
+    end: datetime,
+    **more: object,
+) -> list[dict[str, Any]]:
+    """The occupied intervals of `kind`'s documents reaching into [start, end)."""
+    cursor = kind.get_pymongo_collection().find(
         {
             "provider_id": {"$in": provider_ids},
             # Bounded below: the provider's index is walked over days, not all its history.
             "occupied_start": {"$lt": end, "$gt": start - LONGEST_OCCUPIED},
             "occupied_end": {"$gt": start},
-            "status": {"$in": list(SLOT_HOLDING)},
+            **more,
         },
         projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
     )
-    # Time held for someone not booked yet (a waitlist offer's lock) is as taken as a booking.
-    held = SlotHold.get_pymongo_collection().find(
-        {
-            "provider_id": {"$in": provider_ids},
-            "occupied_start": {"$lt": end, "$gt": start - LONGEST_OCCUPIED},
-            "occupied_end": {"$gt": start},
-        },
-        projection={"_id": 0, "provider_id": 1, "occupied_start": 1, "occupied_end": 1},
-    )
-    busy: Busy = {p: [] for p in provider_ids}
-    for row in [*await cursor.to_list(), *await held.to_list()]:
-        busy[row["provider_id"]].append(
-            (as_utc(row["occupied_start"]), as_utc(row["occupied_end"]))
-        )
-    return busy
+    rows: list[dict[str, Any]] = await cursor.to_list()
+    return rows
 
 
 def provider_slots(

@@ -54,11 +54,15 @@ async def claim(session: Session, booking: Booking) -> None:
 async def claim_all(session: Session, bookings: list[Booking]) -> None:
     """Take every unit of every one of `bookings` in one write (a series' occurrences), or
     raise `Collision` when another booking holds one of them."""
+    await _take_units(
+        session, [{"_id": c, "booking_id": b.id} for b in bookings for c in _claims(b)]
+    )
+
+
+async def _take_units(session: Session, units: list[dict[str, object]]) -> None:
+    """Insert claim units; `Collision` when any of them is someone else's already."""
     try:
-        await SlotClaim.get_pymongo_collection().insert_many(
-            [{"_id": c, "booking_id": b.id} for b in bookings for c in _claims(b)],
-            session=session,
-        )
+        await SlotClaim.get_pymongo_collection().insert_many(units, session=session)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if errors and errors[0].get("code") == 11000:
@@ -70,13 +74,7 @@ async def taken(booking: Booking, hold: str | None = None) -> bool:
     """Whether another booking (or a hold other than `hold`, the one this booking claims) holds
     one of this booking's units right now (advisory: only the claim insert in a transaction
     decides)."""
-    others: dict[str, object] = {"booking_id": {"$ne": booking.id}}
-    if hold is not None:
-        others["hold_id"] = {"$ne": hold}
-    held = await SlotClaim.get_pymongo_collection().find_one(
-        {"_id": {"$in": _claims(booking)}, **others}, projection={"_id": 1}
-    )
-    return held is not None
+    return bool(await held([booking], hold))
 
 
 async def release(session: Session, booking: Booking) -> None:
@@ -99,15 +97,7 @@ async def hold(session: Session, held: SlotHold) -> None:
     ):
         return
     units = claim_ids(str(held.provider_id), held.occupied_start, held.occupied_end)
-    try:
-        await SlotClaim.get_pymongo_collection().insert_many(
-            [{"_id": c, "booking_id": None, "hold_id": held.id} for c in units], session=session
-        )
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if errors and errors[0].get("code") == 11000:
-            raise Collision from None
-        raise
+    await _take_units(session, [{"_id": c, "booking_id": None, "hold_id": held.id} for c in units])
     await SlotHold.get_pymongo_collection().insert_one(
         held.model_dump(by_alias=True), session=session
     )
@@ -136,13 +126,18 @@ async def take_over(session: Session, hold_id: str, booking: Booking) -> None:
     await claim(session, booking)
 
 
-async def held(bookings: list[Booking]) -> set[PydanticObjectId | None]:
-    """Which of `bookings` (not yet written) want a unit someone else holds now: one read."""
+async def held(bookings: list[Booking], hold: str | None = None) -> set[PydanticObjectId | None]:
+    """Which of `bookings` want a unit that another booking, or a hold other than `hold` (the
+    one a booking takes over), has now: one read (advisory, as above)."""
     wanted = {c: b.id for b in bookings for c in _claims(b)}
     found = SlotClaim.get_pymongo_collection().find(
-        {"_id": {"$in": list(wanted)}}, projection={"_id": 1, "booking_id": 1}
+        {"_id": {"$in": list(wanted)}}, projection={"_id": 1, "booking_id": 1, "hold_id": 1}
     )
-    return {wanted[row["_id"]] async for row in found if row["booking_id"] != wanted[row["_id"]]}
+    return {
+        wanted[row["_id"]]
+        async for row in found
+        if row["booking_id"] != wanted[row["_id"]] and (hold is None or row.get("hold_id") != hold)
+    }
 
 
 def unit_of(instant: datetime) -> int:

@@ -58,8 +58,10 @@ def _email(ctx: Context, message: Message) -> EmailMessageBase:
 
 
 async def _send_email(ctx: Context, message: Message) -> str:
+    if ctx.smtp is None:  # `_configured` sends email only when SMTP is
+        raise DeliveryFailed("SMTP is not configured")
     try:
-        errors, reply = await ctx.smtp().send(_email(ctx, message))
+        errors, reply = await ctx.smtp.send(_email(ctx, message))
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"SMTP: {exc}") from exc
     if errors:
