@@ -22,8 +22,8 @@ from holdfast.catalog.service import get_service
 from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Invalid
+from holdfast.inbox.service import give_jobs
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import schedule
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo.errors import DuplicateKeyError
 
@@ -115,24 +115,9 @@ async def receive(ctx: Context, header: str | None, body: bytes) -> str | None:
 
 
 async def enqueue_received(ctx: Context, limit: int = 500) -> list[Job]:
-    """Give every stored delivery its processing job (once: the job id is deterministic)."""
-    jobs: list[Job] = []
-    now = ctx.now()
-    async for delivery in CalendlyDelivery.find({"job_id": None}).sort("received_at").limit(limit):
-        job = await schedule(
-            None,
-            kind="calendly.process",
-            subject=f"calendly:{delivery.id}",
-            run_at=now,
-            now=now,
-            payload={"delivery_id": delivery.id},
-            intended=delivery.received_at,
-        )
-        await CalendlyDelivery.get_pymongo_collection().update_one(
-            {"_id": delivery.id}, {"$set": {"job_id": job.id}}
-        )
-        jobs.append(job)
-    return jobs
+    """Give every stored delivery its processing job (once: the job id is deterministic), as
+    the webhook inbox does for every other sender."""
+    return await give_jobs(ctx, CalendlyDelivery, lambda _: "calendly.process", "calendly", limit)
 
 
 # --- Processing ------------------------------------------------------------------------------

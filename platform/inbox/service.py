@@ -8,10 +8,12 @@ job that runs twice (a retry, a second worker) finds it decided and does nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
+from beanie import Document
 from holdfast.context import Context
 from holdfast.inbox.models import Delivery, DeliveryStatus
 from holdfast.jobs.models import Job
@@ -49,20 +51,38 @@ async def store(ctx: Context, *, source: str, key: str, kind: str, payload: dict
 
 async def enqueue_received(ctx: Context, limit: int = 500) -> list[Job]:
     """Give every stored delivery its processing job (once: the job id is deterministic)."""
+    return await give_jobs(ctx, Delivery, lambda d: job_kind(d.source), "inbox", limit)
+
+
+class Received(Protocol):
+    id: Any
+    received_at: datetime
+    job_id: str | None
+
+
+R = TypeVar("R", bound=Document)
+
+
+async def give_jobs(
+    ctx: Context, model: type[R], kind: Callable[[R], str], prefix: str, limit: int
+) -> list[Job]:
+    """The promoter's step for stored raw deliveries of `model` (this inbox's, Calendly's): each
+    without a job gets one, of `kind(delivery)`, and is marked with it."""
     jobs: list[Job] = []
     now = ctx.now()
-    async for delivery in Delivery.find({"job_id": None}).sort("received_at").limit(limit):
+    async for delivery in model.find({"job_id": None}).sort("received_at").limit(limit):
+        received = cast(Received, delivery)
         job = await schedule(
             None,
-            kind=job_kind(delivery.source),
-            subject=f"inbox:{delivery.id}",
+            kind=kind(delivery),
+            subject=f"{prefix}:{received.id}",
             run_at=now,
             now=now,
-            payload={"delivery_id": delivery.id},
-            intended=delivery.received_at,
+            payload={"delivery_id": received.id},
+            intended=received.received_at,
         )
-        await Delivery.get_pymongo_collection().update_one(
-            {"_id": delivery.id}, {"$set": {"job_id": job.id}}
+        await model.get_pymongo_collection().update_one(
+            {"_id": received.id}, {"$set": {"job_id": job.id}}
         )
         jobs.append(job)
     return jobs
