@@ -1,4 +1,4 @@
-/* Holdfast admin dashboard: bookings, practitioners and their hours, services, client search. */
+/* Holdfast admin dashboard: bookings, practitioners and their hours, services. */
 (function () {
   'use strict';
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -251,18 +251,6 @@
         busy($('service-submit'), false);
         if (!r.ok) return say('service-error', r.data.detail);
         $('service-name').value = ''; $('service-description').value = ''; state.services.push(r.data); renderServices();
-      });
-    });
-    $('user-search').addEventListener('submit', function (e) {
-      e.preventDefault();
-      var q = $('user-search-email').value.trim(), box = $('users');
-      api('GET', '/api/admin/users' + (q ? '?email=' + encodeURIComponent(q) : '')).then(function (r) {
-        if (!r.ok) return box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-        if (!r.data.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'user-results-empty' }, 'No client matches that email.'));
-        box.replaceChildren(table('users-table', ['Name', 'Email', 'Client id', 'Timezone', 'Role'], r.data.map(function (u) {
-          return h('tr', { 'data-testid': 'user-row', 'data-user-id': u.id }, h('td', {}, u.name), h('td', {}, u.email),
-            h('td', { class: 'mono' }, u.id), h('td', {}, u.timezone), h('td', {}, u.role));
-        })));
       });
     });
     api('GET', '/api/me').then(function (r) { enter(r.ok ? r.data : null); });
