@@ -25,6 +25,7 @@ async def register(
     client: httpx.AsyncClient,
     *,
     email: str | None = None,
+    name: str = "Client",
     timezone: str = "Europe/London",
     phone: str | None = None,
 ) -> dict[str, str]:
@@ -35,7 +36,7 @@ async def register(
         json={
             "email": email,
             "password": "correct horse",
-            "name": "Client",
+            "name": name,
             "timezone": timezone,
             "phone": phone,
         },

@@ -76,7 +76,7 @@ async def list_providers() -> list[Provider]:
 async def list_services() -> list[Service]:
     """The services clients may book, each naming only providers they may book."""
     services = await Service.find({"archived": {"$ne": True}}).sort("name", "_id").to_list()
-    archived = {p.id for p in await Provider.find({"archived": True}).to_list()}
+    archived = set(await Provider.get_pymongo_collection().distinct("_id", {"archived": True}))
     for service in services:
         service.provider_ids = [p for p in service.provider_ids if p not in archived]
     return services

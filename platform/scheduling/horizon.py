@@ -73,10 +73,7 @@ async def extend(ctx: Context, series: Series, now: datetime) -> bool:
 def _finished(series: Series, recurrence: Recurrence, hi: datetime) -> bool:
     if series.cut_from is not None and as_utc(series.cut_from) <= hi:
         return True
-    return (
-        recurrence.finite()
-        and next((o for o in recurrence.iterate() if o.start >= hi), None) is None
-    )
+    return recurrence.finite() and recurrence.first_from(hi) is None
 
 
 async def _report_unfit(series: Series, place: Offering, now: datetime) -> None:

@@ -66,6 +66,10 @@ class Recurrence:
                 return
             yield Occurrence(local, start)
 
+    def first_from(self, at: datetime) -> Occurrence | None:
+        """The first occurrence at or after `at`; None if the rule has ended by then."""
+        return next((o for o in self.iterate() if o.start >= at), None)
+
     def finite(self) -> bool:
         return self.until is not None or self.count is not None
 

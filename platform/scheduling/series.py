@@ -234,7 +234,7 @@ async def prepare(ctx: Context, data: SeriesIn, admin: User) -> tuple[Plan, date
         until=data.until,
     )  # fmt: skip
     now = ctx.now()
-    if next((o for o in recurrence.iterate() if o.start >= now), None) is None:
+    if recurrence.first_from(now) is None:
         raise Invalid("This rule has no session after now.", code="no_occurrences")
     hi = booked_until(ctx.settings, recurrence, now)
     series = Series(

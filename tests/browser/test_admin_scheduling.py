@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.browser.conftest import Site, open_practice
 from tests.browser.test_booking_page import _collect
+from tests.support import login
 
 pytestmark = pytest.mark.slow
 LONDON = ZoneInfo("Europe/London")
@@ -21,10 +22,7 @@ def client(site: Site, name: str, email: str) -> tuple[str, dict[str, str]]:
     body = {"email": email, "password": "correct horse", "name": name, "timezone": "Europe/London"}
     made = httpx.post(f"{site.url}/api/auth/register", json=body)
     assert made.status_code == 201, made.text
-    login = httpx.post(
-        f"{site.url}/api/auth/login", json={"email": email, "password": body["password"]}
-    )
-    return made.json()["id"], {"Authorization": f"Bearer {login.json()['token']}"}
+    return made.json()["id"], login(site.url, email, body["password"])
 
 
 def call(site: Site, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:

@@ -253,17 +253,8 @@ async def test_an_archived_practitioner_takes_no_new_bookings(
 async def test_the_practice_finds_clients_and_reads_their_record(
     client: httpx.AsyncClient, practice: Practice
 ) -> None:
-    async def person(name: str, email: str) -> dict[str, str]:
-        body = {"email": email, "password": "correct horse", "name": name, "timezone": "UTC"}
-        assert (await client.post("/api/auth/register", json=body)).status_code == 201
-        login = await client.post(
-            "/api/auth/login", json={"email": email, "password": body["password"]}
-        )
-        client.cookies.clear()
-        return {"Authorization": f"Bearer {login.json()['token']}"}
-
-    grace = await person("Grace Hopper", "ghopper@example.com")
-    await person("Alan Turing", "alan@example.com")
+    grace = await register(client, email="ghopper@example.com", name="Grace Hopper")
+    await register(client, email="alan@example.com", name="Alan Turing")
 
     async def found(q: str) -> list[str]:
         listed = await client.get("/api/admin/users", params={"q": q}, headers=practice.admin)

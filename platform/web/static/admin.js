@@ -1,56 +1,22 @@
-/* Holdfast admin dashboard: bookings, practitioners and their hours, services, client search. */
+/* Holdfast admin dashboard: bookings, practitioners and their hours, services. */
 (function () {
   'use strict';
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   var DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
   var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
-  var $ = function (id) { return document.getElementById(id); };
+  var H = window.Holdfast, $ = H.$, h = H.h, say = H.say, money = H.money, nameOf = H.nameOf, table = H.table;
   var state = { user: null, providers: [], services: [], editing: null, uid: 0 };
 
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-      else if (k === 'class') el.className = v;
-      else if (k === 'value') el.value = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    });
-    Array.prototype.slice.call(arguments, 2).flat().forEach(function (kid) {
-      if (kid != null && kid !== false) el.append(kid.nodeType ? kid : String(kid));
-    });
-    return el;
-  }
+  /* The shared call, and back to the login gate when the session has ended. */
   function api(method, path, body) {
-    var init = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (!res.ok && !(data && data.detail)) data = { error: 'http_' + res.status, detail: 'Something went wrong (' + res.status + ').' };
-        if (res.status === 401 && path !== '/api/auth/login') showGate('Your session has ended. Please log in again.');
-        return { ok: res.ok, status: res.status, data: data, next: res.headers.get('X-Next-Cursor') };
-      });
-    }, function () { return { ok: false, status: 0, data: { error: 'network', detail: 'Could not reach Holdfast. Try again.' } }; });
+    return H.api(method, path, body).then(function (r) {
+      if (r.status === 401 && path !== '/api/auth/login') showGate('Your session has ended. Please log in again.');
+      return r;
+    });
   }
-  function say(id, text) { $(id).textContent = text || ''; }
   function busy(btn, on) { btn.disabled = on; btn.setAttribute('aria-busy', String(on)); }
-  function fmtWhen(iso) {
-    return new Intl.DateTimeFormat(undefined, { timeZone: TZ, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
-      hour: '2-digit', minute: '2-digit' }).format(new Date(iso)) + ' (' + TZ + ')';
-  }
-  function money(price) {
-    if (!price || !price.amount_cents) return 'Free';
-    try { return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(price.amount_cents / 100); }
-    catch (e) { return (price.amount_cents / 100).toFixed(2) + ' ' + price.currency; }
-  }
-  function byId(list, id) { return list.find(function (x) { return x.id === id; }); }
-  function nameOf(list, id) { var x = byId(list, id); return x ? x.name : id; }
+  function fmtWhen(iso) { return H.fmtWhen(iso, TZ); }
   function nextId(prefix) { state.uid += 1; return prefix + '-' + state.uid; }
-  function table(testid, heads, rows) {
-    return h('table', { class: 'data', 'data-testid': testid },
-      h('thead', {}, h('tr', {}, heads.map(function (t) { return h('th', { scope: 'col' }, t); }))), h('tbody', {}, rows));
-  }
 
   /* ---- gate ---- */
   function showGate(message) {
@@ -285,18 +251,6 @@
         busy($('service-submit'), false);
         if (!r.ok) return say('service-error', r.data.detail);
         $('service-name').value = ''; $('service-description').value = ''; state.services.push(r.data); renderServices();
-      });
-    });
-    $('user-search').addEventListener('submit', function (e) {
-      e.preventDefault();
-      var q = $('user-search-email').value.trim(), box = $('users');
-      api('GET', '/api/admin/users' + (q ? '?email=' + encodeURIComponent(q) : '')).then(function (r) {
-        if (!r.ok) return box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-        if (!r.data.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'user-results-empty' }, 'No client matches that email.'));
-        box.replaceChildren(table('users-table', ['Name', 'Email', 'Client id', 'Timezone', 'Role'], r.data.map(function (u) {
-          return h('tr', { 'data-testid': 'user-row', 'data-user-id': u.id }, h('td', {}, u.name), h('td', {}, u.email),
-            h('td', { class: 'mono' }, u.id), h('td', {}, u.timezone), h('td', {}, u.role));
-        })));
       });
     });
     api('GET', '/api/me').then(function (r) { enter(r.ok ? r.data : null); });

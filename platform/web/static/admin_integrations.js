@@ -3,35 +3,11 @@
   'use strict';
   var NAMES = { google: 'Google Calendar', zoom: 'Zoom', calendly: 'Calendly', stripe: 'Stripe', smtp: 'Email (SMTP)', sms: 'SMS' };
   var STATES = { off: 'Off', connected: 'Connected', failing: 'Failing' };
-  var $ = function (id) { return document.getElementById(id); };
+  var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say;
 
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-      else if (k === 'class') el.className = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    });
-    Array.prototype.slice.call(arguments, 2).flat().forEach(function (kid) {
-      if (kid != null && kid !== false) el.append(kid.nodeType ? kid : String(kid));
-    });
-    return el;
-  }
-  function api(method, path) {
-    return fetch(path, { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then(function (res) {
-        return res.json().catch(function () { return null; }).then(function (data) {
-          if (!res.ok && !(data && data.detail)) data = { detail: 'Something went wrong (' + res.status + ').' };
-          return { ok: res.ok, status: res.status, data: data };
-        });
-      }, function () { return { ok: false, status: 0, data: { detail: 'Could not reach Holdfast. Try again.' } }; });
-  }
   function when(iso) {
     return iso ? new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)) : '';
   }
-  function say(id, text) { $(id).textContent = text || ''; }
 
   function actions(row) {
     if (row.integration !== 'google' || !row.provider_id) return [];

@@ -2,45 +2,12 @@
    archiving the catalog, a practitioner's calendar (templates/admin_scheduling.html). */
 (function () {
   'use strict';
-  var $ = function (id) { return document.getElementById(id); };
+  var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say, byId = H.byId, nameOf = H.nameOf;
+  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen, table = H.table;
   var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled' };
   var REASON = { booked: 'already booked', outside_hours: 'outside working hours', not_offered: 'no longer offered' };
   var state = { client: null, services: [], providers: [], preview: null };
 
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-      else if (k === 'class') el.className = v;
-      else if (k === 'value') el.value = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    });
-    Array.prototype.slice.call(arguments, 2).flat().forEach(function (kid) {
-      if (kid != null && kid !== false) el.append(kid.nodeType ? kid : String(kid));
-    });
-    return el;
-  }
-  function api(method, path, body) {
-    var init = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (!res.ok && !(data && data.detail)) data = { error: 'http_' + res.status, detail: 'Something went wrong (' + res.status + ').' };
-        return { ok: res.ok, status: res.status, data: data };
-      });
-    }, function () { return { ok: false, status: 0, data: { error: 'network', detail: 'Could not reach Holdfast. Try again.' } }; });
-  }
-  function say(id, text) { $(id).textContent = text || ''; }
-  function byId(list, id) { return list.find(function (x) { return x.id === id; }); }
-  function nameOf(list, id) { var x = byId(list, id); return x ? x.name : id; }
-  function pad(n) { return String(n).padStart(2, '0'); }
-  function todayYmd() { var d = new Date(); return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
-  function fmtWhen(iso, zone) {
-    return new Intl.DateTimeFormat(undefined, { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric',
-      hour: '2-digit', minute: '2-digit' }).format(new Date(iso)) + ' (' + zone + ')';
-  }
   function fields(ms, zone) {
     var p = {};
     new Intl.DateTimeFormat('en-GB', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
@@ -57,10 +24,6 @@
       t = wall - (Date.UTC(+f.year, f.month - 1, +f.day, +f.hour, +f.minute, +f.second) - t);
     }
     return new Date(t).toISOString();
-  }
-  function table(testid, heads, rows) {
-    return h('table', { class: 'data', 'data-testid': testid },
-      h('thead', {}, h('tr', {}, heads.map(function (t) { return h('th', { scope: 'col' }, t); }))), h('tbody', {}, rows));
   }
   function options(select, list, keep) {
     var was = keep ? select.value : '';

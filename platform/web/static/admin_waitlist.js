@@ -3,13 +3,7 @@
 'use strict';
 
 (function () {
-  var $ = function (id) { return document.getElementById(id); };
-
-  function get(path) {
-    return fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) { return { ok: res.ok, data: data }; });
-    }, function () { return { ok: false, data: null }; });
-  }
+  var $ = window.Holdfast.$, api = window.Holdfast.api;
 
   function cell(row, text) { var td = document.createElement('td'); td.textContent = text; row.append(td); }
 
@@ -25,7 +19,7 @@
   function when(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
 
   function load() {
-    get('/api/admin/stats').then(function (r) {
+    api('GET', '/api/admin/stats').then(function (r) {
       if (!r.ok) return;
       var w = r.data.waitlist, money = Object.keys(w.revenue_recovered).map(function (c) { return (w.revenue_recovered[c] / 100).toFixed(2) + ' ' + c; }).join(', ');
       $('waitlist-figures').textContent = 'Last 30 days: ' + w.freed_slots + ' freed slots, ' + w.refilled_slots + ' refilled' +
@@ -33,13 +27,13 @@
         (w.offer_latency.p50_seconds === null ? '' : '; first offer after ' + w.offer_latency.p50_seconds + ' s (median)') + '.';
     });
     var state = $('offer-state').value;
-    get('/api/admin/offers' + (state ? '?state=' + encodeURIComponent(state) : '')).then(function (r) {
+    api('GET', '/api/admin/offers' + (state ? '?state=' + encodeURIComponent(state) : '')).then(function (r) {
       if (!r.ok) return;
       table($('waitlist-offers'), ['Slot', 'Client', 'State', 'Offered', 'Expires'], r.data.map(function (o) {
         return [when(o.start), o.user_id, o.state, when(o.created_at), when(o.expires_at)];
       }));
     });
-    get('/api/admin/waitlist').then(function (r) {
+    api('GET', '/api/admin/waitlist').then(function (r) {
       if (!r.ok) return;
       table($('waitlist-entries'), ['Client', 'Service', 'Provider', 'Joined'], r.data.map(function (e) {
         return [e.user_id, e.service_id, e.provider_id || 'any', when(e.joined_at)];

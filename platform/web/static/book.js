@@ -2,36 +2,11 @@
 (function () {
   'use strict';
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  var $ = function (id) { return document.getElementById(id); };
+  var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say, money = H.money;
+  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen;
   var state = { user: null, services: [], providers: new Map(), service: null, providerId: '', zone: TZ,
     days: [], byDate: new Map(), day: null, slot: null, intent: null, inFlight: false, seq: 0 };
   var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
-
-  function h(tag, attrs) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      var v = attrs[k];
-      if (v == null || v === false) return;
-      if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), v);
-      else if (k === 'class') el.className = v;
-      else el.setAttribute(k, v === true ? '' : String(v));
-    });
-    Array.prototype.slice.call(arguments, 2).flat().forEach(function (kid) {
-      if (kid != null && kid !== false) el.append(kid.nodeType ? kid : String(kid));
-    });
-    return el;
-  }
-
-  function api(method, path, body, headers) {
-    var init = { method: method, credentials: 'same-origin', headers: Object.assign({ Accept: 'application/json' }, headers) };
-    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        if (!res.ok && !(data && data.detail)) data = { error: 'http_' + res.status, detail: 'Something went wrong (' + res.status + '). Please try again.' };
-        return { ok: res.ok, status: res.status, data: data, date: res.headers.get('Date') };
-      });
-    }, function () { return { ok: false, status: 0, data: { error: 'network', detail: 'Could not reach Holdfast. Check your connection and try again.' } }; });
-  }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -41,14 +16,7 @@
     return [x.slice(0, 8), x.slice(8, 12), x.slice(12, 16), x.slice(16, 20), x.slice(20)].join('-');
   }
 
-  function money(price) {
-    if (!price || !price.amount_cents) return 'Free';
-    try { return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(price.amount_cents / 100); }
-    catch (e) { return (price.amount_cents / 100).toFixed(2) + ' ' + price.currency; }
-  }
   function duration(n) { return n < 60 ? n + ' min' : Math.floor(n / 60) + ' h' + (n % 60 ? ' ' + (n % 60) + ' min' : ''); }
-  function pad(n) { return String(n).padStart(2, '0'); }
-  function todayYmd() { var d = new Date(); return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
   function utcDate(ymd) { var p = ymd.split('-').map(Number); return new Date(Date.UTC(p[0], p[1] - 1, p[2])); }
   function addDays(ymd, n) { var d = utcDate(ymd); d.setUTCDate(d.getUTCDate() + n); return d.toISOString().slice(0, 10); }
   function fmtDay(ymd, opts) { return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: 'UTC' }, opts)).format(utcDate(ymd)); }
@@ -59,13 +27,8 @@
       .formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
     return parts.year + '-' + parts.month + '-' + parts.day;
   }
-  function fmtWhen(iso, zone) {
-    var opts = { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' };
-    return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso)) + ' (' + zone + ')';
-  }
   function providerName(id) { var p = state.providers.get(id); return p ? p.name : 'Practitioner'; }
   function serviceById(id) { return state.services.find(function (s) { return s.id === id; }); }
-  function say(id, text) { $(id).textContent = text || ''; }
 
   /* ---- account ---- */
   function setUser(user) {

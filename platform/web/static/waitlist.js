@@ -5,26 +5,9 @@
 'use strict';
 
 (function () {
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = window.Holdfast.$, el = window.Holdfast.h, api = window.Holdfast.api;
   var chosen = { serviceId: null, serviceName: '' };
   var services = new Map();
-
-  function api(method, path, body) {
-    var init = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (res) {
-      return res.json().catch(function () { return null; }).then(function (data) {
-        return { ok: res.ok, status: res.status, data: data || {} };
-      });
-    }, function () { return { ok: false, status: 0, data: { detail: 'Could not reach Holdfast. Check your connection and try again.' } }; });
-  }
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text) node.textContent = text;
-    return node;
-  }
 
   function signedIn() { var who = $('whoami'); return who && !who.hidden; }
 
