@@ -296,8 +296,8 @@ async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> 
     payment = await Payment.get(object_id(payment_id, "payment"))
     if payment is None:
         raise NotFound(f"There is no payment with id {payment_id}.", code="payment_not_found")
-    remaining = payment.amount_cents - payment.refunded_cents
-    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
+    remaining = payment.refundable_cents
+    if remaining <= 0:
         raise NotRefundable(f"This payment is {payment.status}: there is nothing to refund.")
     amount = remaining if amount is None else amount
     if amount > remaining:
