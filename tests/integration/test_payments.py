@@ -413,3 +413,15 @@ async def test_a_refund_made_in_stripes_dashboard_is_recorded_once(shop: Shop) -
     await shop.settle()
     mine = await shop.my_payment(me)
     assert (mine["status"], mine["refunded_cents"]) == ("partially_refunded", 2500)
+
+
+async def test_an_expired_hold_cannot_be_cancelled_afterwards(shop: Shop) -> None:
+    held, me = await shop.lapse()
+    told = {"kind": "notify.cancellation"}
+    assert await Job.find(told).count() == 1  # the client heard the hold lapsed
+    # Its time went to someone else meanwhile; the lapsed booking's Cancel changes nothing.
+    await shop.hold(await register(shop.client))
+    await shop.cancel(held, me)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "expired"
+    assert await Job.find(told).count() == 1
