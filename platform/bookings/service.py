@@ -24,7 +24,13 @@ from holdfast.availability.service import (
 )
 from holdfast.bookings import followups
 from holdfast.bookings.guard import Collision, claim, occupied_span, release, take_over, taken
-from holdfast.bookings.models import LONGEST_OCCUPIED, Booking, BookingEvent, BookingStatus
+from holdfast.bookings.models import (
+    LONGEST_OCCUPIED,
+    SLOT_HOLDING,
+    Booking,
+    BookingEvent,
+    BookingStatus,
+)
 from holdfast.catalog.models import Provider, Service
 from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, zone
@@ -347,8 +353,8 @@ async def cancel_as(
     """Cancel on behalf of `actor` (a user id, or a system such as "calendly"); True if this
     call made the change. A booking made in Calendly is cancelled there too, by a job written
     in this transaction, unless the cancellation came from Calendly."""
-    if booking.status == "cancelled":
-        return False
+    if booking.status not in SLOT_HOLDING:
+        return False  # cancelled already, or a hold that lapsed: it keeps no time to give back
     previous = booking.status
 
     async def work(session: Session) -> list[Job]:

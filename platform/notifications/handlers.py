@@ -38,7 +38,7 @@ class MissingRecord(Exception):
     pass
 
 
-async def _facts(ctx: Context, booking_id: str) -> BookingFacts:
+async def booking_facts(ctx: Context, booking_id: str) -> BookingFacts:
     """The booking with its client (one round trip), and its service and provider from this
     process's catalog snapshot (usually no round trip): this runs for every message."""
     users_of = {"from": User.get_pymongo_collection().name, "as": "_u"}
@@ -62,7 +62,7 @@ async def _facts(ctx: Context, booking_id: str) -> BookingFacts:
 
 async def notify_booking(ctx: Context, job: Job) -> None:
     template = TEMPLATES[job.kind]
-    facts = await _facts(ctx, str(job.payload["booking_id"]))
+    facts = await booking_facts(ctx, str(job.payload["booking_id"]))
     if template != "cancellation" and facts.booking.status == "cancelled":
         return  # a reminder that raced a cancellation says nothing
     if job.payload.get("start", iso_z(facts.booking.start)) != iso_z(facts.booking.start):

@@ -66,17 +66,16 @@ async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
         return []
     if payment.status == "pending":
         payload = {"booking_id": str(booking.id)}
-        return [
-            new_job(
-                kind=EXPIRE_HOLD, subject=subject(booking.id), run_at=now, now=now,
-                payload=payload, intended=now,
-            )
-        ]  # fmt: skip
+        closing = new_job(
+            kind=EXPIRE_HOLD, subject=subject(booking.id), run_at=now, now=now, payload=payload,
+            intended=now,
+        )  # fmt: skip
+        return [closing]
+    remaining = payment.refundable_cents
+    if remaining <= 0:
+        return []
     service = change.service or await Service.get(booking.service_id, session=session)
     cutoff = timedelta(hours=service.refund_cutoff_hours if service else 0)
-    remaining = payment.amount_cents - payment.refunded_cents
-    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
-        return []
     if booking.start - now < cutoff:
         return []
     return [refund_job(payment, now, amount=remaining, why="cancelled")]

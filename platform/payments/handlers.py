@@ -14,15 +14,13 @@ from typing import Any
 
 import structlog
 from beanie import PydanticObjectId
-from holdfast.accounts.models import User
-from holdfast.bookings.models import Booking
-from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.inbox import service as inbox
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
 from holdfast.notifications.compose import account_url, message, render_text
 from holdfast.notifications.delivery import send_once
+from holdfast.notifications.handlers import MissingRecord, booking_facts
 from holdfast.notifications.timefmt import local_label
 from holdfast.payments import service
 from holdfast.payments.followups import EXPIRE_HOLD, REFUND
@@ -38,8 +36,14 @@ log = structlog.get_logger(__name__)
 EventHandler = Callable[[Context, dict[str, Any], str], Awaitable[Outcome]]
 
 
+def _object(event: dict[str, Any]) -> dict[str, Any]:
+    """What the event is about (`data.object`), as the body has it."""
+    found = (event.get("data") or {}).get("object")
+    return found if isinstance(found, dict) else {}
+
+
 async def checkout_paid(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
-    session_id = str(((event.get("data") or {}).get("object") or {}).get("id") or "")
+    session_id = str(_object(event).get("id") or "")
     if not session_id.startswith("cs_"):
         return "rejected", "the event names no Checkout Session"
     checkout = await api.read_checkout(ctx.settings, session_id)
@@ -47,7 +51,7 @@ async def checkout_paid(ctx: Context, event: dict[str, Any], event_id: str) -> O
 
 
 async def charge_refunded(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
-    intent = ((event.get("data") or {}).get("object") or {}).get("payment_intent")
+    intent = _object(event).get("payment_intent")
     if not isinstance(intent, str) or not intent.startswith("pi_"):
         return "rejected", "the event names no PaymentIntent"
     return await service.settle_refunds(ctx, intent, by=f"stripe:{event_id}")
@@ -81,11 +85,13 @@ async def refund(ctx: Context, job: Job) -> None:
 async def tell_refund(ctx: Context, job: Job) -> None:
     """The client hears that (and how much) their late payment was refunded."""
     payment = await Payment.get(PydanticObjectId(str(job.payload["payment_id"])))
-    booking = await Booking.get(payment.booking_id) if payment else None
-    user = await User.get(booking.user_id) if booking else None
-    offered = await Service.get(booking.service_id) if booking else None
-    if payment is None or booking is None or user is None or offered is None:
+    if payment is None:
         return  # gone (retention): nobody to tell
+    try:
+        facts = await booking_facts(ctx, str(payment.booking_id))
+    except MissingRecord:
+        return
+    booking, user, offered = facts.booking, facts.client, facts.service
     amount = f"{int(job.payload['amount']) / 100:.2f} {payment.currency}"
     variables = {
         "name": user.name,

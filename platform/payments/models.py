@@ -54,6 +54,13 @@ class Payment(Document):
     # Append-only: every move, with what caused it (a Stripe event id, the hold's job).
     history: list[dict[str, Any]] = []
 
+    @property
+    def refundable_cents(self) -> int:
+        """What of the money received is not refunded yet (none while nothing was received)."""
+        if self.status not in ("paid", "partially_refunded"):
+            return 0
+        return self.amount_cents - self.refunded_cents
+
     class Settings:
         name = "payments"
         indexes = [

@@ -19,7 +19,6 @@ from holdfast.bookings import followups
 from holdfast.bookings.guard import Collision, claim, release
 from holdfast.bookings.models import Booking, BookingStatus
 from holdfast.bookings.service import record
-from holdfast.catalog.models import Service
 from holdfast.catalog.service import object_id
 from holdfast.context import Context
 from holdfast.db import Session, transact
@@ -109,12 +108,13 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
         raise ValueError(f"held booking {booking.id} has no payment")
     if payment.checkout_session_id:
         return payment
-    service = await Service.get(booking.service_id)
+    # The booking path has just read the service through this snapshot: usually no round trip.
+    service, _ = await ctx.catalog.service_with_providers(str(booking.service_id))
     try:
         checkout = await api.create_checkout(
             ctx.settings,
             booking_id=str(booking.id),
-            name=service.name if service else "Booking",
+            name=service.name,
             amount_cents=payment.amount_cents,
             currency=payment.currency,
             expires_at=max(payment.hold_until, ctx.now() + STRIPE_SHORTEST_SESSION),
@@ -137,7 +137,10 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
         {"_id": payment.id, "checkout_session_id": None},
         {"$set": sets, "$push": {"history": {"at": ctx.now(), "checkout": checkout.id}}},
     )
-    return await Payment.get(payment.id) or payment
+    # A racing request wrote the same Session (one Idempotency-Key per booking): not read back.
+    payment.checkout_session_id, payment.checkout_url = checkout.id, checkout.url
+    payment.checkout_expires_at = checkout.expires_at
+    return payment
 
 
 async def settle_checkout(ctx: Context, checkout: Checkout, by: str) -> Outcome:
@@ -155,7 +158,7 @@ async def settle_checkout(ctx: Context, checkout: Checkout, by: str) -> Outcome:
     note = {"by": by, "payment_intent_id": checkout.payment_intent}
     if booking.status not in BOOKING_MOVES:  # cancelled while Checkout was open
         return await _paid_too_late(ctx, payment, note)
-    service = await Service.get(booking.service_id)
+    service, _ = await ctx.catalog.service_with_providers(str(booking.service_id))
 
     async def confirm(session: Session) -> list[Job]:
         now = ctx.now()
@@ -293,8 +296,8 @@ async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> 
     payment = await Payment.get(object_id(payment_id, "payment"))
     if payment is None:
         raise NotFound(f"There is no payment with id {payment_id}.", code="payment_not_found")
-    remaining = payment.amount_cents - payment.refunded_cents
-    if payment.status not in ("paid", "partially_refunded") or remaining <= 0:
+    remaining = payment.refundable_cents
+    if remaining <= 0:
         raise NotRefundable(f"This payment is {payment.status}: there is nothing to refund.")
     amount = remaining if amount is None else amount
     if amount > remaining:

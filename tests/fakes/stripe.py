@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from holdfast.embedded import free_port
+from holdfast.payments.stripe.api import API_VERSION
 
 _ids = itertools.count(1)
 
@@ -162,7 +163,7 @@ def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"evt_{next(_ids)}",
         "object": "event",
-        "api_version": "2026-10-28.endive",
+        "api_version": API_VERSION,
         "created": int(time.time()),
         "type": event_type,
         "data": {"object": obj},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -50,8 +51,8 @@ def settings(settings: Settings, stripe_api: StripeApi, smtp: SmtpSink) -> Setti
     )
 
 
-@pytest.fixture
-async def prepaid(client: httpx.AsyncClient, practice: Practice) -> str:
+async def add_prepaid(client: httpx.AsyncClient, practice: Practice, **extra: Any) -> str:
+    """A prepaid service of London's, 90.00 GBP an hour; its id."""
     body = {
         "name": "Paid session",
         "duration_minutes": 60,
@@ -59,6 +60,7 @@ async def prepaid(client: httpx.AsyncClient, practice: Practice) -> str:
         "price": {"amount_cents": 9000, "currency": "GBP"},
         "prepay": True,
         "provider_ids": [practice.london],
+        **extra,
     }
     created = await client.post("/api/admin/services", json=body, headers=practice.admin)
     assert created.status_code == 201, created.text
@@ -66,224 +68,222 @@ async def prepaid(client: httpx.AsyncClient, practice: Practice) -> str:
     return str(created.json()["id"])
 
 
-async def book(
-    client: httpx.AsyncClient, practice: Practice, service: str, me: dict[str, str]
-) -> httpx.Response:
-    body = {"service_id": service, "provider_id": practice.london, "start": START}
-    return await client.post("/api/bookings", json=body, headers=me)
+@dataclass
+class Shop:
+    """The practice selling a prepaid service, paid through the fake Stripe, and what a client,
+    Stripe and the worker do with it."""
+
+    client: httpx.AsyncClient
+    practice: Practice
+    prepaid: str
+    stripe: StripeApi
+    clock: Clock
+    ctx: Context
+    settings: Settings
+
+    async def book(self, me: dict[str, str], service: str | None = None) -> httpx.Response:
+        body = {
+            "service_id": service or self.prepaid,
+            "provider_id": self.practice.london,
+            "start": START,
+        }
+        return await self.client.post("/api/bookings", json=body, headers=me)
+
+    async def hold(self, me: dict[str, str], service: str | None = None) -> dict[str, Any]:
+        """A booking made and held awaiting payment."""
+        held = await self.book(me, service)
+        assert held.status_code == 201, held.text
+        return dict(held.json())
+
+    def session(self, booking: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The booking's Checkout Session at Stripe (no booking: the only one made)."""
+        if booking is not None:
+            return self.stripe.sessions[booking["payment"]["checkout_url"].rsplit("/", 1)[1]]
+        [session] = self.stripe.sessions.values()
+        return session
+
+    async def deliver(
+        self, body: dict[str, Any], secret: str = WHSEC, signed_ago: int = 0
+    ) -> httpx.Response:
+        raw = json.dumps(body)
+        # Signed by Stripe's own library: our verification is checked against Stripe's scheme.
+        header = stripe.WebhookSignature.generate_signature_header(
+            raw, secret, timestamp=int(self.clock.now.timestamp()) - signed_ago
+        )
+        headers = {"content-type": "application/json", "Stripe-Signature": header}
+        return await self.client.post("/webhooks/stripe", content=raw, headers=headers)
+
+    async def settle(self) -> None:
+        for _ in range(5):
+            await inbox.enqueue_received(self.ctx)  # what the promoter's tick does
+            if not await run_all_due(self.ctx, self.settings):
+                return
+
+    async def status_of(self, booking: dict[str, Any], me: dict[str, str]) -> str:
+        got = await self.client.get(f"/api/bookings/{booking['id']}", headers=me)
+        assert got.status_code == 200, got.text
+        return str(got.json()["status"])
+
+    async def my_payment(self, me: dict[str, str]) -> dict[str, Any]:
+        listed = await self.client.get("/api/payments", headers=me)
+        assert listed.status_code == 200, listed.text
+        [payment] = listed.json()
+        return dict(payment)
+
+    async def cancel(self, booking: dict[str, Any], me: dict[str, str]) -> None:
+        url = f"/api/bookings/{booking['id']}/cancel"
+        done = await self.client.post(url, json={}, headers=me)
+        assert done.status_code == 200, done.text
+
+    async def paid_booking(
+        self, service: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A booking paid through Checkout and confirmed; it and its client."""
+        me = await register(self.client)
+        held = await self.hold(me, service)
+        assert (await self.deliver(self.stripe.pay(self.session(held)["id"]))).status_code == 200
+        await self.settle()
+        assert (await self.my_payment(me))["status"] == "paid"
+        return held, me
+
+    async def lapse(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """A booking whose hold lapsed unpaid; it and its client."""
+        me = await register(self.client)
+        held = await self.hold(me)
+        self.clock.advance(minutes=15)
+        await self.settle()
+        assert await self.status_of(held, me) == "expired"
+        return held, me
+
+    async def paid_after_lapse(self, held: dict[str, Any]) -> None:
+        """Stripe had taken the payment all the same (the payer finished as the hold lapsed),
+        and says so."""
+        session = self.session(held)
+        session.update(status="complete", payment_status="paid", payment_intent="pi_late")
+        late = event("checkout.session.completed", dict(session))
+        assert (await self.deliver(late)).status_code == 200
+
+    async def pay_late(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """A hold that lapsed, its time re-booked by someone else, then paid all the same."""
+        held, me = await self.lapse()
+        await self.hold(await register(self.client))
+        await self.paid_after_lapse(held)
+        return held, me
 
 
-async def deliver(
-    client: httpx.AsyncClient, clock: Clock, body: dict[str, Any], secret: str = WHSEC
-) -> httpx.Response:
-    raw = json.dumps(body)
-    # Signed by Stripe's own library: our verification is checked against Stripe's scheme.
-    header = stripe.WebhookSignature.generate_signature_header(
-        raw, secret, timestamp=int(clock.now.timestamp())
-    )
-    headers = {"content-type": "application/json", "Stripe-Signature": header}
-    return await client.post("/webhooks/stripe", content=raw, headers=headers)
-
-
-async def settle(ctx: Context, settings: Settings) -> None:
-    for _ in range(5):
-        await inbox.enqueue_received(ctx)  # what the promoter's tick does
-        if not await run_all_due(ctx, settings):
-            return
-
-
-async def status_of(client: httpx.AsyncClient, booking: str, me: dict[str, str]) -> str:
-    got = await client.get(f"/api/bookings/{booking}", headers=me)
-    assert got.status_code == 200, got.text
-    return str(got.json()["status"])
-
-
-async def my_payment(client: httpx.AsyncClient, me: dict[str, str]) -> dict[str, Any]:
-    listed = await client.get("/api/payments", headers=me)
-    assert listed.status_code == 200, listed.text
-    [payment] = listed.json()
-    return dict(payment)
-
-
-async def test_a_prepaid_booking_holds_its_time_until_the_signed_webhook_confirms_it(
+@pytest.fixture
+async def shop(
     client: httpx.AsyncClient,
     practice: Practice,
-    prepaid: str,
     stripe_api: StripeApi,
     clock: Clock,
     ctx: Context,
     settings: Settings,
+) -> Shop:
+    prepaid = await add_prepaid(client, practice)
+    return Shop(client, practice, prepaid, stripe_api, clock, ctx, settings)
+
+
+async def test_a_prepaid_booking_holds_its_time_until_the_signed_webhook_confirms_it(
+    shop: Shop,
 ) -> None:
-    me = await register(client)
-    held = await book(client, practice, prepaid, me)
-    assert held.status_code == 201, held.text
-    booking = held.json()
+    me = await register(shop.client)
+    booking = await shop.hold(me)
     assert booking["status"] == "pending_payment"
     payment = booking["payment"]
     assert (payment["amount_cents"], payment["currency"]) == (9000, "GBP")
-    assert payment["checkout_url"].startswith(f"{stripe_api.url}/pay/cs_test_")
+    assert payment["checkout_url"].startswith(f"{shop.stripe.url}/pay/cs_test_")
     assert payment["expires_at"] == "2027-03-01T06:15:00Z"  # the hold: 15 minutes
-    [session] = stripe_api.sessions.values()
+    session = shop.session()
     assert session["metadata"] == {"booking_id": booking["id"]}
     assert session["amount_total"] == 9000
 
     # The time is held: nobody else gets it.
-    other = await register(client)
-    taken = await book(client, practice, prepaid, other)
+    taken = await shop.book(await register(shop.client))
     assert taken.status_code == 409, taken.text
-    # Not confirmed yet: no confirmation, and the return URL confirms nothing.
+    # Not confirmed yet: no confirmation.
     assert await Job.find({"kind": "notify.confirmation"}).count() == 0
 
-    # A bad signature is refused and nothing is stored.
-    paid = stripe_api.pay(session["id"])
-    forged = await deliver(client, clock, paid, secret="whsec_wrong")
+    # A bad signature, or one too old, is refused and nothing is stored.
+    paid = shop.stripe.pay(session["id"])
+    forged = await shop.deliver(paid, secret="whsec_wrong")
     assert forged.status_code == 403, forged.text
-    clock.advance(seconds=301)
-    raw = json.dumps(paid)
-    stale = stripe.WebhookSignature.generate_signature_header(
-        raw, WHSEC, timestamp=int(clock.now.timestamp()) - 301
-    )
-    late = await client.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": stale})
+    shop.clock.advance(seconds=301)
+    late = await shop.deliver(paid, signed_ago=301)
     assert late.status_code == 403, late.text
     assert await Delivery.find({"source": "stripe"}).count() == 0
 
     # The same event five times at once: stored once, one outcome.
-    answers = await asyncio.gather(*(deliver(client, clock, paid) for _ in range(5)))
+    answers = await asyncio.gather(*(shop.deliver(paid) for _ in range(5)))
     assert [a.status_code for a in answers] == [200] * 5
     assert await Delivery.find({"source": "stripe"}).count() == 1
-    await settle(ctx, settings)
-    assert await status_of(client, booking["id"], me) == "confirmed"
-    mine = await my_payment(client, me)
+    await shop.settle()
+    assert await shop.status_of(booking, me) == "confirmed"
+    mine = await shop.my_payment(me)
     assert mine["status"] == "paid"
     assert [h["to"] for h in mine["history"] if "to" in h] == ["pending", "paid"]
     assert await Job.find({"kind": "notify.confirmation"}).count() == 1
     assert await Job.find({"kind": "notify.reminder"}).count() == 1
 
     # The hold's job finds it paid and changes nothing; the Session stays complete.
-    clock.advance(minutes=15)
-    await settle(ctx, settings)
-    assert await status_of(client, booking["id"], me) == "confirmed"
-    assert stripe_api.sessions[session["id"]]["status"] == "complete"
-    listed = await client.get("/api/admin/payments", headers=practice.admin)
+    shop.clock.advance(minutes=15)
+    await shop.settle()
+    assert await shop.status_of(booking, me) == "confirmed"
+    assert shop.stripe.sessions[session["id"]]["status"] == "complete"
+    listed = await shop.client.get("/api/admin/payments", headers=shop.practice.admin)
     assert [p["status"] for p in listed.json()] == ["paid"]
 
 
-async def test_an_event_is_acted_on_only_as_stripe_has_it_when_asked(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> None:
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    [session] = stripe_api.sessions.values()
+async def test_an_event_is_acted_on_only_as_stripe_has_it_when_asked(shop: Shop) -> None:
+    me = await register(shop.client)
+    held = await shop.hold(me)
     # A body claiming payment that Stripe does not confirm (the Session is still unpaid).
-    claimed = event("checkout.session.completed", {**session, "payment_status": "paid"})
-    assert (await deliver(client, clock, claimed)).status_code == 200
+    claimed = event("checkout.session.completed", {**shop.session(), "payment_status": "paid"})
+    assert (await shop.deliver(claimed)).status_code == 200
     unknown = event("customer.created", {"id": "cus_1"})
-    assert (await deliver(client, clock, unknown)).status_code == 200
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "pending_payment"
+    assert (await shop.deliver(unknown)).status_code == 200
+    await shop.settle()
+    assert await shop.status_of(held, me) == "pending_payment"
     decided = {d.kind: d.status for d in await Delivery.find({"source": "stripe"}).to_list()}
     assert decided == {"checkout.session.completed": "ignored", "customer.created": "ignored"}
 
 
-async def test_a_lapsed_hold_expires_at_stripe_and_frees_the_time(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> None:
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    [session] = stripe_api.sessions.values()
-    clock.advance(minutes=14)
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "pending_payment"
-    clock.advance(minutes=1)
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "expired"
-    assert stripe_api.sessions[session["id"]]["status"] == "expired"
-    assert (await my_payment(client, me))["status"] == "expired"
+async def test_a_lapsed_hold_expires_at_stripe_and_frees_the_time(shop: Shop) -> None:
+    me = await register(shop.client)
+    held = await shop.hold(me)
+    shop.clock.advance(minutes=14)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "pending_payment"
+    shop.clock.advance(minutes=1)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "expired"
+    assert shop.session()["status"] == "expired"
+    assert (await shop.my_payment(me))["status"] == "expired"
     # The time is free again.
-    other = await register(client)
-    again = await book(client, practice, prepaid, other)
+    again = await shop.book(await register(shop.client))
     assert again.status_code == 201, again.text
 
 
 async def test_paid_just_after_the_hold_lapsed_is_confirmed_while_the_time_is_still_free(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
+    shop: Shop,
 ) -> None:
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    [session] = stripe_api.sessions.values()
-    clock.advance(minutes=15)
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "expired"
-    # Stripe had already taken the payment (the payer finished as the hold lapsed).
-    stripe_api.sessions[session["id"]].update(
-        status="complete", payment_status="paid", payment_intent="pi_late"
-    )
-    late = event("checkout.session.completed", dict(stripe_api.sessions[session["id"]]))
-    assert (await deliver(client, clock, late)).status_code == 200
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "confirmed"
-    assert (await my_payment(client, me))["status"] == "paid"
-
-
-async def pay_late(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """A hold that lapsed, its time re-booked by someone else, then paid all the same."""
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    [session] = stripe_api.sessions.values()
-    clock.advance(minutes=15)
-    await settle(ctx, settings)
-    rebooked = await book(client, practice, prepaid, await register(client))
-    assert rebooked.status_code == 201, rebooked.text
-    stripe_api.sessions[session["id"]].update(
-        status="complete", payment_status="paid", payment_intent="pi_late"
-    )
-    late = event("checkout.session.completed", dict(stripe_api.sessions[session["id"]]))
-    assert (await deliver(client, clock, late)).status_code == 200
-    return held, me  # fmt: skip
+    held, me = await shop.lapse()
+    await shop.paid_after_lapse(held)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "confirmed"
+    assert (await shop.my_payment(me))["status"] == "paid"
 
 
 async def test_paid_after_the_time_went_to_someone_else_is_refunded_and_the_person_told(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-    smtp: SmtpSink,
+    shop: Shop, smtp: SmtpSink
 ) -> None:
-    held, me = await pay_late(client, practice, prepaid, stripe_api, clock, ctx, settings)
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "expired"
-    mine = await my_payment(client, me)
+    held, me = await shop.pay_late()
+    await shop.settle()
+    assert await shop.status_of(held, me) == "expired"
+    mine = await shop.my_payment(me)
     assert (mine["status"], mine["refunded_cents"]) == ("refunded", 9000)
-    assert [(r["payment_intent"], r["amount"]) for r in stripe_api.refunds] == [("pi_late", 9000)]
+    refunds = [(r["payment_intent"], r["amount"]) for r in shop.stripe.refunds]
+    assert refunds == [("pi_late", 9000)]
     told = [m for m in smtp.messages if str(m["Subject"]).startswith("Refunded")]
     assert len(told) == 1
     assert "90.00 GBP" in str(told[0]["Subject"])
@@ -291,202 +291,137 @@ async def test_paid_after_the_time_went_to_someone_else_is_refunded_and_the_pers
 
 
 async def test_a_refund_whose_record_failed_after_stripe_answered_refunds_once(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-    fail_commands: FailCommands,
+    shop: Shop, fail_commands: FailCommands
 ) -> None:
-    _, me = await pay_late(client, practice, prepaid, stripe_api, clock, ctx, settings)
-    await inbox.enqueue_received(ctx)
-    await run_all_due(ctx, settings)  # the delivery: paid late, a refund job written
-    assert (await my_payment(client, me))["status"] == "paid"
+    _, me = await shop.pay_late()
+    await inbox.enqueue_received(shop.ctx)
+    await run_all_due(shop.ctx, shop.settings)  # the delivery: paid late, a refund job written
+    assert (await shop.my_payment(me))["status"] == "paid"
     # Stripe refunds, then the write that records it fails (as if the worker died there).
     fail_commands(["update"], times=1, errorCode=91, closeConnection=False)
-    outcomes = await run_all_due(ctx, settings)
-    assert len(stripe_api.refunds) == 1
-    assert (await my_payment(client, me))["status"] == "paid"
+    outcomes = await run_all_due(shop.ctx, shop.settings)
+    assert len(shop.stripe.refunds) == 1
+    assert (await shop.my_payment(me))["status"] == "paid"
     assert outcomes, outcomes
-    clock.advance(minutes=5)  # the retry's backoff
-    await settle(ctx, settings)
-    assert (await my_payment(client, me))["status"] == "refunded"
-    assert len(stripe_api.refunds) == 1  # asked again with the same key: the same refund
+    shop.clock.advance(minutes=5)  # the retry's backoff
+    await shop.settle()
+    assert (await shop.my_payment(me))["status"] == "refunded"
+    assert len(shop.stripe.refunds) == 1  # asked again with the same key: the same refund
 
 
-async def test_payments_off_refuses_a_prepaid_service_and_books_the_rest(
-    client: httpx.AsyncClient, practice: Practice, prepaid: str, ctx: Context
-) -> None:
+async def test_payments_off_refuses_a_prepaid_service_and_books_the_rest(shop: Shop) -> None:
+    ctx = shop.ctx
     object.__setattr__(ctx, "settings", ctx.settings.model_copy(update={"stripe_secret_key": None}))
-    me = await register(client)
-    refused = await book(client, practice, prepaid, me)
+    me = await register(shop.client)
+    refused = await shop.book(me)
     assert refused.status_code == 422, refused.text
     assert refused.json()["error"] == "payments_unavailable"
     assert "online payment is not available" in refused.json()["detail"]
-    free = await book(client, practice, practice.session, me)
+    free = await shop.book(me, shop.practice.session)
     assert free.status_code == 201, free.text
     assert free.json()["status"] == "confirmed" and free.json()["payment"] is None
 
 
-async def test_stripe_unreachable_lets_the_hold_go_at_once(
-    client: httpx.AsyncClient, practice: Practice, prepaid: str, stripe_api: StripeApi
-) -> None:
-    stripe_api.down = True
-    me = await register(client)
-    refused = await book(client, practice, prepaid, me)
+async def test_stripe_unreachable_lets_the_hold_go_at_once(shop: Shop) -> None:
+    shop.stripe.down = True
+    me = await register(shop.client)
+    refused = await shop.book(me)
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"] == "payments_unavailable"
-    stripe_api.down = False
-    again = await book(client, practice, prepaid, me)
-    assert again.status_code == 201, again.text
-
-
-async def paid_booking(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    service: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    me = await register(client)
-    held = await book(client, practice, service, me)
-    assert held.status_code == 201, held.text
-    session_id = held.json()["payment"]["checkout_url"].rsplit("/", 1)[1]
-    assert (await deliver(client, clock, stripe_api.pay(session_id))).status_code == 200
-    await settle(ctx, settings)
-    assert (await my_payment(client, me))["status"] == "paid"
-    return held.json(), me  # fmt: skip
-
-
-async def cancel(client: httpx.AsyncClient, booking: dict[str, Any], me: dict[str, str]) -> None:
-    done = await client.post(f"/api/bookings/{booking['id']}/cancel", json={}, headers=me)
-    assert done.status_code == 200, done.text
+    shop.stripe.down = False
+    await shop.hold(me)
 
 
 async def test_cancelling_a_paid_booking_before_the_cutoff_refunds_it_in_full(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
+    shop: Shop,
 ) -> None:
-    booking, me = await paid_booking(client, practice, prepaid, stripe_api, clock, ctx, settings)
-    await cancel(client, booking, me)  # 53 hours ahead; the cutoff is 24
-    await settle(ctx, settings)
-    mine = await my_payment(client, me)
+    booking, me = await shop.paid_booking()
+    await shop.cancel(booking, me)  # 53 hours ahead; the cutoff is 24
+    await shop.settle()
+    mine = await shop.my_payment(me)
     assert (mine["status"], mine["refunded_cents"]) == ("refunded", 9000)
-    assert [r["amount"] for r in stripe_api.refunds] == [9000]
+    assert [r["amount"] for r in shop.stripe.refunds] == [9000]
 
 
-async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> None:
-    body = {
-        "name": "Strict session",
-        "duration_minutes": 60,
-        "price": {"amount_cents": 9000, "currency": "GBP"},
-        "prepay": True,
-        "refund_cutoff_hours": 72,
-        "provider_ids": [practice.london],
-    }
-    created = await client.post("/api/admin/services", json=body, headers=practice.admin)
-    strict = created.json()["id"]
-    booking, me = await paid_booking(client, practice, strict, stripe_api, clock, ctx, settings)
-    await cancel(client, booking, me)
-    await settle(ctx, settings)
-    payment = await my_payment(client, me)
-    assert (payment["status"], stripe_api.refunds) == ("paid", [])  # inside the cutoff
+async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(shop: Shop) -> None:
+    strict = await add_prepaid(
+        shop.client, shop.practice, name="Strict session", refund_cutoff_hours=72
+    )
+    booking, me = await shop.paid_booking(strict)
+    await shop.cancel(booking, me)
+    await shop.settle()
+    payment = await shop.my_payment(me)
+    assert (payment["status"], shop.stripe.refunds) == ("paid", [])  # inside the cutoff
 
+    admin = shop.practice.admin
     url = f"/api/admin/payments/{payment['id']}/refund"
-    as_client = await client.post(url, json={"amount_cents": 3000}, headers=me)
+    as_client = await shop.client.post(url, json={"amount_cents": 3000}, headers=me)
     assert as_client.status_code == 403, as_client.text
-    too_much = await client.post(url, json={"amount_cents": 9001}, headers=practice.admin)
+    too_much = await shop.client.post(url, json={"amount_cents": 9001}, headers=admin)
     assert too_much.status_code == 422 and too_much.json()["error"] == "refund_too_large"
-    part = await client.post(url, json={"amount_cents": 3000}, headers=practice.admin)
+    part = await shop.client.post(url, json={"amount_cents": 3000}, headers=admin)
     assert part.status_code == 202, part.text
-    await settle(ctx, settings)
-    payment = await my_payment(client, me)
+    await shop.settle()
+    payment = await shop.my_payment(me)
     assert (payment["status"], payment["refunded_cents"]) == ("partially_refunded", 3000)
-    rest = await client.post(url, json={}, headers=practice.admin)
+    rest = await shop.client.post(url, json={}, headers=admin)
     assert rest.status_code == 202, rest.text
-    await settle(ctx, settings)
-    payment = await my_payment(client, me)
+    await shop.settle()
+    payment = await shop.my_payment(me)
     assert (payment["status"], payment["refunded_cents"]) == ("refunded", 9000)
-    assert [r["amount"] for r in stripe_api.refunds] == [3000, 6000]
-    nothing = await client.post(url, json={}, headers=practice.admin)
+    assert [r["amount"] for r in shop.stripe.refunds] == [3000, 6000]
+    nothing = await shop.client.post(url, json={}, headers=admin)
     assert nothing.status_code == 409 and nothing.json()["error"] == "not_refundable"
 
 
-async def test_cancelling_a_held_booking_closes_its_checkout_at_once(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    ctx: Context,
-    settings: Settings,
-) -> None:
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    await cancel(client, held, me)
-    await settle(ctx, settings)
-    [session] = stripe_api.sessions.values()
-    assert session["status"] == "expired"
-    assert (await my_payment(client, me))["status"] == "expired"
-    assert await status_of(client, held["id"], me) == "cancelled"
+async def test_cancelling_a_held_booking_closes_its_checkout_at_once(shop: Shop) -> None:
+    me = await register(shop.client)
+    held = await shop.hold(me)
+    await shop.cancel(held, me)
+    await shop.settle()
+    assert shop.session()["status"] == "expired"
+    assert (await shop.my_payment(me))["status"] == "expired"
+    assert await shop.status_of(held, me) == "cancelled"
 
 
 async def test_a_lost_webhook_and_a_lost_hold_job_are_settled_by_asking_stripe(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
+    shop: Shop,
 ) -> None:
-    me = await register(client)
-    held = (await book(client, practice, prepaid, me)).json()
-    [session] = stripe_api.sessions.values()
-    stripe_api.pay(session["id"])  # paid at Stripe; its webhook never arrives
+    me = await register(shop.client)
+    held = await shop.hold(me)
+    shop.stripe.pay(shop.session()["id"])  # paid at Stripe; its webhook never arrives
     # ... and the hold's own job is gone (say, dead and pruned).
     assert (await Job.find({"kind": "payments.expire_hold"}).delete()).deleted_count == 1
-    clock.advance(minutes=15)
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "pending_payment"
-    clock.advance(minutes=30)
-    await ensure_next(default_registry(settings), clock.now - timedelta(minutes=10), {})
-    await settle(ctx, settings)
-    assert await status_of(client, held["id"], me) == "confirmed"
-    assert (await my_payment(client, me))["status"] == "paid"
+    shop.clock.advance(minutes=15)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "pending_payment"
+    shop.clock.advance(minutes=30)
+    registry = default_registry(shop.settings)
+    await ensure_next(registry, shop.clock.now - timedelta(minutes=10), {})
+    await shop.settle()
+    assert await shop.status_of(held, me) == "confirmed"
+    assert (await shop.my_payment(me))["status"] == "paid"
 
 
-async def test_a_refund_made_in_stripes_dashboard_is_recorded_once(
-    client: httpx.AsyncClient,
-    practice: Practice,
-    prepaid: str,
-    stripe_api: StripeApi,
-    clock: Clock,
-    ctx: Context,
-    settings: Settings,
-) -> None:
-    _, me = await paid_booking(client, practice, prepaid, stripe_api, clock, ctx, settings)
-    [session] = stripe_api.sessions.values()
-    refunded = stripe_api.refund_in_dashboard(session["payment_intent"], 2500)
+async def test_a_refund_made_in_stripes_dashboard_is_recorded_once(shop: Shop) -> None:
+    _, me = await shop.paid_booking()
+    refunded = shop.stripe.refund_in_dashboard(shop.session()["payment_intent"], 2500)
     for _ in range(2):  # Stripe delivers it twice
-        assert (await deliver(client, clock, refunded)).status_code == 200
+        assert (await shop.deliver(refunded)).status_code == 200
     again = {**refunded, "id": "evt_resent_under_another_id"}
-    assert (await deliver(client, clock, again)).status_code == 200
-    await settle(ctx, settings)
-    mine = await my_payment(client, me)
+    assert (await shop.deliver(again)).status_code == 200
+    await shop.settle()
+    mine = await shop.my_payment(me)
     assert (mine["status"], mine["refunded_cents"]) == ("partially_refunded", 2500)
+
+
+async def test_an_expired_hold_cannot_be_cancelled_afterwards(shop: Shop) -> None:
+    held, me = await shop.lapse()
+    told = {"kind": "notify.cancellation"}
+    assert await Job.find(told).count() == 1  # the client heard the hold lapsed
+    # Its time went to someone else meanwhile; the lapsed booking's Cancel changes nothing.
+    await shop.hold(await register(shop.client))
+    await shop.cancel(held, me)
+    await shop.settle()
+    assert await shop.status_of(held, me) == "expired"
+    assert await Job.find(told).count() == 1

@@ -195,9 +195,11 @@
       state.inFlight = false; submitting(btn, false, 'Book');
       if (r.ok) {
         state.intent = null; state.slot = null; $('confirm-panel').hidden = true;
-        showConfirmation(r.data); loadSlots(true); loadBookings();
-        // A prepaid service: on to Stripe's Checkout; only Stripe's webhook confirms it.
-        if (r.data.payment && r.data.payment.checkout_url) window.location.assign(r.data.payment.checkout_url);
+        showConfirmation(r.data);
+        // A prepaid service: on to Stripe's Checkout (no reloads the page is leaving would
+        // abort); only Stripe's webhook confirms it.
+        if (r.data.payment && r.data.payment.checkout_url) return window.location.assign(r.data.payment.checkout_url);
+        loadSlots(true); loadBookings();
         return;
       }
       var retryable = r.status === 0 || r.status >= 500 || r.data.error === 'request_in_progress';
@@ -303,7 +305,8 @@
             onclick: function () { showCancel(); actions.querySelector('button').focus(); } }, 'Keep booking'))));
       reason.focus();
     }
-    if (b.status !== 'cancelled' && Date.parse(b.start) > Date.now()) showCancel();
+    // Only a booking that still keeps its time can be moved or cancelled (not a lapsed hold).
+    if (b.status !== 'cancelled' && b.status !== 'expired' && Date.parse(b.start) > Date.now()) showCancel();
     return li;
   }
 
