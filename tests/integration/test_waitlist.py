@@ -389,3 +389,27 @@ async def test_stats_show_the_recovery(
     )  # fmt: skip
     assert (backwards.status_code, backwards.json()["error"]) == (422, "invalid_window")
     assert (await client.get("/api/admin/stats", headers=b)).status_code == 403
+
+
+def gauge(scraped: str, name: str, label: str) -> float:
+    found = re.search(rf"^{name}{{{label}}} (\S+)$", scraped, re.M)
+    assert found, f"{name}{{{label}}} is not in /metrics"
+    return float(found.group(1))
+
+
+async def test_metrics_count_the_open_chains_down_to_none(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    await cancelled_slot(client, practice, ctx, settings)
+    scraped = (await client.get("/metrics")).text
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="open"') == 1
+    assert gauge(scraped, "holdfast_waitlist_offers", 'state="sent"') == 1
+
+    claimed = await client.post(f"/offers/{token_sent_to(sms, phone)}/claim")
+    assert claimed.status_code == 201, claimed.text
+    scraped = (await client.get("/metrics")).text
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="open"') == 0
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="filled"') == 1
+    assert gauge(scraped, "holdfast_waitlist_offers", 'state="sent"') == 0
