@@ -12,6 +12,7 @@ import pytest
 from holdfast.context import Context
 from holdfast.jobs.models import Job
 from holdfast.settings import Settings
+from holdfast.waitlist import flows
 from holdfast.waitlist.models import Offer, Opening
 
 from tests.conftest import Clock
@@ -22,13 +23,6 @@ from tests.support import Practice, register, run_all_due, with_senders
 # providers offer it. The test clock starts on Monday 06:00Z.
 START = "2027-03-03T15:00:00Z"
 _phones = iter(range(100, 1000))
-
-
-@pytest.fixture
-def sms() -> Any:
-    server = SmsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -249,8 +243,6 @@ async def test_a_person_booked_elsewhere_meanwhile_is_skipped_and_nobody_is_offe
 
     # The chain runs again (a retried job, a second worker): nobody new is offered anything.
     [opening] = await Opening.find_all().to_list()
-    from holdfast.waitlist import flows
-
     await flows.offer_next(ctx, opening_id=opening.id)
     await work_off(ctx, settings)
     assert await Offer.find_all().count() == 1
