@@ -83,8 +83,6 @@ class OfferController(Controller):
         try:
             offer = await flows.view_offer(ctx, offer_id=offer_id_of(ctx, token))
             view = await service.describe(ctx, offer)
-            if offer.state in (OfferState.EXPIRED, OfferState.SUPERSEDED, OfferState.DECLINED):
-                raise service.gone(offer.state)
         except DomainError as exc:
             if not _wants_page(request):
                 raise

@@ -264,9 +264,12 @@ def _next_job(offer: Offer, now: datetime) -> Job:
 
 
 async def view_offer(ctx: Context, *, offer_id: str) -> Offer:
-    """The offer as its person sees it; the first look marks it viewed."""
+    """The offer as its person sees it (active, or accepted: their booking); the first look
+    marks it viewed. `OfferGone` once it has expired, been declined or been superseded."""
     offer = await get_offer(offer_id)
     now = ctx.now()
+    if offer.state not in ACTIVE and offer.state != OfferState.ACCEPTED:
+        raise gone(offer.state)
     # Past its expiry it is gone, even if its expiry job has not run yet.
     if offer.state in ACTIVE and now >= offer.expires_at:
         raise gone(OfferState.EXPIRED)
