@@ -217,14 +217,28 @@ async def _make_offer(
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(offer.provider_id)}))
 
 
-async def _end_offer(session: Session, offer_id: str, to: OfferState, now: datetime) -> bool:
-    """Move an active offer to `to`, give back its seat and stop its jobs; False if it had
-    moved on already."""
-    if await move(session, offer_id, to, now) is None:
+async def _end_offer(
+    session: Session,
+    offer_id: str,
+    to: OfferState,
+    now: datetime,
+    *,
+    where: dict[str, Any] | None = None,
+    also: dict[str, Any] | None = None,
+) -> bool:
+    """Move an active offer to `to` (as `states.move`), give back its seat and stop its jobs;
+    False if it had moved on already."""
+    if await move(session, offer_id, to, now, where=where, also=also) is None:
         return False
     await OfferSeat.get_pymongo_collection().delete_one({"offer_id": offer_id}, session=session)
     await cancel_pending(session, subject=f"offer:{offer_id}", now=now)
     return True
+
+
+async def _supersede_active(session: Session, opening_id: str, now: datetime) -> None:
+    """The opening's offers still active are superseded (it was filled, or its chain ended)."""
+    async for offer in Offer.find({"opening_id": opening_id, "state": _active()}, session=session):
+        await _end_offer(session, offer.id, OfferState.SUPERSEDED, now)
 
 
 async def _close(ctx: Context, opening: Opening, status: OpeningStatus) -> None:
@@ -240,10 +254,7 @@ async def _close(ctx: Context, opening: Opening, status: OpeningStatus) -> None:
         )
         if closed.modified_count == 0:
             return False
-        async for offer in Offer.find(
-            {"opening_id": opening.id, "state": _active()}, session=session
-        ):
-            await _end_offer(session, offer.id, OfferState.SUPERSEDED, now)
+        await _supersede_active(session, opening.id, now)
         await guard.release_hold(session, hold_id(opening.id))
         return True
 
@@ -292,19 +303,12 @@ async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
         raise gone(OfferState.EXPIRED)
 
     async def accept(session: Session, booking: Booking) -> list[Job]:
-        moved = await move(
+        if not await _end_offer(
             session, offer.id, OfferState.ACCEPTED, now,
             where={"expires_at": {"$gt": now}}, also={"booking_id": booking.id},
-        )  # fmt: skip
-        if moved is None:
+        ):  # fmt: skip
             raise _OfferLost
-        await OfferSeat.get_pymongo_collection().delete_one({"offer_id": offer.id}, session=session)
-        await cancel_pending(session, subject=f"offer:{offer.id}", now=now)
-        async for other in Offer.find(
-            {"opening_id": offer.opening_id, "state": _active(), "_id": {"$ne": offer.id}},
-            session=session,
-        ):
-            await _end_offer(session, other.id, OfferState.SUPERSEDED, now)
+        await _supersede_active(session, offer.opening_id, now)  # this one is accepted already
         await Opening.get_pymongo_collection().update_one(
             {"_id": offer.opening_id},
             {"$set": {"status": "filled", "filled_at": now, "closed_at": now,
