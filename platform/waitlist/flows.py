@@ -106,12 +106,14 @@ async def offer_next(ctx: Context, *, opening_id: str) -> None:
         if service is None or not service.waitlist.enabled or _too_late(opening, service, now):
             await _close(ctx, opening, "lapsed")
             return
-        active = await Offer.find({"opening_id": opening_id, "state": _active()}).to_list()
+        offers = await Offer.find({"opening_id": opening_id}).to_list()
+        active = [offer for offer in offers if offer.state in ACTIVE]
         taken = {offer.seat for offer in active}
         seats = [n for n in range(service.waitlist.seats) if n not in taken]
         if not seats:
             return
-        made = await _offer_seats(ctx, opening, service, seats, now)
+        offered = {offer.user_id for offer in offers}
+        made = await _offer_seats(ctx, opening, service, seats, offered, now)
         if made == "lost":
             await _close(ctx, opening, "lost")
             return
@@ -123,16 +125,22 @@ async def offer_next(ctx: Context, *, opening_id: str) -> None:
 
 
 async def _offer_seats(
-    ctx: Context, opening: Opening, service: Service, seats: list[int], now: datetime
+    ctx: Context,
+    opening: Opening,
+    service: Service,
+    seats: list[int],
+    offered: set[PydanticObjectId],
+    now: datetime,
 ) -> int | Literal["lost", "raced"]:
-    """Offer one seat each to the next people in line; how many were offered."""
+    """Offer one seat each to the next people in line who were not `offered` this opening
+    before; how many were offered."""
     made = 0
     async for entry in in_line(opening):
         if made == len(seats):
             break
+        if entry.user_id in offered:
+            continue  # nobody is offered one opening twice (a second entry of theirs, say)
         offer_id = f"{opening.id}:{entry.user_id}"
-        if await Offer.find_one({"_id": offer_id}) is not None:
-            continue  # nobody is offered one opening twice
         if await busy_then(entry.user_id, opening.start, opening.end):
             continue  # booked elsewhere meanwhile
         try:
@@ -141,8 +149,9 @@ async def _offer_seats(
             return "lost"  # booked by someone else before the hold was taken
         except _SeatTaken:
             return "raced"
-        except _AlreadyOffered:
+        except _AlreadyOffered:  # a concurrent run offered them first
             continue
+        offered.add(entry.user_id)
         made += 1
     return made
 
