@@ -198,7 +198,7 @@ async def _make_offer(
                 payload={"offer_id": offer_id}),
     ]  # fmt: skip
 
-    async def work(session: Session) -> list[Job]:
+    async def work(session: Session) -> tuple[list[Job], bool]:
         try:
             await Offer.get_pymongo_collection().insert_one(
                 offer.model_dump(by_alias=True), session=session
@@ -212,16 +212,19 @@ async def _make_offer(
         except DuplicateKeyError:
             raise _SeatTaken from None
         await guard.hold(session, held)  # once per opening: later offers find it there
-        await Opening.get_pymongo_collection().update_one(
+        first = await Opening.get_pymongo_collection().update_one(
             {"_id": opening.id, "first_offer_at": None},
             {"$set": {"first_offer_at": now}},
             session=session,
         )
-        return await schedule_all(session, jobs)
+        return await schedule_all(session, jobs), first.modified_count == 1
 
-    push_due(ctx, await transact(ctx.mongo, work))
+    scheduled, first_offer = await transact(ctx.mongo, work)
+    push_due(ctx, scheduled)
     OFFERS_MADE.inc()
-    if opening.first_offer_at is None:
+    # Once per opening: the write that set its first offer says so (not `opening`, read before
+    # a batch's first seat was filled).
+    if first_offer:
         OFFER_LATENCY.observe(max((now - opening.freed_at).total_seconds(), 0.0))
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(offer.provider_id)}))
 

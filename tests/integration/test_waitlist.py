@@ -173,9 +173,11 @@ async def test_sequential_cascade_a_ignores_b_declines_c_claims(
     assert opening.status == "filled" and opening.first_offer_at is not None
 
 
-async def test_batch_first_claim_wins_the_others_see_just_taken(
-    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
-) -> None:
+async def batch_of_three_freed(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, waiting: int
+) -> list[tuple[dict[str, str], str]]:
+    """A service offering a freed slot to three at once, `waiting` people in its line, and
+    START booked and cancelled; the people (their auth and phone) in the order they joined."""
     created = await client.post(
         "/api/admin/services",
         json={"name": "Consult", "duration_minutes": 60, "slot_step_minutes": 60,
@@ -188,7 +190,7 @@ async def test_batch_first_claim_wins_the_others_see_just_taken(
         "enabled": True, "mode": "batch", "offer_minutes": 15, "batch_size": 3,
     }  # fmt: skip
     consult = created.json()["id"]
-    people = [await person(client) for _ in range(4)]
+    people = [await person(client) for _ in range(waiting)]
     for who, _ in people:
         await join(client, consult, who)
     owner, _ = await person(client)
@@ -196,6 +198,13 @@ async def test_batch_first_claim_wins_the_others_see_just_taken(
     assert made.status_code == 201, made.text
     await client.post(f"/api/bookings/{made.json()['id']}/cancel", json={}, headers=owner)
     await work_off(ctx, settings)
+    return people
+
+
+async def test_batch_first_claim_wins_the_others_see_just_taken(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    people = await batch_of_three_freed(client, practice, ctx, settings, waiting=4)
 
     offered = [p for p in people if any(m["To"] == p[1] for m in sms.received)]
     assert offered == people[:3]  # three at once, in the order they joined
@@ -383,9 +392,11 @@ async def test_stats_show_the_recovery(
     assert (await client.get("/api/admin/stats", headers=b)).status_code == 403
 
 
-def gauge(scraped: str, name: str, label: str) -> float:
-    found = re.search(rf"^{name}{{{label}}} (\S+)$", scraped, re.M)
-    assert found, f"{name}{{{label}}} is not in /metrics"
+def gauge(scraped: str, name: str, label: str = "") -> float:
+    """A figure of a /metrics scrape (`label`: e.g. 'status="open"')."""
+    series = f"{name}{{{label}}}" if label else name
+    found = re.search(rf"^{re.escape(series)} (\S+)$", scraped, re.M)
+    assert found, f"{series} is not in /metrics"
     return float(found.group(1))
 
 
@@ -405,3 +416,13 @@ async def test_metrics_count_the_open_chains_down_to_none(
     assert gauge(scraped, "holdfast_waitlist_openings", 'status="open"') == 0
     assert gauge(scraped, "holdfast_waitlist_openings", 'status="filled"') == 1
     assert gauge(scraped, "holdfast_waitlist_offers", 'state="sent"') == 0
+
+
+async def test_a_batch_of_offers_is_one_cancellation_to_offer_latency(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    latency = "holdfast_waitlist_offer_latency_seconds_count"
+    before = gauge((await client.get("/metrics")).text, latency)
+    await batch_of_three_freed(client, practice, ctx, settings, waiting=3)
+    assert len([m for m in sms.received if "/offers/" in m["Body"]]) == 3
+    assert gauge((await client.get("/metrics")).text, latency) == before + 1
