@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 from holdfast.bookings.schemas import BookingOut
 from holdfast.bookings.service import SlotTaken
+from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import DomainError, NotFound
 from holdfast.waitlist import flows, service
 from holdfast.waitlist.links import offer_id_of
 from holdfast.waitlist.schemas import EntryOut, OfferOut, OfferView, WaitlistIn
 from holdfast.waitlist.service import OfferGone
 from holdfast.waitlist.states import OfferState
-from holdfast.waitlist.webhook import SignatureInvalid, WebhookDisabled, receive
+from holdfast.waitlist.webhook import WebhookDisabled, receive
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.errors import render_domain_error
 from holdfast.web.openapi import answers
@@ -82,8 +83,6 @@ class OfferController(Controller):
         try:
             offer = await flows.view_offer(ctx, offer_id=offer_id_of(ctx, token))
             view = await service.describe(ctx, offer)
-            if offer.state in (OfferState.EXPIRED, OfferState.SUPERSEDED, OfferState.DECLINED):
-                raise service.gone(offer.state)
         except DomainError as exc:
             if not _wants_page(request):
                 raise

@@ -106,12 +106,14 @@ async def offer_next(ctx: Context, *, opening_id: str) -> None:
         if service is None or not service.waitlist.enabled or _too_late(opening, service, now):
             await _close(ctx, opening, "lapsed")
             return
-        active = await Offer.find({"opening_id": opening_id, "state": _active()}).to_list()
+        offers = await Offer.find({"opening_id": opening_id}).to_list()
+        active = [offer for offer in offers if offer.state in ACTIVE]
         taken = {offer.seat for offer in active}
         seats = [n for n in range(service.waitlist.seats) if n not in taken]
         if not seats:
             return
-        made = await _offer_seats(ctx, opening, service, seats, now)
+        offered = {offer.user_id for offer in offers}
+        made = await _offer_seats(ctx, opening, service, seats, offered, now)
         if made == "lost":
             await _close(ctx, opening, "lost")
             return
@@ -123,16 +125,22 @@ async def offer_next(ctx: Context, *, opening_id: str) -> None:
 
 
 async def _offer_seats(
-    ctx: Context, opening: Opening, service: Service, seats: list[int], now: datetime
+    ctx: Context,
+    opening: Opening,
+    service: Service,
+    seats: list[int],
+    offered: set[PydanticObjectId],
+    now: datetime,
 ) -> int | Literal["lost", "raced"]:
-    """Offer one seat each to the next people in line; how many were offered."""
+    """Offer one seat each to the next people in line who were not `offered` this opening
+    before; how many were offered."""
     made = 0
     async for entry in in_line(opening):
         if made == len(seats):
             break
+        if entry.user_id in offered:
+            continue  # nobody is offered one opening twice (a second entry of theirs, say)
         offer_id = f"{opening.id}:{entry.user_id}"
-        if await Offer.find_one({"_id": offer_id}) is not None:
-            continue  # nobody is offered one opening twice
         if await busy_then(entry.user_id, opening.start, opening.end):
             continue  # booked elsewhere meanwhile
         try:
@@ -141,8 +149,9 @@ async def _offer_seats(
             return "lost"  # booked by someone else before the hold was taken
         except _SeatTaken:
             return "raced"
-        except _AlreadyOffered:
+        except _AlreadyOffered:  # a concurrent run offered them first
             continue
+        offered.add(entry.user_id)
         made += 1
     return made
 
@@ -189,7 +198,7 @@ async def _make_offer(
                 payload={"offer_id": offer_id}),
     ]  # fmt: skip
 
-    async def work(session: Session) -> list[Job]:
+    async def work(session: Session) -> tuple[list[Job], bool]:
         try:
             await Offer.get_pymongo_collection().insert_one(
                 offer.model_dump(by_alias=True), session=session
@@ -203,28 +212,45 @@ async def _make_offer(
         except DuplicateKeyError:
             raise _SeatTaken from None
         await guard.hold(session, held)  # once per opening: later offers find it there
-        await Opening.get_pymongo_collection().update_one(
+        first = await Opening.get_pymongo_collection().update_one(
             {"_id": opening.id, "first_offer_at": None},
             {"$set": {"first_offer_at": now}},
             session=session,
         )
-        return await schedule_all(session, jobs)
+        return await schedule_all(session, jobs), first.modified_count == 1
 
-    push_due(ctx, await transact(ctx.mongo, work))
+    scheduled, first_offer = await transact(ctx.mongo, work)
+    push_due(ctx, scheduled)
     OFFERS_MADE.inc()
-    if opening.first_offer_at is None:
+    # Once per opening: the write that set its first offer says so (not `opening`, read before
+    # a batch's first seat was filled).
+    if first_offer:
         OFFER_LATENCY.observe(max((now - opening.freed_at).total_seconds(), 0.0))
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(offer.provider_id)}))
 
 
-async def _end_offer(session: Session, offer_id: str, to: OfferState, now: datetime) -> bool:
-    """Move an active offer to `to`, give back its seat and stop its jobs; False if it had
-    moved on already."""
-    if await move(session, offer_id, to, now) is None:
+async def _end_offer(
+    session: Session,
+    offer_id: str,
+    to: OfferState,
+    now: datetime,
+    *,
+    where: dict[str, Any] | None = None,
+    also: dict[str, Any] | None = None,
+) -> bool:
+    """Move an active offer to `to` (as `states.move`), give back its seat and stop its jobs;
+    False if it had moved on already."""
+    if await move(session, offer_id, to, now, where=where, also=also) is None:
         return False
     await OfferSeat.get_pymongo_collection().delete_one({"offer_id": offer_id}, session=session)
     await cancel_pending(session, subject=f"offer:{offer_id}", now=now)
     return True
+
+
+async def _supersede_active(session: Session, opening_id: str, now: datetime) -> None:
+    """The opening's offers still active are superseded (it was filled, or its chain ended)."""
+    async for offer in Offer.find({"opening_id": opening_id, "state": _active()}, session=session):
+        await _end_offer(session, offer.id, OfferState.SUPERSEDED, now)
 
 
 async def _close(ctx: Context, opening: Opening, status: OpeningStatus) -> None:
@@ -240,10 +266,7 @@ async def _close(ctx: Context, opening: Opening, status: OpeningStatus) -> None:
         )
         if closed.modified_count == 0:
             return False
-        async for offer in Offer.find(
-            {"opening_id": opening.id, "state": _active()}, session=session
-        ):
-            await _end_offer(session, offer.id, OfferState.SUPERSEDED, now)
+        await _supersede_active(session, opening.id, now)
         await guard.release_hold(session, hold_id(opening.id))
         return True
 
@@ -264,9 +287,12 @@ def _next_job(offer: Offer, now: datetime) -> Job:
 
 
 async def view_offer(ctx: Context, *, offer_id: str) -> Offer:
-    """The offer as its person sees it; the first look marks it viewed."""
+    """The offer as its person sees it (active, or accepted: their booking); the first look
+    marks it viewed. `OfferGone` once it has expired, been declined or been superseded."""
     offer = await get_offer(offer_id)
     now = ctx.now()
+    if offer.state not in ACTIVE and offer.state != OfferState.ACCEPTED:
+        raise gone(offer.state)
     # Past its expiry it is gone, even if its expiry job has not run yet.
     if offer.state in ACTIVE and now >= offer.expires_at:
         raise gone(OfferState.EXPIRED)
@@ -289,19 +315,12 @@ async def claim_offer(ctx: Context, *, offer_id: str) -> Booking:
         raise gone(OfferState.EXPIRED)
 
     async def accept(session: Session, booking: Booking) -> list[Job]:
-        moved = await move(
+        if not await _end_offer(
             session, offer.id, OfferState.ACCEPTED, now,
             where={"expires_at": {"$gt": now}}, also={"booking_id": booking.id},
-        )  # fmt: skip
-        if moved is None:
+        ):  # fmt: skip
             raise _OfferLost
-        await OfferSeat.get_pymongo_collection().delete_one({"offer_id": offer.id}, session=session)
-        await cancel_pending(session, subject=f"offer:{offer.id}", now=now)
-        async for other in Offer.find(
-            {"opening_id": offer.opening_id, "state": _active(), "_id": {"$ne": offer.id}},
-            session=session,
-        ):
-            await _end_offer(session, other.id, OfferState.SUPERSEDED, now)
+        await _supersede_active(session, offer.opening_id, now)  # this one is accepted already
         await Opening.get_pymongo_collection().update_one(
             {"_id": offer.opening_id},
             {"$set": {"status": "filled", "filled_at": now, "closed_at": now,

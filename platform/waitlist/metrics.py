@@ -4,7 +4,9 @@ status are read from MongoDB at scrape time, so every API replica agrees."""
 
 from __future__ import annotations
 
-from holdfast.waitlist.models import Offer, Opening
+from typing import get_args
+
+from holdfast.waitlist.models import Offer, Opening, OpeningStatus
 from holdfast.waitlist.states import OfferState
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -18,13 +20,18 @@ OFFERS = Gauge("holdfast_waitlist_offers", "Offers by state", ["state"])
 OPENINGS = Gauge("holdfast_waitlist_openings", "Freed slots by what became of them", ["status"])
 
 
+async def _count_by(model: type[Offer] | type[Opening], field: str) -> dict[str, int]:
+    counts = model.get_pymongo_collection().aggregate(
+        [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+    )
+    return {row["_id"]: row["n"] async for row in await counts}
+
+
 async def refresh_waitlist_gauges() -> None:
-    for name, field, gauge in (("offers", "state", OFFERS), ("openings", "status", OPENINGS)):
-        model = Offer if name == "offers" else Opening
-        counts = model.get_pymongo_collection().aggregate(
-            [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
-        )
-        found = {row["_id"]: row["n"] async for row in await counts}
-        labels = [str(s) for s in OfferState] if name == "offers" else list(found)
-        for label in labels:
-            gauge.labels(label).set(found.get(label, 0))
+    # Every label, so one that has emptied reads 0 rather than its last count.
+    offers = await _count_by(Offer, "state")
+    for state in map(str, OfferState):
+        OFFERS.labels(state).set(offers.get(state, 0))
+    openings = await _count_by(Opening, "status")
+    for status in get_args(OpeningStatus):
+        OPENINGS.labels(status).set(openings.get(status, 0))

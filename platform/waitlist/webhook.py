@@ -16,6 +16,7 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from holdfast.bookings.models import Booking
 from holdfast.bookings.service import cancel_as
+from holdfast.calendly.signature import SignatureInvalid
 from holdfast.catalog.models import Provider, Service
 from holdfast.clock import as_utc
 from holdfast.context import Context
@@ -31,14 +32,12 @@ SOURCE = "cancellations"
 CANCELLED = frozenset({"appointment.cancelled", "appointment.canceled"})
 
 
-class SignatureInvalid(DomainError):
-    kind, code = ErrorKind.FORBIDDEN, "invalid_signature"
-
-
 class WebhookDisabled(DomainError):
     kind, code = ErrorKind.NOT_FOUND, "webhook_disabled"
 
 
+# Signed without a timestamp (unlike Calendly's and Stripe's `t=…,v1=…`), so
+# `holdfast.calendly.signature.verify` does not apply; its error (403 invalid_signature) does.
 def sign(key: str, body: bytes) -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 

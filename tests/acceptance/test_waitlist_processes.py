@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,26 @@ def env_for(settings: Settings, queue_port: int, sms: SmsServer) -> dict[str, st
         HOLDFAST_SEND_TIMEOUT_SECONDS="3",
     )
     return env
+
+
+@dataclass
+class Running:
+    urls: list[str]  # the api processes
+    worker: subprocess.Popen[bytes]
+    env: dict[str, str]
+    stack: ExitStack  # what is stopped when the test ends: add to it
+
+
+@contextmanager
+def running(settings: Settings, queue: Server, sms: SmsServer, apis: int = 1) -> Iterator[Running]:
+    """An admin, `apis` api processes, a promoter and a worker, sending SMS to `sms`."""
+    env = env_for(settings, queue.port, sms)
+    create_admin(env)
+    with ExitStack() as stack:
+        urls = stack.enter_context(api_processes(env, apis))
+        stack.enter_context(holdfast_process(env, "promoter"))
+        worker = stack.enter_context(holdfast_process(env, "worker"))
+        yield Running(urls, worker, env, stack)
 
 
 def person(url: str, *, phone: bool = True) -> tuple[dict[str, str], str]:
@@ -126,95 +148,73 @@ def confirmed_at(settings: Settings, start: str) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(300)
 def test_two_claims_in_two_api_processes_at_once_make_one_booking(
-    settings: Settings, queue: Server
+    settings: Settings, queue: Server, sms: SmsServer
 ) -> None:
-    sms = SmsServer().start()
-    env = env_for(settings, queue.port, sms)
-    create_admin(env)
-    try:
-        with ExitStack() as stack:
-            first, second = stack.enter_context(api_processes(env, 2))
-            stack.enter_context(holdfast_process(env, "promoter"))
-            stack.enter_context(holdfast_process(env, "worker"))
-            provider, service = practice(first, {"mode": "batch", "batch_size": 2})
-            (a, a_phone), (b, b_phone) = person(first), person(first)
-            join(first, a, service)
-            join(first, b, service)
-            start = tomorrow_noon()
-            booking = freed_slot(first, provider, service, start)
-            cancel(first, booking)
-            wait_until(lambda: bool(offers_to(sms, a_phone) and offers_to(sms, b_phone)), 60,
-                       "both offers")  # fmt: skip
-            urls = [f"{first}/offers/{token(offers_to(sms, a_phone)[0])}/claim",
-                    f"{second}/offers/{token(offers_to(sms, b_phone)[0])}/claim"]  # fmt: skip
-            with ThreadPoolExecutor(2) as pool:
-                answers = list(pool.map(lambda u: httpx.post(u, timeout=20), urls))
-            assert sorted(r.status_code for r in answers) == [201, 410]
-            assert len(confirmed_at(settings, start)) == 1
-    finally:
-        sms.stop()
+    with running(settings, queue, sms, apis=2) as processes:
+        first, second = processes.urls
+        provider, service = practice(first, {"mode": "batch", "batch_size": 2})
+        (a, a_phone), (b, b_phone) = person(first), person(first)
+        join(first, a, service)
+        join(first, b, service)
+        start = tomorrow_noon()
+        booking = freed_slot(first, provider, service, start)
+        cancel(first, booking)
+        wait_until(lambda: bool(offers_to(sms, a_phone) and offers_to(sms, b_phone)), 60,
+                   "both offers")  # fmt: skip
+        urls = [f"{first}/offers/{token(offers_to(sms, a_phone)[0])}/claim",
+                f"{second}/offers/{token(offers_to(sms, b_phone)[0])}/claim"]  # fmt: skip
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda u: httpx.post(u, timeout=20), urls))
+        assert sorted(r.status_code for r in answers) == [201, 410]
+        assert len(confirmed_at(settings, start)) == 1
 
 
 @pytest.mark.timeout(300)
-def test_a_claim_racing_a_public_booking_has_one_winner(settings: Settings, queue: Server) -> None:
-    sms = SmsServer().start()
-    env = env_for(settings, queue.port, sms)
-    create_admin(env)
-    try:
-        with ExitStack() as stack:
-            first, second = stack.enter_context(api_processes(env, 2))
-            stack.enter_context(holdfast_process(env, "promoter"))
-            stack.enter_context(holdfast_process(env, "worker"))
-            provider, service = practice(first)
-            waiting, phone = person(first)
-            join(first, waiting, service)
-            start = tomorrow_noon()
-            cancel(first, freed_slot(first, provider, service, start))
-            wait_until(lambda: bool(offers_to(sms, phone)), 60, "the offer")
-            walk_in, _ = person(second)
-            body = {"service_id": service, "provider_id": provider, "start": start}
-            with ThreadPoolExecutor(2) as pool:
-                claim = pool.submit(
-                    httpx.post, f"{first}/offers/{token(offers_to(sms, phone)[0])}/claim",
-                    timeout=20,
-                )  # fmt: skip
-                public = pool.submit(
-                    httpx.post, f"{second}/api/bookings", json=body, headers=walk_in, timeout=20
-                )
-            assert (claim.result().status_code, public.result().status_code) == (201, 409)
-            [booking] = confirmed_at(settings, start)
-            assert booking["source"] == "waitlist"
-    finally:
-        sms.stop()
+def test_a_claim_racing_a_public_booking_has_one_winner(
+    settings: Settings, queue: Server, sms: SmsServer
+) -> None:
+    with running(settings, queue, sms, apis=2) as processes:
+        first, second = processes.urls
+        provider, service = practice(first)
+        waiting, phone = person(first)
+        join(first, waiting, service)
+        start = tomorrow_noon()
+        cancel(first, freed_slot(first, provider, service, start))
+        wait_until(lambda: bool(offers_to(sms, phone)), 60, "the offer")
+        walk_in, _ = person(second)
+        body = {"service_id": service, "provider_id": provider, "start": start}
+        with ThreadPoolExecutor(2) as pool:
+            claim = pool.submit(
+                httpx.post, f"{first}/offers/{token(offers_to(sms, phone)[0])}/claim",
+                timeout=20,
+            )  # fmt: skip
+            public = pool.submit(
+                httpx.post, f"{second}/api/bookings", json=body, headers=walk_in, timeout=20
+            )
+        assert (claim.result().status_code, public.result().status_code) == (201, 409)
+        [booking] = confirmed_at(settings, start)
+        assert booking["source"] == "waitlist"
 
 
 @pytest.mark.timeout(300)
 def test_the_chain_starts_when_the_queue_redis_returns(
-    settings: Settings, queue: Server, tmp_path: Path
+    settings: Settings, queue: Server, tmp_path: Path, sms: SmsServer
 ) -> None:
-    sms = SmsServer().start()
-    env = env_for(settings, queue.port, sms)
-    create_admin(env)
-    try:
-        with ExitStack() as stack:
-            [url] = stack.enter_context(api_processes(env, 1))
-            stack.enter_context(holdfast_process(env, "promoter"))
-            stack.enter_context(holdfast_process(env, "worker"))
-            provider, service = practice(url)
-            waiting, phone = person(url)
-            join(url, waiting, service)
-            booking = freed_slot(url, provider, service, tomorrow_noon())
-            queue.kill()  # SIGKILL: the queue is gone while the slot is freed
-            cancel(url, booking)  # still answered: MongoDB has the chain's job
-            time.sleep(2)
-            assert offers_to(sms, phone) == []
-            queue = start_redis(tmp_path / "queue-again", queue.port, persist=False)
-            stack.callback(queue.kill)
-            wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer after the queue")
-            time.sleep(2)  # anything doubled would show up now
-            assert len(offers_to(sms, phone)) == 1
-    finally:
-        sms.stop()
+    with running(settings, queue, sms) as processes:
+        [url] = processes.urls
+        provider, service = practice(url)
+        waiting, phone = person(url)
+        join(url, waiting, service)
+        booking = freed_slot(url, provider, service, tomorrow_noon())
+        queue.kill()  # SIGKILL: the queue is gone while the slot is freed
+        cancel(url, booking)  # still answered: MongoDB has the chain's job
+        time.sleep(2)
+        assert offers_to(sms, phone) == []
+        queue = start_redis(tmp_path / "queue-again", queue.port, persist=False)
+        processes.stack.callback(queue.kill)
+        wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer after the queue")
+        time.sleep(2)  # anything doubled would show up now
+        assert len(offers_to(sms, phone)) == 1
 
 
 @pytest.mark.timeout(300)
@@ -222,21 +222,17 @@ def test_a_worker_killed_while_sending_the_offer_sends_one_offer_one_sms(
     settings: Settings, queue: Server
 ) -> None:
     sms = SmsServer(stall_seconds=12).start()
-    env = env_for(settings, queue.port, sms)
-    create_admin(env)
     try:
-        with ExitStack() as stack:
-            [url] = stack.enter_context(api_processes(env, 1))
-            stack.enter_context(holdfast_process(env, "promoter"))
-            worker = stack.enter_context(holdfast_process(env, "worker"))
+        with running(settings, queue, sms) as processes:
+            [url] = processes.urls
             provider, service = practice(url)
             waiting, phone = person(url)
             join(url, waiting, service)
             cancel(url, freed_slot(url, provider, service, tomorrow_noon()))
             assert sms.stalled.wait(60), "the worker never reached the SMS gateway"
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(10)
-            stack.enter_context(holdfast_process(env, "worker"))
+            processes.worker.send_signal(signal.SIGKILL)
+            processes.worker.wait(10)
+            processes.stack.enter_context(holdfast_process(processes.env, "worker"))
             wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer SMS")
             time.sleep(2)
             assert len(offers_to(sms, phone)) == 1

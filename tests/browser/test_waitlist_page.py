@@ -29,13 +29,6 @@ PHONE_NUMBER = "+447700900777"
 
 
 @pytest.fixture
-def sms() -> Iterator[SmsServer]:
-    server = SmsServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def platform(settings: Settings, sms: SmsServer) -> Iterator[Site]:
     """The api, a worker and a promoter, sending SMS to the fake gateway."""
     port = free_port()

@@ -23,13 +23,6 @@ KEY = "webhook-signing-key-for-tests"
 
 
 @pytest.fixture
-def sms() -> Any:
-    server = SmsServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, smtp: SmtpSink, sms: SmsServer) -> Settings:
     senders = with_senders(settings, smtp.url, sms.url)
     return senders.model_copy(update={"webhook_signing_key": SecretStr(KEY)})

@@ -12,6 +12,7 @@ import pytest
 from holdfast.context import Context
 from holdfast.jobs.models import Job
 from holdfast.settings import Settings
+from holdfast.waitlist import flows
 from holdfast.waitlist.models import Offer, Opening
 
 from tests.conftest import Clock
@@ -22,13 +23,6 @@ from tests.support import Practice, register, run_all_due, with_senders
 # providers offer it. The test clock starts on Monday 06:00Z.
 START = "2027-03-03T15:00:00Z"
 _phones = iter(range(100, 1000))
-
-
-@pytest.fixture
-def sms() -> Any:
-    server = SmsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -179,9 +173,11 @@ async def test_sequential_cascade_a_ignores_b_declines_c_claims(
     assert opening.status == "filled" and opening.first_offer_at is not None
 
 
-async def test_batch_first_claim_wins_the_others_see_just_taken(
-    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
-) -> None:
+async def batch_of_three_freed(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, waiting: int
+) -> list[tuple[dict[str, str], str]]:
+    """A service offering a freed slot to three at once, `waiting` people in its line, and
+    START booked and cancelled; the people (their auth and phone) in the order they joined."""
     created = await client.post(
         "/api/admin/services",
         json={"name": "Consult", "duration_minutes": 60, "slot_step_minutes": 60,
@@ -194,7 +190,7 @@ async def test_batch_first_claim_wins_the_others_see_just_taken(
         "enabled": True, "mode": "batch", "offer_minutes": 15, "batch_size": 3,
     }  # fmt: skip
     consult = created.json()["id"]
-    people = [await person(client) for _ in range(4)]
+    people = [await person(client) for _ in range(waiting)]
     for who, _ in people:
         await join(client, consult, who)
     owner, _ = await person(client)
@@ -202,6 +198,13 @@ async def test_batch_first_claim_wins_the_others_see_just_taken(
     assert made.status_code == 201, made.text
     await client.post(f"/api/bookings/{made.json()['id']}/cancel", json={}, headers=owner)
     await work_off(ctx, settings)
+    return people
+
+
+async def test_batch_first_claim_wins_the_others_see_just_taken(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    people = await batch_of_three_freed(client, practice, ctx, settings, waiting=4)
 
     offered = [p for p in people if any(m["To"] == p[1] for m in sms.received)]
     assert offered == people[:3]  # three at once, in the order they joined
@@ -249,8 +252,6 @@ async def test_a_person_booked_elsewhere_meanwhile_is_skipped_and_nobody_is_offe
 
     # The chain runs again (a retried job, a second worker): nobody new is offered anything.
     [opening] = await Opening.find_all().to_list()
-    from holdfast.waitlist import flows
-
     await flows.offer_next(ctx, opening_id=opening.id)
     await work_off(ctx, settings)
     assert await Offer.find_all().count() == 1
@@ -389,3 +390,39 @@ async def test_stats_show_the_recovery(
     )  # fmt: skip
     assert (backwards.status_code, backwards.json()["error"]) == (422, "invalid_window")
     assert (await client.get("/api/admin/stats", headers=b)).status_code == 403
+
+
+def gauge(scraped: str, name: str, label: str = "") -> float:
+    """A figure of a /metrics scrape (`label`: e.g. 'status="open"')."""
+    series = f"{name}{{{label}}}" if label else name
+    found = re.search(rf"^{re.escape(series)} (\S+)$", scraped, re.M)
+    assert found, f"{series} is not in /metrics"
+    return float(found.group(1))
+
+
+async def test_metrics_count_the_open_chains_down_to_none(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    await cancelled_slot(client, practice, ctx, settings)
+    scraped = (await client.get("/metrics")).text
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="open"') == 1
+    assert gauge(scraped, "holdfast_waitlist_offers", 'state="sent"') == 1
+
+    claimed = await client.post(f"/offers/{token_sent_to(sms, phone)}/claim")
+    assert claimed.status_code == 201, claimed.text
+    scraped = (await client.get("/metrics")).text
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="open"') == 0
+    assert gauge(scraped, "holdfast_waitlist_openings", 'status="filled"') == 1
+    assert gauge(scraped, "holdfast_waitlist_offers", 'state="sent"') == 0
+
+
+async def test_a_batch_of_offers_is_one_cancellation_to_offer_latency(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    latency = "holdfast_waitlist_offer_latency_seconds_count"
+    before = gauge((await client.get("/metrics")).text, latency)
+    await batch_of_three_freed(client, practice, ctx, settings, waiting=3)
+    assert len([m for m in sms.received if "/offers/" in m["Body"]]) == 3
+    assert gauge((await client.get("/metrics")).text, latency) == before + 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import Invalid
 from holdfast.monitoring.stats import window
 from holdfast.waitlist.states import ACTIVE, MOVES, OfferState, may_move
 from holdfast.waitlist.stats import histogram, spread
-from holdfast.waitlist.webhook import SignatureInvalid, sign, verify
+from holdfast.waitlist.webhook import sign, verify
 
 ENDS = {OfferState.ACCEPTED, OfferState.DECLINED, OfferState.EXPIRED, OfferState.SUPERSEDED}
 

@@ -31,24 +31,18 @@
       return;
     }
     const body = await response.json().catch(() => ({}));
-    if (response.ok && action === "claim") {
-      panel.dataset.state = "accepted";
-      say("It's yours: the time is booked, and a confirmation is on its way.");
-      claim.hidden = true;
-      decline.hidden = true;
-      return;
-    }
-    if (response.ok) {
-      panel.dataset.state = "declined";
-      say("Thanks for letting us know. The time goes to the next person; you stay on the waitlist.");
-      claim.hidden = true;
-      decline.hidden = true;
-      return;
-    }
-    panel.dataset.state = body.state || "gone";
-    say(body.detail || "This offer is no longer open.");
     claim.hidden = true;
     decline.hidden = true;
+    if (!response.ok) {
+      panel.dataset.state = body.state || "gone";
+      say(body.detail || "This offer is no longer open.");
+    } else if (action === "claim") {
+      panel.dataset.state = "accepted";
+      say("It's yours: the time is booked, and a confirmation is on its way.");
+    } else {
+      panel.dataset.state = "declined";
+      say("Thanks for letting us know. The time goes to the next person; you stay on the waitlist.");
+    }
   }
 
   claim.addEventListener("click", () => act("claim"));
