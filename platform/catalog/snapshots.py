@@ -6,9 +6,10 @@ process changes the catalog, it forgets everything at once; a change made by ano
 seen here within `max_age`. A booking made meanwhile is checked against hours a moment old; the
 no-overlap guarantee does not depend on them.
 
-Only the booking path reads through here. Availability responses are cached in Redis under
-generation counters, so availability reads the catalog afresh rather than store an old snapshot
-under a new generation.
+The booking path and the jobs and flows that follow bookings (moves, series, waitlist offers,
+payments, messages, Calendly) read through here. Availability does not: its responses are
+cached in Redis under generation counters, so it reads the catalog afresh rather than store an
+old snapshot under a new generation.
 """
 
 from __future__ import annotations
