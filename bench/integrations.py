@@ -39,6 +39,7 @@ from holdfast.context import Context, close_context, open_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, start_mongod
 from holdfast.integrations.credentials import seal
+from holdfast.integrations.google.connected import connected_calendars
 from holdfast.integrations.google.sync import sync_calendar
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 from pydantic import SecretStr
@@ -120,6 +121,7 @@ async def connect(ctx: Context, google: FakeGoogle, provider_id: PydanticObjectI
         id=provider_id, refresh_token=seal(refresh, ctx.settings.secret_key),
         connected_at=now, updated_at=now,
     ).insert()  # fmt: skip
+    connected_calendars.forget()  # as connecting does
 
 
 async def measure(

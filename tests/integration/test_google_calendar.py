@@ -109,6 +109,31 @@ async def london_row(client: httpx.AsyncClient, practice: Practice) -> dict[str,
     return rows[0]
 
 
+async def test_a_booking_for_a_provider_without_a_calendar_asks_nothing_about_calendars(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
+    """The common case costs the booking path no round trip: no calendar is connected, so
+    neither busy time nor connections (nor meetings) are read while booking or moving."""
+    await ctx.db.command({"profile": 2})  # mongod records every operation on this database
+    try:
+        user = await register(client)
+        made = await book(client, practice, user, at("10:00"))
+        assert made.status_code == 201, made.text
+        booking = await Booking.get(made.json()["id"])
+        assert booking is not None
+        await move_booking(ctx, booking, start=at("13:00"), actor="admin")
+    finally:
+        await ctx.db.command({"profile": 0})
+    profile = ctx.db["system.profile"]
+    assert await profile.count_documents({"ns": f"{ctx.db.name}.bookings"})  # it saw the booking
+    assert await profile.count_documents({"ns": f"{ctx.db.name}.external_busy"}) == 0
+    # At most the process's look at which calendars are connected (all of them, once a
+    # second): never a look per booking, in its transaction.
+    looks = await profile.find({"ns": f"{ctx.db.name}.google_connections"}).to_list()
+    assert all(look["command"]["filter"] == {} for look in looks), looks
+    assert not any("txnNumber" in look["command"] for look in looks), looks
+
+
 async def test_connecting_and_busy_time_blocking_availability_and_booking(
     client: httpx.AsyncClient,
     practice: Practice,
