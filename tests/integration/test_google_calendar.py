@@ -4,7 +4,6 @@ events, outages, revoked grants and expired sync tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,10 +17,9 @@ from holdfast.integrations.google.events import event_id
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 from holdfast.jobs.models import Job
 from holdfast.settings import Settings
-from pydantic import SecretStr
 
 from tests.conftest import Clock
-from tests.fakes.google import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google import FakeGoogle
 from tests.support import Practice, register, run_all_due
 
 WEDNESDAY = "2027-03-03"  # London is on UTC then: its 09:00-17:00 are 09:00-17:00Z
@@ -32,23 +30,9 @@ def at(hhmm: str, day: str = WEDNESDAY) -> datetime:
 
 
 @pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, google: FakeGoogle) -> Settings:
     return settings.model_copy(
-        update={
-            "google_client_id": CLIENT_ID,
-            "google_client_secret": SecretStr(CLIENT_SECRET),
-            "google_api_url": google.api_url,
-            "google_oauth_url": google.url,
-            "google_timeout_seconds": 5.0,
-            "job_timeout_seconds": 20,
-        }
+        update={**google.settings(), "google_timeout_seconds": 5.0, "job_timeout_seconds": 20}
     )
 
 

@@ -5,7 +5,6 @@ one shared token, and outages that never hold up a booking."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,34 +18,18 @@ from holdfast.integrations.zoom.tokens import access_token
 from holdfast.jobs.models import Job
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
-from pydantic import SecretStr
 
 from tests.conftest import Clock
-from tests.fakes.zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
+from tests.fakes.zoom import FakeZoom
 from tests.support import Practice, register, run_all_due
 
 START = "2027-03-03T10:00:00+00:00"  # a Wednesday inside London's hours (UTC in March)
 
 
 @pytest.fixture
-def zoom() -> Iterator[FakeZoom]:
-    fake = FakeZoom().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, zoom: FakeZoom) -> Settings:
     return settings.model_copy(
-        update={
-            "zoom_account_id": ACCOUNT_ID,
-            "zoom_client_id": CLIENT_ID,
-            "zoom_client_secret": SecretStr(CLIENT_SECRET),
-            "zoom_api_url": zoom.api_url,
-            "zoom_oauth_url": zoom.url,
-            "zoom_timeout_seconds": 5.0,
-            "job_timeout_seconds": 20,
-        }
+        update={**zoom.settings(), "zoom_timeout_seconds": 5.0, "job_timeout_seconds": 20}
     )
 
 
