@@ -126,6 +126,10 @@ class LoopbackHttp:
         """(status, JSON body or None for no body)."""
         raise NotImplementedError
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> Self:
         self._thread.start()
         return self
@@ -192,7 +196,3 @@ class CalendlyApi(LoopbackHttp):
             {"uuid": uuid, "reason": request.get("reason"), "auth": headers.get("Authorization")}
         )
         return 201, {"resource": {"canceled_by": "Holdfast", "reason": request.get("reason")}}
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"

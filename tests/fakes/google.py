@@ -54,10 +54,6 @@ class FakeGoogle(LoopbackHttp):
     # --- what a test does -------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def api_url(self) -> str:
         return f"{self.url}/calendar/v3"
 

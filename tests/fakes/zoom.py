@@ -43,10 +43,6 @@ class FakeZoom(LoopbackHttp):
         super().__init__()
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def api_url(self) -> str:
         return f"{self.url}/v2"
 

@@ -63,6 +63,13 @@ async def settle(ctx: Context, settings: Settings, clock: Clock, rounds: int = 6
         clock.advance(seconds=3)
 
 
+async def zoom_row(client: httpx.AsyncClient, practice: Practice) -> dict[str, Any]:
+    found = await client.get("/api/admin/integrations", headers=practice.admin)
+    assert found.status_code == 200, found.text
+    [row] = [r for r in found.json() if r["integration"] == "zoom"]
+    return dict(row)
+
+
 async def confirmations(booking_id: str, template: str = "confirmation") -> list[Message]:
     return await Message.find({"booking_id": booking_id, "template": template}).to_list()
 
@@ -134,9 +141,8 @@ async def test_zoom_down_the_booking_stands_the_confirmation_goes_and_the_link_f
     assert sent.state == "succeeded" and sent.postponed >= 2 and sent.attempts - sent.postponed == 1
     [job] = await Job.find({"kind": "zoom.meeting"}).to_list()
     assert job.state == "retry_wait" and job.run_at >= clock.now + timedelta(seconds=200)
-    rows = (await client.get("/api/admin/integrations", headers=practice.admin)).json()
-    zoom_row = next(r for r in rows if r["integration"] == "zoom")
-    assert zoom_row["state"] == "failing" and "503" in zoom_row["last_error"]
+    row = await zoom_row(client, practice)
+    assert row["state"] == "failing" and "503" in row["last_error"]
 
     zoom.down = False
     clock.advance(minutes=6)
@@ -145,8 +151,7 @@ async def test_zoom_down_the_booking_stands_the_confirmation_goes_and_the_link_f
     link = next(iter(zoom.meetings.values()))["join_url"]
     [follow_up] = await confirmations(booking["id"], "meeting_link")
     assert link in follow_up.body
-    rows = (await client.get("/api/admin/integrations", headers=practice.admin)).json()
-    assert next(r for r in rows if r["integration"] == "zoom")["state"] == "connected"
+    assert (await zoom_row(client, practice))["state"] == "connected"
 
 
 async def test_a_claim_whose_meeting_was_made_finds_it_instead_of_making_another(
