@@ -178,10 +178,6 @@ async def disconnect(ctx: Context, provider_id: str) -> None:
         raise GoogleNotConnected(f"{provider.name}'s Google Calendar is not connected.")
 
 
-async def connection_of(provider_id: PydanticObjectId) -> GoogleConnection | None:
-    return await GoogleConnection.get(provider_id)
-
-
 def credentials_of(ctx: Context, connection: GoogleConnection) -> calendar.Connection:
     secret = ctx.settings.secret_key
     try:
