@@ -39,13 +39,13 @@ from holdfast.context import Context, close_context, open_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, start_mongod
 from holdfast.integrations.credentials import seal
+from holdfast.integrations.google.connected import connected_calendars
 from holdfast.integrations.google.sync import sync_calendar
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
-from pydantic import SecretStr
 
 from bench.jobs import Lab
 from bench.lab import bench_parser, parse_options, publish, started, verdict, wait_for_quiet
-from tests.fakes.google import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google import FakeGoogle
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "integrations_results.md"
@@ -120,6 +120,7 @@ async def connect(ctx: Context, google: FakeGoogle, provider_id: PydanticObjectI
         id=provider_id, refresh_token=seal(refresh, ctx.settings.secret_key),
         connected_at=now, updated_at=now,
     ).insert()  # fmt: skip
+    connected_calendars.forget()  # as connecting does
 
 
 async def measure(
@@ -129,11 +130,7 @@ async def measure(
         queue = lab.redis(stack, "queue-redis")
         google = FakeGoogle(page_size=250).start()
         stack.callback(google.stop)
-        settings = lab.settings(
-            "bench_integrations", queue,
-            google_client_id=CLIENT_ID, google_client_secret=SecretStr(CLIENT_SECRET),
-            google_api_url=google.api_url, google_oauth_url=google.url,
-        )  # fmt: skip
+        settings = lab.settings("bench_integrations", queue, **google.settings())
         ctx = await open_context(settings)
         try:
             await ensure_indexes(ctx.db)

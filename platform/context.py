@@ -17,6 +17,7 @@ from holdfast.catalog.snapshots import CatalogSnapshots
 from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Indexes, Mongo, connect, init_models
 from holdfast.events import EventBus
+from holdfast.integrations.google.connected import connected_calendars
 from holdfast.notifications.smtp import SmtpPool
 from holdfast.ratelimits import Limiter
 from holdfast.settings import Settings
@@ -106,6 +107,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         ),
     )
     ctx.events.subscribe(ctx.catalog.forget)
+    connected_calendars.max_age = settings.catalog_snapshot_seconds
     if cache is not None:
         ctx.events.subscribe(cache.invalidate)
     return ctx

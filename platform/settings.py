@@ -123,8 +123,9 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         le=60,
-        description="How long a process reuses a service and its providers for bookings "
-        "(another process's catalog change shows after at most this long); 0 = never.",
+        description="How long a process reuses a service and its providers for bookings, and "
+        "which providers have a Google Calendar connected (another process's change shows "
+        "after at most this long); 0 = never.",
     )
     index_retry_seconds: float = Field(
         default=30.0,

@@ -3,14 +3,12 @@ a provider's Google Calendar."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from holdfast.catalog.service import get_provider
 from holdfast.errors import Invalid, NotFound
 from holdfast.integrations import status
-from holdfast.integrations.google import calendar, connections
-from holdfast.integrations.google.sync import sync_calendar
+from holdfast.integrations.google import connections
+from holdfast.integrations.google.sync import read_now
 from holdfast.integrations.status import IntegrationStatus
 from holdfast.schemas import UtcInstant
 from holdfast.web.auth import AdminUser, Ctx
@@ -34,17 +32,7 @@ class IntegrationOut(BaseModel):
 
     @classmethod
     def of(cls, item: IntegrationStatus) -> IntegrationOut:
-        return cls(
-            integration=item.integration,
-            state=item.state,
-            detail=item.detail,
-            provider_id=item.provider_id,
-            provider_name=item.provider_name,
-            last_error=item.last_error,
-            failing_since=item.failing_since,
-            last_synced_at=item.last_synced_at,
-            reconnect_needed=item.reconnect_needed,
-        )
+        return cls.model_validate(item, from_attributes=True)
 
 
 class ConsentOut(BaseModel):
@@ -110,32 +98,13 @@ class IntegrationController(Controller):
     )
     async def sync(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> SyncOut:
         """Read the calendar's busy time now."""
-        connections.require_google(ctx)
-        provider = await get_provider(provider_id)
-        connection = await connections.connection_of(provider.id)  # type: ignore[arg-type]
-        if connection is None:
-            raise connections.GoogleNotConnected(
-                f"{provider.name}'s Google Calendar is not connected."
-            )
-        try:
-            result = await sync_calendar(ctx, connection.id)
-        except calendar.CalendarUnavailable as exc:
-            raise connections.GoogleUnavailable(
-                f"Google Calendar could not be read ({exc}); the busy time read before stays in "
-                "force and the calendar is read again shortly."
-            ) from None
-        except calendar.GrantRevoked as exc:
-            raise connections.GoogleReconnectNeeded(
-                f"Google refused access ({exc}): connect {provider.name}'s calendar again. The "
-                "busy time read before stays in force until then."
-            ) from None
-        now: datetime | None = ctx.now() if result else None
+        provider, result = await read_now(ctx, provider_id)
         board = IntegrationOut.of(await status.google_status(ctx, provider))
         return SyncOut(
             integration=board,
             full=result.full if result else None,
             changed=result.changed if result else None,
-            synced_at=now,
+            synced_at=ctx.now() if result else None,
         )
 
     @delete(

@@ -112,7 +112,13 @@ def _account_wide(ctx: Context) -> list[IntegrationStatus]:
             "Calendly webhooks are accepted.",
             "Set HOLDFAST_CALENDLY_SIGNING_KEY to accept Calendly bookings.",
         ),
-        IntegrationStatus("stripe", "off", "Payments are not available in this version yet."),
+        configured(
+            "stripe",
+            settings.stripe_secret_key is not None,
+            "Prepaid services are paid online through Stripe.",
+            "Set HOLDFAST_STRIPE_SECRET_KEY to take payment online; prepaid services cannot be "
+            "booked online meanwhile.",
+        ),
         configured(
             "smtp",
             settings.smtp_url is not None,

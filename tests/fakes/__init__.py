@@ -79,17 +79,22 @@ class SmtpSink:
 
 
 class LoopbackHttp:
-    """A tiny HTTP server on a free loopback port, run in a thread; subclasses answer POSTs."""
+    """A tiny HTTP server on a free loopback port, run in a thread; subclasses answer POSTs
+    (`answer`), or any method with headers of their own (`respond`)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def _any(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                status, body = outer.answer(self.path, dict(self.headers), self.rfile.read(length))
+                status, body, headers = outer.respond(
+                    self.command, self.path, dict(self.headers), self.rfile.read(length)
+                )
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 if body is None:  # e.g. a 204: no body at all
                     self.send_header("content-length", "0")
                     self.end_headers()
@@ -100,15 +105,30 @@ class LoopbackHttp:
                 self.end_headers()
                 self.wfile.write(data)
 
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
             def log_message(self, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def respond(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """(status, JSON body or None for no body, response headers): POSTs go to `answer`."""
+        if method != "POST":
+            return 405, None, {}
+        status, answer = self.answer(target, headers, body)
+        return status, answer, {}
+
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         """(status, JSON body or None for no body)."""
         raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Self:
         self._thread.start()
@@ -176,7 +196,3 @@ class CalendlyApi(LoopbackHttp):
             {"uuid": uuid, "reason": request.get("reason"), "auth": headers.get("Authorization")}
         )
         return 201, {"resource": {"canceled_by": "Holdfast", "reason": request.get("reason")}}
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"

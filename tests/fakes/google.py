@@ -14,11 +14,12 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from holdfast.embedded import free_port
+from pydantic import SecretStr
+
+from tests.fakes import LoopbackHttp
 
 CLIENT_ID = "holdfast-test.apps.googleusercontent.com"
 CLIENT_SECRET = "google-client-secret"
@@ -32,8 +33,7 @@ class Stored:
 
 
 @dataclass
-class FakeGoogle:
-    port: int = field(default_factory=free_port)
+class FakeGoogle(LoopbackHttp):
     down: bool = False  # every Calendar call answers 503 (token calls still work)
     retry_after: int = 1
     page_size: int = 50  # the most events one list page holds (Google: maxResults, at most 250)
@@ -48,15 +48,23 @@ class FakeGoogle:
     _last: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # --- what a test does -------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    # --- what a test does -------------------------------------------------------------------
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/calendar/v3"
+
+    def settings(self) -> dict[str, Any]:
+        """What points Holdfast at this fake (an update for `Settings.model_copy`)."""
+        return {
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": SecretStr(CLIENT_SECRET),
+            "google_api_url": self.api_url,
+            "google_oauth_url": self.url,
+        }
 
     def add_busy(
         self,
@@ -113,44 +121,7 @@ class FakeGoogle:
         self._last = next(self._seq)
         return self._last
 
-    def start(self) -> Self:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                body = self.rfile.read(length) if length else b""
-                status, answer, headers = outer.answer(
-                    self.command, self.path, dict(self.headers), body
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if answer is None:
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                    return
-                data = json.dumps(answer).encode()
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def answer(
+    def respond(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         parts = urlsplit(target)

@@ -14,11 +14,12 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from holdfast.embedded import free_port
+from pydantic import SecretStr
+
+from tests.fakes import LoopbackHttp
 
 ACCOUNT_ID = "zoom-account"
 CLIENT_ID = "zoom-client"
@@ -26,8 +27,7 @@ CLIENT_SECRET = "zoom-secret"
 
 
 @dataclass
-class FakeZoom:
-    port: int = field(default_factory=free_port)
+class FakeZoom(LoopbackHttp):
     down: bool = False
     retry_after: int = 1
     stall_create_seconds: float = 0.0  # after making the meeting, before answering
@@ -39,49 +39,24 @@ class FakeZoom:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(81000000001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __post_init__(self) -> None:
+        super().__init__()
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/v2"
 
-    def start(self) -> Self:
-        outer = self
+    def settings(self) -> dict[str, Any]:
+        """What points Holdfast at this fake (an update for `Settings.model_copy`)."""
+        return {
+            "zoom_account_id": ACCOUNT_ID,
+            "zoom_client_id": CLIENT_ID,
+            "zoom_client_secret": SecretStr(CLIENT_SECRET),
+            "zoom_api_url": self.api_url,
+            "zoom_oauth_url": self.url,
+        }
 
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                body = self.rfile.read(length) if length else b""
-                status, answer, headers = outer.answer(
-                    self.command, self.path, dict(self.headers), body
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                data = b"" if answer is None else json.dumps(answer).encode()
-                if answer is not None:
-                    self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _any
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def answer(
+    def respond(
         self, method: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any, dict[str, str]]:
         parts = urlsplit(target)

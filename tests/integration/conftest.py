@@ -9,6 +9,8 @@ from holdfast.context import Context
 from pymongo import MongoClient
 
 from tests.conftest import Services
+from tests.fakes.google import FakeGoogle
+from tests.fakes.zoom import FakeZoom
 from tests.support import Practice, build_practice
 
 # What a replica-set step-down answers a write with (NotWritablePrimary); pymongo raises it as
@@ -54,3 +56,19 @@ def fail_commands(services: Services) -> Iterator[FailCommands]:
     finally:
         admin.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
         admin.close()
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    """A fake Google on loopback; a module points Holdfast at it with `google.settings()`."""
+    fake = FakeGoogle().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def zoom() -> Iterator[FakeZoom]:
+    """A fake Zoom on loopback; a module points Holdfast at it with `zoom.settings()`."""
+    fake = FakeZoom().start()
+    yield fake
+    fake.stop()

@@ -4,7 +4,6 @@ events, outages, revoked grants and expired sync tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,10 +17,9 @@ from holdfast.integrations.google.events import event_id
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 from holdfast.jobs.models import Job
 from holdfast.settings import Settings
-from pydantic import SecretStr
 
 from tests.conftest import Clock
-from tests.fakes.google import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google import FakeGoogle
 from tests.support import Practice, register, run_all_due
 
 WEDNESDAY = "2027-03-03"  # London is on UTC then: its 09:00-17:00 are 09:00-17:00Z
@@ -32,23 +30,9 @@ def at(hhmm: str, day: str = WEDNESDAY) -> datetime:
 
 
 @pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, google: FakeGoogle) -> Settings:
     return settings.model_copy(
-        update={
-            "google_client_id": CLIENT_ID,
-            "google_client_secret": SecretStr(CLIENT_SECRET),
-            "google_api_url": google.api_url,
-            "google_oauth_url": google.url,
-            "google_timeout_seconds": 5.0,
-            "job_timeout_seconds": 20,
-        }
+        update={**google.settings(), "google_timeout_seconds": 5.0, "job_timeout_seconds": 20}
     )
 
 
@@ -107,6 +91,31 @@ async def london_row(client: httpx.AsyncClient, practice: Practice) -> dict[str,
     rows = [r for r in await board(client, practice) if r.get("provider_id") == practice.london]
     assert len(rows) == 1 and rows[0]["integration"] == "google"
     return rows[0]
+
+
+async def test_a_booking_for_a_provider_without_a_calendar_asks_nothing_about_calendars(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
+    """The common case costs the booking path no round trip: no calendar is connected, so
+    neither busy time nor connections (nor meetings) are read while booking or moving."""
+    await ctx.db.command({"profile": 2})  # mongod records every operation on this database
+    try:
+        user = await register(client)
+        made = await book(client, practice, user, at("10:00"))
+        assert made.status_code == 201, made.text
+        booking = await Booking.get(made.json()["id"])
+        assert booking is not None
+        await move_booking(ctx, booking, start=at("13:00"), actor="admin")
+    finally:
+        await ctx.db.command({"profile": 0})
+    profile = ctx.db["system.profile"]
+    assert await profile.count_documents({"ns": f"{ctx.db.name}.bookings"})  # it saw the booking
+    assert await profile.count_documents({"ns": f"{ctx.db.name}.external_busy"}) == 0
+    # At most the process's look at which calendars are connected (all of them, once a
+    # second): never a look per booking, in its transaction.
+    looks = await profile.find({"ns": f"{ctx.db.name}.google_connections"}).to_list()
+    assert all(look["command"]["filter"] == {} for look in looks), looks
+    assert not any("txnNumber" in look["command"] for look in looks), looks
 
 
 async def test_connecting_and_busy_time_blocking_availability_and_booking(

@@ -5,7 +5,6 @@ one shared token, and outages that never hold up a booking."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,34 +18,18 @@ from holdfast.integrations.zoom.tokens import access_token
 from holdfast.jobs.models import Job
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
-from pydantic import SecretStr
 
 from tests.conftest import Clock
-from tests.fakes.zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
+from tests.fakes.zoom import FakeZoom
 from tests.support import Practice, register, run_all_due
 
 START = "2027-03-03T10:00:00+00:00"  # a Wednesday inside London's hours (UTC in March)
 
 
 @pytest.fixture
-def zoom() -> Iterator[FakeZoom]:
-    fake = FakeZoom().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def settings(settings: Settings, zoom: FakeZoom) -> Settings:
     return settings.model_copy(
-        update={
-            "zoom_account_id": ACCOUNT_ID,
-            "zoom_client_id": CLIENT_ID,
-            "zoom_client_secret": SecretStr(CLIENT_SECRET),
-            "zoom_api_url": zoom.api_url,
-            "zoom_oauth_url": zoom.url,
-            "zoom_timeout_seconds": 5.0,
-            "job_timeout_seconds": 20,
-        }
+        update={**zoom.settings(), "zoom_timeout_seconds": 5.0, "job_timeout_seconds": 20}
     )
 
 
@@ -78,6 +61,13 @@ async def settle(ctx: Context, settings: Settings, clock: Clock, rounds: int = 6
     for _ in range(rounds):
         await run_all_due(ctx, settings)
         clock.advance(seconds=3)
+
+
+async def zoom_row(client: httpx.AsyncClient, practice: Practice) -> dict[str, Any]:
+    found = await client.get("/api/admin/integrations", headers=practice.admin)
+    assert found.status_code == 200, found.text
+    [row] = [r for r in found.json() if r["integration"] == "zoom"]
+    return dict(row)
 
 
 async def confirmations(booking_id: str, template: str = "confirmation") -> list[Message]:
@@ -151,9 +141,8 @@ async def test_zoom_down_the_booking_stands_the_confirmation_goes_and_the_link_f
     assert sent.state == "succeeded" and sent.postponed >= 2 and sent.attempts - sent.postponed == 1
     [job] = await Job.find({"kind": "zoom.meeting"}).to_list()
     assert job.state == "retry_wait" and job.run_at >= clock.now + timedelta(seconds=200)
-    rows = (await client.get("/api/admin/integrations", headers=practice.admin)).json()
-    zoom_row = next(r for r in rows if r["integration"] == "zoom")
-    assert zoom_row["state"] == "failing" and "503" in zoom_row["last_error"]
+    row = await zoom_row(client, practice)
+    assert row["state"] == "failing" and "503" in row["last_error"]
 
     zoom.down = False
     clock.advance(minutes=6)
@@ -162,8 +151,7 @@ async def test_zoom_down_the_booking_stands_the_confirmation_goes_and_the_link_f
     link = next(iter(zoom.meetings.values()))["join_url"]
     [follow_up] = await confirmations(booking["id"], "meeting_link")
     assert link in follow_up.body
-    rows = (await client.get("/api/admin/integrations", headers=practice.admin)).json()
-    assert next(r for r in rows if r["integration"] == "zoom")["state"] == "connected"
+    assert (await zoom_row(client, practice))["state"] == "connected"
 
 
 async def test_a_claim_whose_meeting_was_made_finds_it_instead_of_making_another(

@@ -15,6 +15,7 @@ from holdfast.errors import DomainError, ErrorKind, Forbidden, Invalid, NotFound
 from holdfast.events import Event
 from holdfast.integrations.credentials import SealBroken, seal, unseal
 from holdfast.integrations.google import calendar
+from holdfast.integrations.google.connected import connected_calendars
 from holdfast.integrations.models import ExternalBusy, GoogleConnection, OAuthState
 from holdfast.jobs.service import push_due, schedule
 from holdfast.signing import TokenInvalid, decode, encode
@@ -162,6 +163,7 @@ async def _store(
         },
         upsert=True,
     )
+    connected_calendars.forget()
 
 
 async def disconnect(ctx: Context, provider_id: str) -> None:
@@ -169,14 +171,11 @@ async def disconnect(ctx: Context, provider_id: str) -> None:
     stay there (they are the provider's now); the grant can be revoked in Google's settings."""
     provider = await get_provider(provider_id)
     removed = await GoogleConnection.get_pymongo_collection().delete_one({"_id": provider.id})
+    connected_calendars.forget()
     await ExternalBusy.get_pymongo_collection().delete_many({"provider_id": provider.id})
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(provider.id)}))
     if removed.deleted_count == 0:
         raise GoogleNotConnected(f"{provider.name}'s Google Calendar is not connected.")
-
-
-async def connection_of(provider_id: PydanticObjectId) -> GoogleConnection | None:
-    return await GoogleConnection.get(provider_id)
 
 
 def credentials_of(ctx: Context, connection: GoogleConnection) -> calendar.Connection:

@@ -21,6 +21,7 @@ from holdfast.catalog.models import Service
 from holdfast.context import Context
 from holdfast.db import Session
 from holdfast.integrations.google import calendar
+from holdfast.integrations.google.connected import connected_calendars
 from holdfast.integrations.google.connections import credentials_of, failed, worked
 from holdfast.integrations.models import GoogleConnection
 from holdfast.jobs.models import Job
@@ -44,22 +45,22 @@ async def follow_in_google(session: Session, change: Change) -> list[Job]:
     providers = {booking.provider_id}
     if change.before is not None:
         providers.add(change.before.provider_id)
-    connected = GoogleConnection.get_pymongo_collection().find(
-        {"_id": {"$in": list(providers)}}, projection={"_id": 1}, session=session
-    )
+    # Not read in the transaction: every booking comes here, and most providers have no
+    # calendar (see `connected_calendars`).
+    connected = await connected_calendars.among(providers)
     # One job per change (the handler reads the booking when it runs, so an older job that has
     # run already must not stand in for this one, however close in time the two changes are).
     change_id = PydanticObjectId()
     return [
         new_job(
             kind=KIND,
-            subject=f"google:{row['_id']}:{booking.id}:{change_id}",
+            subject=f"google:{provider_id}:{booking.id}:{change_id}",
             run_at=change.now,
             now=change.now,
-            payload={"booking_id": str(booking.id), "provider_id": str(row["_id"])},
+            payload={"booking_id": str(booking.id), "provider_id": str(provider_id)},
             intended=booking.updated_at,
         )
-        for row in await connected.to_list()
+        for provider_id in connected
     ]
 
 

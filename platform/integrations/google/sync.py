@@ -18,10 +18,19 @@ from zoneinfo import ZoneInfo
 import structlog
 from beanie import PydanticObjectId
 from holdfast.catalog.models import Provider
+from holdfast.catalog.service import get_provider
 from holdfast.context import Context
 from holdfast.events import Event
 from holdfast.integrations.google import calendar
-from holdfast.integrations.google.connections import credentials_of, failed, worked
+from holdfast.integrations.google.connections import (
+    GoogleNotConnected,
+    GoogleReconnectNeeded,
+    GoogleUnavailable,
+    credentials_of,
+    failed,
+    require_google,
+    worked,
+)
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 from holdfast.jobs.models import Job
 from pymongo import DeleteOne, UpdateOne
@@ -59,6 +68,28 @@ async def sync_calendar(ctx: Context, provider_id: PydanticObjectId) -> SyncResu
         await ctx.events.publish(busy_changed(provider_id))
     log.info("google.synced", provider=str(provider_id), full=result.full, changed=result.changed)
     return result
+
+
+async def read_now(ctx: Context, provider_id: str) -> tuple[Provider, SyncResult | None]:
+    """An admin's "read now": the provider, and what was read (None: another read was under
+    way). A calendar that cannot be read is an error the admin sees; the busy time read before
+    stays in force."""
+    require_google(ctx)
+    provider = await get_provider(provider_id)
+    if await GoogleConnection.get(provider.id) is None:
+        raise GoogleNotConnected(f"{provider.name}'s Google Calendar is not connected.")
+    try:
+        return provider, await sync_calendar(ctx, provider.id)  # type: ignore[arg-type]
+    except calendar.CalendarUnavailable as exc:
+        raise GoogleUnavailable(
+            f"Google Calendar could not be read ({exc}); the busy time read before stays in "
+            "force and the calendar is read again shortly."
+        ) from None
+    except calendar.GrantRevoked as exc:
+        raise GoogleReconnectNeeded(
+            f"Google refused access ({exc}): connect {provider.name}'s calendar again. The "
+            "busy time read before stays in force until then."
+        ) from None
 
 
 async def _lease(ctx: Context, provider_id: PydanticObjectId) -> GoogleConnection | None:

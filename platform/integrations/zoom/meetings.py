@@ -42,6 +42,8 @@ T = TypeVar("T")
 async def follow_in_zoom(session: Session, change: Change) -> list[Job]:
     """A job when a video booking is made or moved, or a booking with a meeting is cancelled."""
     booking = change.booking
+    if change.kind == "held":
+        return []  # its meeting is made once it is paid for (`confirmed`)
     if change.kind in ("confirmed", "moved"):
         service = change.service or await Service.get(booking.service_id, session=session)
         if service is None or service.location != "video":
