@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import httpx
 import structlog
-from holdfast.embedded import Server
+from holdfast.embedded import Server, port_in_use
 from holdfast.settings import Settings
 from pydantic import SecretStr
 
@@ -244,6 +244,26 @@ def started(server: Server) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def smtp_sink(root: Path, port: int, timeout: float = 20.0) -> Server:
+    """An SMTP server that accepts every message and keeps none (aiosmtpd's `Sink`), in a
+    process of its own: receiving mail costs CPU and, inside the benchmark's process, its GIL,
+    which the client whose latencies are measured needs. Delivery is judged from MongoDB."""
+    with (root / "smtp-sink.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+             "-l", f"127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    sink = Server("smtp-sink", process, port)
+    deadline = time.monotonic() + timeout
+    while not port_in_use(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            sink.stop()
+            raise RuntimeError(f"the SMTP sink did not start; see {root / 'smtp-sink.log'}")
+        time.sleep(0.05)
+    return sink
 
 
 def holdfast_env(settings: Settings) -> dict[str, str]:

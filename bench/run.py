@@ -79,6 +79,7 @@ from bench.lab import (
     quiet_note,
     register,
     row,
+    smtp_sink,
     started,
     started_api,
     verdict,
@@ -86,7 +87,6 @@ from bench.lab import (
     wait_ready,
 )
 from bench.success import Sequential, SuccessFloor, confirmations, delivery_notes
-from tests.fakes import SmtpSink
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 READ_DAYS = 14
@@ -163,8 +163,7 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
             stack.enter_context(started(start_redis(root / name, free_port(), persist=False)))
             for name in ("queue-redis", "cache-redis")
         )
-        sink = SmtpSink().start()
-        stack.callback(sink.stop)
+        sink = stack.enter_context(started(smtp_sink(root, free_port())))
         # No response cache: these rows measure the database path (bench/cache.py measures the
         # cache). The cache Redis still holds the rate limiter's counters, which one address
         # making every request would trip: so no rate limit either.
@@ -172,7 +171,7 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
             mongo_url=mongo_url(mongo.port, "bench"),
             queue_redis_url=redis_url(queue.port),
             secret_key=f"bench-secret-{secrets.token_hex(16)}",  # type: ignore[arg-type]
-            smtp_url=sink.url,
+            smtp_url=f"smtp://127.0.0.1:{sink.port}",
             rate_limit_requests=NO_RATE_LIMIT,
             registrations_per_hour=NO_RATE_LIMIT,
         )
@@ -195,6 +194,7 @@ def platform_stack(api_workers: int) -> Iterator[Stack]:
                 "worker": cpu_probe(worker.pid),
                 "mongod": cpu_probe(mongo.pid),
                 "redis": cpu_probe(queue.pid, cache.pid),
+                "SMTP sink": cpu_probe(sink.pid),
                 "bench client": cpu_probe(os.getpid()),
             },
         )

@@ -392,7 +392,7 @@ async def deliveries(traffic: Traffic, soaked: Soaked) -> Delivery:
         made=len(made),
         missing=[b for b in made if b not in confirmed],
         sent=await Message.find({"channel": "email", "status": "sent"}).count(),
-        accepted=len(soaked.sink.messages),
+        accepted=len(soaked.sink.received),
         dead=await Job.find({"state": "dead"}).count(),
     )
 
