@@ -4,6 +4,7 @@ cascaded; never to two people at once, never twice to one person."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from holdfast.context import Context
 from holdfast.jobs.models import Job
+from holdfast.jobs.registry import default_registry
+from holdfast.jobs.runner import run_job
 from holdfast.settings import Settings
 from holdfast.waitlist import flows
 from holdfast.waitlist.models import Offer, Opening
@@ -426,3 +429,29 @@ async def test_a_batch_of_offers_is_one_cancellation_to_offer_latency(
     await batch_of_three_freed(client, practice, ctx, settings, waiting=3)
     assert len([m for m in sms.received if "/offers/" in m["Body"]]) == 3
     assert gauge((await client.get("/metrics")).text, latency) == before + 1
+
+
+async def test_a_worker_sends_the_offer_it_just_made_itself_without_the_queue(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    """The offer's message is a job the chain's job writes; the worker that made the offer runs
+    it at once after the commit (claimed as usual), with no trip through the queue."""
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    owner, _ = await person(client)
+    made = await book(client, practice, owner)
+    await work_off(ctx, settings)
+    cancel = await client.post(f"/api/bookings/{made.json()['id']}/cancel", json={}, headers=owner)
+    assert cancel.status_code == 200, cancel.text
+    [opened] = await Job.find({"kind": "waitlist.open"}).to_list()
+
+    registry = default_registry(settings)
+    worker = dataclasses.replace(ctx, runs_jobs=registry)
+    assert await run_job(worker, opened.id, registry) == "succeeded"
+    for _ in range(200):  # what it ran after the commit, in the background
+        if not worker.background:
+            break
+        await asyncio.wait(set(worker.background), timeout=10)
+    [notify] = await Job.find({"kind": "waitlist.notify"}).to_list()
+    assert (notify.state, notify.promoted_at) == ("succeeded", None)
+    assert token_sent_to(sms, phone)
