@@ -455,3 +455,40 @@ async def test_a_worker_sends_the_offer_it_just_made_itself_without_the_queue(
     [notify] = await Job.find({"kind": "waitlist.notify"}).to_list()
     assert (notify.state, notify.promoted_at) == ("succeeded", None)
     assert token_sent_to(sms, phone)
+
+
+@pytest.mark.parametrize("by", ["client", "admin"])
+async def test_a_reschedule_frees_the_old_time_and_starts_the_chain(
+    by: str,
+    client: httpx.AsyncClient,
+    practice: Practice,
+    ctx: Context,
+    settings: Settings,
+    sms: SmsServer,
+) -> None:
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    owner, _ = await person(client)
+    made = await book(client, practice, owner)
+    assert made.status_code == 201, made.text
+    await work_off(ctx, settings)
+    moved = await client.post(
+        f"/api/bookings/{made.json()['id']}/reschedule",
+        json={"start": "2027-03-04T11:00:00Z"},
+        headers=owner if by == "client" else practice.admin,
+    )
+    assert moved.status_code == 200, moved.text
+    await work_off(ctx, settings)
+
+    # The old time is offered to the one waiting, and held for them meanwhile.
+    [text] = [m["Body"] for m in sms.received if m["To"] == phone]
+    assert "An opening for Session is available at Wednesday 3 March 2027, 15:00" in text
+    assert not await offered_at_start(client, practice)
+    claimed = await client.post(f"/offers/{token_sent_to(sms, phone)}/claim")
+    assert claimed.status_code == 201, claimed.text
+    assert (claimed.json()["start"], claimed.json()["user_id"]) == (
+        START,
+        await me(client, waiting),
+    )
+    [opening] = await Opening.find_all().to_list()
+    assert opening.status == "filled"
