@@ -24,7 +24,6 @@ from holdfast.db import Session, transact
 from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import cancel_pending, new_job, push_due, schedule_all
-from holdfast.waitlist.metrics import OFFER_LATENCY, OFFERS_MADE
 from holdfast.waitlist.models import Offer, OfferSeat, Opening, OpeningStatus, WaitlistEntry
 from holdfast.waitlist.service import busy_then, get_offer, gone, in_line
 from holdfast.waitlist.states import ACTIVE, OfferState, move
@@ -198,7 +197,7 @@ async def _make_offer(
                 payload={"offer_id": offer_id}),
     ]  # fmt: skip
 
-    async def work(session: Session) -> tuple[list[Job], bool]:
+    async def work(session: Session) -> list[Job]:
         try:
             await Offer.get_pymongo_collection().insert_one(
                 offer.model_dump(by_alias=True), session=session
@@ -212,20 +211,15 @@ async def _make_offer(
         except DuplicateKeyError:
             raise _SeatTaken from None
         await guard.hold(session, held)  # once per opening: later offers find it there
-        first = await Opening.get_pymongo_collection().update_one(
+        # The cancellation-to-offer latency is counted from this (see `stats`), once per opening.
+        await Opening.get_pymongo_collection().update_one(
             {"_id": opening.id, "first_offer_at": None},
             {"$set": {"first_offer_at": now}},
             session=session,
         )
-        return await schedule_all(session, jobs), first.modified_count == 1
+        return await schedule_all(session, jobs)
 
-    scheduled, first_offer = await transact(ctx.mongo, work)
-    push_due(ctx, scheduled)
-    OFFERS_MADE.inc()
-    # Once per opening: the write that set its first offer says so (not `opening`, read before
-    # a batch's first seat was filled).
-    if first_offer:
-        OFFER_LATENCY.observe(max((now - opening.freed_at).total_seconds(), 0.0))
+    push_due(ctx, await transact(ctx.mongo, work))
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(offer.provider_id)}))
 
 

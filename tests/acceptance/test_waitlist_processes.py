@@ -217,6 +217,10 @@ def test_the_chain_starts_when_the_queue_redis_returns(
         wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer after the queue")
         time.sleep(2)  # anything doubled would show up now
         assert len(offers_to(sms, phone)) == 1
+        # The worker made the offer; the api's /metrics shows it (counted in MongoDB).
+        scraped = httpx.get(f"{url}/metrics", timeout=10).text
+        assert "holdfast_waitlist_offer_latency_seconds_count 1.0" in scraped.splitlines()
+        assert "holdfast_waitlist_offers_made_total 1.0" in scraped.splitlines()
 
 
 @pytest.mark.timeout(300)
