@@ -42,7 +42,6 @@ async def execute(ctx: dict[str, Any], job_id: str) -> Outcome:
 def build_worker(holdfast: Context, *, burst: bool = False) -> Worker:
     """An arq worker over an open context; the context outlives it (see serve())."""
     settings = holdfast.settings
-
     registry = holdfast.runs_jobs or default_registry(settings)
 
     async def startup(ctx: dict[str, Any]) -> None:
