@@ -14,10 +14,14 @@ from holdfast.waitlist.states import OfferState
 from holdfast.waitlist.stats import LATENCY_BUCKETS, LatencyHistogram, latency_histogram
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
 
 OFFERS = Gauge("holdfast_waitlist_offers", "Offers by state", ["state"])
 OPENINGS = Gauge("holdfast_waitlist_openings", "Freed slots by what became of them", ["status"])
+
+
+def _le(bound: float) -> str:
+    """A bucket's bound as Prometheus writes it (0.5, 1.0, 300.0)."""
+    return repr(float(bound))
 
 
 class _Recorded:
@@ -34,7 +38,7 @@ class _Recorded:
             "holdfast_waitlist_offer_latency_seconds",
             "From a slot being freed to its first offer being made",
             buckets=[
-                *((floatToGoString(le), n) for le, n in zip(LATENCY_BUCKETS, latency.within,
+                *((_le(le), n) for le, n in zip(LATENCY_BUCKETS, latency.within,
                                                             strict=True)),
                 ("+Inf", latency.count),
             ],
