@@ -41,6 +41,7 @@ from holdfast.db import ensure_indexes
 from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.settings import Settings
 from pydantic import SecretStr
+from pymongo import MongoClient
 
 from bench.lab import (
     ADMIN_EMAIL,
@@ -91,18 +92,21 @@ SMOKE_CHAINS, SMOKE_OUTAGE = 3, 2.0
 
 
 class TimedSms(SmsServer):
-    """The SMS gateway, noting when (time.monotonic()) it accepted each message, by number."""
+    """The SMS gateway, noting when (time.monotonic()) it accepted each message, by number, and
+    the wall-clock time of the first (to set beside the instants the platform wrote down)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.offered_at: dict[str, list[float]] = {}
+        self.first_wall: dict[str, float] = {}
 
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
-        at = time.monotonic()
+        at, wall = time.monotonic(), time.time()
         answer = super().answer(path, headers, body)
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if "/offers/" in form.get("Body", ""):
             self.offered_at.setdefault(form.get("To", ""), []).append(at)
+            self.first_wall.setdefault(form.get("To", ""), wall)
         return answer
 
     async def arrival(self, phone: str, patience: float) -> float | None:
@@ -210,13 +214,60 @@ async def chains(http: httpx.AsyncClient, count: int, sizes: Sizes) -> list[Chai
     return await bounded([chain(http, n, slot) for n, slot in enumerate(slots)])
 
 
+# Wall-clock instants of each cancel request (sent, answered), by booking id.
+CANCELS: dict[str, tuple[float, float]] = {}
+
+
 async def cancel(http: httpx.AsyncClient, one: Chain, odd: Oddities) -> float:
     """Cancel the chain's booking; the instant just before the request was sent."""
-    began = time.monotonic()
+    began, wall = time.monotonic(), time.time()
     done = await http.post(f"/api/bookings/{one.booking_id}/cancel", json={}, headers=one.owner)
+    CANCELS[one.booking_id] = (wall, wall + time.monotonic() - began)
     if done.status_code != 200:
         odd.note("POST /api/bookings/{id}/cancel", str(done.status_code), done.text)
     return began
+
+
+STAGES = ("cancel answered", "freed -> open job claimed", "-> notify job claimed",
+          "-> SMS accepted")  # fmt: skip
+
+
+def _stage_seconds(db: Any, sms: TimedSms, one: Chain) -> tuple[float, ...] | None:
+    """One chain's stages (see `stages`), or None if any instant is missing."""
+    opening = db.waitlist_openings.find_one({"_id": {"$regex": f"^booking:{one.booking_id}@"}})
+    if opening is None or one.phone not in sms.first_wall:
+        return None
+    opened = db.jobs.find_one({"kind": "waitlist.open", "subject": f"opening:{opening['_id']}"})
+    offer = db.waitlist_offers.find_one({"opening_id": opening["_id"]}, sort=[("created_at", 1)])
+    subject = f"offer:{offer['_id']}" if offer else ""
+    told = db.jobs.find_one({"kind": "waitlist.notify", "subject": subject})
+    if not (opened and opened.get("started_at") and told and told.get("started_at")):
+        return None
+    sent, answered = CANCELS[one.booking_id]
+    freed, claimed = opening["freed_at"].timestamp(), opened["started_at"].timestamp()
+    notified = told["started_at"].timestamp()
+    return (
+        answered - sent,
+        claimed - freed,
+        notified - claimed,
+        sms.first_wall[one.phone] - notified,
+    )
+
+
+def stages(mongo_url: str, sms: TimedSms, chains: list[Chain]) -> str:
+    """Where a chain's time goes, p50 of each stage over `chains`, from the instants the
+    platform wrote down (same machine, same clock): the cancel request until its answer; the
+    cancel's transaction (the opening's `freed_at`) until a worker claimed the chain's
+    `waitlist.open` job (the trip through the queue); until the offer's `waitlist.notify` job
+    was claimed (the offer's reads and transaction, and the hand-over to the message job);
+    until the gateway accepted the SMS."""
+    with MongoClient(mongo_url, tz_aware=True) as client:
+        db = client.get_database()
+        found = [each for one in chains if (each := _stage_seconds(db, sms, one)) is not None]
+    return "; ".join(
+        f"{name} {percentiles([row[n] for row in found])[0]:.1f} ms"
+        for n, name in enumerate(STAGES)
+    )
 
 
 async def offer_latency(
@@ -283,6 +334,10 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
         await report.wait_quiet("cancel -> offer SMS, queue up")
         report.timed("Cancel -> offer SMS, queue up", await timed(http, sms, steady, report.odd),
                      f"sequential, one chain at a time, after {len(warm)} warm-up")  # fmt: skip
+        report.rows.append(
+            f"| Where the time goes (p50 of each stage) | {len(steady)} | "
+            f"{stages(settings.mongo_url, sms, steady)} | from the instants in MongoDB |"
+        )
 
         queue.kill()  # the queue Redis goes away; cancellations go on
         began = [await cancel(http, c, report.odd) for c in during]

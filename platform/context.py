@@ -18,6 +18,7 @@ from holdfast.clock import Clock, system_clock
 from holdfast.db import Database, Indexes, Mongo, connect, init_models
 from holdfast.events import EventBus
 from holdfast.integrations.google.connected import connected_calendars
+from holdfast.jobs.registry import Registry
 from holdfast.notifications.smtp import SmtpPool
 from holdfast.ratelimits import Limiter
 from holdfast.settings import Settings
@@ -44,6 +45,10 @@ class Context:
     # SMTP connections kept open between messages (connected on first use); None without
     # HOLDFAST_SMTP_URL, when messages go to the outbox.
     smtp: SmtpPool | None = None
+    # A worker: the job kinds it runs. Jobs its handlers write that are due at once run in the
+    # worker itself right after their commit (see `holdfast.jobs.service.push_due`); None in
+    # the API and the promoter, which hand them to the queue.
+    runs_jobs: Registry | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -79,7 +84,9 @@ def _smtp(settings: Settings) -> SmtpPool | None:
     return SmtpPool(settings.smtp_url, local_hostname=host, timeout=settings.send_timeout_seconds)
 
 
-async def open_context(settings: Settings, clock: Clock = system_clock) -> Context:
+async def open_context(
+    settings: Settings, clock: Clock = system_clock, *, runs_jobs: Registry | None = None
+) -> Context:
     mongo = connect(settings)
     database = mongo.get_database(settings.mongo_database)
     await init_models(database)
@@ -97,6 +104,7 @@ async def open_context(settings: Settings, clock: Clock = system_clock) -> Conte
         cache=cache,
         catalog=CatalogSnapshots(max_age=settings.catalog_snapshot_seconds),
         smtp=_smtp(settings),
+        runs_jobs=runs_jobs,
         indexes=Indexes(database, retry_seconds=settings.index_retry_seconds),
         limiter=Limiter(
             cache_redis,

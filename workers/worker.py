@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import time
 from typing import Any, TypedDict, cast
 
 import structlog
@@ -41,9 +42,10 @@ async def execute(ctx: dict[str, Any], job_id: str) -> Outcome:
 def build_worker(holdfast: Context, *, burst: bool = False) -> Worker:
     """An arq worker over an open context; the context outlives it (see serve())."""
     settings = holdfast.settings
+    registry = holdfast.runs_jobs or default_registry(settings)
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx.update(WorkerContext(holdfast=holdfast, registry=default_registry(settings)))
+        ctx.update(WorkerContext(holdfast=holdfast, registry=registry))
 
     redis = RedisSettings.from_dsn(settings.queue_redis_url)
     redis.conn_retries, redis.conn_retry_delay = 30, 1
@@ -66,7 +68,8 @@ async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 
     the queue Redis connection drops; this loop does not: it builds a fresh worker and carries on
     when Redis returns (a job interrupted meanwhile is still `running` in MongoDB and comes back
     when its lease ends). Indexes are ensured in the background, as MongoDB allows."""
-    holdfast = await open_context(settings)
+    # The jobs its handlers write that are due at once run here, right after their commit.
+    holdfast = await open_context(settings, runs_jobs=default_registry(settings))
     indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.indexes))
     try:
         await _serve(holdfast, stop, drain_seconds)
@@ -85,7 +88,7 @@ async def _serve(holdfast: Context, stop: asyncio.Event, drain_seconds: float) -
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if stop.is_set():
-            await _drain(worker, running, drain_seconds)
+            await _drain(holdfast, worker, running, drain_seconds)
             return
         error = running.exception()
         if not isinstance(error, RedisError | OSError):
@@ -94,22 +97,27 @@ async def _serve(holdfast: Context, stop: asyncio.Event, drain_seconds: float) -
         log.warning("worker.queue_redis_lost", error=str(error)[:200], restart_in_s=delay)
         # Jobs in flight need MongoDB and their provider, not Redis: cancelling one between
         # "the SMTP server accepted" and "marked sent" would send it twice.
-        await _drain(worker, running, settings.job_timeout_seconds + drain_seconds)
+        await _drain(holdfast, worker, running, settings.job_timeout_seconds + drain_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, 10.0)
 
 
-async def _drain(worker: Worker, running: asyncio.Task[None], seconds: float) -> None:
-    """Graceful stop: take no new jobs, let the ones in flight finish, then close."""
+async def _drain(
+    holdfast: Context, worker: Worker, running: asyncio.Task[None], seconds: float
+) -> None:
+    """Graceful stop: take no new jobs, let the ones in flight finish (those arq gave, and those
+    run here after their handler wrote them, which may start more), then close."""
     if worker.main_task is not None:
         worker.main_task.cancel()
     with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
         await running
-    in_flight = [t for t in worker.tasks.values() if not t.done()]
-    if in_flight:
+    deadline = time.monotonic() + seconds
+    while in_flight := [t for t in (*worker.tasks.values(), *holdfast.background) if not t.done()]:
+        if time.monotonic() >= deadline:
+            break
         log.info("worker.draining", jobs=len(in_flight), timeout_s=seconds)
-        await asyncio.wait(in_flight, timeout=seconds)
+        await asyncio.wait(in_flight, timeout=deadline - time.monotonic())
     await _close_quietly(worker)
 
 

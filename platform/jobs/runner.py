@@ -173,6 +173,18 @@ async def run_job(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     return outcome
 
 
+async def run_here(ctx: Context, job_id: str) -> None:
+    """Run, in this worker and now, a job its own handler just committed (see
+    `holdfast.jobs.service.push_due`). A failure to claim or record is logged, not raised: the
+    job is still in MongoDB, due, and the promoter hands it to the queue."""
+    if ctx.runs_jobs is None:
+        raise RuntimeError("only a worker runs jobs where they were written")
+    try:
+        await run_job(ctx, job_id, ctx.runs_jobs)
+    except Exception as exc:
+        log.warning("jobs.run_here_failed", job=job_id, error=str(exc)[:200])
+
+
 async def _run(ctx: Context, job_id: str, registry: Registry) -> Outcome:
     """Claim first, then look at the kind: the claim's answer is the job, so the usual run costs
     no separate read of it (this runs for every confirmation, beside the API's requests)."""

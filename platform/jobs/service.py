@@ -12,6 +12,7 @@ from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.events import Event
 from holdfast.jobs.handoff import push_after_commit
 from holdfast.jobs.models import PENDING, Job, JobState
+from holdfast.jobs.runner import run_here
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from pymongo import ReturnDocument, UpdateOne
 
@@ -137,12 +138,27 @@ async def retry_job(job_id_: str, now: datetime) -> Job:
     )
 
 
+# A worker runs at most this many of the jobs one handler wrote itself; the rest go to the
+# queue, for every worker to share.
+RUN_HERE_AT_MOST = 8
+
+
 def push_due(ctx: Context, jobs: list[Job]) -> None:
-    """After a business commit, hand what is due now to the queue in the background, so it runs
-    within milliseconds; the promoter is the safety net."""
+    """After a business commit, hand what is due now on in the background, so it runs within
+    milliseconds; the promoter is the safety net.
+
+    The API hands them to the queue. A worker (`ctx.runs_jobs`) runs the jobs its handler just
+    wrote itself, at once, with no trip through the queue and its poll: an offer's message goes
+    out right after the offer's commit. They are claimed like any other job, so an arq delivery
+    or another worker that got there first wins, and a worker that dies before or during one
+    leaves it to the promoter (still due in MongoDB) or to its lease (see `runner`)."""
     now = ctx.now()
-    if any(job.run_at <= now for job in jobs):
-        ctx.later(push_after_commit(ctx.queue_redis, jobs, now))
+    due = [job for job in jobs if job.run_at <= now]
+    here = due[:RUN_HERE_AT_MOST] if ctx.runs_jobs is not None else []
+    for job in here:
+        ctx.later(run_here(ctx, job.id))
+    if len(due) > len(here):
+        ctx.later(push_after_commit(ctx.queue_redis, due[len(here) :], now))
 
 
 async def hand_off_now(ctx: Context, job: Job) -> None:

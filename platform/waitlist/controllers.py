@@ -9,7 +9,13 @@ from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import DomainError, NotFound
 from holdfast.waitlist import flows, service
 from holdfast.waitlist.links import offer_id_of
-from holdfast.waitlist.schemas import EntryOut, OfferOut, OfferView, WaitlistIn
+from holdfast.waitlist.schemas import (
+    AdminEntryOut,
+    AdminOfferOut,
+    EntryOut,
+    OfferView,
+    WaitlistIn,
+)
 from holdfast.waitlist.service import OfferGone
 from holdfast.waitlist.states import OfferState
 from holdfast.waitlist.webhook import WebhookDisabled, receive
@@ -131,10 +137,12 @@ class WaitlistAdminController(Controller):
         service_id: Annotated[
             str | None, QueryParameter(description="Only this service's waitlist.")
         ] = None,
-    ) -> Response[Sequence[EntryOut]]:
-        """Everyone waiting, in the order they are served (first joined first)."""
+    ) -> Response[Sequence[AdminEntryOut]]:
+        """Everyone waiting, in the order they are served (first joined first), by name."""
         found = await service.list_entries(page, service_id)
-        return paged(request, [EntryOut.of(e) for e in found.items], found.next_cursor)
+        names = await service.names_of(found.items)
+        entries = [AdminEntryOut.named(e, names) for e in found.items]
+        return paged(request, entries, found.next_cursor)
 
     @get("/offers", response_headers=PAGE_HEADERS)
     async def offers(
@@ -145,7 +153,9 @@ class WaitlistAdminController(Controller):
         offer_state: Annotated[
             OfferState | None, QueryParameter(name="state", description="Only this state.")
         ] = None,
-    ) -> Response[Sequence[OfferOut]]:
-        """Offers, the newest first, with their state."""
+    ) -> Response[Sequence[AdminOfferOut]]:
+        """Offers, the newest first, with their state, by name."""
         found = await service.list_offers(page, offer_state)
-        return paged(request, [OfferOut.of(o) for o in found.items], found.next_cursor)
+        names = await service.names_of(found.items)
+        offers = [AdminOfferOut.named(o, names) for o in found.items]
+        return paged(request, offers, found.next_cursor)

@@ -24,10 +24,10 @@ from holdfast.db import Session, transact
 from holdfast.events import Event
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import cancel_pending, new_job, push_due, schedule_all
-from holdfast.waitlist.metrics import OFFER_LATENCY, OFFERS_MADE
 from holdfast.waitlist.models import Offer, OfferSeat, Opening, OpeningStatus, WaitlistEntry
 from holdfast.waitlist.service import busy_then, get_offer, gone, in_line
 from holdfast.waitlist.states import ACTIVE, OfferState, move
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 # How often `offer_next` looks again when a concurrent run took the seat it was filling.
@@ -83,10 +83,12 @@ async def open_slot(
         created_at=now,
     )
     fields = opening.model_dump(by_alias=True, exclude={"id"})
-    await Opening.get_pymongo_collection().update_one(
-        {"_id": opening_id}, {"$setOnInsert": fields}, upsert=True
-    )
-    await offer_next(ctx, opening_id=opening_id)
+    stored = await Opening.get_pymongo_collection().find_one_and_update(
+        {"_id": opening_id}, {"$setOnInsert": fields}, upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )  # fmt: skip
+    # The chain's first step, on what was just read and written (one round trip fewer each).
+    await _fill(ctx, opening_id, first=(Opening.model_validate(stored), service))
 
 
 def _too_late(opening: Opening, service: Service, now: datetime) -> bool:
@@ -97,11 +99,23 @@ def _too_late(opening: Opening, service: Service, now: datetime) -> bool:
 async def offer_next(ctx: Context, *, opening_id: str) -> None:
     """Fill the opening's free seats with the next eligible people; close the chain when there
     is nobody left, or it is too close to the start."""
+    await _fill(ctx, opening_id)
+
+
+async def _fill(
+    ctx: Context, opening_id: str, first: tuple[Opening, Service | None] | None = None
+) -> None:
+    """`offer_next`; its first round on `first` (the opening and its service) if given."""
     for _ in range(ROUNDS):
-        opening = await Opening.get(opening_id)
-        if opening is None or opening.status != "open":
+        if first is not None:
+            (opening, service), first = first, None
+        else:
+            found = await Opening.get(opening_id)
+            if found is None:
+                return
+            opening, service = found, await Service.get(found.service_id)
+        if opening.status != "open":
             return
-        service = await Service.get(opening.service_id)
         now = ctx.now()
         if service is None or not service.waitlist.enabled or _too_late(opening, service, now):
             await _close(ctx, opening, "lapsed")
@@ -198,7 +212,7 @@ async def _make_offer(
                 payload={"offer_id": offer_id}),
     ]  # fmt: skip
 
-    async def work(session: Session) -> tuple[list[Job], bool]:
+    async def work(session: Session) -> list[Job]:
         try:
             await Offer.get_pymongo_collection().insert_one(
                 offer.model_dump(by_alias=True), session=session
@@ -212,20 +226,15 @@ async def _make_offer(
         except DuplicateKeyError:
             raise _SeatTaken from None
         await guard.hold(session, held)  # once per opening: later offers find it there
-        first = await Opening.get_pymongo_collection().update_one(
+        # The cancellation-to-offer latency is counted from this (see `stats`), once per opening.
+        await Opening.get_pymongo_collection().update_one(
             {"_id": opening.id, "first_offer_at": None},
             {"$set": {"first_offer_at": now}},
             session=session,
         )
-        return await schedule_all(session, jobs), first.modified_count == 1
+        return await schedule_all(session, jobs)
 
-    scheduled, first_offer = await transact(ctx.mongo, work)
-    push_due(ctx, scheduled)
-    OFFERS_MADE.inc()
-    # Once per opening: the write that set its first offer says so (not `opening`, read before
-    # a batch's first seat was filled).
-    if first_offer:
-        OFFER_LATENCY.observe(max((now - opening.freed_at).total_seconds(), 0.0))
+    push_due(ctx, await transact(ctx.mongo, work))
     await ctx.events.publish(Event("availability-changed", {"provider_id": str(offer.provider_id)}))
 
 

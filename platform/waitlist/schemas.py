@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from beanie import PydanticObjectId
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from holdfast.waitlist.models import Offer, WaitlistEntry
 from holdfast.waitlist.states import OfferState
@@ -77,3 +80,46 @@ class OfferView(BaseModel):
     timezone: str
     expires_at: UtcInstant
     booking_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The names of the people, services and providers a page of the admin's lists names."""
+
+    users: dict[PydanticObjectId, str] = field(default_factory=dict)
+    services: dict[PydanticObjectId, str] = field(default_factory=dict)
+    providers: dict[PydanticObjectId, str] = field(default_factory=dict)
+
+
+class AdminEntryOut(EntryOut):
+    """An entry as the practice sees it: who waits for what, by name."""
+
+    user_name: str | None = Field(description="None: the account is gone.")
+    service_name: str | None
+    provider_name: str | None = Field(description="None: any provider will do.")
+
+    @classmethod
+    def named(cls, entry: WaitlistEntry, names: Names) -> AdminEntryOut:
+        return cls(
+            **EntryOut.of(entry).model_dump(),
+            user_name=names.users.get(entry.user_id),
+            service_name=names.services.get(entry.service_id),
+            provider_name=names.providers.get(entry.provider_id) if entry.provider_id else None,
+        )
+
+
+class AdminOfferOut(OfferOut):
+    """An offer as the practice sees it: to whom, for what, by name."""
+
+    user_name: str | None = Field(description="None: the account is gone.")
+    service_name: str | None
+    provider_name: str | None
+
+    @classmethod
+    def named(cls, offer: Offer, names: Names) -> AdminOfferOut:
+        return cls(
+            **OfferOut.of(offer).model_dump(),
+            user_name=names.users.get(offer.user_id),
+            service_name=names.services.get(offer.service_id),
+            provider_name=names.providers.get(offer.provider_id),
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.notifications.timefmt import local_label
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.waitlist.models import Offer, Opening, WaitlistEntry
-from holdfast.waitlist.schemas import OfferView
+from holdfast.waitlist.schemas import Names, OfferView
 from holdfast.waitlist.states import OfferState
 from pymongo.errors import DuplicateKeyError
 
@@ -170,6 +170,22 @@ async def describe(ctx: Context, offer: Offer) -> OfferView:
         timezone=timezone,
         expires_at=offer.expires_at,
         booking_id=str(offer.booking_id) if offer.booking_id else None,
+    )
+
+
+async def names_of(rows: Sequence[WaitlistEntry] | Sequence[Offer]) -> Names:
+    """Who and what a page of the admin's lists names (one read of each kind for the page)."""
+
+    async def named(model: type[User] | type[Service] | type[Provider], ids: set[Any]) -> Any:
+        found = model.get_pymongo_collection().find(
+            {"_id": {"$in": list(ids - {None})}}, projection={"name": 1}
+        )
+        return {doc["_id"]: doc["name"] async for doc in found}
+
+    return Names(
+        users=await named(User, {row.user_id for row in rows}),
+        services=await named(Service, {row.service_id for row in rows}),
+        providers=await named(Provider, {row.provider_id for row in rows}),
     )
 
 

@@ -41,6 +41,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     ],
     "waitlist.py": [
         ("Cancel -> offer SMS, queue up", "p50"),
+        ("Where the time goes (p50 of each stage)", "-> SMS accepted"),
         ("Offers: one SMS per chain", PASS),
     ],
     "webhooks.py": [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 from holdfast.embedded import Server, free_port, redis_url, start_redis
 from holdfast.settings import Settings
 from pymongo import MongoClient
@@ -215,6 +217,10 @@ def test_the_chain_starts_when_the_queue_redis_returns(
         wait_until(lambda: bool(offers_to(sms, phone)), 120, "the offer after the queue")
         time.sleep(2)  # anything doubled would show up now
         assert len(offers_to(sms, phone)) == 1
+        # The worker made the offer; the api's /metrics shows it (counted in MongoDB).
+        scraped = httpx.get(f"{url}/metrics", timeout=10).text
+        assert "holdfast_waitlist_offer_latency_seconds_count 1.0" in scraped.splitlines()
+        assert "holdfast_waitlist_offers_made_total 1.0" in scraped.splitlines()
 
 
 @pytest.mark.timeout(300)
@@ -240,3 +246,113 @@ def test_a_worker_killed_while_sending_the_offer_sends_one_offer_one_sms(
                 assert mongo.get_database().waitlist_offers.count_documents({}) == 1
     finally:
         sms.stop()
+
+
+# A process that runs an offer's expiry job, as a worker would, at the instant the offer
+# expires (its clock set there): `<job id> <instant>` on stdin, the outcome on stdout.
+EXPIRER = """
+import asyncio, sys
+from datetime import datetime
+from holdfast.context import close_context, open_context
+from holdfast.jobs.registry import default_registry
+from holdfast.jobs.runner import run_job
+from holdfast.settings import load_settings
+
+async def main():
+    settings = load_settings()
+    at = [datetime.fromisoformat("2000-01-01T00:00:00+00:00")]
+    ctx = await open_context(settings, lambda: at[0])
+    registry = default_registry(settings)
+    print("ready", flush=True)
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        job_id, instant = line.split()
+        at[0] = datetime.fromisoformat(instant)
+        print(await run_job(ctx, job_id, registry), flush=True)
+    await close_context(ctx)
+
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def expirer(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-P", "-c", EXPIRER], env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield process
+    finally:
+        process.kill()
+        process.wait(10)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def expire_at_once(
+    process: subprocess.Popen[str], job_id: str, instant: datetime, after: float
+) -> str:
+    assert process.stdin is not None and process.stdout is not None
+    time.sleep(after)
+    process.stdin.write(f"{job_id} {instant.replace(tzinfo=UTC).isoformat()}\n")
+    process.stdin.flush()
+    return process.stdout.readline().strip()
+
+
+@pytest.mark.timeout(300)
+def test_an_expiry_racing_a_claim_in_two_processes_has_one_outcome(
+    settings: Settings, queue: Server, sms: SmsServer
+) -> None:
+    """The offer's expiry job (another process, its clock at the expiry) and the person's claim
+    (the api process) at the same instant, a few times over: MongoDB ends up with either the
+    booking and the offer accepted, or the offer expired and the next person offered, never
+    both, and never a booking without a claim that got it."""
+    outcomes: list[tuple[int, str]] = []
+    with running(settings, queue, sms) as processes, expirer(processes.env) as expiry:
+        [url] = processes.urls
+        # The expiry sent off as the claim is, then a little after it (a claim takes longer to
+        # reach its decision: HTTP, then reads; on a loaded machine the expiry won every race
+        # at 0-30 ms), then well after it: both outcomes are seen.
+        for lag in (0.0, 0.05, 0.25):
+            provider, service = practice(url)
+            (a, a_phone), (b, _) = person(url), person(url)
+            join(url, a, service)
+            join(url, b, service)
+            start = tomorrow_noon()
+            cancel(url, freed_slot(url, provider, service, start))
+            wait_until(lambda: bool(offers_to(sms, a_phone)), 60, "A's offer")  # noqa: B023
+            with MongoClient(settings.mongo_url) as mongo:
+                db = mongo.get_database()
+                [offer] = db.waitlist_offers.find({"provider_id": ObjectId(provider)})
+                [job] = db.jobs.find(
+                    {"kind": "waitlist.expire", "subject": f"offer:{offer['_id']}"}
+                )
+            claim_url = f"{url}/offers/{token(offers_to(sms, a_phone)[0])}/claim"
+            with ThreadPoolExecutor(2) as pool:
+                claimed = pool.submit(httpx.post, claim_url, timeout=20)
+                expired = pool.submit(expire_at_once, expiry, job["_id"], offer["expires_at"], lag)
+                status, ran = claimed.result().status_code, expired.result()
+            outcomes.append((status, ran))
+            # A claim that commits first also stops the expiry job (skipped, then).
+            assert (status, ran) in {(201, "succeeded"), (201, "skipped"), (410, "succeeded")}
+
+            with MongoClient(settings.mongo_url) as mongo:
+                db = mongo.get_database()
+                booked = list(db.bookings.find({"provider_id": ObjectId(provider),
+                                                "status": "confirmed"}))  # fmt: skip
+                states = {o["user_id"]: o["state"] for o in db.waitlist_offers.find(
+                    {"provider_id": ObjectId(provider)})}  # fmt: skip
+                opening = db.waitlist_openings.find_one({"provider_id": ObjectId(provider)})
+            assert opening is not None
+            a_state = states.pop(offer["user_id"])
+            if status == 201:  # the claim won: A's booking, and the chain is over
+                assert a_state == "accepted" and opening["status"] == "filled"
+                assert [x["user_id"] for x in booked] == [offer["user_id"]]
+                assert booked[0]["source"] == "waitlist" and states == {}
+            else:  # the expiry won: no booking, and B is offered the slot (by the expiring
+                # process, whose clock is ten minutes ahead: its SMS is due then)
+                assert a_state == "expired" and booked == []
+                assert list(states.values()) == ["sent"] and opening["status"] == "open"
+    print("claim status, expiry outcome per round:", outcomes)

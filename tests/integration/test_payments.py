@@ -425,3 +425,25 @@ async def test_an_expired_hold_cannot_be_cancelled_afterwards(shop: Shop) -> Non
     await shop.settle()
     assert await shop.status_of(held, me) == "expired"
     assert await Job.find(told).count() == 1
+
+
+async def test_a_hold_that_lapses_unpaid_offers_its_time_to_the_waitlist(
+    shop: Shop, smtp: SmtpSink
+) -> None:
+    waiting = await register(shop.client)
+    body = {"service_id": shop.prepaid, "provider_id": shop.practice.london}
+    joined = await shop.client.post("/api/waitlist", json=body, headers=waiting)
+    assert joined.status_code == 201, joined.text
+    await shop.lapse()
+    await shop.settle()  # the chain the lapse started
+
+    offers = await shop.client.get("/api/admin/offers", headers=shop.practice.admin)
+    assert offers.status_code == 200, offers.text
+    waiting_id = (await shop.client.get("/api/me", headers=waiting)).json()["id"]
+    assert [(o["user_id"], o["start"], o["state"]) for o in offers.json()] == [
+        (waiting_id, START, "sent")
+    ]
+    assert any(s.startswith("An opening for Paid session") for s in smtp.subjects())
+    # The offer holds the time: nobody else books it meanwhile.
+    taken = await shop.book(await register(shop.client))
+    assert (taken.status_code, taken.json()["error"]) == (409, "slot_taken")

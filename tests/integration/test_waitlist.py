@@ -4,6 +4,7 @@ cascaded; never to two people at once, never twice to one person."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from holdfast.context import Context
 from holdfast.jobs.models import Job
+from holdfast.jobs.registry import default_registry
+from holdfast.jobs.runner import run_job
 from holdfast.settings import Settings
 from holdfast.waitlist import flows
 from holdfast.waitlist.models import Offer, Opening
@@ -426,3 +429,66 @@ async def test_a_batch_of_offers_is_one_cancellation_to_offer_latency(
     await batch_of_three_freed(client, practice, ctx, settings, waiting=3)
     assert len([m for m in sms.received if "/offers/" in m["Body"]]) == 3
     assert gauge((await client.get("/metrics")).text, latency) == before + 1
+
+
+async def test_a_worker_sends_the_offer_it_just_made_itself_without_the_queue(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings, sms: SmsServer
+) -> None:
+    """The offer's message is a job the chain's job writes; the worker that made the offer runs
+    it at once after the commit (claimed as usual), with no trip through the queue."""
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    owner, _ = await person(client)
+    made = await book(client, practice, owner)
+    await work_off(ctx, settings)
+    cancel = await client.post(f"/api/bookings/{made.json()['id']}/cancel", json={}, headers=owner)
+    assert cancel.status_code == 200, cancel.text
+    [opened] = await Job.find({"kind": "waitlist.open"}).to_list()
+
+    registry = default_registry(settings)
+    worker = dataclasses.replace(ctx, runs_jobs=registry)
+    assert await run_job(worker, opened.id, registry) == "succeeded"
+    for _ in range(200):  # what it ran after the commit, in the background
+        if not worker.background:
+            break
+        await asyncio.wait(set(worker.background), timeout=10)
+    [notify] = await Job.find({"kind": "waitlist.notify"}).to_list()
+    assert (notify.state, notify.promoted_at) == ("succeeded", None)
+    assert token_sent_to(sms, phone)
+
+
+@pytest.mark.parametrize("by", ["client", "admin"])
+async def test_a_reschedule_frees_the_old_time_and_starts_the_chain(
+    by: str,
+    client: httpx.AsyncClient,
+    practice: Practice,
+    ctx: Context,
+    settings: Settings,
+    sms: SmsServer,
+) -> None:
+    waiting, phone = await person(client)
+    await join(client, practice.session, waiting)
+    owner, _ = await person(client)
+    made = await book(client, practice, owner)
+    assert made.status_code == 201, made.text
+    await work_off(ctx, settings)
+    moved = await client.post(
+        f"/api/bookings/{made.json()['id']}/reschedule",
+        json={"start": "2027-03-04T11:00:00Z"},
+        headers=owner if by == "client" else practice.admin,
+    )
+    assert moved.status_code == 200, moved.text
+    await work_off(ctx, settings)
+
+    # The old time is offered to the one waiting, and held for them meanwhile.
+    [text] = [m["Body"] for m in sms.received if m["To"] == phone]
+    assert "An opening for Session is available at Wednesday 3 March 2027, 15:00" in text
+    assert not await offered_at_start(client, practice)
+    claimed = await client.post(f"/offers/{token_sent_to(sms, phone)}/claim")
+    assert claimed.status_code == 201, claimed.text
+    assert (claimed.json()["start"], claimed.json()["user_id"]) == (
+        START,
+        await me(client, waiting),
+    )
+    [opening] = await Opening.find_all().to_list()
+    assert opening.status == "filled"

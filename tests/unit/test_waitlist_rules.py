@@ -9,7 +9,6 @@ from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import Invalid
 from holdfast.monitoring.stats import window
 from holdfast.waitlist.states import ACTIVE, MOVES, OfferState, may_move
-from holdfast.waitlist.stats import histogram, spread
 from holdfast.waitlist.webhook import sign, verify
 
 ENDS = {OfferState.ACCEPTED, OfferState.DECLINED, OfferState.EXPIRED, OfferState.SUPERSEDED}
@@ -36,15 +35,6 @@ def test_the_signature_is_an_hmac_of_the_raw_body() -> None:
     for header in wrong:
         with pytest.raises(SignatureInvalid):
             verify("key", header, body)
-
-
-def test_latency_figures() -> None:
-    assert spread([]).p50_seconds is None
-    figures = spread([0.2, 0.05, 0.1] + [0.01] * 97)
-    assert (figures.count, figures.p50_seconds, figures.p99_seconds) == (100, 0.01, 0.2)
-    buckets = histogram([0.04, 0.3, 400.0])
-    assert (buckets[0].le, buckets[0].count) == (0.05, 1)
-    assert [b.count for b in buckets if b.le in (0.5, None)] == [2, 3]
 
 
 def test_the_stats_window_is_whole_utc_days() -> None:
