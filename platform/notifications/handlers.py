@@ -71,13 +71,39 @@ async def notify_booking(ctx: Context, job: Job) -> None:
         raise Postpone(until)
     if template == "meeting_link" and not await _went_without_link(facts):
         return  # the confirmation carries the link (or is still to go, and will)
+    moved_from = job.payload.get("moved_from")
+    moved = datetime.fromisoformat(str(moved_from)) if moved_from else None
+    people = await recipients(facts, template, moved=moved is not None)
+    messages = [
+        each
+        for person, theirs in people
+        for each in render(ctx, facts, person, theirs, job.id, moved_from=moved)
+    ]
+    await _send_all(ctx, facts, messages, job)
+
+
+async def notify_cancelled_together(ctx: Context, job: Job) -> None:
+    """One notice for several sessions of one client cancelled together (a series cut short),
+    to the client and the practice's side, listing every session."""
+    ids = [PydanticObjectId(str(i)) for i in job.payload["booking_ids"]]
+    facts = await booking_facts(ctx, str(ids[0]))
+    found = await Booking.find({"_id": {"$in": ids}}).sort("start", "_id").to_list()
+    starts = [b.start for b in found]
+    messages = [
+        each
+        for person, theirs in await recipients(facts, "cancellations")
+        for each in render(ctx, facts, person, theirs, job.id, sessions=starts)
+    ]
+    await _send_all(ctx, facts, messages, job)
+
+
+async def _send_all(ctx: Context, facts: BookingFacts, messages: list[Message], job: Job) -> None:
     failures: list[str] = []
-    for person in await recipients(facts, template):
-        for each in render(ctx, facts, person, template, job.id):
-            try:
-                await send_once(ctx, each, job.claim_token)
-            except DeliveryFailed as exc:
-                failures.append(str(exc))
+    for each in messages:
+        try:
+            await send_once(ctx, each, job.claim_token)
+        except DeliveryFailed as exc:
+            failures.append(str(exc))
     await ctx.events.publish(Event("message-updated", {"booking_id": str(facts.booking.id)}))
     if failures:
         # Messages already sent stay sent; the retry only tries the ones that failed.
@@ -156,4 +182,11 @@ def kinds(job_timeout: timedelta) -> list[JobKind]:
         JobKind(name, notify_booking, timeout=job_timeout, backoff_base=timedelta(seconds=2))
         for name in TEMPLATES
     ]
-    return [*bookings, JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)]
+    together = JobKind(
+        "notify.cancellations",
+        notify_cancelled_together,
+        timeout=job_timeout,
+        backoff_base=timedelta(seconds=2),
+    )
+    rejected = JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)
+    return [*bookings, together, rejected]

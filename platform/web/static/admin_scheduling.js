@@ -231,6 +231,7 @@
     });
     $('series-result').replaceChildren(
       h('p', { class: 'ok', role: 'status', 'data-testid': 'series-note' }, note),
+      s.client ? h('p', { 'data-testid': 'series-client' }, clientName(s.client)) : null,
       h('p', {}, s.rrule + ' from ' + s.start_local + ' (' + zone + ') · ' + s.state + ' · ' + s.occurrences.length + ' sessions booked'),
       conflicts.length ? h('ul', { class: 'plain-list', 'data-testid': 'series-conflicts-list' }, conflicts) : null,
       table('series-occurrences', ['Session', 'Status', ''], rows),
