@@ -2,8 +2,9 @@
 events (insert, update, delete, list with page and sync tokens, 410 on an expired sync token),
 as far as Holdfast uses them. Driven by the real google-api-python-client and google-auth.
 
-A test can take it down (503 with Retry-After), refuse a provider's grant (`invalid_grant`),
-expire every sync token, and add or change events as the provider would in their calendar.
+A test can take it down (503 with Retry-After), make it lose its answers to writes, refuse a
+provider's grant (`invalid_grant`), expire every sync token, and add or change events as the
+provider would in their calendar.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import itertools
 import json
 import secrets
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +37,8 @@ class Stored:
 @dataclass
 class FakeGoogle(LoopbackHttp):
     down: bool = False  # every Calendar call answers 503 (token calls still work)
+    # Writes are made but answered 503, as if the answer were lost on the way back.
+    lose_answers: bool = False
     retry_after: int = 1
     page_size: int = 50  # the most events one list page holds (Google: maxResults, at most 250)
     events: dict[str, Stored] = field(default_factory=dict)
@@ -43,6 +47,7 @@ class FakeGoogle(LoopbackHttp):
     access_tokens: set[str] = field(default_factory=set)
     consents: list[dict[str, str]] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of API calls
+    inserted: Counter[str] = field(default_factory=Counter)  # event id -> inserts that made it
     oldest_sync: int = 0  # sync tokens older than this answer 410
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _last: int = 0
@@ -140,7 +145,10 @@ class FakeGoogle(LoopbackHttp):
                 return 401, _error(401, "authError"), {}
             rest = parts.path.removeprefix("/calendar/v3/calendars/").split("/")
             with self._lock:
-                return self._calendar(method, rest, query, json.loads(body or b"{}"))
+                answer = self._calendar(method, rest, query, json.loads(body or b"{}"))
+            if self.lose_answers and method != "GET":
+                return 503, _error(503, "backendError"), {"Retry-After": str(self.retry_after)}
+            return answer
         return 404, _error(404, "notFound"), {}
 
     def _consent(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
@@ -191,6 +199,7 @@ class FakeGoogle(LoopbackHttp):
                 if body["id"] in self.events:
                     return 409, _error(409, "duplicate"), {}
                 self.events[body["id"]] = Stored(body, self._next(), calendar)
+                self.inserted[body["id"]] += 1
                 return 200, body, {}
         if len(rest) == 3 and rest[1] == "events":
             stored = self.events.get(rest[2])
