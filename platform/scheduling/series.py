@@ -217,9 +217,11 @@ def _work(
             session=session,
         )
         service = found.place.service if found.place else None
-        # One confirmation for the sessions booked together (the first's); each its reminder.
+        # One confirmation for the series, with its first session (to the client, and to the
+        # practitioner); each session its reminder. Sessions the horizon job books later were
+        # announced with the series.
         changes = [
-            followups.Change("confirmed", b, now, service, announce=i == 0)
+            followups.Change("confirmed", b, now, service, announce=previous is None and i == 0)
             for i, b in enumerate(bookings)
         ]
         return [*told, *await followups.follow_all(session, changes)]
@@ -348,9 +350,9 @@ async def _cancel_together(
                 gone.append(booking)
         if not gone:
             return jobs  # cancelled by someone else meanwhile
-        notice = new_job(
-            kind="notify.cancellations", subject=f"series:{series.id}", run_at=now, now=now,
-            payload={"booking_ids": [str(b.id) for b in gone]},
+        notice = new_job(  # its id: the first session it names (each is cancelled once)
+            kind="notify.cancellations", subject=f"series:{series.id}:{gone[0].id}",
+            run_at=now, now=now, payload={"booking_ids": [str(b.id) for b in gone]},
         )  # fmt: skip
         return [*jobs, *await schedule_all(session, [notice])]
 
