@@ -53,7 +53,7 @@ async def give_ada_an_email(client: httpx.AsyncClient, practice: Practice) -> No
 
 
 async def test_the_practitioner_hears_of_moves_and_of_what_the_practice_booked(
-    client: httpx.AsyncClient, practice: Practice, ctx: Context
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, clock: Clock
 ) -> None:
     outbox = Outbox(ctx, client, practice)
     await give_ada_an_email(client, practice)
@@ -79,7 +79,8 @@ async def test_the_practitioner_hears_of_moves_and_of_what_the_practice_booked(
     assert mine.status_code == 201, mine.text
     assert [m["to"] for m in await outbox.new()] == ["grace@example.com"]
 
-    # Grace moves it: both hear of it, with the old and the new time.
+    # A little later, Grace moves it: both hear of it, with the old and the new time.
+    clock.advance(minutes=5)
     url = f"/api/bookings/{mine.json()['id']}/reschedule"
     moved = await client.post(url, json={"start": "2027-03-05T11:00:00Z"}, headers=headers)
     assert moved.status_code == 200, moved.text
@@ -105,7 +106,7 @@ async def test_the_practitioner_hears_of_moves_and_of_what_the_practice_booked(
 
 
 async def test_a_move_of_a_practitioner_without_an_email_reaches_every_admin(
-    client: httpx.AsyncClient, practice: Practice, ctx: Context
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, clock: Clock
 ) -> None:
     outbox = Outbox(ctx, client, practice)
     await create_or_reset_admin(ctx, email="second@practice.example", password="second password")
@@ -116,6 +117,7 @@ async def test_a_move_of_a_practitioner_without_an_email_reaches_every_admin(
     )
     assert made.status_code == 201, made.text
     await outbox.new()
+    clock.advance(minutes=5)
     moved = await client.post(
         f"/api/bookings/{made.json()['id']}/reschedule",
         json={"start": "2027-03-04T15:00:00Z"},
