@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     google_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="The longest one Google API call may take."
     )
+    google_push: bool = Field(
+        default=False,
+        description="Open a Google push channel (events.watch) per connected calendar, so a "
+        "change is read within seconds; Google must reach HOLDFAST_PUBLIC_URL over https.",
+    )
     zoom_account_id: str | None = Field(
         default=None, description="Zoom Server-to-Server OAuth account id; unset: Zoom off."
     )

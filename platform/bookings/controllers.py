@@ -10,7 +10,7 @@ from holdfast.errors import NotFound
 from holdfast.payments import service as payments
 from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.web.auth import Ctx, CurrentUser
-from holdfast.web.idempotency import RequestInProgress, run_once
+from holdfast.web.idempotency import RequestInProgress, once
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
@@ -59,14 +59,7 @@ class BookingController(Controller):
                 out.payment = CheckoutLinkOut.of(payment)
             return 201, out.model_dump(mode="json")
 
-        if key is None:
-            status, body = await work()
-            return Response(body, status_code=status)
-        status, body, replayed = await run_once(
-            ctx, scope=f"bookings:{user.id}", key=key, body=await request.body(), work=work
-        )
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(body, status_code=status, headers=headers)
+        return await once(ctx, request, f"bookings:{user.id}", key, work)
 
     @get("/", response_headers=PAGE_HEADERS)
     async def list_bookings(

@@ -51,7 +51,8 @@ class Change:
     before: Booking | None = None  # "moved": where it was
     origin: Origin = "holdfast"
     # False: the client hears of this change together with others (a series' sessions are
-    # confirmed once, with its first one); reminders and everything else still follow.
+    # confirmed once, with its first one, and cancelled together in one notice); reminders and
+    # everything else still follow.
     announce: bool = True
 
     @property
@@ -118,6 +119,8 @@ async def notify(session: Session, change: Change) -> list[Job]:
     if change.kind in ("cancelled", "expired"):
         # Pending reminders stop; both parties hear of it.
         await cancel_pending(session, subject=subject(booking), now=now)
+        if not change.announce:
+            return []  # told together with the others (a series' sessions cancelled at once)
         notice = new_job(
             kind="notify.cancellation", subject=subject(booking), run_at=now, now=now,
             payload={"booking_id": str(booking.id)}, intended=booking.updated_at,
@@ -130,13 +133,16 @@ async def notify(session: Session, change: Change) -> list[Job]:
     intended = booking.created_at if change.kind == "confirmed" else booking.updated_at
     jobs: list[Job] = []
     if change.announce:
+        payload = {"booking_id": str(booking.id)}
+        if change.kind == "moved" and change.before is not None:
+            payload["moved_from"] = iso_z(change.before.start)  # the practice hears of it too
         jobs.append(
             new_job(
                 kind="notify.confirmation",
                 subject=subject(booking),
                 run_at=now,
                 now=now,
-                payload={"booking_id": str(booking.id)},
+                payload=payload,
                 intended=intended,
             )
         )

@@ -50,6 +50,9 @@ class Booking(Document):
     series_id: PydanticObjectId | None = None
     occurrence: datetime | None = None
     meeting: MeetingLink | None = None  # a video service's meeting, written by its job
+    # Its confirmation went without the meeting link, which follows once written (see
+    # `notifications.handlers` and `integrations.zoom.meetings`).
+    link_owed: bool = False
     created_at: datetime
     updated_at: datetime
 

@@ -355,38 +355,62 @@ async def cancel_as(
     in this transaction, unless the cancellation came from Calendly."""
     if booking.status not in SLOT_HOLDING:
         return False  # cancelled already, or a hold that lapsed: it keeps no time to give back
-    previous = booking.status
+    origin: followups.Origin = "calendly" if from_calendly else "holdfast"
 
     async def work(session: Session) -> list[Job]:
-        now = ctx.now()
-        changed = await Booking.get_pymongo_collection().update_one(
-            {"_id": booking.id, "status": previous},
-            {"$set": {"status": "cancelled", "cancel_reason": reason, "updated_at": now}},
-            session=session,
+        done = await cancel_within(
+            session, booking, now=ctx.now(), actor=actor, reason=reason, data=data, origin=origin
         )
-        if changed.modified_count == 0:
-            return []  # someone else cancelled it first
-        await release(session, booking)
-        booking.status, booking.cancel_reason, booking.updated_at = "cancelled", reason, now
-        await record(
-            session,
-            booking,
-            action="cancelled",
-            from_status=previous,
-            actor=actor,
-            reason=reason,
-            data=data,
-        )
-        origin: followups.Origin = "calendly" if from_calendly else "holdfast"
-        return await followups.follow(
-            session, followups.Change("cancelled", booking, now, origin=origin)
-        )
+        return done or []
 
     jobs = await transact(ctx.mongo, work)
     push_due(ctx, jobs)
     if jobs:  # this call made the change (a repeat cancel is a no-op)
+        booking.status, booking.cancel_reason = "cancelled", reason
         await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
     return bool(jobs)
+
+
+async def cancel_within(
+    session: Session,
+    booking: Booking,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None,
+    data: dict[str, Any] | None = None,
+    origin: followups.Origin = "holdfast",
+    announce: bool = True,
+) -> list[Job] | None:
+    """Cancel `booking` (as read, still holding time) inside `session` and free its time: the
+    jobs that follow, or None if it no longer held time (someone else cancelled it first).
+    Several go in one transaction when the practice cancels a series' sessions together
+    (`announce` False: the client hears of them in one notice)."""
+    if booking.status not in SLOT_HOLDING:
+        return None
+    changed = await Booking.get_pymongo_collection().update_one(
+        {"_id": booking.id, "status": booking.status},
+        {"$set": {"status": "cancelled", "cancel_reason": reason, "updated_at": now}},
+        session=session,
+    )
+    if changed.modified_count == 0:
+        return None
+    await release(session, booking)
+    # A copy: the transaction may run again, and must find the booking as it was read.
+    gone = booking.model_copy(
+        update={"status": "cancelled", "cancel_reason": reason, "updated_at": now}
+    )
+    await record(
+        session,
+        gone,
+        action="cancelled",
+        from_status=booking.status,
+        actor=actor,
+        reason=reason,
+        data=data,
+    )
+    change = followups.Change("cancelled", gone, now, origin=origin, announce=announce)
+    return await followups.follow(session, change)
 
 
 async def booking_history(booking_id: str, viewer: User) -> list[BookingEvent]:

@@ -1,19 +1,19 @@
-"""The integrations' HTTP surface: the status board, and connecting, reading and disconnecting
-a provider's Google Calendar."""
+"""The integrations' HTTP surface: the status board; connecting, reading and disconnecting a
+provider's Google Calendar; Google's push notifications."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from holdfast.errors import Invalid, NotFound
 from holdfast.integrations import status
-from holdfast.integrations.google import connections
+from holdfast.integrations.google import channels, connections
 from holdfast.integrations.google.sync import read_now
 from holdfast.integrations.status import IntegrationStatus
 from holdfast.schemas import UtcInstant
 from holdfast.web.auth import AdminUser, Ctx
 from holdfast.web.openapi import answers
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 from pydantic import BaseModel
@@ -105,6 +105,20 @@ class IntegrationController(Controller):
             full=result.full if result else None,
             changed=result.changed if result else None,
             synced_at=ctx.now() if result else None,
+        )
+
+    @post(channels.WEBHOOK_PATH, status_code=204, opt=answers(channels.ChannelTokenInvalid))
+    async def google_notification(self, ctx: Ctx, request: Request[Any, Any, Any]) -> None:
+        """Google's push notification that a calendar changed: a public link, trusted only
+        through the channel's token; the calendar is read by a job at once."""
+        headers = request.headers
+        await channels.receive(
+            ctx,
+            channel_id=headers.get("x-goog-channel-id"),
+            token=headers.get("x-goog-channel-token"),
+            resource_id=headers.get("x-goog-resource-id"),
+            state=headers.get("x-goog-resource-state"),
+            number=headers.get("x-goog-message-number"),
         )
 
     @delete(

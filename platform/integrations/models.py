@@ -35,6 +35,10 @@ class GoogleConnection(Document):
     last_error: str | None = None
     failing_since: datetime | None = None
     reconnect_needed: bool = False  # the grant is gone: only connecting again fixes it
+    # The push channel Google notifies us through (see `integrations.google.channels`).
+    channel_id: str | None = None
+    channel_resource_id: str | None = None
+    channel_expires_at: datetime | None = None
     connected_at: datetime
     updated_at: datetime
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,15 @@ SUBJECTS = {
     "reminder": "Reminder: {service} on {when}",
     "cancellation": "Cancelled: {service} on {when}",
     "meeting_link": "Your video link: {service} on {when}",
+    # The practice's side of changes (the provider, else every admin).
+    "moved": "Moved: {service} with {client}, now on {when}",
+    "booked": "Booked: {service} with {client} on {when}",
+    # Several sessions of one client cancelled together (a series cut short), in one notice.
+    "cancellations": "Cancelled: {count} sessions of {service} from {when}",
 }
+# Bookings the practice made (for a client): the practitioner hears of them. A client's own
+# booking reaches the practitioner through the calendar (and would be one email per booking).
+PRACTICE_MADE = ("admin", "series")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,26 +56,51 @@ class BookingFacts:
     service: Service
 
 
-async def recipients(facts: BookingFacts, template: str) -> list[Recipient]:
+async def recipients(
+    facts: BookingFacts, template: str, *, moved: bool = False
+) -> list[tuple[Recipient, str]]:
+    """Who hears of a booking's change, each with the template they get. Both parties hear of
+    a cancellation and of a move; the practitioner of a booking the practice made for a client
+    (if they have an email address: the admins made it)."""
     client = facts.client
-    people = [Recipient(client.name, client.email, client.phone, client.timezone)]
-    if template == "cancellation":
-        people += await _practice_side(facts.provider)
+    people = [(Recipient(client.name, client.email, client.phone, client.timezone), template)]
+    practice_side = None
+    if template in ("cancellation", "cancellations"):
+        practice_side = template
+    elif template == "confirmation" and moved:
+        practice_side = "moved"
+    elif template == "confirmation" and facts.booking.source in PRACTICE_MADE:
+        if facts.provider.email:
+            people.append((_provider(facts.provider), "booked"))
+    if practice_side:
+        people += [(p, practice_side) for p in await _practice_side(facts.provider)]
     return people
+
+
+def _provider(provider: Provider) -> Recipient:
+    return Recipient(provider.name, provider.email, None, provider.timezone, for_provider=True)
 
 
 async def _practice_side(provider: Provider) -> list[Recipient]:
     """The provider if they have an email address, else every admin."""
     if provider.email:
-        return [
-            Recipient(provider.name, provider.email, None, provider.timezone, for_provider=True)
-        ]
+        return [_provider(provider)]
+    return await every_admin()
+
+
+async def every_admin() -> list[Recipient]:
+    """The practice's admins (what only the practice must hear of reaches each of them)."""
     admins = await User.find(User.role == "admin").sort("_id").to_list()
     return [Recipient(a.name, a.email, None, a.timezone, for_provider=True) for a in admins]
 
 
 def _variables(
-    ctx: Context, facts: BookingFacts, person: Recipient, template: str
+    ctx: Context,
+    facts: BookingFacts,
+    person: Recipient,
+    template: str,
+    moved_from: datetime | None,
+    sessions: Sequence[datetime],
 ) -> dict[str, Any]:
     return {
         "template": template,
@@ -80,6 +114,10 @@ def _variables(
         "for_provider": person.for_provider,
         "account_url": account_url(ctx),
         "join_url": facts.booking.meeting.join_url if facts.booking.meeting else None,
+        "was": local_label(moved_from, person.timezone) if moved_from else None,
+        "series": facts.booking.series_id is not None,
+        "sessions": [local_label(start, person.timezone) for start in sessions],
+        "count": len(sessions),
     }
 
 
@@ -88,10 +126,19 @@ def render_text(template: str, variables: dict[str, Any]) -> str:
 
 
 def render(
-    ctx: Context, facts: BookingFacts, person: Recipient, template: str, job_id: str
+    ctx: Context,
+    facts: BookingFacts,
+    person: Recipient,
+    template: str,
+    job_id: str,
+    *,
+    moved_from: datetime | None = None,
+    sessions: Sequence[datetime] = (),
 ) -> list[Message]:
+    """`person`'s messages of `template` about `facts` (`moved_from`: where a moved booking
+    was; `sessions`: the starts of sessions cancelled together)."""
     now = ctx.now()
-    variables = _variables(ctx, facts, person, template)
+    variables = _variables(ctx, facts, person, template, moved_from, sessions)
     common: dict[str, Any] = {
         "job_id": job_id,
         "booking_id": str(facts.booking.id),

@@ -69,15 +69,43 @@ async def notify_booking(ctx: Context, job: Job) -> None:
         return  # a reminder of the time the booking had before it was moved
     if template == "confirmation" and (until := _awaiting_link(ctx, facts, job)):
         raise Postpone(until)
-    if template == "meeting_link" and not await _went_without_link(facts):
-        return  # the confirmation carries the link (or is still to go, and will)
+    if template == "confirmation" and _link_coming(ctx, facts):
+        facts = await _owe_link(ctx, facts)
+    if template == "meeting_link" and not facts.booking.link_owed:
+        return  # the confirmation carried the link
+    moved_from = job.payload.get("moved_from")
+    moved = datetime.fromisoformat(str(moved_from)) if moved_from else None
+    people = await recipients(facts, template, moved=moved is not None)
+    messages = [
+        each
+        for person, theirs in people
+        for each in render(ctx, facts, person, theirs, job.id, moved_from=moved)
+    ]
+    await _send_all(ctx, facts, messages, job)
+
+
+async def notify_cancelled_together(ctx: Context, job: Job) -> None:
+    """One notice for several sessions of one client cancelled together (a series cut short),
+    to the client and the practice's side, listing every session."""
+    ids = [PydanticObjectId(str(i)) for i in job.payload["booking_ids"]]
+    facts = await booking_facts(ctx, str(ids[0]))
+    found = await Booking.find({"_id": {"$in": ids}}).sort("start", "_id").to_list()
+    starts = [b.start for b in found]
+    messages = [
+        each
+        for person, theirs in await recipients(facts, "cancellations")
+        for each in render(ctx, facts, person, theirs, job.id, sessions=starts)
+    ]
+    await _send_all(ctx, facts, messages, job)
+
+
+async def _send_all(ctx: Context, facts: BookingFacts, messages: list[Message], job: Job) -> None:
     failures: list[str] = []
-    for person in await recipients(facts, template):
-        for each in render(ctx, facts, person, template, job.id):
-            try:
-                await send_once(ctx, each, job.claim_token)
-            except DeliveryFailed as exc:
-                failures.append(str(exc))
+    for each in messages:
+        try:
+            await send_once(ctx, each, job.claim_token)
+        except DeliveryFailed as exc:
+            failures.append(str(exc))
     await ctx.events.publish(Event("message-updated", {"booking_id": str(facts.booking.id)}))
     if failures:
         # Messages already sent stay sent; the retry only tries the ones that failed.
@@ -92,23 +120,34 @@ LINK_LOOKS = 12
 def _awaiting_link(ctx: Context, facts: BookingFacts, job: Job) -> datetime | None:
     """When to look again for the meeting link, or None: send now (there is one, none is
     coming, or the wait is over and a message with the link follows when it exists)."""
-    settings = ctx.settings
-    if facts.service.location != "video" or not settings.zoom_enabled or facts.booking.meeting:
+    if not _link_coming(ctx, facts):
         return None
     now = ctx.now()
-    deadline = facts.booking.updated_at + timedelta(seconds=settings.meeting_link_wait_seconds)
+    wait = timedelta(seconds=ctx.settings.meeting_link_wait_seconds)
+    deadline = facts.booking.updated_at + wait
     if now >= deadline or job.postponed >= LINK_LOOKS:
         return None
     return min(deadline, now + timedelta(seconds=2 ** min(job.postponed + 1, 6)))
 
 
-async def _went_without_link(facts: BookingFacts) -> bool:
-    """Whether the client's confirmation went out before the booking had its meeting link."""
-    link = facts.booking.meeting.join_url if facts.booking.meeting else None
-    if link is None:
-        return False
-    sent = Message.find({"booking_id": str(facts.booking.id), "template": "confirmation"})
-    return any(link not in message.body for message in await sent.to_list())
+def _link_coming(ctx: Context, facts: BookingFacts) -> bool:
+    """A video booking whose meeting (and link) a Zoom job is still to make."""
+    video = facts.service.location == "video" and ctx.settings.zoom_enabled
+    return video and not facts.booking.meeting
+
+
+async def _owe_link(ctx: Context, facts: BookingFacts) -> BookingFacts:
+    """The confirmation goes without the link: say so on the booking, in a write conditional on
+    the link being absent. The link's own write returns what it replaced (see
+    `integrations.zoom.meetings`), and the two are ordered on the one document: either this
+    lands first and the link's writer sends a follow-up, or the link is there already and goes
+    in this confirmation (the booking read again). Neither misses it."""
+    owed = await Booking.get_pymongo_collection().update_one(
+        {"_id": facts.booking.id, "meeting": None}, {"$set": {"link_owed": True}}
+    )
+    if owed.matched_count:
+        return facts
+    return await booking_facts(ctx, str(facts.booking.id))
 
 
 async def notify_rejected(ctx: Context, job: Job) -> None:
@@ -156,4 +195,11 @@ def kinds(job_timeout: timedelta) -> list[JobKind]:
         JobKind(name, notify_booking, timeout=job_timeout, backoff_base=timedelta(seconds=2))
         for name in TEMPLATES
     ]
-    return [*bookings, JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)]
+    together = JobKind(
+        "notify.cancellations",
+        notify_cancelled_together,
+        timeout=job_timeout,
+        backoff_base=timedelta(seconds=2),
+    )
+    rejected = JobKind("notify.calendly_rejected", notify_rejected, timeout=job_timeout)
+    return [*bookings, together, rejected]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+from holdfast.accounts.service import users_by_id
+from holdfast.bookings.models import Booking
 from holdfast.bookings.moves import BookingNotMovable
 from holdfast.bookings.schemas import BookingOut
 from holdfast.bookings.service import SlotTaken
@@ -12,6 +14,7 @@ from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
 from holdfast.scheduling import bookings, records, series
 from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
+from holdfast.scheduling.models import Series
 from holdfast.scheduling.records import ClientRecordOut
 from holdfast.scheduling.schemas import (
     AdminBookingIn,
@@ -24,6 +27,7 @@ from holdfast.scheduling.schemas import (
     SeriesOut,
 )
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
+from holdfast.web.idempotency import RequestInProgress, once
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
@@ -34,13 +38,25 @@ class SchedulingAdminController(Controller):
     path = "/api/admin"
     tags = ["scheduling"]
 
-    @post("/bookings", status_code=201, opt=answers(NotFound, SlotTaken))
+    @post("/bookings", status_code=201, opt=answers(NotFound, SlotTaken, RequestInProgress))
     async def book_for_client(
-        self, data: JSONBody[AdminBookingIn], ctx: Ctx, admin: AdminUser
-    ) -> BookingOut:
+        self,
+        data: JSONBody[AdminBookingIn],
+        ctx: Ctx,
+        admin: AdminUser,
+        request: Request[Any, Any, Any],
+    ) -> Response[BookingOut]:
         """A one-off booking on a client's behalf, at any five-minute mark inside the
-        practitioner's hours (outside them with `outside_hours`), never over another booking."""
-        return BookingOut.of(await bookings.book_for_client(ctx, data, admin))
+        practitioner's hours (outside them with `outside_hours`), never over another booking.
+        With an `Idempotency-Key`, a repeat of the same request gets the first answer."""
+        key = request.headers.get("idempotency-key")
+
+        async def work() -> tuple[int, Any]:
+            request_key = f"admin:{admin.id}:{key}" if key is not None else None
+            booked = await bookings.book_for_client(ctx, data, admin, request_key=request_key)
+            return 201, BookingOut.of(booked).model_dump(mode="json")
+
+        return await once(ctx, request, f"admin-bookings:{admin.id}", key, work)
 
     @post("/series/preview", status_code=200, opt=answers(NotFound))
     async def preview_series(
@@ -55,14 +71,29 @@ class SchedulingAdminController(Controller):
             booked_until=hi,
         )
 
-    @post("/series", status_code=201, opt=answers(NotFound, series.SeriesConflicts))
+    @post(
+        "/series",
+        status_code=201,
+        opt=answers(NotFound, series.SeriesConflicts, RequestInProgress),
+    )
     async def create_series(
-        self, data: JSONBody[SeriesIn], ctx: Ctx, admin: AdminUser
-    ) -> SeriesOut:
+        self,
+        data: JSONBody[SeriesIn],
+        ctx: Ctx,
+        admin: AdminUser,
+        request: Request[Any, Any, Any],
+    ) -> Response[SeriesOut]:
         """Books every free occurrence up to the horizon; `on_conflict: reject` books nothing
-        if any occurrence conflicts."""
-        made, booked = await series.create_series(ctx, data, admin)
-        return SeriesOut.of(made, booked)
+        if any occurrence conflicts. With an `Idempotency-Key`, a repeat of the same request
+        gets the first answer (one series)."""
+        key = request.headers.get("idempotency-key")
+
+        async def work() -> tuple[int, Any]:
+            request_key = f"{admin.id}:{key}" if key is not None else None
+            made, booked = await series.create_series(ctx, data, admin, request_key=request_key)
+            return 201, (await series_out(made, booked)).model_dump(mode="json")
+
+        return await once(ctx, request, f"admin-series:{admin.id}", key, work)
 
     @get("/series", response_headers=PAGE_HEADERS, opt=answers(NotFound))
     async def list_series(
@@ -74,11 +105,13 @@ class SchedulingAdminController(Controller):
     ) -> Response[Sequence[SeriesOut]]:
         """Series newest first, each with its conflicts (the occurrences are at its own URL)."""
         found = await series.list_series(page, user_id=user_id)
-        return paged(request, [SeriesOut.of(s, []) for s in found.items], found.next_cursor)
+        clients = await users_by_id(s.user_id for s in found.items)
+        listed = [SeriesOut.of(s, [], clients.get(s.user_id)) for s in found.items]
+        return paged(request, listed, found.next_cursor)
 
     @get("/series/{series_id:str}", opt=answers(NotFound))
     async def get_series(self, series_id: FromPath[str], admin: AdminUser) -> SeriesOut:
-        return SeriesOut.of(*await series.get_series(series_id))
+        return await series_out(*await series.get_series(series_id))
 
     @post("/series/{series_id:str}/cancel", status_code=200, opt=answers(NotFound))
     async def cancel_series(
@@ -86,7 +119,7 @@ class SchedulingAdminController(Controller):
     ) -> SeriesOut:
         """`one`: the occurrence at `start`; `following`: it and every later one; `all`: every
         occurrence still ahead. Past sessions and their history stay."""
-        return SeriesOut.of(*await series.cancel_series(ctx, series_id, data, admin))
+        return await series_out(*await series.cancel_series(ctx, series_id, data, admin))
 
     @get("/calendar", opt=answers(NotFound))
     async def calendar(
@@ -110,6 +143,12 @@ class SchedulingAdminController(Controller):
     ) -> ClientRecordOut:
         """One client's record: details, bookings (upcoming and recent), series."""
         return await records.client_record(ctx, user_id)
+
+
+async def series_out(made: Series, booked: list[Booking]) -> SeriesOut:
+    """A series with its client named."""
+    clients = await users_by_id([made.user_id])
+    return SeriesOut.of(made, booked, clients.get(made.user_id))
 
 
 class RescheduleController(Controller):

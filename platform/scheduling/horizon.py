@@ -18,9 +18,12 @@ import structlog
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.clock import as_utc
 from holdfast.context import Context
+from holdfast.db import Session, transact
 from holdfast.errors import Invalid, NotFound
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind
+from holdfast.jobs.service import push_due, schedule_all
+from holdfast.scheduling import problems
 from holdfast.scheduling.models import Series, SeriesConflict
 from holdfast.scheduling.recurrence import Recurrence
 from holdfast.scheduling.rules import Offering, fits_hours, offering
@@ -52,7 +55,7 @@ async def extend(ctx: Context, series: Series, now: datetime) -> bool:
     except (Invalid, NotFound):  # archived, gone, or no longer offered: each is reported
         place = None
     if place is not None:
-        await _report_unfit(series, place, now)
+        await _report_unfit(ctx, series, place, now)
     recurrence = recurrence_of(series)
     previous = as_utc(series.materialised_until)
     hi = booked_until(ctx.settings, recurrence, now)
@@ -76,8 +79,9 @@ def _finished(series: Series, recurrence: Recurrence, hi: datetime) -> bool:
     return recurrence.finite() and recurrence.first_from(hi) is None
 
 
-async def _report_unfit(series: Series, place: Offering, now: datetime) -> None:
-    """Booked sessions ahead that no longer lie inside the working hours, reported once each.
+async def _report_unfit(ctx: Context, series: Series, place: Offering, now: datetime) -> None:
+    """Booked sessions ahead that no longer lie inside the working hours, recorded on the series
+    and emailed to every admin, once each.
     A session the practice moved by hand (it may have placed it outside them on purpose) is
     left alone."""
     reported = {c.booking_id for c in series.conflicts if c.reason == "outside_hours"}
@@ -93,13 +97,25 @@ async def _report_unfit(series: Series, place: Offering, now: datetime) -> None:
         and b.provider_id == place.provider.id
         and not fits_hours(place.provider, place.service, as_utc(b.start))
     ]
-    if unfit:
-        log.warning("series.unfit", series_id=str(series.id), sessions=len(unfit))
-        await Series.get_pymongo_collection().update_one(
-            {"_id": series.id},
+    if not unfit:
+        return
+    log.warning("series.unfit", series_id=str(series.id), sessions=len(unfit))
+
+    async def work(session: Session) -> list[Job]:
+        # Recorded once (a run that raced this one has recorded them already) and reported
+        # with the record, in one transaction.
+        recorded = await Series.get_pymongo_collection().update_one(
+            {"_id": series.id, "conflicts.booking_id": {"$nin": [c.booking_id for c in unfit]}},
             {"$push": {"conflicts": {"$each": [c.model_dump() for c in unfit]}}},
+            session=session,
         )
+        if recorded.modified_count == 0:
+            return []
+        return await schedule_all(session, [problems.report(series, unfit, now)])
+
+    push_due(ctx, await transact(ctx.mongo, work))
 
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:
-    return [JobKind(KIND, extend_all, timeout=job_timeout, every=EVERY, at=AT)]
+    extending = JobKind(KIND, extend_all, timeout=job_timeout, every=EVERY, at=AT)
+    return [extending, *problems.kinds(job_timeout)]

@@ -48,6 +48,7 @@ class Series(Document):
     excluded: list[datetime] = []
     conflicts: list[SeriesConflict] = []
     created_by: str
+    request_key: str | None = None  # "<admin id>:<Idempotency-Key>" of the creating request
     created_at: datetime
     updated_at: datetime
 
@@ -56,4 +57,10 @@ class Series(Document):
         indexes = [
             IndexModel([("state", ASCENDING), ("materialised_until", ASCENDING)], name="due"),
             IndexModel([("user_id", ASCENDING), ("created_at", ASCENDING)], name="user_created"),
+            IndexModel(
+                [("request_key", ASCENDING)],
+                unique=True,
+                partialFilterExpression={"request_key": {"$type": "string"}},
+                name="request_key_unique",
+            ),
         ]

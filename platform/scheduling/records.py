@@ -45,7 +45,7 @@ async def _bookings(ctx: Context, user: User) -> dict[str, Any]:
 
 async def _series(ctx: Context, user: User) -> dict[str, Any]:
     found = await Series.find({"user_id": user.id}).sort("-created_at").to_list()
-    return {"series": [SeriesOut.of(s, []) for s in found]}
+    return {"series": [SeriesOut.of(s, [], user) for s in found]}
 
 
 def parts() -> list[Part]:

@@ -4,6 +4,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
+from holdfast.accounts.models import User
+from holdfast.accounts.schemas import UserRef
 from holdfast.bookings.models import Booking, BookingStatus
 from holdfast.clock import as_utc
 from holdfast.scheduling.models import ConflictReason, Series, SeriesConflict, SeriesState
@@ -127,6 +129,7 @@ class PreviewOut(BaseModel):
 class SeriesOut(BaseModel):
     id: str
     user_id: str
+    client: UserRef | None = Field(description="The client, by name and email.")
     service_id: str
     provider_id: str
     rrule: str
@@ -142,11 +145,12 @@ class SeriesOut(BaseModel):
     created_at: UtcInstant
 
     @classmethod
-    def of(cls, series: Series, bookings: list[Booking]) -> SeriesOut:
+    def of(cls, series: Series, bookings: list[Booking], client: User | None) -> SeriesOut:
         tz = ZoneInfo(series.timezone)
         return cls(
             id=str(series.id),
             user_id=str(series.user_id),
+            client=UserRef.of(client) if client else None,
             service_id=str(series.service_id),
             provider_id=str(series.provider_id),
             rrule=series.rrule,

@@ -21,15 +21,16 @@ from holdfast.accounts.service import get_user
 from holdfast.bookings import followups
 from holdfast.bookings.guard import Collision, claim_all, held
 from holdfast.bookings.models import SLOT_HOLDING, Booking, BookingEvent
-from holdfast.bookings.service import cancel_as, history_entry, placement
+from holdfast.bookings.service import cancel_as, cancel_within, history_entry, placement
 from holdfast.catalog.service import object_id
 from holdfast.clock import as_utc, zone
 from holdfast.context import Context
 from holdfast.db import Session, transact
 from holdfast.errors import DomainError, ErrorKind, Invalid, NotFound
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import push_due
+from holdfast.jobs.service import new_job, push_due, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
+from holdfast.scheduling import problems
 from holdfast.scheduling.models import ConflictReason, Series, SeriesConflict
 from holdfast.scheduling.recurrence import Occurrence, Recurrence, parse_rule
 from holdfast.scheduling.rules import Offering, conflicts, offering
@@ -199,8 +200,13 @@ def _work(
             )
             if moved.matched_count == 0:
                 raise SeriesChanged
+        # What a later stretch cannot book is emailed to every admin (at creation the admin
+        # sees it in the answer).
+        told: list[Job] = []
+        if previous is not None and found.conflicts:
+            told = await schedule_all(session, [problems.report(series, found.conflicts, now)])
         if not bookings:
-            return []
+            return told
         await claim_all(session, bookings)
         await Booking.get_pymongo_collection().insert_many(
             [b.model_dump(by_alias=True) for b in bookings], session=session
@@ -211,12 +217,14 @@ def _work(
             session=session,
         )
         service = found.place.service if found.place else None
-        # One confirmation for the sessions booked together (the first's); each its reminder.
+        # One confirmation for the series, with its first session (to the client, and to the
+        # practitioner); each session its reminder. Sessions the horizon job books later were
+        # announced with the series.
         changes = [
-            followups.Change("confirmed", b, now, service, announce=i == 0)
+            followups.Change("confirmed", b, now, service, announce=previous is None and i == 0)
             for i, b in enumerate(bookings)
         ]
-        return await followups.follow_all(session, changes)
+        return [*told, *await followups.follow_all(session, changes)]
 
     return work
 
@@ -255,8 +263,15 @@ async def prepare(ctx: Context, data: SeriesIn, admin: User) -> tuple[Plan, date
     return await plan(ctx, series, place, now, hi), hi
 
 
-async def create_series(ctx: Context, data: SeriesIn, admin: User) -> tuple[Series, list[Booking]]:
+async def create_series(
+    ctx: Context, data: SeriesIn, admin: User, *, request_key: str | None = None
+) -> tuple[Series, list[Booking]]:
+    """Book a new series; a request whose earlier try committed (its answer lost) gets that
+    series again instead of a second one."""
+    if request_key and (earlier := await Series.find_one({"request_key": request_key})):
+        return await get_series(str(earlier.id))
     found, hi = await prepare(ctx, data, admin)
+    found.series.request_key = request_key
     if found.conflicts and (data.on_conflict == "reject" or not found.bookings):
         raise SeriesConflicts(found.series, found.conflicts)
     reject = data.on_conflict == "reject"
@@ -302,16 +317,50 @@ async def cancel_series(
             {"_id": series.id}, {"$set": {**change, "updated_at": now}}
         )
         chosen = [b for b in bookings if max(as_utc(b.start), _occurred(b)) >= start]
-    for booking in chosen:
-        if booking.status in SLOT_HOLDING and as_utc(booking.end) > now:
-            await cancel_as(
-                ctx,
-                booking,
-                actor=str(admin.id),
-                reason="Cancelled by the practice.",
-                data={"series_id": str(series.id), "scope": data.scope},
-            )
+    live = [b for b in chosen if b.status in SLOT_HOLDING and as_utc(b.end) > now]
+    history = {"series_id": str(series.id), "scope": data.scope}
+    if data.scope == "one":
+        for booking in live:
+            await cancel_as(ctx, booking, actor=str(admin.id), reason=CANCELLED, data=history)
+    elif live:
+        await _cancel_together(ctx, series, live, actor=str(admin.id), history=history)
     return await get_series(series_id)
+
+
+CANCELLED = "Cancelled by the practice."
+
+
+async def _cancel_together(
+    ctx: Context, series: Series, live: list[Booking], *, actor: str, history: dict[str, Any]
+) -> None:
+    """Cancel a series' sessions in one transaction, and tell both parties once, listing them
+    (not one notice per session)."""
+    now = ctx.now()
+
+    async def work(session: Session) -> list[Job]:
+        jobs: list[Job] = []
+        gone: list[Booking] = []
+        for booking in live:
+            done = await cancel_within(
+                session, booking, now=now, actor=actor, reason=CANCELLED, data=history,
+                announce=False,
+            )  # fmt: skip
+            if done is not None:
+                jobs += done
+                gone.append(booking)
+        if not gone:
+            return jobs  # cancelled by someone else meanwhile
+        notice = new_job(  # its id: the first session it names (each is cancelled once)
+            kind="notify.cancellations", subject=f"series:{series.id}:{gone[0].id}",
+            run_at=now, now=now, payload={"booking_ids": [str(b.id) for b in gone]},
+        )  # fmt: skip
+        return [*jobs, *await schedule_all(session, [notice])]
+
+    jobs = await transact(ctx.mongo, work)
+    push_due(ctx, jobs)
+    if jobs:  # one event per practitioner (a session may have been moved to another)
+        for booking in {b.provider_id: b for b in live}.values():
+            await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
 
 
 def _occurred(booking: Booking) -> datetime:

@@ -23,6 +23,7 @@ from holdfast.context import Context
 from holdfast.db import unavailable
 from holdfast.errors import DomainError, ErrorKind, Invalid
 from holdfast.web.errors import render_domain_error
+from litestar import Request, Response
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 # A reservation older than this belongs to a request that died; a retry may take it over.
@@ -167,3 +168,22 @@ async def _settle_when_reachable(write: Callable[[], Awaitable[object]]) -> None
             return
         except PyMongoError:
             delay = min(delay * 2, 0.5)
+
+
+async def once(
+    ctx: Context,
+    request: Request[Any, Any, Any],
+    scope: str,
+    key: str | None,
+    work: Callable[[], Awaitable[Outcome]],
+) -> Response[Any]:
+    """Answer a creating request: `work` once per `Idempotency-Key` within `scope` (the first
+    answer again, marked `Idempotent-Replayed`), or simply `work` without a key."""
+    if key is None:
+        status, body = await work()
+        return Response(body, status_code=status)
+    status, body, replayed = await run_once(
+        ctx, scope=scope, key=key, body=await request.body(), work=work
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return Response(body, status_code=status, headers=headers)

@@ -2,8 +2,10 @@
 events (insert, update, delete, list with page and sync tokens, 410 on an expired sync token),
 as far as Holdfast uses them. Driven by the real google-api-python-client and google-auth.
 
-A test can take it down (503 with Retry-After), refuse a provider's grant (`invalid_grant`),
-expire every sync token, and add or change events as the provider would in their calendar.
+A test can take it down (503 with Retry-After), make it lose its answers to writes, refuse a
+provider's grant (`invalid_grant`), expire every sync token, and add or change events as the
+provider would in their calendar. Push channels (`events.watch`, `channels.stop`) are kept by
+the test's clock; `notifications()` gives what Google would post to each live channel.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import itertools
 import json
 import secrets
 import threading
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +39,8 @@ class Stored:
 @dataclass
 class FakeGoogle(LoopbackHttp):
     down: bool = False  # every Calendar call answers 503 (token calls still work)
+    # Writes are made but answered 503, as if the answer were lost on the way back.
+    lose_answers: bool = False
     retry_after: int = 1
     page_size: int = 50  # the most events one list page holds (Google: maxResults, at most 250)
     events: dict[str, Stored] = field(default_factory=dict)
@@ -43,7 +49,11 @@ class FakeGoogle(LoopbackHttp):
     access_tokens: set[str] = field(default_factory=set)
     consents: list[dict[str, str]] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of API calls
+    inserted: Counter[str] = field(default_factory=Counter)  # event id -> inserts that made it
     oldest_sync: int = 0  # sync tokens older than this answer 410
+    # Push channels by id: {calendar, address, token, resourceId, expires_at, stopped, number}.
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # a test's clock
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _last: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,6 +125,38 @@ class FakeGoogle(LoopbackHttp):
                 and s.body.get("status") != "cancelled"
             }
 
+    def live_channels(self, calendar: str = "primary") -> list[str]:
+        with self._lock:
+            return [
+                k
+                for k, c in self.channels.items()
+                if c["calendar"] == calendar and not c["stopped"] and c["expires_at"] > self.clock()
+            ]
+
+    def notifications(self, calendar: str = "primary") -> list[tuple[str, dict[str, str]]]:
+        """What Google sends each live channel of the calendar when it changes: the address
+        and the headers (the body is empty). A test posts them (its app is in-process)."""
+        sent = []
+        for channel_id in self.live_channels(calendar):
+            with self._lock:
+                channel = self.channels[channel_id]
+                channel["number"] += 1
+                sent.append((channel["address"], self.headers(channel_id, "exists")))
+        return sent
+
+    def headers(self, channel_id: str, state: str) -> dict[str, str]:
+        channel = self.channels[channel_id]
+        expires = channel["expires_at"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+        return {
+            "X-Goog-Channel-ID": channel_id,
+            "X-Goog-Channel-Token": channel["token"],
+            "X-Goog-Channel-Expiration": expires,
+            "X-Goog-Resource-ID": channel["resourceId"],
+            "X-Goog-Resource-URI": f"{self.api_url}/calendars/{channel['calendar']}/events",
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(channel["number"]),
+        }
+
     # --- the server -------------------------------------------------------------------------
 
     def _next(self) -> int:
@@ -130,6 +172,8 @@ class FakeGoogle(LoopbackHttp):
             return self._consent(query)
         if parts.path == "/o/oauth2/token":
             return self._token({k: v[0] for k, v in parse_qs(body.decode()).items()})
+        if parts.path == "/calendar/v3/channels/stop" and method == "POST":
+            return self._stop(json.loads(body or b"{}"))
         if parts.path.startswith("/calendar/v3/calendars/"):
             with self._lock:
                 self.calls.append((method, parts.path))
@@ -140,7 +184,10 @@ class FakeGoogle(LoopbackHttp):
                 return 401, _error(401, "authError"), {}
             rest = parts.path.removeprefix("/calendar/v3/calendars/").split("/")
             with self._lock:
-                return self._calendar(method, rest, query, json.loads(body or b"{}"))
+                answer = self._calendar(method, rest, query, json.loads(body or b"{}"))
+            if self.lose_answers and method != "GET":
+                return 503, _error(503, "backendError"), {"Retry-After": str(self.retry_after)}
+            return answer
         return 404, _error(404, "notFound"), {}
 
     def _consent(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
@@ -184,6 +231,8 @@ class FakeGoogle(LoopbackHttp):
         self, method: str, rest: list[str], query: dict[str, str], body: dict[str, Any]
     ) -> tuple[int, Any, dict[str, str]]:
         calendar = rest[0]
+        if rest[1:] == ["events", "watch"] and method == "POST":
+            return self._watch(calendar, body)
         if len(rest) == 2 and rest[1] == "events":
             if method == "GET":
                 return self._list(calendar, query)
@@ -191,6 +240,7 @@ class FakeGoogle(LoopbackHttp):
                 if body["id"] in self.events:
                     return 409, _error(409, "duplicate"), {}
                 self.events[body["id"]] = Stored(body, self._next(), calendar)
+                self.inserted[body["id"]] += 1
                 return 200, body, {}
         if len(rest) == 3 and rest[1] == "events":
             stored = self.events.get(rest[2])
@@ -207,6 +257,32 @@ class FakeGoogle(LoopbackHttp):
                 stored.seq = self._next()
                 return 204, None, {}
         return 404, _error(404, "notFound"), {}
+
+    def _watch(self, calendar: str, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if body.get("type") != "web_hook" or not body.get("address") or not body.get("id"):
+            return 400, _error(400, "invalid"), {}
+        if body["id"] in self.channels:
+            return 400, _error(400, "channelIdNotUnique"), {}
+        ttl = timedelta(seconds=int(body.get("params", {}).get("ttl", 604800)))
+        expires = self.clock() + min(ttl, timedelta(days=7))
+        self.channels[body["id"]] = {
+            "calendar": calendar, "address": body["address"], "token": body.get("token", ""),
+            "resourceId": f"resource-{calendar}", "expires_at": expires, "stopped": False,
+            "number": 1,
+        }  # fmt: skip
+        return 200, {
+            "kind": "api#channel", "id": body["id"], "resourceId": f"resource-{calendar}",
+            "resourceUri": f"{self.api_url}/calendars/{calendar}/events",
+            "token": body.get("token"), "expiration": str(int(expires.timestamp() * 1000)),
+        }, {}  # fmt: skip
+
+    def _stop(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            channel = self.channels.get(body.get("id", ""))
+            if channel is None or channel["resourceId"] != body.get("resourceId"):
+                return 404, _error(404, "notFound"), {}
+            channel["stopped"] = True
+        return 204, None, {}
 
     def _list(self, calendar: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         size = min(int(query.get("maxResults", 250)), self.page_size)

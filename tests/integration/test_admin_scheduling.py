@@ -286,3 +286,23 @@ async def test_the_practice_finds_clients_and_reads_their_record(
         "name": "Grace Hopper",
         "email": "ghopper@example.com",
     }
+
+
+async def test_a_double_submit_of_a_booking_for_a_client_books_once(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
+    person = await me(client, await register(client))
+    body = session_at(practice, "2027-03-03T09:05:00Z", user_id=person["id"])
+    key = {**practice.admin, "Idempotency-Key": "book-grace-wednesday"}
+    first = await client.post("/api/admin/bookings", json=body, headers=key)
+    second = await client.post("/api/admin/bookings", json=body, headers=key)
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.json() == first.json()
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert await ctx.db.bookings.count_documents({}) == 1
+    other = session_at(practice, "2027-03-04T09:05:00Z", user_id=person["id"])
+    reused = await client.post("/api/admin/bookings", json=other, headers=key)
+    assert (reused.status_code, reused.json()["error"]) == (422, "idempotency_key_reused")
+    # Without a key, a repeat is refused by the booking it would overlap.
+    again = await client.post("/api/admin/bookings", json=body, headers=practice.admin)
+    assert again.status_code == 409

@@ -16,6 +16,7 @@ from holdfast.context import Context
 from holdfast.integrations.google.events import event_id
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 from holdfast.jobs.models import Job
+from holdfast.scheduling import horizon
 from holdfast.settings import Settings
 
 from tests.conftest import Clock
@@ -232,9 +233,8 @@ async def test_an_outage_delays_events_without_failing_bookings_or_duplicating(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    """20 bookings (one a weekday, the admin helper's series is not in this branch) while Google
-    answers 503 with Retry-After: all are booked; the events appear once Google is back, once
-    each."""
+    """20 one-off bookings (one a weekday) while Google answers 503 with Retry-After: all are
+    booked; the events appear once Google is back, once each."""
     await connect(client, practice, practice.london)
     await run_all_due(ctx, settings)
     google.down, google.retry_after = True, 900
@@ -319,3 +319,52 @@ async def test_an_expired_sync_token_reads_everything_again_across_pages(
     offered = await starts(client, practice)
     assert "2027-03-03T11:00:00Z" in offered and "2027-03-03T13:00:00Z" not in offered
     assert "2027-03-15T09:00:00Z" not in await starts(client, practice, "2027-03-15")
+
+
+async def test_a_series_booked_and_extended_through_an_outage_gets_each_event_once(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    google: FakeGoogle,
+    ctx: Context,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A weekly series made while Google is down (12 sessions booked at once), and booked on by
+    the horizon job eight weeks later, still down (8 more): every session is booked; when
+    Google comes back, first losing its answers to writes that landed, then whole, each
+    session's event is in the calendar once, inserted once."""
+    await connect(client, practice, practice.london)
+    await run_all_due(ctx, settings)
+    google.down, google.retry_after = True, 900
+    user = (await client.get("/api/me", headers=await register(client))).json()["id"]
+    body = {
+        "user_id": user, "service_id": practice.session, "provider_id": practice.london,
+        "rrule": "FREQ=WEEKLY;BYDAY=WE", "start_local": "2027-03-03T10:00",
+        "timezone": "Europe/London",
+    }  # fmt: skip
+    made = await client.post("/api/admin/series", json=body, headers=practice.admin)
+    assert made.status_code == 201, made.text
+    assert len(made.json()["occurrences"]) == 12 and made.json()["conflicts"] == []
+    await run_all_due(ctx, settings)
+    clock.advance(weeks=8)
+    await horizon.extend_all(ctx, None)  # type: ignore[arg-type]
+    await run_all_due(ctx, settings)
+    assert google.ours() == {}
+    # (Weeks later the admin's login has expired: the connection is read where the board does.)
+    assert (await GoogleConnection.get(practice.london)).state == "failing"  # type: ignore[union-attr]
+    series_id = PydanticObjectId(made.json()["id"])
+    sessions = await Booking.find({"series_id": series_id}).to_list()
+    assert len(sessions) == 20 and all(b.status == "confirmed" for b in sessions)
+
+    google.down, google.lose_answers = False, True
+    clock.advance(minutes=20)
+    await run_all_due(ctx, settings)
+    assert len(google.ours()) == 20  # written, but no answer came back: retried
+    google.lose_answers = False
+    for _ in range(3):
+        clock.advance(minutes=20)
+        await run_all_due(ctx, settings)
+    assert set(google.ours()) == {event_id(b.id) for b in sessions}  # type: ignore[arg-type]
+    assert len(google.events) == 20 and set(google.inserted.values()) == {1}
+    assert await Job.find({"kind": "google.event", "state": {"$ne": "succeeded"}}).count() == 0
+    assert (await GoogleConnection.get(practice.london)).state == "connected"  # type: ignore[union-attr]

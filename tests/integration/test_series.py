@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from beanie import PydanticObjectId
+from holdfast.accounts.models import User
 from holdfast.clock import as_utc
 from holdfast.context import Context
-from holdfast.scheduling import horizon
+from holdfast.scheduling import horizon, series
+from holdfast.scheduling.schemas import SeriesIn
 
 from tests.conftest import Clock
 from tests.support import Practice, register
@@ -264,3 +266,42 @@ async def test_a_session_that_stops_fitting_is_reported_not_dropped(
     await horizon.extend_all(ctx, None)  # type: ignore[arg-type]
     shown = (await client.get(f"/api/admin/series/{made['id']}", headers=practice.admin)).json()
     assert len(shown["conflicts"]) == again  # reported once
+
+
+async def test_a_double_submit_makes_one_series_named_by_its_client(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
+    headers = await register(client, name="Barbara Liskov", email="barbara@example.com")
+    user = (await client.get("/api/me", headers=headers)).json()["id"]
+    body = series_body(practice, user, count=4)
+    key = {**practice.admin, "Idempotency-Key": "liskov-tuesdays"}
+    first = await client.post("/api/admin/series", json=body, headers=key)
+    second = await client.post("/api/admin/series", json=body, headers=key)
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.json() == first.json() and second.headers["idempotent-replayed"] == "true"
+    assert await ctx.db.series.count_documents({}) == 1
+    assert await ctx.db.bookings.count_documents({}) == 4
+    # The practice sees the client by name and email wherever the series is shown.
+    named = {"id": user, "name": "Barbara Liskov", "email": "barbara@example.com"}
+    assert first.json()["client"] == named
+    listed = (await client.get("/api/admin/series", headers=practice.admin)).json()
+    assert [s["client"] for s in listed] == [named]
+    shown = await client.get(f"/api/admin/series/{first.json()['id']}", headers=practice.admin)
+    assert shown.json()["client"] == named
+    record = (await client.get(f"/api/admin/users/{user}", headers=practice.admin)).json()
+    assert [s["client"] for s in record["series"]] == [named]
+
+
+async def test_a_retried_series_whose_first_try_committed_gets_that_series(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context
+) -> None:
+    """A retry after an answer lost (the key released, as after a 503) finds the series its
+    first try made, by the request's key, instead of colliding with its own sessions."""
+    user, _ = await client_id(client)
+    admin = await User.find_one(User.role == "admin")
+    assert admin is not None
+    wanted = SeriesIn(**series_body(practice, user, count=3))
+    first, booked = await series.create_series(ctx, wanted, admin, request_key="a:lost")
+    again, found = await series.create_series(ctx, wanted, admin, request_key="a:lost")
+    assert again.id == first.id and [b.id for b in found] == [b.id for b in booked]
+    assert await ctx.db.series.count_documents({}) == 1

@@ -16,11 +16,14 @@ from holdfast.context import Context
 from holdfast.integrations.models import MeetingRecord
 from holdfast.integrations.zoom.tokens import access_token
 from holdfast.jobs.models import Job
+from holdfast.jobs.registry import default_registry
+from holdfast.jobs.runner import run_job
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
 
 from tests.conftest import Clock
 from tests.fakes.zoom import FakeZoom
+from tests.integration.conftest import FailCommands
 from tests.support import Practice, register, run_all_due
 
 START = "2027-03-03T10:00:00+00:00"  # a Wednesday inside London's hours (UTC in March)
@@ -200,3 +203,45 @@ async def test_many_callers_share_one_token(
     # Zoom refused it (replaced elsewhere): the next caller fetches one, once.
     again = await asyncio.gather(*(access_token(ctx, stale=tokens[0]) for _ in range(5)))
     assert zoom.tokens_issued == 2 and set(again) == {zoom.token}
+
+
+async def test_a_confirmation_going_the_instant_the_link_is_written_still_gets_it_across(
+    client: httpx.AsyncClient,
+    practice: Practice,
+    zoom: FakeZoom,
+    ctx: Context,
+    settings: Settings,
+    clock: Clock,
+    fail_commands: FailCommands,
+) -> None:
+    """The confirmation's wait for the link is over and it goes; the meeting's link is written
+    while the confirmation is between reading the booking and storing its message (mongod holds
+    that insert), and the follow-up runs then too. The client still gets the link, once."""
+    service = await video_service(client, practice)
+    zoom.down, zoom.retry_after = True, 300
+    booking = await book(client, practice, service, await register(client))
+    await run_all_due(ctx, settings)  # the confirmation waits; Zoom is down
+    zoom.down = False
+    clock.advance(seconds=301)  # the wait is over, and the meeting's job is due again
+    registry = default_registry(settings)
+    [confirmation] = await Job.find({"kind": "notify.confirmation"}).to_list()
+    [meeting] = await Job.find({"kind": "zoom.meeting"}).to_list()
+
+    fail_commands(["insert"], blockConnection=True, blockTimeMS=3000)  # the message's insert
+    confirming = asyncio.create_task(run_job(ctx, confirmation.id, registry))
+    held = {"active": True, "command.insert": "messages"}
+    for _ in range(500):
+        if (await ctx.mongo.admin.command({"currentOp": 1, **held}))["inprog"]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the confirmation never reached its message's insert")
+    assert await run_job(ctx, meeting.id, registry) == "succeeded"  # the link is written
+    await run_all_due(ctx, settings)  # and whatever follows it runs, still before the insert
+    assert await confirming == "succeeded"
+    await run_all_due(ctx, settings)
+
+    link = next(iter(zoom.meetings.values()))["join_url"]
+    told = [m for m in await Message.find({"booking_id": booking["id"]}).to_list()]
+    assert [m.template for m in told if link in m.body] in (["confirmation"], ["meeting_link"])
+    assert len([m for m in told if m.template == "confirmation"]) == 1

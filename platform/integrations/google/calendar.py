@@ -189,8 +189,11 @@ def _credentials(settings: Settings, connection: Connection) -> Credentials:
     )
 
 
-def _call(settings: Settings, connection: Connection, work: Callable[[Any], T]) -> Outcome[T]:
-    """Run `work(events resource)` with fresh credentials; in a worker thread."""
+def _call(
+    settings: Settings, connection: Connection, work: Callable[[Any], T], resource: str
+) -> Outcome[T]:
+    """Run `work(the API's resource: events, channels)` with fresh credentials; in a worker
+    thread."""
     credentials = _credentials(settings, connection)
     http = google_auth_httplib2.AuthorizedHttp(
         credentials, http=httplib2.Http(timeout=settings.google_timeout_seconds)
@@ -200,7 +203,7 @@ def _call(settings: Settings, connection: Connection, work: Callable[[Any], T]) 
         _discovery(), http=http, client_options={"api_endpoint": endpoint}
     )
     try:
-        result = work(service.events())
+        result = work(getattr(service, resource)())
     except RefreshError as exc:
         if exc.retryable:
             raise CalendarUnavailable(f"Google's token endpoint failed: {exc}") from None
@@ -235,13 +238,14 @@ def _retry_after(value: str | None) -> timedelta | None:
 
 
 async def _in_thread(
-    settings: Settings, connection: Connection, work: Callable[[Any], T]
+    settings: Settings, connection: Connection, work: Callable[[Any], T], resource: str = "events"
 ) -> Outcome[T]:
     # The socket timeout bounds each request; this bounds a call that makes several (a refresh
     # and its retry). A thread left behind by it ends with its own socket timeout.
     limit = settings.google_timeout_seconds * 3
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_call, settings, connection, work), limit)
+        called = asyncio.to_thread(_call, settings, connection, work, resource)
+        return await asyncio.wait_for(called, limit)
     except TimeoutError:
         raise CalendarUnavailable(f"Google took longer than {limit:.0f} s") from None
 
@@ -352,3 +356,58 @@ async def delete_event(settings: Settings, connection: Connection, event_id: str
                 raise
 
     return await _in_thread(settings, connection, work)
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A push channel: Google posts to our address whenever the calendar changes, until
+    `expires_at`."""
+
+    id: str
+    resource_id: str
+    expires_at: datetime
+
+
+async def watch(
+    settings: Settings,
+    connection: Connection,
+    *,
+    channel_id: str,
+    token: str,
+    address: str,
+    ttl: timedelta,
+    now: datetime,
+) -> Outcome[Channel]:
+    """Open a push channel on the calendar's events (`events.watch`): Google sends `token` back
+    with every notification, which is how a notification is told from a forged one."""
+    body = {
+        "id": channel_id,
+        "type": "web_hook",
+        "address": address,
+        "token": token,
+        "params": {"ttl": str(int(ttl.total_seconds()))},
+    }
+    calendar = connection.calendar_id
+
+    def work(events: Any) -> Channel:
+        answer = events.watch(calendarId=calendar, body=body).execute()
+        expiration = answer.get("expiration")  # milliseconds since the epoch, as a string
+        expires = datetime.fromtimestamp(int(expiration) / 1000, UTC) if expiration else now + ttl
+        return Channel(str(answer["id"]), str(answer["resourceId"]), expires)
+
+    return await _in_thread(settings, connection, work)
+
+
+async def stop_channel(
+    settings: Settings, connection: Connection, *, channel_id: str, resource_id: str
+) -> Outcome[None]:
+    """Stop a push channel (`channels.stop`); one Google no longer knows (404) is stopped."""
+
+    def work(channels: Any) -> None:
+        try:
+            channels.stop(body={"id": channel_id, "resourceId": resource_id}).execute()
+        except HttpError as exc:
+            if int(exc.resp.status) != 404:
+                raise
+
+    return await _in_thread(settings, connection, work, resource="channels")

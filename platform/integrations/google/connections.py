@@ -17,7 +17,7 @@ from holdfast.integrations.credentials import SealBroken, seal, unseal
 from holdfast.integrations.google import calendar
 from holdfast.integrations.google.connected import connected_calendars
 from holdfast.integrations.models import ExternalBusy, GoogleConnection, OAuthState
-from holdfast.jobs.service import push_due, schedule
+from holdfast.jobs.service import new_job, push_due, schedule_all
 from holdfast.signing import TokenInvalid, decode, encode
 
 STATE_AUDIENCE = "holdfast:google-connect"
@@ -25,6 +25,7 @@ STATE_LIFETIME = timedelta(minutes=15)
 CALLBACK_PATH = "/oauth/google/callback"
 log = structlog.get_logger(__name__)
 SYNC_ONE = "google.sync_calendar"
+WATCH = "google.watch"  # open the calendar's push channel (see `channels`)
 
 
 class GoogleNotConfigured(DomainError):
@@ -130,11 +131,13 @@ async def finish_connect(
         ) from None
     provider_id = PydanticObjectId(claims["provider"])
     await _store(ctx, provider_id, tokens, now)
-    job = await schedule(
-        None, kind=SYNC_ONE, subject=f"google:{provider_id}", run_at=now, now=now,
-        payload={"provider_id": str(provider_id)},
-    )  # fmt: skip
-    push_due(ctx, [job])
+    kinds = [SYNC_ONE, WATCH] if ctx.settings.google_push else [SYNC_ONE]
+    payload = {"provider_id": str(provider_id)}
+    jobs = [
+        new_job(kind=kind, subject=f"google:{provider_id}", run_at=now, now=now, payload=payload)
+        for kind in kinds
+    ]
+    push_due(ctx, await schedule_all(None, jobs))
     return provider_id
 
 
@@ -167,9 +170,15 @@ async def _store(
 
 
 async def disconnect(ctx: Context, provider_id: str) -> None:
-    """Forget the connection and the busy time read from it. Events written to the calendar
-    stay there (they are the provider's now); the grant can be revoked in Google's settings."""
+    """Forget the connection and the busy time read from it, and stop its push channel. Events
+    written to the calendar stay there (they are the provider's now); the grant can be revoked
+    in Google's settings."""
     provider = await get_provider(provider_id)
+    connection = await GoogleConnection.get(provider.id)
+    if connection is not None and connection.channel_id and connection.channel_resource_id:
+        await stop_channel_quietly(
+            ctx, connection, connection.channel_id, connection.channel_resource_id
+        )
     removed = await GoogleConnection.get_pymongo_collection().delete_one({"_id": provider.id})
     connected_calendars.forget()
     await ExternalBusy.get_pymongo_collection().delete_many({"provider_id": provider.id})
@@ -233,3 +242,24 @@ async def failed(ctx: Context, provider_id: PydanticObjectId, exc: Exception) ->
     if revoked:
         changes["reconnect_needed"] = True
     await collection.update_one({"_id": provider_id}, {"$set": changes})
+
+
+async def stop_channel_quietly(
+    ctx: Context, connection: GoogleConnection, channel_id: str, resource_id: str
+) -> None:
+    """Stop a push channel if Google answers. One left open expires within a week, and what it
+    sends is acknowledged and ignored (it is no calendar's current channel)."""
+    try:
+        await calendar.stop_channel(
+            ctx.settings,
+            credentials_of(ctx, connection),
+            channel_id=channel_id,
+            resource_id=resource_id,
+        )
+    except (calendar.CalendarUnavailable, calendar.GrantRevoked) as exc:
+        log.warning(
+            "google.channel_not_stopped",
+            provider=str(connection.id),
+            channel=channel_id,
+            error=str(exc),
+        )

@@ -21,7 +21,7 @@ from holdfast.bookings.followups import Change
 from holdfast.bookings.models import SLOT_HOLDING, Booking
 from holdfast.catalog.models import Provider, Service
 from holdfast.context import Context
-from holdfast.db import Session
+from holdfast.db import Session, transact
 from holdfast.events import Event
 from holdfast.integrations.google.events import rewrite
 from holdfast.integrations.models import IntegrationHealth, MeetingRecord
@@ -167,7 +167,7 @@ async def _created(
     plan: client.MeetingPlan,
 ) -> None:
     """Record the meeting, put its link on the booking, and let the rest follow: the Google
-    event gets the link; a confirmation that already went without it is followed by the link."""
+    event gets the link; a confirmation that went without it is followed by the link."""
     now = ctx.now()
     await MeetingRecord.get_pymongo_collection().update_one(
         {"_id": record.id},
@@ -179,23 +179,32 @@ async def _created(
             }
         },
     )  # fmt: skip
-    await Booking.get_pymongo_collection().update_one(
-        {"_id": booking.id},
-        {"$set": {"meeting": {"provider": "zoom", "join_url": meeting.join_url}}},
-    )
+
+    async def link(session: Session) -> list[Job]:
+        # What it replaces says whether a confirmation went without the link (that marks the
+        # booking conditionally, ordered against this write: see `notifications.handlers`);
+        # the follow-up is written with the link, so a worker dying here loses neither.
+        before = await Booking.get_pymongo_collection().find_one_and_update(
+            {"_id": booking.id},
+            {"$set": {"meeting": {"provider": "zoom", "join_url": meeting.join_url}}},
+            projection={"link_owed": 1},
+            session=session,
+        )
+        if before is None or not before.get("link_owed"):
+            return []
+        follow_up = await schedule(
+            session, kind=LINK_NOTICE, subject=f"booking:{booking.id}", run_at=now, now=now,
+            payload={"booking_id": str(booking.id)}, intended=now,
+        )  # fmt: skip
+        return [follow_up]
+
+    followed = await transact(ctx.mongo, link)
     log.info("zoom.meeting_created", booking=str(booking.id), meeting=meeting.id)
     await ctx.events.publish(
         Event("booking-updated", {"booking_id": str(booking.id), "user_id": str(booking.user_id),
                                   "provider_id": str(booking.provider_id)})
     )  # fmt: skip
-    jobs = await rewrite(booking, now)
-    jobs.append(
-        await schedule(
-            None, kind=LINK_NOTICE, subject=f"booking:{booking.id}", run_at=now, now=now,
-            payload={"booking_id": str(booking.id)}, intended=now,
-        )
-    )  # fmt: skip
-    push_due(ctx, jobs)
+    push_due(ctx, [*await rewrite(booking, now), *followed])
 
 
 async def _remove(ctx: Context, booking_id: PydanticObjectId) -> None:

@@ -148,13 +148,25 @@
     if (!start) return say('admin-book-error', 'Choose the date and time.');
     var body = { user_id: state.client.id, service_id: $('admin-book-service').value, provider_id: $('admin-book-provider').value,
       start: start, outside_hours: outside };
-    api('POST', '/api/admin/bookings', body).then(function (r) {
+    api('POST', '/api/admin/bookings', body, { 'Idempotency-Key': keyFor('booking', body) }).then(function (r) {
+      if (r.status && r.status < 500) answered('booking', body);
       if (!r.ok) return say('admin-book-error', r.data.detail);
       var p = byId(state.providers, r.data.provider_id);
       say('admin-book-done', 'Booked ' + fmtWhen(r.data.start, p ? p.timezone : 'UTC') + ' for ' + state.client.name + '.');
       loadSlots(); openClient(state.client.id);
     });
   }
+
+  /* The same request sent again before it was answered (a double click, a retry after no
+     answer) carries the same key, so the practice gets the first answer instead of a second
+     booking or series; once answered, the next such request is a new one. */
+  var keys = new Map();
+  function keyFor(kind, body) {
+    var what = kind + JSON.stringify(body);
+    if (!keys.has(what)) keys.set(what, H.newKey());
+    return keys.get(what);
+  }
+  function answered(kind, body) { keys.delete(kind + JSON.stringify(body)); }
 
   /* ---- series: preview, then create ---- */
   var RULES = {
@@ -198,7 +210,9 @@
   function createSeries() {
     if (!state.preview) return;
     $('series-create').disabled = true;
-    api('POST', '/api/admin/series', state.preview).then(function (r) {
+    var body = state.preview;
+    api('POST', '/api/admin/series', body, { 'Idempotency-Key': keyFor('series', body) }).then(function (r) {
+      if (r.status && r.status < 500) answered('series', body);
       if (!r.ok) { say('series-error', r.data.detail); return; }
       state.preview = null; renderSeries(r.data, 'Series created.'); openClient(r.data.user_id);
     });
@@ -231,6 +245,7 @@
     });
     $('series-result').replaceChildren(
       h('p', { class: 'ok', role: 'status', 'data-testid': 'series-note' }, note),
+      s.client ? h('p', { 'data-testid': 'series-client' }, clientName(s.client)) : null,
       h('p', {}, s.rrule + ' from ' + s.start_local + ' (' + zone + ') · ' + s.state + ' · ' + s.occurrences.length + ' sessions booked'),
       conflicts.length ? h('ul', { class: 'plain-list', 'data-testid': 'series-conflicts-list' }, conflicts) : null,
       table('series-occurrences', ['Session', 'Status', ''], rows),

@@ -3,18 +3,10 @@
   'use strict';
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say, money = H.money;
-  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen;
+  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen, newKey = H.newKey;
   var state = { user: null, services: [], providers: new Map(), service: null, providerId: '', zone: TZ,
     days: [], byDate: new Map(), day: null, slot: null, intent: null, inFlight: false, seq: 0 };
   var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
-
-  function newKey() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
-    var x = Array.from(b, function (n) { return n.toString(16).padStart(2, '0'); }).join('');
-    return [x.slice(0, 8), x.slice(8, 12), x.slice(12, 16), x.slice(16, 20), x.slice(20)].join('-');
-  }
 
   function duration(n) { return n < 60 ? n + ' min' : Math.floor(n / 60) + ' h' + (n % 60 ? ' ' + (n % 60) + ' min' : ''); }
   function utcDate(ymd) { var p = ymd.split('-').map(Number); return new Date(Date.UTC(p[0], p[1] - 1, p[2])); }

@@ -1,6 +1,6 @@
 /* Holdfast's page helpers, shared by every page's own script (loaded before it: the CSP allows no
    inline scripts and there is no build step). window.Holdfast = { $, h, api, say, byId, nameOf,
-   pad, todayYmd, fmtWhen, money, table }. */
+   pad, todayYmd, fmtWhen, money, table, newKey }. */
 (function () {
   'use strict';
 
@@ -57,8 +57,17 @@
       h('thead', {}, h('tr', {}, heads.map(function (t) { return h('th', { scope: 'col' }, t); }))), h('tbody', {}, rows));
   }
 
+  /* An Idempotency-Key: one per request a person means, so a double submit repeats it. */
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var x = Array.from(b, function (n) { return n.toString(16).padStart(2, '0'); }).join('');
+    return [x.slice(0, 8), x.slice(8, 12), x.slice(12, 16), x.slice(16, 20), x.slice(20)].join('-');
+  }
+
   window.Holdfast = Object.freeze({
     $: $, h: h, api: api, say: say, byId: byId, nameOf: nameOf, pad: pad, todayYmd: todayYmd,
-    fmtWhen: fmtWhen, money: money, table: table
+    fmtWhen: fmtWhen, money: money, table: table, newKey: newKey
   });
 })();
