@@ -9,12 +9,14 @@ from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
 from holdfast.payments import service
 from holdfast.payments.handlers import SOURCE
-from holdfast.payments.schemas import PaymentOut, RefundIn
+from holdfast.payments.receipts import receipt_of
+from holdfast.payments.schemas import PaymentOut, ReceiptOut, RefundIn
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
+from litestar.response import Template
 
 # Stripe's own tolerance for a signature's timestamp.
 TOLERANCE_SECONDS = 300
@@ -61,6 +63,11 @@ class PaymentController(Controller):
         found = await service.list_payments(page, user=user)
         return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
 
+    @get("/api/payments/{payment_id:str}/receipt", opt=answers(NotFound))
+    async def receipt(self, payment_id: FromPath[str], user: CurrentUser) -> ReceiptOut:
+        """The receipt of one of your payments (an admin: of anyone's)."""
+        return ReceiptOut.of(await receipt_of(payment_id, user))
+
     @post(
         "/api/admin/payments/{payment_id:str}/refund",
         status_code=202,
@@ -84,3 +91,19 @@ class PaymentController(Controller):
     ) -> Response[Sequence[PaymentOut]]:
         found = await service.list_payments(page, user=None)
         return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
+
+
+class PaymentPageController(Controller):
+    """The pages of paying: where Checkout returns the payer, and a printable receipt. Both
+    read through the API from the browser (the payer's own session)."""
+
+    path = ""
+    include_in_schema = False
+
+    @get("/payments/result")
+    async def result_page(self) -> Template:
+        return Template(template_name="payment_result.html")
+
+    @get("/payments/{payment_id:str}/receipt")
+    async def receipt_page(self, payment_id: FromPath[str]) -> Template:
+        return Template(template_name="payment_receipt.html")

@@ -100,6 +100,12 @@ async def _move_booking(
 # --- Paying ------------------------------------------------------------------------------------
 
 
+def result_url(ctx: Context, booking_id: object) -> str:
+    """The page Checkout sends the payer back to: it waits for the webhook's confirmation
+    (it never confirms anything itself)."""
+    return f"{ctx.settings.public_url.rstrip('/')}/payments/result?booking={booking_id}"
+
+
 async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
     """The held booking's Checkout Session, made once (a retry gets the same one). If Stripe
     cannot make it, the hold is let go at once and the client told to try again."""
@@ -119,7 +125,8 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
             currency=payment.currency,
             expires_at=max(payment.hold_until, ctx.now() + STRIPE_SHORTEST_SESSION),
             email=user.email,
-            return_url=f"{ctx.settings.public_url.rstrip('/')}/",
+            success_url=result_url(ctx, booking.id),
+            cancel_url=f"{result_url(ctx, booking.id)}&cancelled=1",
         )
     except StripeUnavailable as exc:
         log.warning("payments.checkout_failed", booking_id=str(booking.id), error=str(exc))
