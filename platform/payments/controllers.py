@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 from holdfast.calendly.signature import SignatureInvalid, verify
 from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
+from holdfast.monitoring.controllers import FROM, TO
+from holdfast.monitoring.stats import window
 from holdfast.payments import service
 from holdfast.payments.handlers import SOURCE
 from holdfast.payments.receipts import receipt_of
 from holdfast.payments.schemas import PaymentOut, ReceiptOut, RefundIn
+from holdfast.payments.stats import Period, RevenueRow, revenue
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
@@ -89,8 +93,25 @@ class PaymentController(Controller):
     async def everyone(
         self, admin: AdminUser, page: Paging, request: Request[Any, Any, Any]
     ) -> Response[Sequence[PaymentOut]]:
+        """Everyone's payments, the newest first, each naming its client."""
         found = await service.list_payments(page, user=None)
-        return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
+        people = await service.clients_of(found.items)
+        listed = [PaymentOut.of(p, people.get(p.user_id)) for p in found.items]
+        return paged(request, listed, found.next_cursor)
+
+    @get("/api/admin/payments/revenue", opt=answers(Invalid))
+    async def revenue(
+        self,
+        ctx: Ctx,
+        admin: AdminUser,
+        period: Period = "day",
+        start: Annotated[date | None, FROM] = None,
+        end: Annotated[date | None, TO] = None,
+    ) -> list[RevenueRow]:
+        """Paid minus refunded per UTC day, week (from Monday) or month and currency: a
+        payment counts when it was paid, a refund when it was made."""
+        lo, hi = window(start, end, ctx.now())
+        return await revenue(lo, hi, period)
 
 
 class PaymentPageController(Controller):

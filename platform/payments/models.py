@@ -72,4 +72,6 @@ class Payment(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
             IndexModel([("created_at", DESCENDING)], name="created"),
+            # Revenue per period reads the moves (paid, refunded) by when they happened.
+            IndexModel([("history.at", ASCENDING)], name="history_at"),
         ]

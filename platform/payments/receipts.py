@@ -44,13 +44,13 @@ def paid_at(payment: Payment) -> datetime | None:
 
 
 def refund_lines(payment: Payment) -> list[RefundLine]:
-    """Each recorded refund and its amount: a refund's history entry carries the running total
-    refunded, so its own amount is the step from the entry before."""
+    """Each recorded refund and its amount (its history entry's `refund_cents`)."""
     lines, before = [], 0
     for entry in payment.history:
         if entry.get("to") in ("refunded", "partially_refunded"):
             total = int(entry.get("refunded_cents", before))
-            lines.append(RefundLine(at=entry["at"], amount_cents=total - before))
+            amount = int(entry.get("refund_cents", total - before))
+            lines.append(RefundLine(at=entry["at"], amount_cents=amount))
             before = total
     return lines
 

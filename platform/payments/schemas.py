@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
 from holdfast.payments.models import Payment, PaymentStatus
 from holdfast.payments.receipts import Receipt
@@ -46,9 +47,10 @@ class PaymentOut(BaseModel):
     created_at: UtcInstant
     updated_at: UtcInstant
     history: list[dict[str, Any]]
+    client: UserRef | None = Field(default=None, description="Who paid (in an admin's lists).")
 
     @classmethod
-    def of(cls, payment: Payment) -> PaymentOut:
+    def of(cls, payment: Payment, client: User | None = None) -> PaymentOut:
         history = [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entry.items()}
             for entry in payment.history
@@ -57,6 +59,7 @@ class PaymentOut(BaseModel):
             id=str(payment.id),
             booking_id=str(payment.booking_id),
             history=history,
+            client=UserRef.of(client) if client else None,
             **payment.model_dump(
                 include={
                     "amount_cents", "currency", "status", "refunded_cents", "hold_until",

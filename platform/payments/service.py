@@ -233,7 +233,10 @@ async def add_refunded(
     """Record `amount` more refunded: the payment is refunded once all of it is."""
     refunded = payment.refunded_cents + amount
     to: PaymentStatus = "refunded" if refunded >= payment.amount_cents else "partially_refunded"
-    return await advance(session, payment, to, now, refunded_cents=refunded, **note)
+    # The entry names this refund's own amount (revenue sums them) and the running total.
+    return await advance(
+        session, payment, to, now, refunded_cents=refunded, refund_cents=amount, **note
+    )
 
 
 async def settle_refunds(ctx: Context, payment_intent: str, by: str) -> Outcome:
@@ -380,3 +383,9 @@ async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment
     segment = Segment(mine, (("created_at", -1), ("_id", -1)))
     listing = f"payments:{user.id if user is not None else 'all'}"
     return await read_page(Payment, [segment], page, listing=listing)
+
+
+async def clients_of(payments: list[Payment]) -> dict[PydanticObjectId, User]:
+    """The people who made these payments, by id, in one read."""
+    ids = list({p.user_id for p in payments})
+    return {u.id: u for u in await User.find({"_id": {"$in": ids}}).to_list() if u.id}
