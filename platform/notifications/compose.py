@@ -45,6 +45,7 @@ class BookingFacts:
     client: User
     provider: Provider
     service: Service
+    money: str | None = None  # a cancellation: what happens to what was paid (payments)
 
 
 async def recipients(facts: BookingFacts, template: str) -> list[Recipient]:
@@ -80,6 +81,7 @@ def _variables(
         "for_provider": person.for_provider,
         "account_url": account_url(ctx),
         "join_url": facts.booking.meeting.join_url if facts.booking.meeting else None,
+        "money": facts.money,
     }
 
 

@@ -75,8 +75,14 @@ async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
     if remaining <= 0:
         return []
     service = change.service or await Service.get(booking.service_id, session=session)
-    cutoff = timedelta(hours=service.refund_cutoff_hours if service else 0)
-    if booking.start - now < cutoff:
+    hours = service.refund_cutoff_hours if service else 0
+    refunded = remaining if booking.start - now >= timedelta(hours=hours) else 0
+    # The decision, in the payment's history: the cancellation email tells it (and why).
+    decided = {"at": now, "on_cancel": refunded, "cutoff_hours": hours}
+    await Payment.get_pymongo_collection().update_one(
+        {"_id": payment.id}, {"$push": {"history": decided}}, session=session
+    )
+    if not refunded:
         return []
     return [refund_job(payment, now, amount=remaining, why="cancelled")]
 

@@ -55,6 +55,41 @@ def refund_lines(payment: Payment) -> list[RefundLine]:
     return lines
 
 
+def money(cents: int, currency: str) -> str:
+    return f"{cents / 100:.2f} {currency}"
+
+
+async def cancellation_terms(booking_id: object) -> str | None:
+    """What a cancelled booking's client is told of their money: refunded (how much), or no
+    refund and why; None for a booking without a payment."""
+    payment = await Payment.find_one(Payment.booking_id == booking_id)
+    if payment is None:
+        return None
+    decided = next((e for e in reversed(payment.history) if "on_cancel" in e), None)
+    if decided is None:
+        if payment.status in ("pending", "expired", "failed"):
+            return "You had not paid for it, so nothing was charged."
+        return None
+    paid = money(payment.amount_cents, payment.currency)
+    refunded = int(decided["on_cancel"])
+    if refunded >= payment.amount_cents:
+        return (
+            f"Your payment of {paid} is refunded in full to the card you paid with; banks "
+            "usually show it within 5 to 10 days."
+        )
+    if refunded:
+        return (
+            f"The rest of your payment of {paid}, {money(refunded, payment.currency)}, is "
+            "refunded to the card you paid with (the other part was refunded before); banks "
+            "usually show it within 5 to 10 days."
+        )
+    return (
+        f"No refund applies to your payment of {paid}: the booking was cancelled less than "
+        f"{decided['cutoff_hours']} hours before it started, which is when refunds for this "
+        "service end. If you think it should be refunded, please contact the practice."
+    )
+
+
 async def receipt_of(payment_id: str, reader: User) -> Receipt:
     """The receipt of one payment, for its own client or an admin; anyone else is told there
     is no such payment (a receipt never confirms that someone else's payment exists)."""

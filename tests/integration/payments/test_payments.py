@@ -167,8 +167,14 @@ async def test_stripe_unreachable_lets_the_hold_go_at_once(shop: Shop) -> None:
     await shop.hold(me)
 
 
+def cancellation_email(smtp: SmtpSink) -> str:
+    """The body of the one cancellation email the client got."""
+    [told] = [m for m in smtp.messages if str(m["Subject"]).startswith("Cancelled")]
+    return str(told.get_body().get_content())  # type: ignore[union-attr]
+
+
 async def test_cancelling_a_paid_booking_before_the_cutoff_refunds_it_in_full(
-    shop: Shop,
+    shop: Shop, smtp: SmtpSink
 ) -> None:
     booking, me = await shop.paid_booking()
     await shop.cancel(booking, me)  # 53 hours ahead; the cutoff is 24
@@ -176,9 +182,12 @@ async def test_cancelling_a_paid_booking_before_the_cutoff_refunds_it_in_full(
     mine = await shop.my_payment(me)
     assert (mine["status"], mine["refunded_cents"]) == ("refunded", 9000)
     assert [r["amount"] for r in shop.stripe.refunds] == [9000]
+    assert "Your payment of 90.00 GBP is refunded in full" in cancellation_email(smtp)
 
 
-async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(shop: Shop) -> None:
+async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(
+    shop: Shop, smtp: SmtpSink
+) -> None:
     strict = await add_prepaid(
         shop.client, shop.practice, name="Strict session", refund_cutoff_hours=72
     )
@@ -187,6 +196,9 @@ async def test_after_the_cutoff_only_an_admin_refunds_in_part_or_in_full(shop: S
     await shop.settle()
     payment = await shop.my_payment(me)
     assert (payment["status"], shop.stripe.refunds) == ("paid", [])  # inside the cutoff
+    told = " ".join(cancellation_email(smtp).split())
+    assert "No refund applies to your payment of 90.00 GBP" in told
+    assert "cancelled less than 72 hours before it started" in told
 
     admin = shop.practice.admin
     url = f"/api/admin/payments/{payment['id']}/refund"
