@@ -28,7 +28,7 @@ from holdfast.jobs.models import Job
 from holdfast.jobs.service import new_job, push_due, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.payments.followups import refund_job
-from holdfast.payments.models import BOOKING_MOVES, PAYMENT_MOVES, Payment, PaymentStatus
+from holdfast.payments.models import BOOKING_MOVES, Payment, PaymentStatus, advance
 from holdfast.payments.stripe import api
 from holdfast.payments.stripe.api import Checkout, StripeUnavailable
 
@@ -57,26 +57,6 @@ class Raced(Exception):
 
 class NotYetVisible(Exception):
     """Stripe speaks of a booking whose own transaction is not visible yet; the job retries."""
-
-
-async def advance(
-    session: Session, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
-) -> bool:
-    """Move the payment's status by one conditional update, with a history entry; False if it
-    had already moved (someone else made this or another move first)."""
-    if to not in PAYMENT_MOVES[payment.status]:
-        raise ValueError(f"a payment cannot go from {payment.status} to {to}")
-    sets = {k: v for k, v in note.items() if k in Payment.model_fields}
-    entry = {"at": now, "from": payment.status, "to": to, **note}
-    changed = await Payment.get_pymongo_collection().update_one(
-        {"_id": payment.id, "status": payment.status},
-        {"$set": {"status": to, "updated_at": now, **sets}, "$push": {"history": entry}},
-        session=session,
-    )
-    if changed.modified_count == 0:
-        return False
-    payment.status, payment.updated_at = to, now
-    return True
 
 
 async def _move_booking(
@@ -148,6 +128,17 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
     payment.checkout_session_id, payment.checkout_url = checkout.id, checkout.url
     payment.checkout_expires_at = checkout.expires_at
     return payment
+
+
+async def checkout_for(ctx: Context, booking: Booking) -> Payment | None:
+    """The Checkout of a booking held awaiting payment, made for its client (an admin's
+    booking, a waitlist claim: the answer carries the link); None for any other booking."""
+    if booking.status != "pending_payment":
+        return None
+    client = await User.get(booking.user_id)
+    if client is None:
+        raise ValueError(f"held booking {booking.id} has no client")
+    return await start_checkout(ctx, booking, client)
 
 
 async def settle_checkout(ctx: Context, checkout: Checkout, by: str) -> Outcome:

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from holdfast.bookings.moves import BookingNotMovable
 from holdfast.bookings.schemas import BookingOut
-from holdfast.bookings.service import SlotTaken
+from holdfast.bookings.service import PaymentsOff, SlotTaken
 from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
+from holdfast.payments import service as payments
 from holdfast.scheduling import bookings, records, series
 from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
 from holdfast.scheduling.records import ClientRecordOut
@@ -34,13 +35,19 @@ class SchedulingAdminController(Controller):
     path = "/api/admin"
     tags = ["scheduling"]
 
-    @post("/bookings", status_code=201, opt=answers(NotFound, SlotTaken))
+    @post(
+        "/bookings",
+        status_code=201,
+        opt=answers(NotFound, SlotTaken, PaymentsOff, payments.CheckoutUnavailable),
+    )
     async def book_for_client(
         self, data: JSONBody[AdminBookingIn], ctx: Ctx, admin: AdminUser
     ) -> BookingOut:
         """A one-off booking on a client's behalf, at any five-minute mark inside the
-        practitioner's hours (outside them with `outside_hours`), never over another booking."""
-        return BookingOut.of(await bookings.book_for_client(ctx, data, admin))
+        practitioner's hours (outside them with `outside_hours`), never over another booking.
+        A prepaid service is held until paid: `payment.checkout_url` is the link to send."""
+        booking = await bookings.book_for_client(ctx, data, admin)
+        return BookingOut.of(booking, payment=await payments.checkout_for(ctx, booking))
 
     @post("/series/preview", status_code=200, opt=answers(NotFound))
     async def preview_series(

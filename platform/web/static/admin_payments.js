@@ -4,7 +4,7 @@
 (function () {
   'use strict';
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api;
-  var STATUS = { pending: 'Awaiting payment', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
+  var STATUS = { pending: 'Awaiting payment', due: 'Due (pay later)', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
     failed: 'Failed', expired: 'Not paid' };
   var cursor = null;
 

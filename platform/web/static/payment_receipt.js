@@ -3,7 +3,7 @@
   'use strict';
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api;
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  var STATUS = { pending: 'Not paid yet', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
+  var STATUS = { pending: 'Not paid yet', due: 'To be paid at the practice', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
     failed: 'Failed', expired: 'Not paid (hold ended)' };
 
   // Zero is an amount here (nothing kept after a full refund), not "Free" as on a price.

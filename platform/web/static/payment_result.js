@@ -29,7 +29,13 @@
 
   function check() {
     return api('GET', '/api/bookings/' + encodeURIComponent(bookingId)).then(function (r) {
-      if (r.status === 401) return show('login', 'Please log in', 'Log in on the booking page to see this booking.', [], [home()]);
+      // Paid from a link (a waitlist offer) on a device where they are not logged in.
+      if (r.status === 401) {
+        return show(cameBack ? 'login' : 'waiting-signed-out', cameBack ? 'Not paid yet' : 'Payment received, waiting for confirmation',
+          cameBack ? 'You left the payment page without paying. Log in on the booking page to pay while the time is held.'
+            : 'Thank you. As soon as the payment provider confirms it, your booking is confirmed and we email you. Log in on the booking page to follow it there.',
+          [], [home()]);
+      }
       if (!r.ok) return show('error', 'We could not find this booking', r.data.detail, [], [home()]);
       var b = r.data, when = [['When', H.fmtWhen(b.start, TZ)], ['Reference', b.id]];
       if (b.status === 'confirmed') {

@@ -15,6 +15,7 @@
     if (p.status === 'refunded') return 'Refunded ' + paid;
     if (p.status === 'partially_refunded') return 'Paid ' + paid + ', ' + amount(p.refunded_cents, p.currency) + ' refunded';
     if (p.status === 'pending') return 'Awaiting payment of ' + paid;
+    if (p.status === 'due') return paid + ' to pay at the practice';
     return 'Not paid';
   }
 
