@@ -317,11 +317,17 @@ async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> 
 
 
 async def lapse(
-    ctx: Context, booking_id: PydanticObjectId, *, why: str, at_stripe: bool = True
+    ctx: Context,
+    booking_id: PydanticObjectId,
+    *,
+    why: str,
+    at_stripe: bool = True,
+    to: PaymentStatus = "expired",
 ) -> bool:
     """Let an unpaid hold go: close its Checkout Session at Stripe first (so it can no longer
     be paid; one paid meanwhile is confirmed instead), then expire the booking, free its time
-    and expire the payment in one transaction. True if this call let it go."""
+    and end the payment (`to`: expired, or failed) in one transaction. True if this call let
+    it go."""
     payment = await Payment.find_one(Payment.booking_id == booking_id)
     if payment is None or payment.status != "pending":
         return False
@@ -337,7 +343,7 @@ async def lapse(
 
     async def expire(session: Session) -> list[Job] | None:
         now = ctx.now()
-        if not await advance(session, payment, "expired", now, by=why):
+        if not await advance(session, payment, to, now, by=why):
             return None
         if not held:
             return []
@@ -352,6 +358,25 @@ async def lapse(
     if held:
         await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
     return True
+
+
+async def end_unpaid(ctx: Context, checkout: Checkout, to: PaymentStatus, by: str) -> Outcome:
+    """Stripe says a Checkout ended unpaid (it expired, or a delayed payment failed): the
+    hold is let go now instead of at its lapse. A Checkout Stripe has as paid is left to the
+    paid event."""
+    if checkout.booking_id is None or not PydanticObjectId.is_valid(checkout.booking_id):
+        return "ignored", "not a Holdfast checkout"
+    if checkout.payment_status == "paid":
+        return "ignored", "the checkout is paid"
+    if to == "expired" and checkout.status != "expired":
+        return "ignored", f"checkout {checkout.status}, not expired"
+    payment = await Payment.find_one(Payment.booking_id == PydanticObjectId(checkout.booking_id))
+    if payment is None:
+        raise NotYetVisible(f"no payment yet for booking {checkout.booking_id}")
+    if payment.status != "pending":
+        return "processed", f"already {payment.status}"
+    ended = await lapse(ctx, payment.booking_id, why=by, at_stripe=False, to=to)
+    return "processed", None if ended else "settled meanwhile"
 
 
 async def reconcile(ctx: Context, *, grace: timedelta, limit: int = 100) -> int:
