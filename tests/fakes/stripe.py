@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,9 @@ class StripeApi:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     paid_on_page: list[dict[str, Any]] = field(default_factory=list)  # events "Pay" made
+    # Called with (method, path) just before an API answer is written, and just after.
+    before_answer: Callable[[str, str], None] | None = None
+    after_answer: Callable[[str, str], None] | None = None
     _replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -84,7 +88,13 @@ class StripeApi:
                     self._page(303, "", fake.choose(session_id, choice))
                     return
                 key = self.headers.get("Idempotency-Key")
-                self._answer(*fake.handle("POST", self.path, form, key))
+                answer = fake.handle("POST", self.path, form, key)
+                if fake.before_answer:
+                    fake.before_answer("POST", self.path)
+                self._answer(*answer)
+                self.wfile.flush()
+                if fake.after_answer:
+                    fake.after_answer("POST", self.path)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
