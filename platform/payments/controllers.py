@@ -5,9 +5,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
-from holdfast.calendly.signature import SignatureInvalid, verify
 from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
+from holdfast.inbox.signature import SignatureInvalid, verify
 from holdfast.monitoring.controllers import FROM, TO
 from holdfast.monitoring.stats import window
 from holdfast.payments import service
