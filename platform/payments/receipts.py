@@ -45,7 +45,8 @@ def paid_at(payment: Payment) -> datetime | None:
 
 def refund_lines(payment: Payment) -> list[RefundLine]:
     """Each recorded refund and its amount (its history entry's `refund_cents`)."""
-    lines, before = [], 0
+    lines: list[RefundLine] = []
+    before = 0
     for entry in payment.history:
         if entry.get("to") in ("refunded", "partially_refunded"):
             total = int(entry.get("refunded_cents", before))

@@ -404,4 +404,8 @@ async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment
 async def clients_of(payments: list[Payment]) -> dict[PydanticObjectId, User]:
     """The people who made these payments, by id, in one read."""
     ids = list({p.user_id for p in payments})
-    return {u.id: u for u in await User.find({"_id": {"$in": ids}}).to_list() if u.id}
+    found: dict[PydanticObjectId, User] = {}
+    for user in await User.find({"_id": {"$in": ids}}).to_list():
+        if user.id is not None:
+            found[user.id] = user
+    return found
