@@ -1,9 +1,11 @@
 """A client books a prepaid session, pays on (the fake) Stripe's hosted Checkout page and comes
 back to the result page, which waits for Stripe's signed webhook before it says "booked": on a
-desktop screen and on a phone, against real api, worker and promoter processes."""
+desktop screen and on a phone, against real api, worker and promoter processes; then the
+practice refunds part of a payment from the admin's payments section and sees the revenue."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
@@ -142,6 +144,31 @@ async def test_pay_on_checkout_and_come_back_to_a_confirmed_booking(
     await expect(phone.get_by_test_id("receipt-client")).to_contain_text("ada@example.com")
     await expect(phone.get_by_test_id("receipt-what")).to_contain_text("Paid session")
     await expect(phone.get_by_test_id("receipt-no-refunds")).to_be_visible()
+    assert problems == []
+
+    # The practice: both payments with their clients, a partial refund, and the revenue.
+    admin = await browser.new_page(viewport=DESKTOP, timezone_id="Europe/London")
+    problems = watch(admin)
+    await admin.goto(shop.url + "/admin")
+    await admin.get_by_test_id("login-email").fill("admin@example.com")
+    await admin.get_by_test_id("login-password").fill("admin password")
+    await admin.get_by_test_id("login-submit").click()
+    await admin.get_by_role("link", name="Payments").click()
+    rows = admin.get_by_test_id("payment-row")
+    await expect(rows).to_have_count(2)
+    ada = rows.filter(has_text="ada@example.com")
+    await expect(ada.get_by_test_id("payment-client")).to_contain_text("Ada Byron")
+    await ada.get_by_test_id("refund-amount").fill("30.00")
+    await ada.get_by_test_id("refund-button").click()
+    await expect(admin.get_by_test_id("payments-message")).to_contain_text("requested")
+    for _ in range(60):  # the refund is a job: Refresh until Stripe has made it
+        await admin.get_by_test_id("payments-refresh").click()
+        if await ada.get_attribute("data-status") == "partially_refunded":
+            break
+        await asyncio.sleep(0.5)
+    await expect(ada.get_by_test_id("payment-status")).to_have_text("Partly refunded")
+    await expect(admin.get_by_test_id("revenue-net").first).to_contain_text("150.00")
+    assert [r["amount"] for r in stripe_api.refunds] == [3000]
     assert problems == []
 
 
