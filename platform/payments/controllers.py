@@ -19,7 +19,7 @@ from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Template
 
 # Stripe's own tolerance for a signature's timestamp.
@@ -104,7 +104,7 @@ class PaymentController(Controller):
         self,
         ctx: Ctx,
         admin: AdminUser,
-        period: Period = "day",
+        period: FromQuery[Period] = "day",
         start: Annotated[date | None, FROM] = None,
         end: Annotated[date | None, TO] = None,
     ) -> list[RevenueRow]:
