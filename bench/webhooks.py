@@ -69,6 +69,17 @@ Send = Callable[["Delivery"], Awaitable[str]]  # -> outcome label: the status, o
 
 
 @dataclass(frozen=True)
+class Hook:
+    """One webhook endpoint as this benchmark drives it (bench/stripe.py adds Stripe's)."""
+
+    path: str
+    what: str  # what each delivery is, for the table
+    title: str
+    deliveries: Callable[[str, int], list[Delivery]]  # (unique prefix, count) -> signed
+    stored: Callable[[Platform, Report, Sizes], Awaitable[None]]  # the after-series check
+
+
+@dataclass(frozen=True)
 class Sizes:
     requests: int = 3000  # per timed series: 15 s at RATE
     rounds: int = 3  # each times the three endpoints back to back; the order rotates by round
@@ -191,11 +202,13 @@ async def open_loop(send: Send, batch: list[Delivery], series: Series) -> Run:
     return run
 
 
-async def timed_series(name: str, send: Send, probes: dict[str, Probe], sizes: Sizes) -> Series:
-    """Warm up at the same rate, then time `requests` deliveries; `name` keeps invitees unique."""
-    await open_loop(send, deliveries(f"{name}-warmup-", sizes.warmup), Series(name))
+async def timed_series(
+    name: str, send: Send, probes: dict[str, Probe], sizes: Sizes, hook: Hook
+) -> Series:
+    """Warm up at the same rate, then time `requests` deliveries; `name` keeps them unique."""
+    await open_loop(send, hook.deliveries(f"{name}-warmup-", sizes.warmup), Series(name))
     series = Series(name)
-    timed = open_loop(send, deliveries(f"{name}-", sizes.requests), series)
+    timed = open_loop(send, hook.deliveries(f"{name}-", sizes.requests), series)
     _, series.cpu = await metered(probes, timed)
     return series
 
@@ -249,10 +262,19 @@ def bare_database(api_mongo_url: str) -> str:
 # ---------------------------------------------------------------- checks and report ----
 
 
-async def stored(running: Platform, report: Report, sizes: Sizes) -> None:
-    """Every delivery stored once, waiting for the promoter; then the promoter's step
-    (`enqueue_received`, run here in-process) gives each exactly one processing job."""
-    from holdfast.calendly.service import enqueue_received
+async def stored_once(
+    running: Platform,
+    report: Report,
+    sizes: Sizes,
+    *,
+    collection: str,
+    where: dict[str, Any],
+    promote: Callable[[Any], Awaitable[list[Any]]],
+    kind: str,
+) -> None:
+    """Every delivery stored once in `collection` (`where` picks this sender's), waiting for
+    the promoter; then the promoter's step (`promote`, run here in-process) gives each exactly
+    one processing job of `kind`."""
     from holdfast.context import close_context, open_context
     from holdfast.db import ensure_indexes
 
@@ -260,15 +282,13 @@ async def stored(running: Platform, report: Report, sizes: Sizes) -> None:
     ctx = await open_context(running.settings)
     try:
         await ensure_indexes(ctx.db)
-        found = {"deliveries in MongoDB": await ctx.db.calendly_deliveries.count_documents({})}
-        found["awaiting the promoter"] = await ctx.db.calendly_deliveries.count_documents(
-            {"job_id": None}
+        found = {"deliveries in MongoDB": await ctx.db[collection].count_documents(where)}
+        found["awaiting the promoter"] = await ctx.db[collection].count_documents(
+            {**where, "job_id": None}
         )
-        while await enqueue_received(ctx):
+        while await promote(ctx):
             pass
-        found["calendly.process jobs after its step"] = await ctx.db.jobs.count_documents(
-            {"kind": "calendly.process"}
-        )
+        found[f"{kind} jobs after its step"] = await ctx.db.jobs.count_documents({"kind": kind})
     finally:
         await close_context(ctx)
     for what, count in found.items():
@@ -278,6 +298,15 @@ async def stored(running: Platform, report: Report, sizes: Sizes) -> None:
     report.facts.append(
         f"- After the webhook series ({expected} sent, warm-up included): {listed}."
     )
+
+
+async def stored(running: Platform, report: Report, sizes: Sizes) -> None:
+    from holdfast.calendly.service import enqueue_received
+
+    await stored_once(
+        running, report, sizes, collection="calendly_deliveries", where={},
+        promote=enqueue_received, kind="calendly.process",
+    )  # fmt: skip
 
 
 def series_row(label: str, series: Series) -> str:
@@ -297,7 +326,7 @@ def ratio(webhook: Series, bare: Series) -> tuple[float, float]:
     return hook99 / bare99, hook50 / bare50
 
 
-def add_results(rounds: list[Round], report: Report) -> None:
+def add_results(rounds: list[Round], report: Report, hook: Hook) -> None:
     webhook = pooled("webhook", [r.webhook for r in rounds])
     bare = pooled("bare", [r.bare for r in rounds])
     durable = pooled("durable", [r.durable for r in rounds])
@@ -305,9 +334,7 @@ def add_results(rounds: list[Round], report: Report) -> None:
     each = [ratio(r.webhook, r.durable)[0] for r in rounds]
     bare99, bare50 = ratio(webhook, bare)
     report.rows += [
-        series_row(
-            f"POST {WEBHOOK} (signed `invitee.created`, new invitee each), all rounds", webhook
-        ),
+        series_row(f"POST {hook.path} ({hook.what}), all rounds", webhook),
         series_row(f"POST {DURABLE}, bare app + one journaled insert, all rounds", durable),
         row(
             "Ratio webhook p99 / bare + insert p99, all rounds",
@@ -328,7 +355,7 @@ def add_results(rounds: list[Round], report: Report) -> None:
     ]
     for number, one in enumerate(rounds, 1):
         report.rows += [
-            series_row(f"Round {number}: POST {WEBHOOK}", one.webhook),
+            series_row(f"Round {number}: POST {hook.path}", one.webhook),
             series_row(f"Round {number}: POST {DURABLE}", one.durable),
             series_row(f"Round {number}: POST {BARE}", one.bare),
         ]
@@ -338,11 +365,11 @@ def add_results(rounds: list[Round], report: Report) -> None:
         )
 
 
-def render(report: Report, seconds: float, sizes: Sizes) -> str:
+def render(report: Report, seconds: float, sizes: Sizes, hook: Hook) -> str:
     smoke = " SMOKE RUN (tiny sizes: the figures mean nothing)." if sizes != FULL else ""
     return "\n".join(
         [
-            "# Holdfast webhook benchmark",
+            f"# {hook.title}",
             "",
             f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs, Python "
             f"{sys.version.split()[0]}, API `holdfast api --workers 1` with the cache Redis, "
@@ -364,12 +391,17 @@ def render(report: Report, seconds: float, sizes: Sizes) -> str:
 
 
 async def measure(
-    running: Platform, bare_url: str, probes: dict[str, Probe], report: Report, sizes: Sizes
+    running: Platform,
+    bare_url: str,
+    probes: dict[str, Probe],
+    report: Report,
+    sizes: Sizes,
+    hook: Hook,
 ) -> None:
     api, floor = load_client(running.base_url), load_client(bare_url)
     senders = {
         "bare": poster(floor, BARE, report.odd),
-        "webhook": poster(api, WEBHOOK, report.odd),
+        "webhook": poster(api, hook.path, report.odd),
         "durable": poster(floor, DURABLE, report.odd),
     }
     rounds: list[Round] = []
@@ -378,30 +410,43 @@ async def measure(
             await report.wait_quiet(f"round {number}")
             order = list(senders)[number - 1 :] + list(senders)[: number - 1]
             timed = {
-                name: await timed_series(f"{name}{number}", senders[name], probes, sizes)
+                name: await timed_series(f"{name}{number}", senders[name], probes, sizes, hook)
                 for name in order
             }
             rounds.append(Round(**timed))
     finally:
         await api.close()
         await floor.close()
-    add_results(rounds, report)
-    await stored(running, report, sizes)
+    add_results(rounds, report, hook)
+    await hook.stored(running, report, sizes)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_options(bench_parser(__doc__, RESULTS, "before each timed series,"), argv)
+CALENDLY_HOOK = Hook(
+    path=WEBHOOK,
+    what="signed `invitee.created`, new invitee each",
+    title="Holdfast webhook benchmark",
+    deliveries=deliveries,
+    stored=stored,
+)
+
+
+def main(argv: Sequence[str] | None = None, doc: str | None = None, results: Path = RESULTS,
+         hook: Hook = CALENDLY_HOOK, **settings: Any) -> int:  # fmt: skip
+    """Run the benchmark for `hook` (Calendly's unless bench/stripe.py says otherwise), the API
+    started with `settings` (Calendly's signing key by default)."""
+    parser = bench_parser(doc or __doc__, results, "before each timed series,")
+    args = parse_options(parser, argv)
     report, began = Report(args.max_load, args.max_wait), time.perf_counter()
     sizes = SMOKE if args.smoke else FULL
     with (
-        platform(calendly_signing_key=SecretStr(KEY)) as running,
+        platform(**(settings or {"calendly_signing_key": SecretStr(KEY)})) as running,
         started(bare_server(running.root, bare_database(running.settings.mongo_url))) as bare,
     ):
         bare_url = wait_ready(bare, running.root / "bare.log")
         probes = {**running.probes, "bare app": cpu_probe(bare.pid)}
-        asyncio.run(measure(running, bare_url, probes, report, sizes))
+        asyncio.run(measure(running, bare_url, probes, report, sizes, hook))
         report.logs += log_summary(running.root, "api") + log_summary(running.root, "bare")
-    publish(args, render(report, time.perf_counter() - began, sizes))
+    publish(args, render(report, time.perf_counter() - began, sizes, hook))
     return 0
 
 

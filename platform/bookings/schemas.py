@@ -5,6 +5,7 @@ from typing import Any
 from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
 from holdfast.bookings.models import Booking, BookingEvent, BookingStatus, MeetingLink
+from holdfast.payments.models import Payment
 from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.schemas import Input, InstantIn, UtcInstant
 from pydantic import BaseModel, Field
@@ -43,8 +44,11 @@ class BookingOut(BaseModel):
     payment: CheckoutLinkOut | None = None
 
     @classmethod
-    def of(cls, booking: Booking, client: User | None = None) -> BookingOut:
+    def of(
+        cls, booking: Booking, client: User | None = None, payment: Payment | None = None
+    ) -> BookingOut:
         return cls(
+            payment=CheckoutLinkOut.of(payment) if payment else None,
             series_id=str(booking.series_id) if booking.series_id else None,
             client=UserRef.of(client) if client else None,
             id=str(booking.id),

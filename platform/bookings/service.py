@@ -47,6 +47,8 @@ ALTERNATIVES = 5
 # gets the session and the booking, may raise to abort, and returns the jobs it wrote (they are
 # pushed to the queue after commit with the booking's own).
 Within = Callable[[Session, Booking], Awaitable[list[Job]]]
+# Where a booking of a prepaid service is held until it is paid online (see holdfast.payments).
+PAID_ONLINE = ("web", "admin", "waitlist")
 
 
 class PaymentsOff(DomainError):
@@ -201,6 +203,7 @@ async def book_slot(
     hold: str | None = None,
     within: Within | None = None,
     calendar_checked: bool = False,
+    pay_later: bool = False,
 ) -> Booking:
     """Book `start` for the user, or raise `SlotTaken` with the nearest free alternatives.
 
@@ -222,9 +225,11 @@ async def book_slot(
     offering = bookable(service, offering)
     provider = await offering_provider(offering, provider_id)
     check_start(ctx, provider, service, start, offered_only=offered_only)
-    # Paid online through our own pages; a booking made elsewhere (Calendly) is paid there.
+    # Paid online through our own pages (the booking page, an admin's booking, a waitlist
+    # claim), unless the practice lets it be paid later; one made elsewhere (Calendly) is
+    # paid there.
     priced = service.price is not None and service.price.amount_cents > 0
-    prepaid = service.prepay and priced and source == "web"
+    prepaid = service.prepay and priced and source in PAID_ONLINE and not pay_later
     if prepaid and not ctx.settings.stripe_secret_key:
         raise PaymentsOff(
             f"{service.name} is paid when booked, and online payment is not available at the "

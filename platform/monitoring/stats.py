@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from holdfast.clock import as_utc
 from holdfast.errors import Invalid
+from holdfast.payments.stats import PaymentStats, payment_stats
 from holdfast.schemas import UtcInstant
 from holdfast.waitlist.stats import WaitlistStats, waitlist_stats
 from pydantic import BaseModel
@@ -18,6 +19,7 @@ class Stats(BaseModel):
     start: UtcInstant
     end: UtcInstant
     waitlist: WaitlistStats
+    payments: PaymentStats
 
 
 def window(start: date | None, end: date | None, now: datetime) -> tuple[datetime, datetime]:
@@ -35,4 +37,9 @@ def window(start: date | None, end: date | None, now: datetime) -> tuple[datetim
 
 async def stats(start: date | None, end: date | None, now: datetime) -> Stats:
     lo, hi = window(start, end, now)
-    return Stats(start=lo, end=hi, waitlist=await waitlist_stats(lo, hi))
+    return Stats(
+        start=lo,
+        end=hi,
+        waitlist=await waitlist_stats(lo, hi),
+        payments=await payment_stats(lo, hi),
+    )

@@ -54,6 +54,7 @@ class BookingFacts:
     client: User
     provider: Provider
     service: Service
+    money: str | None = None  # a cancellation: what happens to what was paid (payments)
 
 
 async def recipients(
@@ -118,6 +119,7 @@ def _variables(
         "series": facts.booking.series_id is not None,
         "sessions": [local_label(start, person.timezone) for start in sessions],
         "count": len(sessions),
+        "money": facts.money,
     }
 
 

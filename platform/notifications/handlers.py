@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from holdfast.notifications.compose import (
 from holdfast.notifications.delivery import DeliveryFailed, send_once
 from holdfast.notifications.models import Message
 from holdfast.paging import Page, PageRequest, Segment, read_page
+from holdfast.payments.receipts import cancellation_terms
 
 TEMPLATES = {
     "notify.confirmation": "confirmation",
@@ -65,6 +67,8 @@ async def notify_booking(ctx: Context, job: Job) -> None:
     facts = await booking_facts(ctx, str(job.payload["booking_id"]))
     if template != "cancellation" and facts.booking.status == "cancelled":
         return  # a reminder that raced a cancellation says nothing
+    if template == "cancellation":
+        facts = replace(facts, money=await cancellation_terms(facts.booking.id))
     if job.payload.get("start", iso_z(facts.booking.start)) != iso_z(facts.booking.start):
         return  # a reminder of the time the booking had before it was moved
     if template == "confirmation" and (until := _awaiting_link(ctx, facts, job)):

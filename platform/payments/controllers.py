@@ -2,19 +2,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from holdfast.calendly.signature import SignatureInvalid, verify
 from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
+from holdfast.inbox.signature import SignatureInvalid, verify
+from holdfast.monitoring.controllers import FROM, TO
+from holdfast.monitoring.stats import window
 from holdfast.payments import service
 from holdfast.payments.handlers import SOURCE
-from holdfast.payments.schemas import PaymentOut, RefundIn
+from holdfast.payments.receipts import receipt_of
+from holdfast.payments.schemas import PaymentOut, ReceiptOut, RefundIn
+from holdfast.payments.stats import Period, RevenueRow, revenue
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Template
 
 # Stripe's own tolerance for a signature's timestamp.
 TOLERANCE_SECONDS = 300
@@ -61,6 +67,11 @@ class PaymentController(Controller):
         found = await service.list_payments(page, user=user)
         return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
 
+    @get("/api/payments/{payment_id:str}/receipt", opt=answers(NotFound))
+    async def receipt(self, payment_id: FromPath[str], user: CurrentUser) -> ReceiptOut:
+        """The receipt of one of your payments (an admin: of anyone's)."""
+        return ReceiptOut.of(await receipt_of(payment_id, user))
+
     @post(
         "/api/admin/payments/{payment_id:str}/refund",
         status_code=202,
@@ -82,5 +93,38 @@ class PaymentController(Controller):
     async def everyone(
         self, admin: AdminUser, page: Paging, request: Request[Any, Any, Any]
     ) -> Response[Sequence[PaymentOut]]:
+        """Everyone's payments, the newest first, each naming its client."""
         found = await service.list_payments(page, user=None)
-        return paged(request, [PaymentOut.of(p) for p in found.items], found.next_cursor)
+        people = await service.clients_of(found.items)
+        listed = [PaymentOut.of(p, people.get(p.user_id)) for p in found.items]
+        return paged(request, listed, found.next_cursor)
+
+    @get("/api/admin/payments/revenue", opt=answers(Invalid))
+    async def revenue(
+        self,
+        ctx: Ctx,
+        admin: AdminUser,
+        period: FromQuery[Period] = "day",
+        start: Annotated[date | None, FROM] = None,
+        end: Annotated[date | None, TO] = None,
+    ) -> list[RevenueRow]:
+        """Paid minus refunded per UTC day, week (from Monday) or month and currency: a
+        payment counts when it was paid, a refund when it was made."""
+        lo, hi = window(start, end, ctx.now())
+        return await revenue(lo, hi, period)
+
+
+class PaymentPageController(Controller):
+    """The pages of paying: where Checkout returns the payer, and a printable receipt. Both
+    read through the API from the browser (the payer's own session)."""
+
+    path = ""
+    include_in_schema = False
+
+    @get("/payments/result")
+    async def result_page(self) -> Template:
+        return Template(template_name="payment_result.html")
+
+    @get("/payments/{payment_id:str}/receipt")
+    async def receipt_page(self, payment_id: FromPath[str]) -> Template:
+        return Template(template_name="payment_receipt.html")

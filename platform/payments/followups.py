@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 from holdfast.bookings.followups import Change
+from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Service
 from holdfast.db import Session
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import new_job
-from holdfast.payments.models import Payment
+from holdfast.payments.models import Payment, advance
 
 EXPIRE_HOLD = "payments.expire_hold"
 REFUND = "payments.refund"
@@ -55,6 +56,31 @@ async def hold_until_paid(session: Session, change: Change) -> list[Job]:
     ]
 
 
+async def payment_due(session: Session, booking: Booking) -> list[Job]:
+    """A booking the practice lets be paid later (confirmed now) owes its price: a payment
+    `due`, written in the booking's own transaction (`book_slot(within=...)`)."""
+    service = await Service.get(booking.service_id, session=session)
+    if service is None or service.price is None or not service.prepay:
+        return []  # paid at the practice, as any service that is not prepaid
+    now = booking.created_at
+    due = Payment(
+        id=PydanticObjectId(),
+        booking_id=booking.id,
+        user_id=booking.user_id,
+        amount_cents=service.price.amount_cents,
+        currency=service.price.currency,
+        status="due",
+        hold_until=now,
+        created_at=now,
+        updated_at=now,
+        history=[{"at": now, "to": "due", "by": "pay later"}],
+    )
+    await Payment.get_pymongo_collection().insert_one(
+        due.model_dump(by_alias=True), session=session
+    )
+    return []
+
+
 async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
     """A paid booking cancelled at least its service's `refund_cutoff_hours` before the start
     is refunded in full (later, only an admin refunds); a held one's Checkout is closed now."""
@@ -63,6 +89,9 @@ async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
         return []
     payment = await Payment.find_one(Payment.booking_id == booking.id, session=session)
     if payment is None:
+        return []
+    if payment.status == "due":  # nothing was paid and nothing is owed any more
+        await advance(session, payment, "expired", now, by="cancelled")
         return []
     if payment.status == "pending":
         payload = {"booking_id": str(booking.id)}
@@ -75,8 +104,14 @@ async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
     if remaining <= 0:
         return []
     service = change.service or await Service.get(booking.service_id, session=session)
-    cutoff = timedelta(hours=service.refund_cutoff_hours if service else 0)
-    if booking.start - now < cutoff:
+    hours = service.refund_cutoff_hours if service else 0
+    refunded = remaining if booking.start - now >= timedelta(hours=hours) else 0
+    # The decision, in the payment's history: the cancellation email tells it (and why).
+    decided = {"at": now, "on_cancel": refunded, "cutoff_hours": hours}
+    await Payment.get_pymongo_collection().update_one(
+        {"_id": payment.id}, {"$push": {"history": decided}}, session=session
+    )
+    if not refunded:
         return []
     return [refund_job(payment, now, amount=remaining, why="cancelled")]
 

@@ -24,9 +24,10 @@ from holdfast.notifications.handlers import MissingRecord, booking_facts
 from holdfast.notifications.timefmt import local_label
 from holdfast.payments import service
 from holdfast.payments.followups import EXPIRE_HOLD, REFUND
-from holdfast.payments.models import Payment
+from holdfast.payments.models import Payment, PaymentStatus
 from holdfast.payments.service import Outcome
 from holdfast.payments.stripe import api
+from holdfast.payments.stripe.api import Checkout
 
 SOURCE = "stripe"
 RECONCILE = "payments.reconcile"
@@ -42,12 +43,34 @@ def _object(event: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-async def checkout_paid(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
+async def _checkout(event: dict[str, Any], ctx: Context) -> Checkout | None:
+    """The event's Checkout Session as Stripe has it now (None: the event names none)."""
     session_id = str(_object(event).get("id") or "")
     if not session_id.startswith("cs_"):
+        return None
+    return await api.read_checkout(ctx.settings, session_id)
+
+
+async def checkout_paid(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
+    if (checkout := await _checkout(event, ctx)) is None:
         return "rejected", "the event names no Checkout Session"
-    checkout = await api.read_checkout(ctx.settings, session_id)
     return await service.settle_checkout(ctx, checkout, by=f"stripe:{event_id}")
+
+
+async def checkout_failed(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
+    return await _checkout_ended(ctx, event, event_id, "failed")
+
+
+async def checkout_expired(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
+    return await _checkout_ended(ctx, event, event_id, "expired")
+
+
+async def _checkout_ended(
+    ctx: Context, event: dict[str, Any], event_id: str, to: PaymentStatus
+) -> Outcome:
+    if (checkout := await _checkout(event, ctx)) is None:
+        return "rejected", "the event names no Checkout Session"
+    return await service.end_unpaid(ctx, checkout, to, by=f"stripe:{event_id}")
 
 
 async def charge_refunded(ctx: Context, event: dict[str, Any], event_id: str) -> Outcome:
@@ -61,6 +84,8 @@ async def charge_refunded(ctx: Context, event: dict[str, Any], event_id: str) ->
 HANDLERS: dict[str, EventHandler] = {
     "checkout.session.completed": checkout_paid,
     "checkout.session.async_payment_succeeded": checkout_paid,
+    "checkout.session.async_payment_failed": checkout_failed,
+    "checkout.session.expired": checkout_expired,
     "charge.refunded": charge_refunded,
 }
 

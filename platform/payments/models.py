@@ -12,13 +12,18 @@ from typing import Any, Literal
 
 from beanie import Document, PydanticObjectId
 from holdfast.bookings.models import BookingStatus
+from holdfast.db import Session
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-PaymentStatus = Literal["pending", "paid", "refunded", "partially_refunded", "failed", "expired"]
+PaymentStatus = Literal[
+    "pending", "due", "paid", "refunded", "partially_refunded", "failed", "expired"
+]
 
 # The only moves a payment's status may make.
 PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     "pending": frozenset({"paid", "failed", "expired"}),
+    # Booked confirmed, to be paid later (an admin's "pay later"); nothing owed once cancelled.
+    "due": frozenset({"paid", "expired"}),
     # A payment that lands after its hold lapsed is still money received: it is recorded as
     # paid, then the booking is confirmed (the time still free) or the money refunded.
     "expired": frozenset({"paid"}),
@@ -72,4 +77,26 @@ class Payment(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
             IndexModel([("created_at", DESCENDING)], name="created"),
+            # Revenue per period reads the moves (paid, refunded) by when they happened.
+            IndexModel([("history.at", ASCENDING)], name="history_at"),
         ]
+
+
+async def advance(
+    session: Session, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
+) -> bool:
+    """Move the payment's status by one conditional update, with a history entry; False if it
+    had already moved (someone else made this or another move first)."""
+    if to not in PAYMENT_MOVES[payment.status]:
+        raise ValueError(f"a payment cannot go from {payment.status} to {to}")
+    sets = {k: v for k, v in note.items() if k in Payment.model_fields}
+    entry = {"at": now, "from": payment.status, "to": to, **note}
+    changed = await Payment.get_pymongo_collection().update_one(
+        {"_id": payment.id, "status": payment.status},
+        {"$set": {"status": to, "updated_at": now, **sets}, "$push": {"history": entry}},
+        session=session,
+    )
+    if changed.modified_count == 0:
+        return False
+    payment.status, payment.updated_at = to, now
+    return True

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from holdfast.accounts.models import User
+from holdfast.accounts.schemas import UserRef
 from holdfast.payments.models import Payment, PaymentStatus
+from holdfast.payments.receipts import Receipt
 from holdfast.schemas import Input, UtcInstant
 from pydantic import BaseModel, Field
 
@@ -44,9 +47,10 @@ class PaymentOut(BaseModel):
     created_at: UtcInstant
     updated_at: UtcInstant
     history: list[dict[str, Any]]
+    client: UserRef | None = Field(default=None, description="Who paid (in an admin's lists).")
 
     @classmethod
-    def of(cls, payment: Payment) -> PaymentOut:
+    def of(cls, payment: Payment, client: User | None = None) -> PaymentOut:
         history = [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entry.items()}
             for entry in payment.history
@@ -55,6 +59,7 @@ class PaymentOut(BaseModel):
             id=str(payment.id),
             booking_id=str(payment.booking_id),
             history=history,
+            client=UserRef.of(client) if client else None,
             **payment.model_dump(
                 include={
                     "amount_cents", "currency", "status", "refunded_cents", "hold_until",
@@ -62,3 +67,47 @@ class PaymentOut(BaseModel):
                 }
             ),
         )  # fmt: skip
+
+
+class RefundLineOut(BaseModel):
+    at: UtcInstant
+    amount_cents: int
+
+
+class ReceiptOut(BaseModel):
+    """A payment's receipt: what, when, how much, and what was refunded."""
+
+    id: str  # the payment's id: the receipt's reference
+    booking_id: str
+    service: str
+    provider: str
+    start: UtcInstant | None
+    end: UtcInstant | None
+    client: UserRef | None
+    amount_cents: int
+    currency: str
+    status: PaymentStatus
+    paid_at: UtcInstant | None
+    refunds: list[RefundLineOut]
+    refunded_cents: int
+    net_cents: int = Field(description="Paid minus refunded: what the practice kept.")
+
+    @classmethod
+    def of(cls, receipt: Receipt) -> ReceiptOut:
+        payment, booking = receipt.payment, receipt.booking
+        return cls(
+            id=str(payment.id),
+            booking_id=str(payment.booking_id),
+            service=receipt.service_name,
+            provider=receipt.provider_name,
+            start=booking.start if booking else None,
+            end=booking.end if booking else None,
+            client=UserRef.of(receipt.client) if receipt.client else None,
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            status=payment.status,
+            paid_at=receipt.paid_at,
+            refunds=[RefundLineOut(at=r.at, amount_cents=r.amount_cents) for r in receipt.refunds],
+            refunded_cents=payment.refunded_cents,
+            net_cents=receipt.net_cents,
+        )

@@ -28,7 +28,7 @@ from holdfast.jobs.models import Job
 from holdfast.jobs.service import new_job, push_due, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.payments.followups import refund_job
-from holdfast.payments.models import BOOKING_MOVES, PAYMENT_MOVES, Payment, PaymentStatus
+from holdfast.payments.models import BOOKING_MOVES, Payment, PaymentStatus, advance
 from holdfast.payments.stripe import api
 from holdfast.payments.stripe.api import Checkout, StripeUnavailable
 
@@ -59,26 +59,6 @@ class NotYetVisible(Exception):
     """Stripe speaks of a booking whose own transaction is not visible yet; the job retries."""
 
 
-async def advance(
-    session: Session, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
-) -> bool:
-    """Move the payment's status by one conditional update, with a history entry; False if it
-    had already moved (someone else made this or another move first)."""
-    if to not in PAYMENT_MOVES[payment.status]:
-        raise ValueError(f"a payment cannot go from {payment.status} to {to}")
-    sets = {k: v for k, v in note.items() if k in Payment.model_fields}
-    entry = {"at": now, "from": payment.status, "to": to, **note}
-    changed = await Payment.get_pymongo_collection().update_one(
-        {"_id": payment.id, "status": payment.status},
-        {"$set": {"status": to, "updated_at": now, **sets}, "$push": {"history": entry}},
-        session=session,
-    )
-    if changed.modified_count == 0:
-        return False
-    payment.status, payment.updated_at = to, now
-    return True
-
-
 async def _move_booking(
     session: Session, booking: Booking, to: BookingStatus, now: datetime, why: str
 ) -> None:
@@ -100,6 +80,12 @@ async def _move_booking(
 # --- Paying ------------------------------------------------------------------------------------
 
 
+def result_url(ctx: Context, booking_id: object) -> str:
+    """The page Checkout sends the payer back to: it waits for the webhook's confirmation
+    (it never confirms anything itself)."""
+    return f"{ctx.settings.public_url.rstrip('/')}/payments/result?booking={booking_id}"
+
+
 async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
     """The held booking's Checkout Session, made once (a retry gets the same one). If Stripe
     cannot make it, the hold is let go at once and the client told to try again."""
@@ -119,7 +105,8 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
             currency=payment.currency,
             expires_at=max(payment.hold_until, ctx.now() + STRIPE_SHORTEST_SESSION),
             email=user.email,
-            return_url=f"{ctx.settings.public_url.rstrip('/')}/",
+            success_url=result_url(ctx, booking.id),
+            cancel_url=f"{result_url(ctx, booking.id)}&cancelled=1",
         )
     except StripeUnavailable as exc:
         log.warning("payments.checkout_failed", booking_id=str(booking.id), error=str(exc))
@@ -141,6 +128,17 @@ async def start_checkout(ctx: Context, booking: Booking, user: User) -> Payment:
     payment.checkout_session_id, payment.checkout_url = checkout.id, checkout.url
     payment.checkout_expires_at = checkout.expires_at
     return payment
+
+
+async def checkout_for(ctx: Context, booking: Booking) -> Payment | None:
+    """The Checkout of a booking held awaiting payment, made for its client (an admin's
+    booking, a waitlist claim: the answer carries the link); None for any other booking."""
+    if booking.status != "pending_payment":
+        return None
+    client = await User.get(booking.user_id)
+    if client is None:
+        raise ValueError(f"held booking {booking.id} has no client")
+    return await start_checkout(ctx, booking, client)
 
 
 async def settle_checkout(ctx: Context, checkout: Checkout, by: str) -> Outcome:
@@ -226,7 +224,10 @@ async def add_refunded(
     """Record `amount` more refunded: the payment is refunded once all of it is."""
     refunded = payment.refunded_cents + amount
     to: PaymentStatus = "refunded" if refunded >= payment.amount_cents else "partially_refunded"
-    return await advance(session, payment, to, now, refunded_cents=refunded, **note)
+    # The entry names this refund's own amount (revenue sums them) and the running total.
+    return await advance(
+        session, payment, to, now, refunded_cents=refunded, refund_cents=amount, **note
+    )
 
 
 async def settle_refunds(ctx: Context, payment_intent: str, by: str) -> Outcome:
@@ -316,11 +317,17 @@ async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> 
 
 
 async def lapse(
-    ctx: Context, booking_id: PydanticObjectId, *, why: str, at_stripe: bool = True
+    ctx: Context,
+    booking_id: PydanticObjectId,
+    *,
+    why: str,
+    at_stripe: bool = True,
+    to: PaymentStatus = "expired",
 ) -> bool:
     """Let an unpaid hold go: close its Checkout Session at Stripe first (so it can no longer
     be paid; one paid meanwhile is confirmed instead), then expire the booking, free its time
-    and expire the payment in one transaction. True if this call let it go."""
+    and end the payment (`to`: expired, or failed) in one transaction. True if this call let
+    it go."""
     payment = await Payment.find_one(Payment.booking_id == booking_id)
     if payment is None or payment.status != "pending":
         return False
@@ -336,7 +343,7 @@ async def lapse(
 
     async def expire(session: Session) -> list[Job] | None:
         now = ctx.now()
-        if not await advance(session, payment, "expired", now, by=why):
+        if not await advance(session, payment, to, now, by=why):
             return None
         if not held:
             return []
@@ -351,6 +358,25 @@ async def lapse(
     if held:
         await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
     return True
+
+
+async def end_unpaid(ctx: Context, checkout: Checkout, to: PaymentStatus, by: str) -> Outcome:
+    """Stripe says a Checkout ended unpaid (it expired, or a delayed payment failed): the
+    hold is let go now instead of at its lapse. A Checkout Stripe has as paid is left to the
+    paid event."""
+    if checkout.booking_id is None or not PydanticObjectId.is_valid(checkout.booking_id):
+        return "ignored", "not a Holdfast checkout"
+    if checkout.payment_status == "paid":
+        return "ignored", "the checkout is paid"
+    if to == "expired" and checkout.status != "expired":
+        return "ignored", f"checkout {checkout.status}, not expired"
+    payment = await Payment.find_one(Payment.booking_id == PydanticObjectId(checkout.booking_id))
+    if payment is None:
+        raise NotYetVisible(f"no payment yet for booking {checkout.booking_id}")
+    if payment.status != "pending":
+        return "processed", f"already {payment.status}"
+    ended = await lapse(ctx, payment.booking_id, why=by, at_stripe=False, to=to)
+    return "processed", None if ended else "settled meanwhile"
 
 
 async def reconcile(ctx: Context, *, grace: timedelta, limit: int = 100) -> int:
@@ -373,3 +399,13 @@ async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment
     segment = Segment(mine, (("created_at", -1), ("_id", -1)))
     listing = f"payments:{user.id if user is not None else 'all'}"
     return await read_page(Payment, [segment], page, listing=listing)
+
+
+async def clients_of(payments: list[Payment]) -> dict[PydanticObjectId, User]:
+    """The people who made these payments, by id, in one read."""
+    ids = list({p.user_id for p in payments})
+    found: dict[PydanticObjectId, User] = {}
+    for user in await User.find({"_id": {"$in": ids}}).to_list():
+        if user.id is not None:
+            found[user.id] = user
+    return found

@@ -12,6 +12,7 @@ from holdfast.bookings.service import book_slot, get_booking, utc_start
 from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind, Forbidden
+from holdfast.payments.followups import payment_due
 from holdfast.scheduling.rules import check_placement, offering
 from holdfast.scheduling.schemas import AdminBookingIn, RescheduleIn
 
@@ -24,7 +25,9 @@ async def book_for_client(
     ctx: Context, data: AdminBookingIn, admin: User, *, request_key: str | None = None
 ) -> Booking:
     """Book through the guarded path with the admin as the actor: the client is confirmed as
-    after any booking. The practice's placement rule applies (see `scheduling.rules`)."""
+    after any booking, or (a prepaid service) held until paid online, unless `pay_later`
+    books it confirmed with its payment due. The practice's placement rule applies (see
+    `scheduling.rules`)."""
     client = await get_user(data.user_id)
     place = await offering(ctx, data.service_id, data.provider_id)
     start = utc_start(data.start)
@@ -41,6 +44,8 @@ async def book_for_client(
         display_tz=admin.timezone,
         offered_only=False,
         history={"on_behalf_of": str(client.id)},
+        pay_later=data.pay_later,
+        within=payment_due if data.pay_later else None,
     )
 
 

@@ -9,9 +9,10 @@ from holdfast.accounts.service import users_by_id
 from holdfast.bookings.models import Booking
 from holdfast.bookings.moves import BookingNotMovable
 from holdfast.bookings.schemas import BookingOut
-from holdfast.bookings.service import SlotTaken
+from holdfast.bookings.service import PaymentsOff, SlotTaken
 from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
+from holdfast.payments import service as payments
 from holdfast.scheduling import bookings, records, series
 from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
 from holdfast.scheduling.models import Series
@@ -38,7 +39,13 @@ class SchedulingAdminController(Controller):
     path = "/api/admin"
     tags = ["scheduling"]
 
-    @post("/bookings", status_code=201, opt=answers(NotFound, SlotTaken, RequestInProgress))
+    @post(
+        "/bookings",
+        status_code=201,
+        opt=answers(
+            NotFound, SlotTaken, PaymentsOff, payments.CheckoutUnavailable, RequestInProgress
+        ),
+    )
     async def book_for_client(
         self,
         data: JSONBody[AdminBookingIn],
@@ -48,13 +55,15 @@ class SchedulingAdminController(Controller):
     ) -> Response[BookingOut]:
         """A one-off booking on a client's behalf, at any five-minute mark inside the
         practitioner's hours (outside them with `outside_hours`), never over another booking.
+        A prepaid service is held until paid: `payment.checkout_url` is the link to send.
         With an `Idempotency-Key`, a repeat of the same request gets the first answer."""
         key = request.headers.get("idempotency-key")
 
         async def work() -> tuple[int, Any]:
             request_key = f"admin:{admin.id}:{key}" if key is not None else None
             booked = await bookings.book_for_client(ctx, data, admin, request_key=request_key)
-            return 201, BookingOut.of(booked).model_dump(mode="json")
+            out = BookingOut.of(booked, payment=await payments.checkout_for(ctx, booked))
+            return 201, out.model_dump(mode="json")
 
         return await once(ctx, request, f"admin-bookings:{admin.id}", key, work)
 

@@ -26,6 +26,11 @@ class AdminBookingIn(Input):
     provider_id: Id
     start: InstantIn = Field(description="Any five-minute mark, e.g. 2027-03-01T09:05:00Z.")
     outside_hours: bool = OUTSIDE_HOURS
+    pay_later: bool = Field(
+        default=False,
+        description="A prepaid service: book it confirmed now with its payment due, instead of "
+        "holding it until paid online (the answer then carries the Checkout link to send).",
+    )
 
 
 class RescheduleIn(Input):

@@ -4,9 +4,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from holdfast.bookings.schemas import BookingOut
-from holdfast.bookings.service import SlotTaken
+from holdfast.bookings.service import PaymentsOff, SlotTaken
 from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import DomainError, NotFound
+from holdfast.payments import service as payments
 from holdfast.waitlist import flows, service
 from holdfast.waitlist.links import offer_id_of
 from holdfast.waitlist.schemas import (
@@ -98,12 +99,17 @@ class OfferController(Controller):
             return _page(request, 200, offer=view, token=token, problem=None)
         return Response(view)
 
-    @post("/{token:str}/claim", status_code=201, opt=answers(NotFound, OfferGone, SlotTaken))
+    @post(
+        "/{token:str}/claim",
+        status_code=201,
+        opt=answers(NotFound, OfferGone, SlotTaken, PaymentsOff, payments.CheckoutUnavailable),
+    )
     async def claim(self, token: FromPath[str], ctx: Ctx) -> BookingOut:
         """Book the offered time: 201 the booking (again on a second click); 410 expired,
         declined or superseded; 409 if the time was taken."""
         booking = await flows.claim_offer(ctx, offer_id=offer_id_of(ctx, token))
-        return BookingOut.of(booking)
+        # A prepaid service: held until paid, with the Checkout link to pay through.
+        return BookingOut.of(booking, payment=await payments.checkout_for(ctx, booking))
 
     @post("/{token:str}/decline", status_code=200, opt=answers(NotFound, OfferGone))
     async def decline(self, token: FromPath[str], ctx: Ctx) -> OfferView:

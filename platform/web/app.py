@@ -22,7 +22,7 @@ from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.monitoring.controllers import StatsController
 from holdfast.notifications.controllers import MessageAdminController
-from holdfast.payments.controllers import PaymentController
+from holdfast.payments.controllers import PaymentController, PaymentPageController
 from holdfast.scheduling.controllers import RescheduleController, SchedulingAdminController
 from holdfast.settings import Settings
 from holdfast.waitlist.controllers import (
@@ -89,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             SchedulingAdminController,
             RescheduleController,
             PaymentController,
+            PaymentPageController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

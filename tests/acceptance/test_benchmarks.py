@@ -48,6 +48,10 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
         ("Ratio webhook p99 / bare + insert p99, all rounds", "target <= 1.3x"),
         ("POST /webhooks/calendly", "200: 40, other: 0"),
     ],
+    "stripe.py": [
+        ("Ratio webhook p99 / bare + insert p99, all rounds", "target <= 1.3x"),
+        ("POST /webhooks/stripe", "200: 40, other: 0"),
+    ],
     "soak.py": [
         ("Interval (2 s) 1: GET /api/availability", "ok"),
         ("Verdict: RSS growth", "api supervisor"),

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import stripe
@@ -50,17 +51,24 @@ class Refund:
     status: str
 
 
+@cache
+def _built(key: str, api_url: str) -> stripe.StripeClient:
+    """One client (and its pool of connections) per process and configuration: settings are
+    read once at start-up, so in a running process this is built once and reused."""
+    return stripe.StripeClient(
+        key,
+        stripe_version=API_VERSION,
+        base_addresses={"api": api_url},
+        max_network_retries=1,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+    )
+
+
 def _client(settings: Settings) -> stripe.StripeClient:
     key = settings.stripe_secret_key
     if key is None:
         raise StripeUnavailable("payments are off: HOLDFAST_STRIPE_SECRET_KEY is not set")
-    return stripe.StripeClient(
-        key.get_secret_value(),
-        stripe_version=API_VERSION,
-        base_addresses={"api": settings.stripe_api_url},
-        max_network_retries=1,
-        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
-    )
+    return _built(key.get_secret_value(), settings.stripe_api_url)
 
 
 async def _ask(settings: Settings, call: Callable[[stripe.StripeClient], Any]) -> Any:
@@ -97,7 +105,8 @@ async def create_checkout(
     currency: str,
     expires_at: datetime,
     email: str | None,
-    return_url: str,
+    success_url: str,
+    cancel_url: str,
 ) -> Checkout:
     """A Checkout Session for one booking; its Idempotency-Key is the booking's, so however
     often this is asked, Stripe makes one Session (one way to pay, never two charges)."""
@@ -117,8 +126,9 @@ async def create_checkout(
             }
         ],
         "expires_at": int(expires_at.timestamp()),
-        "success_url": f"{return_url}?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{return_url}?cancelled=1",
+        # Stripe puts the Session's id in place of the placeholder.
+        "success_url": f"{success_url}&session_id={{CHECKOUT_SESSION_ID}}",
+        "cancel_url": cancel_url,
     }
     if email:
         params["customer_email"] = email

@@ -36,6 +36,11 @@
     if (!response.ok) {
       panel.dataset.state = body.state || "gone";
       say(body.detail || "This offer is no longer open.");
+    } else if (action === "claim" && body.payment && body.payment.checkout_url) {
+      // A prepaid service: the time is held while the person pays; Stripe's webhook confirms.
+      panel.dataset.state = "paying";
+      say("The time is held for you while you pay. Taking you to the payment page…");
+      window.location.assign(body.payment.checkout_url);
     } else if (action === "claim") {
       panel.dataset.state = "accepted";
       say("It's yours: the time is booked, and a confirmation is on its way.");
