@@ -86,6 +86,8 @@ async def test_a_forgotten_password_is_reset_from_the_emailed_link(
 
     assert (await api.get("/api/me", headers=elsewhere)).status_code == 401
     await page.get_by_test_id("reset-done").get_by_role("link").click()
+    await page.wait_for_url(f"{site.url}/")
+    await page.wait_for_load_state("load")  # the page's script is listening
     await page.get_by_test_id("login-open").click()
     await page.get_by_test_id("login-email").fill("vera@example.com")
     await page.get_by_test_id("login-password").fill(NEW)
