@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="Holdfast <no-reply@holdfast.local>", description="The From of every email."
     )
+    practice_address: str = Field(
+        default="",
+        max_length=300,
+        description="Where in-person sessions take place, as invites and confirmations say; "
+        "unset: 'In person with <practitioner>'.",
+    )
     sms_url: str | None = Field(
         default=None, description="A Twilio-compatible Messages endpoint; unset: outbox."
     )

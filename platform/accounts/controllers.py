@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from holdfast.accounts import service, sessions
-from holdfast.accounts.schemas import LoginIn, LoginOut, PasswordChangeIn, RegisterIn, UserOut
+from holdfast.accounts import reset, service, sessions
+from holdfast.accounts.schemas import (
+    LoginIn,
+    LoginOut,
+    PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    ProfileIn,
+    RegisterIn,
+    UserOut,
+)
 from holdfast.context import Context
 from holdfast.errors import Unauthorized
 from holdfast.web.auth import SESSION_COOKIE, AdminUser, Ctx, CurrentUser, peek_caller
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from holdfast.web.ratelimit import client_address
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
@@ -71,9 +80,44 @@ class AccountController(Controller):
             cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
         )
 
+    @post("/auth/password-reset", status_code=202)
+    async def request_password_reset(
+        self, data: JSONBody[PasswordResetIn], ctx: Ctx
+    ) -> dict[str, str]:
+        """202 whatever the address: if an account holds it, a link valid 30 minutes is
+        emailed (at most one a minute)."""
+        await reset.request_reset(ctx, email=data.email)
+        return {
+            "status": "accepted",
+            "detail": "If an account uses this address, we have emailed it a link to choose a "
+            "new password. The link works once, within 30 minutes.",
+        }
+
+    @post(
+        "/auth/password-reset/confirm",
+        status_code=200,
+        opt=answers(reset.ResetLinkGone, reset.ResetLinkInvalid),
+    )
+    async def confirm_password_reset(
+        self, data: JSONBody[PasswordResetConfirmIn], ctx: Ctx
+    ) -> Response[dict[str, str]]:
+        """Sets the new password; every session of the account ends (this browser's too)."""
+        await reset.confirm_reset(ctx, token=data.token, password=data.password)
+        return Response(
+            {"status": "password_changed"},
+            cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
+        )
+
     @get("/me")
     async def me(self, user: CurrentUser) -> UserOut:
         return UserOut.of(user)
+
+    @patch("/me")
+    async def update_me(self, data: JSONBody[ProfileIn], ctx: Ctx, user: CurrentUser) -> UserOut:
+        """Only the fields sent change: name, timezone, phone (null removes it; SMS reminders
+        and waitlist offers go to it), reminder_emails."""
+        changes = data.model_dump(include=data.model_fields_set)
+        return UserOut.of(await service.update_profile(ctx, user, changes))
 
     @post("/me/password", status_code=200, opt=answers(service.WrongPassword))
     async def change_password(

@@ -24,6 +24,7 @@ class User(Document):
     name: str
     timezone: str
     phone: str | None = None  # E.164; SMS goes here when set
+    reminder_emails: bool = True  # the client's choice; other booking and security mail always goes
     role: Role = "client"
     password_hash: str
     created_at: datetime

@@ -98,7 +98,7 @@ async def change_password(
         await ctx.limiter.login_failed(account, address, ctx.now())
         raise WrongPassword("The current password is not right.")
     check_new_password(new, email=user.email, name=user.name)
-    changed = await _end_all_sessions(
+    changed = await end_all_sessions(
         ctx, user, {"password_hash": await ctx.passwords.hash(new)}, same_hash=True
     )
     if changed is None:  # another change won the race: this session ended with it
@@ -106,7 +106,7 @@ async def change_password(
     return session_token(ctx, changed), changed
 
 
-async def _end_all_sessions(
+async def end_all_sessions(
     ctx: Context, user: User, changes: dict[str, Any], *, same_hash: bool = False
 ) -> User | None:
     """Apply `changes` and end every session of the account in one update; the user after it,
@@ -124,6 +124,30 @@ async def _end_all_sessions(
     await ctx.events.publish(Event("user-updated", {"user_id": str(user.id)}))
     changed: User = User.model_validate(found)
     return changed
+
+
+async def update_profile(ctx: Context, user: User, changes: dict[str, Any]) -> User:
+    """Set the fields in `changes` (name, timezone, phone, reminder_emails; a phone of None
+    removes the number) and nothing else; the user after it."""
+    allowed = {"name", "timezone", "phone", "reminder_emails"}
+    update = {k: v for k, v in changes.items() if k in allowed}
+    if update.get("name") is not None:
+        update["name"] = check_name(update["name"])
+    for required in ("name", "timezone", "reminder_emails"):
+        if required in update and update[required] is None:
+            del update[required]  # these cannot be removed: null leaves them as they are
+    if update.get("timezone") is not None:
+        zone(update["timezone"])
+    if not update:
+        return user
+    found = await User.get_pymongo_collection().find_one_and_update(
+        {"_id": user.id}, {"$set": update}, return_document=ReturnDocument.AFTER
+    )
+    if found is None:
+        raise Unauthorized("Your account no longer exists; please register again.")
+    await ctx.events.publish(Event("user-updated", {"user_id": str(user.id)}))
+    updated: User = User.model_validate(found)
+    return updated
 
 
 async def find_users(page: PageRequest, *, email: str | None, q: str | None = None) -> Page[User]:
@@ -167,5 +191,5 @@ async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> t
         ), True
     check_new_password(password, email=existing.email, name=existing.name)
     changes = {"role": "admin", "password_hash": await ctx.passwords.hash(password)}
-    reset = await _end_all_sessions(ctx, existing, changes)
+    reset = await end_all_sessions(ctx, existing, changes)
     return reset or existing, False

@@ -7,6 +7,7 @@ from holdfast.accounts.service import users_by_id
 from holdfast.bookings import service
 from holdfast.bookings.schemas import BookingIn, BookingOut, CancelIn, HistoryEntryOut
 from holdfast.errors import NotFound
+from holdfast.notifications.handlers import booking_calendar
 from holdfast.payments import service as payments
 from holdfast.payments.schemas import CheckoutLinkOut
 from holdfast.web.auth import Ctx, CurrentUser
@@ -96,6 +97,18 @@ class BookingController(Controller):
     ) -> BookingOut:
         reason = data.reason if data else None
         return BookingOut.of(await service.cancel_booking(ctx, booking_id, user, reason))
+
+    @get("/{booking_id:str}/calendar.ics", media_type="text/calendar", opt=answers(NotFound))
+    async def calendar_file(
+        self, booking_id: FromPath[str], ctx: Ctx, user: CurrentUser
+    ) -> Response[str]:
+        """The booking as an iCalendar file to add to a calendar (owner or admin)."""
+        booking = await service.get_booking(booking_id, user)
+        return Response(
+            await booking_calendar(ctx, str(booking.id)),
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="holdfast-{booking.id}.ics"'},
+        )
 
     @get("/{booking_id:str}/history")
     async def history(self, booking_id: FromPath[str], user: CurrentUser) -> list[HistoryEntryOut]:

@@ -72,6 +72,7 @@ class Registry:
 
 def default_registry(settings: Settings) -> Registry:
     """Every kind the platform knows, gathered from the domains that own them."""
+    from holdfast.accounts.reset import kinds as account_kinds
     from holdfast.calendly.handlers import kinds as calendly_kinds
     from holdfast.integrations.google.jobs import kinds as google_kinds
     from holdfast.integrations.zoom.jobs import kinds as zoom_kinds
@@ -88,5 +89,7 @@ def default_registry(settings: Settings) -> Registry:
     for kind in [*waitlist_kinds(timeout), *series_kinds(timeout)]:
         registry.add(kind)
     for kind in [*google_kinds(settings), *zoom_kinds(settings), *payment_kinds(timeout)]:
+        registry.add(kind)
+    for kind in account_kinds(timeout):
         registry.add(kind)
     return registry

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from holdfast.accounts.models import User
 from holdfast.bookings.models import Booking
 from holdfast.catalog.models import Provider, Service
 from holdfast.context import Context
-from holdfast.notifications.ics import invite
+from holdfast.notifications.ics import CalendarEntry, calendar_file
 from holdfast.notifications.models import Channel, Message
 from holdfast.notifications.timefmt import local_label
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -46,6 +46,7 @@ class Recipient:
     phone: str | None
     timezone: str
     for_provider: bool = False
+    reminder_emails: bool = True  # the client's choice (SMS reminders go to a phone they gave)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,14 @@ async def recipients(
     a cancellation and of a move; the practitioner of a booking the practice made for a client
     (if they have an email address: the admins made it)."""
     client = facts.client
-    people = [(Recipient(client.name, client.email, client.phone, client.timezone), template)]
+    me = Recipient(
+        client.name,
+        client.email,
+        client.phone,
+        client.timezone,
+        reminder_emails=client.reminder_emails,
+    )
+    people = [(me, template)]
     practice_side = None
     if template in ("cancellation", "cancellations"):
         practice_side = template
@@ -120,6 +128,7 @@ def _variables(
         "sessions": [local_label(start, person.timezone) for start in sessions],
         "count": len(sessions),
         "money": facts.money,
+        "where": where(ctx, facts),
     }
 
 
@@ -148,18 +157,12 @@ def render(
         "now": now,
     }
     messages: list[Message] = []
-    if person.email:
+    if person.email and (template != "reminder" or person.reminder_emails):
         ics = None
-        if template == "confirmation" and not person.for_provider:
-            ics = invite(
-                uid=f"{facts.booking.id}@holdfast",
-                start=facts.booking.start,
-                end=facts.booking.end,
-                summary=f"{facts.service.name} with {facts.provider.name}",
-                organizer=ctx.settings.mail_from_address,
-                stamp=now,
-                url=facts.booking.meeting.join_url if facts.booking.meeting else None,
-            )
+        method = INVITE_METHODS.get(template)
+        if method and not person.for_provider:
+            # The same UID in every version; the cancellation's higher SEQUENCE removes it.
+            ics = calendar_file(calendar_entry(ctx, facts), method=method, stamp=now)
         messages.append(
             message(
                 "email",
@@ -174,6 +177,56 @@ def render(
         body = render_text("sms.txt", variables).strip()
         messages.append(message("sms", person.phone, "", body, **common))
     return messages
+
+
+INVITE_METHODS: dict[str, Literal["REQUEST", "CANCEL"]] = {
+    "confirmation": "REQUEST",
+    "cancellation": "CANCEL",
+}
+
+
+def sequence(booking: Booking) -> int:
+    """The booking's version for calendars: every change (a move, a cancellation) is a later
+    `updated_at`, so whole seconds since it was made only grow; a cancellation counts one more,
+    so it outranks a move made within the same second."""
+    changed = int((booking.updated_at - booking.created_at).total_seconds())
+    return max(changed, 0) + (1 if booking.status in ("cancelled", "expired") else 0)
+
+
+def where(ctx: Context, facts: BookingFacts) -> str:
+    """Where the session takes place, as the client is told."""
+    booking, location = facts.booking, facts.service.location
+    if location == "video":
+        return booking.meeting.join_url if booking.meeting else "Online (the link follows by email)"
+    if location == "phone":
+        return f"By phone: {facts.provider.name} will call you"
+    return ctx.settings.practice_address or f"In person with {facts.provider.name}"
+
+
+def calendar_entry(ctx: Context, facts: BookingFacts) -> CalendarEntry:
+    booking, service, provider = facts.booking, facts.service, facts.provider
+    place = where(ctx, facts)
+    account = f"{ctx.settings.public_url.rstrip('/')}/account"
+    description = (
+        f"{service.name} with {provider.name}, {service.duration_minutes} minutes.\n"
+        f"Where: {place}\n"
+        f"To reschedule or cancel: {account}\n"
+        f"Reference: {booking.id}"
+    )
+    return CalendarEntry(
+        uid=f"{booking.id}@holdfast",
+        sequence=sequence(booking),
+        start=booking.start,
+        end=booking.end,
+        summary=f"{service.name} with {provider.name}",
+        description=description,
+        location=place,
+        organizer_email=ctx.settings.mail_from_address,
+        organizer_name=provider.name,
+        attendee_email=facts.client.email,
+        attendee_name=facts.client.name,
+        url=booking.meeting.join_url if booking.meeting else None,
+    )
 
 
 def message(

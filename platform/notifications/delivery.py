@@ -47,7 +47,8 @@ def _email(ctx: Context, message: Message) -> EmailMessageBase:
         email = MIMEMultipart()
         email.attach(text)
         invite = MIMEText(message.ics, "calendar", "utf-8")
-        invite.set_param("method", "REQUEST")
+        # The MIME part names the iTIP method the file carries (REQUEST, or CANCEL).
+        invite.set_param("method", "CANCEL" if "METHOD:CANCEL" in message.ics else "REQUEST")
         invite.add_header("Content-Disposition", "attachment", filename="invite.ics")
         email.attach(invite)
     email["From"] = formataddr(parseaddr(ctx.settings.mail_from), charset="utf-8")

@@ -18,12 +18,14 @@ from holdfast.jobs.registry import JobKind, Postpone
 from holdfast.notifications.compose import (
     BookingFacts,
     account_url,
+    calendar_entry,
     message,
     recipients,
     render,
     render_text,
 )
 from holdfast.notifications.delivery import DeliveryFailed, send_once
+from holdfast.notifications.ics import calendar_file
 from holdfast.notifications.models import Message
 from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.payments.receipts import cancellation_terms
@@ -60,6 +62,13 @@ async def booking_facts(ctx: Context, booking_id: str) -> BookingFacts:
     if not users or provider is None:
         raise MissingRecord(f"booking {booking_id} refers to a missing user or provider")
     return BookingFacts(booking, User.model_validate(users[0]), provider, service)
+
+
+async def booking_calendar(ctx: Context, booking_id: str) -> str:
+    """The booking as a calendar file the client adds themselves ("add to calendar"): the same
+    UID as the emailed invites, so calendars keep one event for it."""
+    facts = await booking_facts(ctx, booking_id)
+    return calendar_file(calendar_entry(ctx, facts), method="PUBLISH", stamp=ctx.now())
 
 
 async def notify_booking(ctx: Context, job: Job) -> None:

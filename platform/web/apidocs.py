@@ -1,7 +1,7 @@
 """The API documentation page (Swagger UI) without inline scripts, so the docs obey the same
 Content-Security-Policy as every page (`holdfast.web.security`): the bundle and stylesheet are
-loaded from the plugin's asset URLs and started by our own `/static/apidocs.js`, which reads
-the OpenAPI document from `data-spec-url`."""
+our own static files (no CDN: the page works offline) and are started by our own
+`/static/apidocs.js`, which reads the OpenAPI document from `data-spec-url`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,22 @@ from typing import Any
 from litestar import Request
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+# Swagger UI's files, copied from the `swagger-ui-dist` npm package (its version and licence
+# beside them): the docs work with no network beyond Holdfast, and under the page's policy.
+VENDORED = "/static/vendor/swagger-ui"
+
 
 class ApiDocsPage(SwaggerRenderPlugin):
     def __init__(self, *, spec_url: str, **kwargs: Any) -> None:
         # No favicon from a CDN, no inline <style>: nothing the policy would refuse.
-        super().__init__(favicon="", style="", **kwargs)
+        super().__init__(
+            favicon="",
+            style="",
+            js_url=f"{VENDORED}/swagger-ui-bundle.js",
+            standalone_preset_js_url=f"{VENDORED}/swagger-ui-standalone-preset.js",
+            css_url=f"{VENDORED}/swagger-ui.css",
+            **kwargs,
+        )
         self.spec_url = spec_url
 
     @property

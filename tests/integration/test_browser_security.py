@@ -162,7 +162,7 @@ async def test_every_response_carries_the_security_headers(
     assert (await client.get("/api/services")).headers["x-cache"] == "hit"
 
 
-PAGES = ["/", "/admin", "/schema/swagger"]
+PAGES = ["/", "/admin", "/account", "/reset-password", "/schema/swagger"]
 
 
 async def test_pages_run_no_inline_script(client: httpx.AsyncClient) -> None:

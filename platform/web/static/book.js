@@ -1,24 +1,19 @@
 /* Holdfast booking page: services -> times -> confirm -> my bookings. No build step. */
 (function () {
   'use strict';
-  var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  var Z = window.HoldfastZones, TZ = Z.device, DAYS = 14;
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say, money = H.money;
-  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen, newKey = H.newKey;
+  var todayYmd = H.todayYmd, fmtWhen = H.fmtWhen, localYmd = H.localYmd, newKey = H.newKey;
+  // zone: the signed-in client's own timezone, else this device's, unless changed on the page.
   var state = { user: null, services: [], providers: new Map(), service: null, providerId: '', zone: TZ,
-    days: [], byDate: new Map(), day: null, slot: null, intent: null, inFlight: false, seq: 0 };
-  var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
+    from: null, days: [], byDate: new Map(), day: null, slot: null, intent: null, inFlight: false, seq: 0 };
+  var STATUS = window.HoldfastMyBookings.STATUS;
 
   function duration(n) { return n < 60 ? n + ' min' : Math.floor(n / 60) + ' h' + (n % 60 ? ' ' + (n % 60) + ' min' : ''); }
   function utcDate(ymd) { var p = ymd.split('-').map(Number); return new Date(Date.UTC(p[0], p[1] - 1, p[2])); }
   function addDays(ymd, n) { var d = utcDate(ymd); d.setUTCDate(d.getUTCDate() + n); return d.toISOString().slice(0, 10); }
   function fmtDay(ymd, opts) { return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: 'UTC' }, opts)).format(utcDate(ymd)); }
   function fmtTime(iso, zone) { return new Intl.DateTimeFormat(undefined, { timeZone: zone, hour: '2-digit', minute: '2-digit' }).format(new Date(iso)); }
-  function localYmd(iso, zone) {
-    var parts = {};
-    new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })
-      .formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + '-' + parts.month + '-' + parts.day;
-  }
   function providerName(id) { var p = state.providers.get(id); return p ? p.name : 'Practitioner'; }
   function serviceById(id) { return state.services.find(function (s) { return s.id === id; }); }
 
@@ -27,8 +22,33 @@
     state.user = user; bookNow.reset(user);
     $('whoami').hidden = !user; $('whoami').textContent = user ? 'Signed in as ' + user.name : '';
     $('login-open').hidden = !!user; $('register-open').hidden = !!user; $('logout-button').hidden = !user;
+    $('account-link').hidden = !user;
     if (user) closeAuth();
-    loadBookings();
+    var zone = user ? user.timezone : TZ;
+    if (zone !== state.zone) { state.zone = zone; showZone(); loadSlots(true); }
+    myBookings.load(user);
+  }
+  function loadBookings() { myBookings.load(); }
+
+  /* ---- the timezone times are shown in ("Times shown in …, change") ---- */
+  function showZone() {
+    say('tz-name', Z.label(state.zone) + ' (' + state.zone + ')');
+  }
+  function changeZone() {
+    Z.fill($('tz-select'), state.zone); $('tz-picker').hidden = false; $('tz-change').setAttribute('aria-expanded', 'true');
+    $('tz-select').focus();
+  }
+  function closeZone() { $('tz-picker').hidden = true; $('tz-change').setAttribute('aria-expanded', 'false'); }
+  function applyZone() {
+    var zone = $('tz-select').value;
+    closeZone(); say('tz-error', '');
+    var saved = state.user ? api('PATCH', '/api/me', { timezone: zone }) : Promise.resolve({ ok: true, data: null });
+    return saved.then(function (r) {
+      if (!r.ok) { say('tz-error', r.data.detail); return; }
+      if (r.data) state.user = r.data;
+      state.zone = zone; showZone(); loadSlots(true); loadBookings();
+      $('tz-change').focus();
+    });
   }
   function openAuth(which, message) {
     $('auth-panel').hidden = false;
@@ -36,11 +56,19 @@
     $('login-open').setAttribute('aria-expanded', String(which === 'login'));
     $('register-open').setAttribute('aria-expanded', String(which === 'register'));
     say('auth-message', message); $('auth-message').hidden = !message;
+    say('login-error', ''); say('register-error', '');
     $(which === 'login' ? 'login-email' : 'register-name').focus();
   }
   function closeAuth() {
     $('auth-panel').hidden = true;
     $('login-open').setAttribute('aria-expanded', 'false'); $('register-open').setAttribute('aria-expanded', 'false');
+  }
+  // The first empty field, said in words and focused (never the server's raw validation text).
+  function missing(errId, fields) {
+    var empty = fields.find(function (f) { return !$(f[0]).value.trim(); });
+    if (!empty) return false;
+    say(errId, empty[1]); $(empty[0]).focus();
+    return true;
   }
   function submitting(btn, busy, label) { btn.disabled = busy; btn.setAttribute('aria-busy', String(busy)); btn.textContent = label; }
 
@@ -77,8 +105,16 @@
     });
   }
 
+  // Re-rendering replaces the buttons: the one that had focus gets it back (else it falls to
+  // <body>, and a keyboard user starts again from the top of the page).
+  function refocus(box, selector) {
+    var el = box.querySelector(selector);
+    if (el) el.focus();
+  }
+
   function chooseService(svc) {
-    state.service = svc; state.slot = null; renderServices(); bookNow.prefetch(svc);
+    state.service = svc; state.slot = null; state.from = null; renderServices(); bookNow.prefetch(svc);
+    refocus($('services'), '[data-testid="service-card"][data-service-id="' + svc.id + '"]');
     var sel = $('provider-filter');
     sel.replaceChildren(h('option', { value: '' }, 'Any practitioner'));
     svc.provider_ids.forEach(function (id) { sel.append(h('option', { value: id }, providerName(id))); });
@@ -99,10 +135,15 @@
     });
   }
 
+  // The first day shown (today in the zone shown, or later after "Later days").
+  function firstDay() { return localYmd(new Date().toISOString(), state.zone); }
+
   function loadSlots(keepDay) {
-    var svc = state.service, seq = ++state.seq, from = todayYmd();
+    var svc = state.service, seq = ++state.seq, today = firstDay();
     if (!svc) return Promise.resolve();
-    var q = new URLSearchParams({ service_id: svc.id, from: from, days: '14', tz: TZ });
+    if (!state.from || state.from < today) state.from = today;
+    var from = state.from;
+    var q = new URLSearchParams({ service_id: svc.id, from: from, days: String(DAYS), tz: state.zone });
     if (state.providerId) q.set('provider_id', state.providerId);
     $('slots').setAttribute('aria-busy', 'true');
     if (!keepDay) $('slots').replaceChildren(h('p', { class: 'muted' }, 'Loading available times…'));
@@ -110,20 +151,34 @@
       if (seq !== state.seq) return;
       $('slots').setAttribute('aria-busy', 'false');
       if (!r.ok) return $('slots').replaceChildren(h('p', { class: 'error', role: 'alert', 'data-testid': 'slots-error' }, r.data.detail));
-      state.zone = r.data.timezone || TZ;
-      say('tz-note', 'Times shown in your timezone (' + state.zone + ')');
       state.byDate = new Map();
       r.data.slots.forEach(function (s) {
         var d = localYmd(s.start, state.zone);
         state.byDate.set(d, (state.byDate.get(d) || []).concat([s]));
       });
       state.days = [];
-      for (var i = 0; i < 14; i++) state.days.push(addDays(from, i));
+      for (var i = 0; i < DAYS; i++) state.days.push(addDays(from, i));
       state.byDate.forEach(function (_, d) { if (state.days.indexOf(d) < 0) state.days.push(d); });
       state.days.sort();
       if (!keepDay || !state.byDate.has(state.day)) state.day = state.days.find(function (d) { return state.byDate.has(d); }) || null;
       renderSlots();
+      if (state.focusDays) { var which = state.focusDays; state.focusDays = null; refocus($('slots'), '[data-testid="days-' + which + '"]:not([disabled])'); }
     });
+  }
+
+  /* Earlier / later fortnights: any day within the booking horizon can be reached. */
+  function pageDays(which) {
+    state.from = addDays(state.from, which === 'later' ? DAYS : -DAYS);
+    state.slot = null; state.focusDays = which; $('confirm-panel').hidden = true;
+    return loadSlots(false);
+  }
+  function dayNav() {
+    var last = addDays(state.from, DAYS - 1);
+    return h('div', { class: 'day-nav actions' },
+      h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'days-earlier', disabled: state.from <= firstDay(),
+        onclick: function () { pageDays('earlier'); } }, '‹ Earlier days'),
+      h('span', { class: 'muted', 'data-testid': 'days-range' }, fmtDay(state.from, { day: 'numeric', month: 'short' }) + ' – ' + fmtDay(last, { day: 'numeric', month: 'short', year: 'numeric' })),
+      h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'days-later', onclick: function () { pageDays('later'); } }, 'Later days ›'));
   }
 
   function slotButton(s, testid) {
@@ -142,13 +197,13 @@
     var box = $('slots');
     box.replaceChildren();
     if (!state.byDate.size) {
-      return box.append(h('p', { class: 'empty', 'data-testid': 'slots-empty' }, 'No times are free in the next 14 days. Try another practitioner, or check back soon.'));
+      return box.append(dayNav(), h('p', { class: 'empty', 'data-testid': 'slots-empty' }, 'No times are free on these days. Try later days, another practitioner, or check back soon.'));
     }
     var strip = h('div', { class: 'daystrip', role: 'group', 'aria-label': 'Days', 'data-testid': 'day-strip' });
     state.days.forEach(function (d) {
       var n = (state.byDate.get(d) || []).length;
       strip.append(h('button', { type: 'button', class: 'day', 'data-testid': 'day-button', 'data-date': d, disabled: n === 0,
-        'aria-pressed': String(d === state.day), onclick: function () { state.day = d; renderSlots(); } }, h('span', { class: 'day-name' }, fmtDay(d, { weekday: 'short' })),
+        'aria-pressed': String(d === state.day), onclick: function () { state.day = d; renderSlots(); refocus($('slots'), '[data-testid="day-button"][data-date="' + d + '"]'); } }, h('span', { class: 'day-name' }, fmtDay(d, { weekday: 'short' })),
       h('span', { class: 'day-num' }, fmtDay(d, { day: 'numeric', month: 'short' })),
       h('span', { class: 'day-count' }, n ? n + (n === 1 ? ' time' : ' times') : 'No times')));
     });
@@ -157,7 +212,7 @@
       h('h3', {}, fmtDay(state.day, { weekday: 'long', day: 'numeric', month: 'long' })),
       slots.length ? h('div', { class: 'slot-grid' }, slots.map(function (s) { return slotButton(s, 'slot'); }))
         : h('p', { class: 'muted' }, 'No free times on this day.'));
-    box.append(strip, group);
+    box.append(dayNav(), strip, group);
   }
 
   function selectSlot(s) {
@@ -207,105 +262,49 @@
     });
   }
 
+  // Where the session takes place, as the invite says (see holdfast.notifications.compose).
+  function where(svc, b) {
+    var location = svc ? svc.location : 'in_person';
+    if (location === 'video') return b.meeting ? h('a', { href: b.meeting.join_url, 'data-testid': 'confirmation-join' }, b.meeting.join_url) : 'Online: the video link follows by email';
+    if (location === 'phone') return 'By phone: ' + providerName(b.provider_id) + ' will call you';
+    return document.body.dataset.practiceAddress || 'In person with ' + providerName(b.provider_id);
+  }
+
   function showConfirmation(b) {
     var svc = serviceById(b.service_id), box = $('confirmation');
     var head = b.status === 'confirmed' ? 'You’re booked' : b.status === 'pending_payment' ? 'Almost done: awaiting payment' : 'Your time is held';
+    var rows = [
+      ['When', fmtWhen(b.start, state.zone), 'confirmation-time'],
+      ['Ends', fmtTime(b.end, state.zone), 'confirmation-end'],
+      ['Price', money(svc && svc.price), 'confirmation-price'],
+      ['Where', where(svc, b), 'confirmation-where']
+    ];
     box.replaceChildren(h('h2', {}, head),
       h('p', {}, (svc ? svc.name : 'Session') + ' with ' + providerName(b.provider_id)),
-      h('p', { class: 'when', 'data-testid': 'confirmation-time' }, fmtWhen(b.start, state.zone)),
+      h('dl', { class: 'details' }, rows.map(function (r) {
+        return h('div', { class: 'detail' }, h('dt', {}, r[0]), h('dd', { 'data-testid': r[2] }, r[1]));
+      })),
       h('p', { class: 'muted' }, 'Status: ', h('span', { 'data-testid': 'confirmation-status' }, STATUS[b.status] || b.status),
-        ' · Reference ', h('span', { 'data-testid': 'confirmation-id' }, b.id)));
+        ' · Reference ', h('span', { 'data-testid': 'confirmation-id' }, b.id)),
+      b.status === 'expired' || b.status === 'cancelled' ? null : h('p', {},
+        h('a', { class: 'btn btn-quiet', href: '/api/bookings/' + encodeURIComponent(b.id) + '/calendar.ics', download: 'holdfast-' + b.id + '.ics',
+          'data-testid': 'confirmation-calendar' }, 'Add to calendar')));
     box.hidden = false; box.focus();
   }
 
-  /* ---- my bookings ---- */
-  function loadBookings() {
-    var box = $('my-bookings');
-    if (!state.user) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'my-bookings-login' }, 'Log in to see your bookings.'));
-    return api('GET', '/api/bookings').then(function (r) {
-      if (r.status === 401) return setUser(null);
-      if (!r.ok) return box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-      var now = Date.now(), list = r.data.slice().sort(function (a, b) { return a.start < b.start ? -1 : 1; });
-      var upcoming = list.filter(function (b) { return Date.parse(b.end) > now; });
-      var past = list.filter(function (b) { return Date.parse(b.end) <= now; }).reverse();
-      if (!list.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'my-bookings-empty' }, 'You have no bookings yet.'));
-      box.replaceChildren(h('ul', { class: 'booking-list' }, upcoming.concat(past).map(bookingRow)));
-    });
-  }
-
-  function bookingRow(b) {
-    var svc = serviceById(b.service_id), actions = h('div', { class: 'row-actions' }), err = h('p', { class: 'error', role: 'alert' });
-    var li = h('li', { class: 'booking', 'data-testid': 'booking-row', 'data-booking-id': b.id, 'data-status': b.status },
-      h('div', { class: 'booking-main' },
-        h('strong', {}, (svc ? svc.name : 'Session') + ' with ' + providerName(b.provider_id)),
-        h('span', { 'data-testid': 'booking-time' }, fmtWhen(b.start, TZ)),
-        h('span', { class: 'badge badge-' + b.status, 'data-testid': 'booking-status' }, STATUS[b.status] || b.status)),
-      actions, err);
-    function showCancel() {
-      actions.replaceChildren(
-        h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'reschedule-button', onclick: askReschedule }, 'Reschedule'),
-        h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'cancel-button', onclick: askCancel }, 'Cancel'));
-    }
-    /* Reschedule: the free times of the same service and practitioner, a week at a time. */
-    function askReschedule() {
-      var id = 'move-' + b.id, day = h('input', { id: id, type: 'date', value: localYmd(b.start, TZ), 'data-testid': 'reschedule-date' });
-      var times = h('div', { class: 'slots', 'data-testid': 'reschedule-slots', 'aria-live': 'polite' });
-      function moveButton(s) {
-        return h('button', { type: 'button', class: 'slot', 'data-testid': 'reschedule-slot', 'data-start': s.start,
-          onclick: function (e) { move(s, e.currentTarget); } }, fmtWhen(s.start, TZ));
-      }
-      function load() {
-        times.replaceChildren(h('p', { class: 'muted' }, 'Loading times…'));
-        var q = new URLSearchParams({ service_id: b.service_id, provider_id: b.provider_id, from: day.value, days: 7, tz: TZ });
-        api('GET', '/api/availability?' + q).then(function (r) {
-          if (!r.ok) return times.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-          if (!r.data.slots.length) return times.replaceChildren(h('p', { class: 'muted' }, 'No free times that week; try another date.'));
-          times.replaceChildren.apply(times, r.data.slots.slice(0, 40).map(moveButton));
-        });
-      }
-      function move(s, btn) {
-        btn.disabled = true; err.textContent = '';
-        api('POST', '/api/bookings/' + encodeURIComponent(b.id) + '/reschedule', { start: s.start }).then(function (r) {
-          if (r.ok) { loadBookings(); loadSlots(true); return; }
-          btn.disabled = false; err.textContent = r.data.detail;
-          var alts = r.data.alternatives || [];
-          if (alts.length) times.replaceChildren.apply(times, alts.map(moveButton));
-        });
-      }
-      day.addEventListener('change', load);
-      actions.replaceChildren(h('div', { class: 'confirm-box', role: 'group', 'aria-label': 'Reschedule' },
-        h('p', {}, 'Move this booking to another time (' + TZ + ')'),
-        h('div', { class: 'field' }, h('label', { for: id }, 'Week from'), day), times,
-        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'reschedule-keep',
-          onclick: function () { showCancel(); actions.querySelector('button').focus(); } }, 'Keep this time'))));
-      load();
-    }
-    function askCancel() {
-      var id = 'reason-' + b.id, reason = h('input', { id: id, type: 'text', maxlength: 1000, 'data-testid': 'cancel-reason' });
-      var yes = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'cancel-confirm', onclick: function () {
-        submitting(yes, true, 'Cancelling…'); err.textContent = '';
-        api('POST', '/api/bookings/' + encodeURIComponent(b.id) + '/cancel', { reason: reason.value.trim() || null }).then(function (r) {
-          if (!r.ok) { submitting(yes, false, 'Yes, cancel it'); err.textContent = r.data.detail; return; }
-          loadBookings(); loadSlots(true);
-        });
-      } }, 'Yes, cancel it');
-      actions.replaceChildren(h('div', { class: 'confirm-box', role: 'group', 'aria-label': 'Confirm cancellation' },
-        h('p', {}, 'Cancel this booking?'),
-        h('div', { class: 'field' }, h('label', { for: id }, 'Reason (optional)'), reason),
-        h('div', { class: 'actions' }, yes,
-          h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'cancel-keep',
-            onclick: function () { showCancel(); actions.querySelector('button').focus(); } }, 'Keep booking'))));
-      reason.focus();
-    }
-    // Only a booking that still keeps its time can be moved or cancelled (not a lapsed hold).
-    if (b.status !== 'cancelled' && b.status !== 'expired' && Date.parse(b.start) > Date.now()) showCancel();
-    return li;
-  }
+  /* ---- my bookings (mybookings.js) ---- */
+  var myBookings = window.HoldfastMyBookings({
+    box: document.getElementById('my-bookings'), zone: function () { return state.zone; }, service: serviceById, providerName: providerName,
+    changed: function () { loadSlots(true); }, signedOut: function () { setUser(null); }
+  });
 
   /* ---- wiring ---- */
   document.addEventListener('DOMContentLoaded', function () {
-    $('register-timezone').value = TZ;
-    say('tz-note', 'Times shown in your timezone (' + TZ + ')');
+    Z.fill($('register-timezone'), TZ);
+    showZone();
+    $('tz-change').addEventListener('click', changeZone);
+    $('tz-apply').addEventListener('click', applyZone);
+    $('tz-cancel').addEventListener('click', function () { closeZone(); $('tz-change').focus(); });
     $('login-open').addEventListener('click', function () { openAuth('login'); });
     $('register-open').addEventListener('click', function () { openAuth('register'); });
     $('auth-close').addEventListener('click', closeAuth);
@@ -314,12 +313,18 @@
       b.addEventListener('click', function () { openAuth(b.dataset.authSwitch, $('auth-message').textContent); });
     });
     $('login-form').addEventListener('submit', function (e) {
-      e.preventDefault(); say('login-error', ''); submitting($('login-submit'), true, 'Logging in…');
+      e.preventDefault(); say('login-error', '');
+      if (missing('login-error', [['login-email', 'Please give your email address.'], ['login-password', 'Please give your password.']])) return;
+      submitting($('login-submit'), true, 'Logging in…');
       logIn($('login-email').value.trim(), $('login-password').value, 'login-error', $('login-submit'), 'Log in');
     });
     $('register-form').addEventListener('submit', function (e) {
       e.preventDefault(); say('register-error', '');
       var btn = $('register-submit'), email = $('register-email').value.trim(), password = $('register-password').value;
+      if (missing('register-error', [['register-name', 'Please tell us your name.'], ['register-email', 'Please give your email address.'],
+        ['register-password', 'Please choose a password (at least 8 characters).']])) return;
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) { say('register-error', 'That email address does not look right; please check it.'); $('register-email').focus(); return; }
+      if (password.length < 8) { say('register-error', 'Please choose a password of at least 8 characters.'); $('register-password').focus(); return; }
       submitting(btn, true, 'Creating account…');
       api('POST', '/api/auth/register', {
         email: email, password: password, name: $('register-name').value.trim(), timezone: $('register-timezone').value.trim() || TZ

@@ -1,6 +1,6 @@
 /* Holdfast's page helpers, shared by every page's own script (loaded before it: the CSP allows no
    inline scripts and there is no build step). window.Holdfast = { $, h, api, say, byId, nameOf,
-   pad, todayYmd, fmtWhen, money, table, newKey }. */
+   pad, todayYmd, localYmd, fmtWhen, money, table, newKey }. */
 (function () {
   'use strict';
 
@@ -43,6 +43,13 @@
   function nameOf(list, id) { var x = byId(list, id); return x ? x.name : id; }
   function pad(n) { return String(n).padStart(2, '0'); }
   function todayYmd() { var d = new Date(); return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
+  /* The date (YYYY-MM-DD) an instant falls on in a timezone. */
+  function localYmd(iso, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' })
+      .formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + '-' + parts.month + '-' + parts.day;
+  }
   function fmtWhen(iso, zone) {
     var opts = { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' };
     return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso)) + ' (' + zone + ')';
@@ -68,6 +75,6 @@
 
   window.Holdfast = Object.freeze({
     $: $, h: h, api: api, say: say, byId: byId, nameOf: nameOf, pad: pad, todayYmd: todayYmd,
-    fmtWhen: fmtWhen, money: money, table: table, newKey: newKey
+    localYmd: localYmd, fmtWhen: fmtWhen, money: money, table: table, newKey: newKey
   });
 })();
