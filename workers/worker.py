@@ -22,6 +22,7 @@ from holdfast.jobs.handoff import RUN_JOB
 from holdfast.jobs.registry import Registry, default_registry
 from holdfast.jobs.runner import Outcome, run_job
 from holdfast.logs import configure_logging
+from holdfast.monitoring.alerts import watch_promoter
 from holdfast.settings import Settings
 from redis.exceptions import RedisError
 
@@ -68,10 +69,12 @@ async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 
     when its lease ends). Indexes are ensured in the background, as MongoDB allows."""
     holdfast = await open_context(settings)
     indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.indexes))
+    watching = asyncio.create_task(watch_promoter(holdfast, stop))
     try:
         await _serve(holdfast, stop, drain_seconds)
     finally:
         indexes.cancel()
+        watching.cancel()
         await close_context(holdfast)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from holdfast.context import Context
 from holdfast.errors import Forbidden
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.status import backlog_counts
+from holdfast.monitoring.traffic import BOOKING_ROUTE, Traffic
 from holdfast.settings import Settings
 from holdfast.waitlist.metrics import refresh_waitlist_gauges
 from holdfast.web.ratelimit import client_address
@@ -98,10 +100,13 @@ class RequestMetrics(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         started = time.perf_counter()
         status = {"code": 500}
+        refusal = bytearray()  # a refused booking's body: its error code is counted
 
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
+            elif status["code"] >= 400 and _route(scope) == BOOKING_ROUTE[1]:
+                refusal.extend(message.get("body", b"")[:4096])
             await send(message)
 
         try:
@@ -112,6 +117,20 @@ class RequestMetrics(ASGIMiddleware):
             elapsed = time.perf_counter() - started
             REQUESTS.labels(method, route, str(status["code"])).inc()
             LATENCY.labels(method, route).observe(elapsed)
+            ctx: Context | None = getattr(scope["app"].state, "ctx", None)
+            traffic: Traffic | None = getattr(scope["app"].state, "traffic", None)
+            if ctx is not None and traffic is not None:
+                code = _error_code(bytes(refusal)) if refusal else None
+                traffic.observe(ctx.now(), method, route, status["code"], elapsed, code)
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    code = found.get("error") if isinstance(found, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _route(scope: Any) -> str:
