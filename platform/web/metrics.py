@@ -15,6 +15,7 @@ from holdfast.context import Context
 from holdfast.errors import Forbidden
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.status import backlog_counts
+from holdfast.monitoring.gauges import refresh_monitoring_gauges
 from holdfast.monitoring.traffic import BOOKING_ROUTE, Traffic
 from holdfast.settings import Settings
 from holdfast.waitlist.metrics import refresh_waitlist_gauges
@@ -90,6 +91,7 @@ async def refresh_job_gauges(ctx: Context) -> None:
         async for beat in Heartbeat.find({"kind": "promoter"}):
             PROMOTED.labels(beat.id).set(float(beat.data.get("promoted_total", 0)))
         await refresh_waitlist_gauges()
+        await refresh_monitoring_gauges(ctx, ctx.now())
     except ConnectionFailure:
         pass  # /metrics still answers with what the process knows
 
