@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+from holdfast.monitoring.funnel import BeaconIn, record
 from holdfast.monitoring.stats import Stats, stats
 from holdfast.web.auth import AdminUser, Ctx
-from litestar import Controller, Request, get
-from litestar.params import QueryParameter
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Template
 
 FROM = QueryParameter(name="from", description="The first UTC day (default: 29 days before to).")
@@ -40,3 +41,18 @@ class MonitoringPage(Controller):
     @get("/")
     async def monitoring_page(self) -> Template:
         return Template(template_name="admin_monitoring.html")
+
+
+class FunnelController(Controller):
+    path = "/api/funnel"
+    tags = ["monitoring"]
+
+    @post("/", status_code=204)
+    async def beacon(
+        self, data: JSONBody[BeaconIn], ctx: Ctx, request: Request[Any, Any, Any]
+    ) -> None:
+        """The booking page's beacon: one step of the funnel (a page view, a service chosen, a
+        time selected). Anyone may send it; nothing identifies the visitor; rate limited."""
+        traffic = getattr(request.app.state, "traffic", None)
+        if traffic is not None:
+            record(traffic, ctx.now(), data)

@@ -64,3 +64,25 @@ class Incident(Document):
             ),
             IndexModel([("opened_at", ASCENDING)], name="opened_at"),
         ]
+
+
+class FunnelDay(Document):
+    """The booking funnel of one UTC day and one service, summed over every API process:
+    `views` (booking page loads: service "-"), `services` (a service chosen on the page), `slots`
+    (a time selected), counted from the page's beacon (`POST /api/funnel`); `attempts` and
+    `booked` (`POST /api/bookings` asked for the service; 201), counted by the API itself.
+    Payments are read from the payments at query time."""
+
+    id: str  # type: ignore[assignment]  # "YYYY-MM-DD/<service id or ->"
+    views: int = 0
+    services: int = 0
+    slots: int = 0
+    attempts: int = 0
+    booked: int = 0
+    expires_at: datetime | None = None
+
+    class Settings:
+        name = "funnel_days"
+        indexes = [
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at_ttl")
+        ]

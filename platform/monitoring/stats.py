@@ -15,6 +15,7 @@ from holdfast.errors import Invalid
 from holdfast.integrations.status import integrations
 from holdfast.jobs.models import Job
 from holdfast.jobs.status import backlog_counts, lags, promoter_status
+from holdfast.monitoring.funnel import Funnel, funnel
 from holdfast.monitoring.sla import Objective, objectives
 from holdfast.monitoring.traffic import Attempts, Point, Traffic, traffic_figures
 from holdfast.notifications.stats import Deliveries, deliveries
@@ -60,6 +61,7 @@ class Stats(BaseModel):
     deliveries: Deliveries
     payments: Payments
     waitlist: WaitlistStats
+    funnel: Funnel
     series: list[Point]
 
 
@@ -149,5 +151,6 @@ async def stats(
         deliveries=sent,
         payments=paid,
         waitlist=await waitlist_stats(lo, hi),
+        funnel=await funnel(lo, hi),
         series=series,
     )

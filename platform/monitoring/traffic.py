@@ -18,11 +18,13 @@ import asyncio
 import bisect
 import contextlib
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import structlog
+from beanie import Document
 from holdfast.clock import as_utc
-from holdfast.monitoring.models import TRAFFIC_DAYS, TrafficMinute
+from holdfast.monitoring.models import TRAFFIC_DAYS, FunnelDay, TrafficMinute
 from holdfast.schemas import UtcInstant
 from pydantic import BaseModel
 from pymongo import UpdateOne
@@ -36,17 +38,29 @@ LATENCY_BOUNDS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 
 BOOKING_ROUTE = ("POST", "/api/bookings")
 
 
+Key = tuple[type[Document], Any]  # (the collection's model, the document's _id)
+
+
 class Traffic:
-    """One process's counts not yet written, by minute."""
+    """One process's counts not yet written: per minute (`TrafficMinute`) and per day and
+    service (`FunnelDay`, the booking funnel)."""
 
     def __init__(self) -> None:
-        self._minutes: dict[datetime, Counter[str]] = defaultdict(Counter)
+        self._counts: dict[Key, Counter[str]] = defaultdict(Counter)
 
     def observe(
-        self, at: datetime, method: str, route: str, status: int, seconds: float, code: str | None
+        self,
+        at: datetime,
+        method: str,
+        route: str,
+        status: int,
+        seconds: float,
+        code: str | None = None,
+        service_id: str | None = None,
     ) -> None:
-        """Count one answered request (`code`: the error code of a refused booking)."""
-        counts = self._minutes[at.replace(second=0, microsecond=0)]
+        """Count one answered request (`code`: the error code of a refused booking;
+        `service_id`: the service a booking attempt asked for)."""
+        counts = self._counts[(TrafficMinute, at.replace(second=0, microsecond=0))]
         counts["requests"] += 1
         if status >= 500:
             counts["server_errors"] += 1
@@ -59,36 +73,56 @@ class Traffic:
             safe = (code or "unknown").replace(".", "_").replace("$", "_")[:64]
             counts[f"booking.codes.{status}:{safe}"] += 1
         counts[f"booking.latency.{bisect.bisect_left(LATENCY_BOUNDS, seconds)}"] += 1
+        if service_id is not None:
+            self.step(at, service_id, "attempts")
+            if status < 300:
+                self.step(at, service_id, "booked")
 
-    def take(self) -> dict[datetime, Counter[str]]:
-        taken, self._minutes = self._minutes, defaultdict(Counter)
+    def step(self, at: datetime, service_id: str | None, step: str) -> None:
+        """Count one step of the funnel (a page view has no service)."""
+        self._counts[(FunnelDay, funnel_day_id(at.date(), service_id))][step] += 1
+
+    def take(self) -> dict[Key, Counter[str]]:
+        taken, self._counts = self._counts, defaultdict(Counter)
         return taken
 
-    def give_back(self, taken: dict[datetime, Counter[str]]) -> None:
-        for minute, counts in taken.items():
-            self._minutes[minute].update(counts)
+    def give_back(self, taken: dict[Key, Counter[str]]) -> None:
+        for key, counts in taken.items():
+            self._counts[key].update(counts)
 
     async def flush(self) -> None:
-        """Write what is counted so far (one bulk write); on failure keep it for next time."""
+        """Write what is counted so far (a bulk write per collection); on failure keep it for
+        the next time."""
         taken = self.take()
-        if not taken:
-            return
-        writes = [
-            UpdateOne(
-                {"_id": minute},
-                {
-                    "$inc": dict(counts),
-                    "$setOnInsert": {"expires_at": minute + timedelta(days=TRAFFIC_DAYS)},
-                },
-                upsert=True,
+        writes: dict[type[Document], list[UpdateOne]] = defaultdict(list)
+        for (model, key), counts in taken.items():
+            expires = _expiry(model, key)
+            writes[model].append(
+                UpdateOne(
+                    {"_id": key},
+                    {"$inc": dict(counts), "$setOnInsert": {"expires_at": expires}},
+                    upsert=True,
+                )
             )
-            for minute, counts in taken.items()
-        ]
         try:
-            await TrafficMinute.get_pymongo_collection().bulk_write(writes, ordered=False)
+            for model, batch in writes.items():
+                await model.get_pymongo_collection().bulk_write(batch, ordered=False)
         except PyMongoError as exc:
             self.give_back(taken)
             log.warning("traffic.flush_failed", error=str(exc)[:200])
+
+
+def funnel_day_id(day: date, service_id: str | None) -> str:
+    """ "YYYY-MM-DD/<service id>" ("-" for no service): a window is a range on `_id`."""
+    return f"{day.isoformat()}/{service_id or '-'}"
+
+
+def _expiry(model: type[Document], key: Any) -> datetime:
+    if model is TrafficMinute:
+        start: datetime = key
+    else:
+        start = as_utc(datetime.fromisoformat(str(key)[:10]))
+    return start + timedelta(days=TRAFFIC_DAYS)
 
 
 async def keep_flushing(traffic: Traffic, every: float) -> None:

@@ -102,7 +102,9 @@ class RequestMetrics(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         started = time.perf_counter()
         status = {"code": 500}
-        refusal = bytearray()  # a refused booking's body: its error code is counted
+        # A booking attempt's request (its service, for the funnel) and, when refused, the
+        # answer (its error code); read after the answer went, off the client's wait.
+        asked, refusal = bytearray(), bytearray()
 
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -111,8 +113,15 @@ class RequestMetrics(ASGIMiddleware):
                 refusal.extend(message.get("body", b"")[:4096])
             await send(message)
 
+        async def record_request() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and _route(scope) == BOOKING_ROUTE[1]:
+                asked.extend(message.get("body", b"")[:4096])
+            return message
+
+        posted = scope.get("method") == "POST"
         try:
-            await next_app(scope, receive, record_status)
+            await next_app(scope, record_request if posted else receive, record_status)
         finally:
             route = _route(scope)
             method = str(scope.get("method", ""))
@@ -122,17 +131,19 @@ class RequestMetrics(ASGIMiddleware):
             ctx: Context | None = getattr(scope["app"].state, "ctx", None)
             traffic: Traffic | None = getattr(scope["app"].state, "traffic", None)
             if ctx is not None and traffic is not None:
-                code = _error_code(bytes(refusal)) if refusal else None
-                traffic.observe(ctx.now(), method, route, status["code"], elapsed, code)
+                code = _field(bytes(refusal), "error") if refusal else None
+                service = _field(bytes(asked), "service_id") if asked else None
+                traffic.observe(ctx.now(), method, route, status["code"], elapsed, code, service)
 
 
-def _error_code(body: bytes) -> str | None:
+def _field(body: bytes, name: str) -> str | None:
+    """A short string field of a JSON object, if the body is one and has it."""
     try:
         found = json.loads(body)
     except ValueError:
         return None
-    code = found.get("error") if isinstance(found, dict) else None
-    return code if isinstance(code, str) else None
+    value = found.get(name) if isinstance(found, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 def _route(scope: Any) -> str:

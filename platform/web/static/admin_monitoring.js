@@ -66,6 +66,21 @@
     ]))));
   }
 
+  /* Totals first (with each step's conversion from the one before), then each service. */
+  function funnel(s) {
+    var f = s.funnel, c = f.conversion, t = f.total;
+    function cells(label, r, testid) {
+      return h('tr', { 'data-testid': testid }, h('th', { scope: 'row' }, label),
+        [r.views, r.services, r.slots, r.attempts, r.booked, r.paid].map(function (n) { return h('td', {}, String(n)); }));
+    }
+    var body = [cells('All services', t, 'funnel-total'),
+      h('tr', { 'data-testid': 'funnel-conversion' }, h('th', { scope: 'row' }, 'Conversion'),
+        [null, c.chose_service, c.selected_time, c.attempted, c.booked, c.paid].map(function (x) { return h('td', {}, x === null ? '' : pct(x)); }))];
+    f.by_service.forEach(function (r) { body.push(cells(r.service, Object.assign({ views: '' }, r), 'funnel-service')); });
+    $('funnel').replaceChildren(table('funnel-table', ['', 'Page views', 'Service chosen', 'Time selected', 'Attempted', 'Booked', 'Paid'], body),
+      h('p', { class: 'muted', 'data-testid': 'funnel-overall' }, 'Bookings per page view: ' + pct(c.overall)));
+  }
+
   /* One uPlot per box, rebuilt when the period changes and fed new data on each refresh. */
   function chart(id, data, series) {
     var box = $(id), width = Math.max(280, box.clientWidth || 600);
@@ -93,7 +108,7 @@
       if (!r.ok) { $('problem').textContent = r.data.detail; return; }
       $('problem').textContent = '';
       $('gate').hidden = true; $('board').hidden = false;
-      tiles(r.data); sla(r.data); failures(r.data); queue(r.data); draw(r.data);
+      tiles(r.data); sla(r.data); funnel(r.data); failures(r.data); queue(r.data); draw(r.data);
       $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
     });
   }
