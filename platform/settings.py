@@ -253,6 +253,11 @@ class Settings(BaseSettings):
         description="How often each API process writes its request counts (booking attempts, "
         "latency, 5xx) to MongoDB for the admin's stats.",
     )
+    alerts_enabled: bool = Field(
+        default=True,
+        description="Evaluate the alert rules and notify (false: a staging copy that must not "
+        "page anyone).",
+    )
     alert_emails: str = Field(
         default="",
         description="Comma-separated addresses that get alerts besides every admin's email.",

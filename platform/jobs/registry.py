@@ -90,6 +90,6 @@ def default_registry(settings: Settings) -> Registry:
         registry.add(kind)
     for kind in [*google_kinds(settings), *zoom_kinds(settings), *payment_kinds(timeout)]:
         registry.add(kind)
-    for kind in alert_kinds(timedelta(seconds=settings.alert_interval_seconds), timeout):
+    for kind in alert_kinds(settings):
         registry.add(kind)
     return registry

@@ -35,6 +35,7 @@ from holdfast.monitoring.models import Incident
 from holdfast.monitoring.rules import Finding, evaluate, promoter_silent
 from holdfast.notifications.delivery import DeliveryFailed, send_once
 from holdfast.notifications.models import Message
+from holdfast.settings import Settings
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 log = structlog.get_logger(__name__)
@@ -198,13 +199,16 @@ async def check(ctx: Context, claim: str | None) -> None:
 
 
 async def evaluate_job(ctx: Context, job: Job) -> None:
-    await check(ctx, job.claim_token)
+    if ctx.settings.alerts_enabled:
+        await check(ctx, job.claim_token)
 
 
 async def watch_promoter(ctx: Context, stop: asyncio.Event) -> None:
     """In each worker: when the promoter has gone quiet (so `alerts.evaluate` is never handed
     out), evaluate here, as often as the job would run."""
     every = ctx.settings.alert_interval_seconds
+    if not ctx.settings.alerts_enabled:
+        return
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -216,15 +220,18 @@ async def watch_promoter(ctx: Context, stop: asyncio.Event) -> None:
             log.warning("alert.watch_failed", error=str(exc)[:200])
 
 
-def kinds(interval: timedelta, job_timeout: timedelta) -> list[JobKind]:
-    # A run that fails is simply followed by the next period's: few tries, short backoff.
+def kinds(settings: Settings) -> list[JobKind]:
+    # A run that fails is simply followed by the next period's: few tries, short backoff. Turned
+    # off, the kind stays known (an occurrence already written runs and does nothing) but no
+    # new occurrence is written.
+    every = timedelta(seconds=settings.alert_interval_seconds)
     return [
         JobKind(
             KIND,
             evaluate_job,
             max_attempts=3,
-            timeout=job_timeout,
+            timeout=timedelta(seconds=settings.job_timeout_seconds),
             backoff_base=timedelta(seconds=2),
-            every=interval,
+            every=every if settings.alerts_enabled else None,
         )
     ]

@@ -8,7 +8,7 @@ from datetime import datetime
 from holdfast.context import Context
 from holdfast.integrations.status import integrations
 from holdfast.jobs.status import promoter_status
-from holdfast.notifications.models import Message
+from holdfast.notifications.stats import failing_now
 from prometheus_client import Gauge
 
 PROMOTER_SILENCE = Gauge(
@@ -28,9 +28,7 @@ async def refresh_monitoring_gauges(ctx: Context, now: datetime) -> None:
     promoter = await promoter_status(now)
     silence = promoter["last_seen_seconds"]
     PROMOTER_SILENCE.set(-1 if silence is None else silence)
-    MESSAGES_FAILING.set(
-        await Message.get_pymongo_collection().count_documents({"status": "failed"})
-    )
+    MESSAGES_FAILING.set(await failing_now())
     failing = [i.integration for i in await integrations(ctx) if i.state == "failing"]
     for name in INTEGRATIONS:
         INTEGRATIONS_FAILING.labels(name).set(failing.count(name))

@@ -24,6 +24,7 @@ from holdfast.monitoring.models import TrafficMinute
 from holdfast.monitoring.sla import objectives
 from holdfast.monitoring.traffic import traffic_figures
 from holdfast.notifications.models import Message
+from holdfast.notifications.stats import failing_now
 
 PROMOTER_SILENT_AFTER = timedelta(minutes=2)
 SLA_WINDOW = timedelta(hours=1)
@@ -54,9 +55,11 @@ async def dead_jobs(now: datetime, window: timedelta) -> Finding:
 
 
 async def delivery_failures(now: datetime, window: timedelta, threshold: float) -> Finding:
-    messages = Message.get_pymongo_collection()
-    failing = await messages.count_documents({"status": "failed"})
-    sent = await messages.count_documents({"created_at": {"$gte": now - window}, "status": "sent"})
+    """Messages failing while their job still retries them, against those sent recently."""
+    failing = await failing_now()
+    sent = await Message.get_pymongo_collection().count_documents(
+        {"created_at": {"$gte": now - window}, "status": "sent"}
+    )
     rate = failing / (failing + sent) if failing else 0.0
     return Finding(
         "delivery_failures",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from holdfast.jobs.models import PENDING
 from holdfast.notifications.models import Message
 from pydantic import BaseModel
 
@@ -42,3 +43,25 @@ async def deliveries(start: datetime, end: datetime) -> Deliveries:
         failed_attempts=row["attempts"] - row["sent"],
         failing=row["failing"],
     )
+
+
+async def failing_now() -> int:
+    """Messages whose last try failed and whose job still retries them (a dead job's messages
+    stay failed for good: they are the dead letters' business, not a delivery problem now)."""
+    retried = Message.get_pymongo_collection().aggregate(
+        [
+            {"$match": {"status": "failed"}},  # the partial index of failing messages
+            {
+                "$lookup": {
+                    "from": "jobs",
+                    "localField": "job_id",
+                    "foreignField": "_id",
+                    "as": "job",
+                }
+            },
+            {"$match": {"job.state": {"$in": [*PENDING, "running"]}}},
+            {"$count": "n"},
+        ]
+    )
+    found = [row async for row in await retried]
+    return int(found[0]["n"]) if found else 0

@@ -41,6 +41,7 @@ def settings(
             "alert_webhook_url": receiver.url + "/alerts",
             "alert_webhook_secret": WEBHOOK_SECRET,
             "alert_emails": "oncall@example.com",
+            "alerts_enabled": True,
         }
     )
 
