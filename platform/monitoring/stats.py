@@ -71,6 +71,8 @@ def window(start: date | None, end: date | None, now: datetime) -> tuple[datetim
     first = start or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise Invalid("from must not be after to.", code="invalid_window")
+    if last >= date.max:  # the day after it has no datetime
+        raise Invalid("to must be before 9999-12-31.", code="invalid_window")
     lo = as_utc(datetime.combine(first, time()))
     hi = as_utc(datetime.combine(last, time())) + timedelta(days=1)
     if hi - lo > LONGEST:

@@ -21,7 +21,7 @@ from holdfast.settings import Settings
 from holdfast.waitlist.metrics import refresh_waitlist_gauges
 from holdfast.web.ratelimit import client_address
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo.errors import ConnectionFailure
 
@@ -110,13 +110,13 @@ class RequestMetrics(ASGIMiddleware):
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
             elif status["code"] >= 400 and _route(scope) == BOOKING_ROUTE[1]:
-                refusal.extend(message.get("body", b"")[:4096])
+                refusal.extend(_body(message))
             await send(message)
 
-        async def record_request() -> Message:
+        async def record_request() -> ReceiveMessage:
             message = await receive()
             if message["type"] == "http.request" and _route(scope) == BOOKING_ROUTE[1]:
-                asked.extend(message.get("body", b"")[:4096])
+                asked.extend(_body(message))
             return message
 
         posted = scope.get("method") == "POST"
@@ -134,6 +134,11 @@ class RequestMetrics(ASGIMiddleware):
                 code = _field(bytes(refusal), "error") if refusal else None
                 service = _field(bytes(asked), "service_id") if asked else None
                 traffic.observe(ctx.now(), method, route, status["code"], elapsed, code, service)
+
+
+def _body(message: Any) -> bytes:
+    body = message.get("body", b"")
+    return body[:4096] if isinstance(body, bytes) else b""
 
 
 def _field(body: bytes, name: str) -> str | None:
