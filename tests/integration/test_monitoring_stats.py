@@ -74,7 +74,7 @@ async def test_attempts_outcomes_and_the_confirmation_objective(
     stats = await _stats(client, practice)
     confirmation = _objective(stats, "confirmation_within_60s")
     assert (confirmation["measured"], confirmation["within"], confirmation["met"]) == (2, 1, False)
-    assert stats["queue"]["backlog"] >= 1 and stats["queue"]["oldest_due_age_seconds"] >= 110
+    assert stats["queue"]["backlog"] >= 1 and stats["queue"]["promoter"] == "absent"
     assert stats["bookings"]["attempts"] == 4
 
 
@@ -109,7 +109,7 @@ async def test_failed_deliveries_and_dead_jobs_are_counted(
         if "dead" in outcomes:
             break
         clock.advance(hours=1)
-    assert outcomes[-1] == "dead"
+    assert "dead" in outcomes
     stats = await _stats(client, practice)
     assert stats["failures"]["dead_jobs"] == 1 and stats["queue"]["dead"] == 1
 
