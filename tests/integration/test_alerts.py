@@ -13,6 +13,7 @@ from holdfast.context import Context
 from holdfast.jobs.periodic import ensure_next
 from holdfast.jobs.registry import default_registry
 from holdfast.settings import Settings
+from pydantic import SecretStr
 
 from tests.conftest import Clock
 from tests.fakes import SmsServer, SmtpSink
@@ -39,7 +40,7 @@ def settings(
     return with_senders(settings, smtp.url, sms.url).model_copy(
         update={
             "alert_webhook_url": receiver.url + "/alerts",
-            "alert_webhook_secret": WEBHOOK_SECRET,
+            "alert_webhook_secret": SecretStr(WEBHOOK_SECRET),
             "alert_emails": "oncall@example.com",
             "alerts_enabled": True,
         }
