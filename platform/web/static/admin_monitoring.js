@@ -76,7 +76,7 @@
     var body = [cells('All services', t, 'funnel-total'),
       h('tr', { 'data-testid': 'funnel-conversion' }, h('th', { scope: 'row' }, 'Conversion'),
         [null, c.chose_service, c.selected_time, c.attempted, c.booked, c.paid].map(function (x) { return h('td', {}, x === null ? '' : pct(x)); }))];
-    f.by_service.forEach(function (r) { body.push(cells(r.service, Object.assign({ views: '' }, r), 'funnel-service')); });
+    f.by_service.forEach(function (r) { body.push(cells(r.service, Object.assign({}, r, { views: '' }), 'funnel-service')); });
     $('funnel').replaceChildren(table('funnel-table', ['', 'Page views', 'Service chosen', 'Time selected', 'Attempted', 'Booked', 'Paid'], body),
       h('p', { class: 'muted', 'data-testid': 'funnel-overall' }, 'Bookings per page view: ' + pct(c.overall)));
   }
