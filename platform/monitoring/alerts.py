@@ -35,7 +35,9 @@ from holdfast.monitoring.models import Incident
 from holdfast.monitoring.rules import Finding, evaluate, promoter_silent
 from holdfast.notifications.delivery import DeliveryFailed, send_once
 from holdfast.notifications.models import Message
+from holdfast.schemas import UtcInstant
 from holdfast.settings import Settings
+from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 log = structlog.get_logger(__name__)
@@ -234,4 +236,40 @@ def kinds(settings: Settings) -> list[JobKind]:
             backoff_base=timedelta(seconds=2),
             every=every if settings.alerts_enabled else None,
         )
+    ]
+
+
+class IncidentOut(BaseModel):
+    id: str
+    rule: str
+    title: str
+    state: str  # open · resolved
+    summary: str  # what the rule said when it opened
+    latest: str  # what it says now (or said last)
+    opened_at: UtcInstant
+    resolved_at: UtcInstant | None
+
+
+async def incidents(start: datetime, end: datetime, most: int = 50) -> list[IncidentOut]:
+    """Those open now and those opened in [start, end), newest first (at most `most`)."""
+    found = (
+        await Incident.find(
+            {"$or": [{"state": "open"}, {"opened_at": {"$gte": start, "$lt": end}}]}
+        )
+        .sort("-opened_at")
+        .limit(most)
+        .to_list()
+    )
+    return [
+        IncidentOut(
+            id=i.id,
+            rule=i.rule,
+            title=TITLES.get(i.rule, i.rule),
+            state=i.state,
+            summary=i.summary,
+            latest=i.last_summary,
+            opened_at=i.opened_at,
+            resolved_at=i.resolved_at,
+        )
+        for i in found
     ]

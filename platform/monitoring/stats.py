@@ -15,6 +15,7 @@ from holdfast.errors import Invalid
 from holdfast.integrations.status import integrations
 from holdfast.jobs.models import Job
 from holdfast.jobs.status import backlog_counts, lags, promoter_status
+from holdfast.monitoring.alerts import IncidentOut, incidents
 from holdfast.monitoring.funnel import Funnel, funnel
 from holdfast.monitoring.sla import Objective, objectives
 from holdfast.monitoring.traffic import Attempts, Point, Traffic, traffic_figures
@@ -62,6 +63,7 @@ class Stats(BaseModel):
     payments: Payments
     waitlist: WaitlistStats
     funnel: Funnel
+    alerts: list[IncidentOut]  # open now, or opened in the window
     series: list[Point]
 
 
@@ -154,5 +156,6 @@ async def stats(
         payments=paid,
         waitlist=await waitlist_stats(lo, hi),
         funnel=await funnel(lo, hi),
+        alerts=await incidents(lo, hi),
         series=series,
     )

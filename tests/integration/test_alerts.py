@@ -75,6 +75,7 @@ async def test_failing_email_alerts_by_webhook_at_once_by_email_when_smtp_return
     expected = hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
     assert headers["x-holdfast-signature"] == f"sha256={expected}"
     assert smtp.messages == []
+    assert await _incident_state(client, practice) == "open"
     outbox = (await client.get("/api/admin/messages", headers=practice.admin)).json()
     assert {m["to"] for m in outbox if m["subject"] == ALERT} == {
         "admin@example.com",
@@ -94,8 +95,17 @@ async def test_failing_email_alerts_by_webhook_at_once_by_email_when_smtp_return
     assert to_admin == [ALERT, RESOLVED]
     states = [b["state"] for b in receiver.bodies() if b["rule"] == "delivery_failures"]
     assert states == ["opened", "resolved"]
+    assert await _incident_state(client, practice) == "resolved"
 
     # Further evaluations say nothing more about it.
     await _tick(ctx, settings, clock)
     assert smtp.subjects().count(ALERT) == 2
     assert [b["state"] for b in receiver.bodies() if b["rule"] == "delivery_failures"] == states
+
+
+async def _incident_state(client: httpx.AsyncClient, practice: Practice) -> str:
+    answer = await client.get(
+        "/api/admin/stats?from=2027-03-01&to=2027-03-01", headers=practice.admin
+    )
+    [incident] = [a for a in answer.json()["alerts"] if a["rule"] == "delivery_failures"]
+    return str(incident["state"])

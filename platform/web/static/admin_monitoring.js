@@ -36,6 +36,18 @@
     }));
   }
 
+  /* Open incidents first (the API sends them newest first): what fired, since when, and now. */
+  function alerts(s) {
+    var when = function (iso) { return iso ? new Date(iso).toLocaleString() : ''; };
+    if (!s.alerts.length) { $('alerts').replaceChildren(h('p', { class: 'muted', 'data-testid': 'alerts-none' }, 'No alerts in this period.')); return; }
+    var list = s.alerts.slice().sort(function (a, b) { return (a.state === 'open' ? 0 : 1) - (b.state === 'open' ? 0 : 1); });
+    $('alerts').replaceChildren(table('alerts-table', ['Alert', 'State', 'Since', 'Resolved', 'Details'], list.map(function (a) {
+      return h('tr', { 'data-testid': 'alert-' + a.rule }, h('td', {}, a.title),
+        h('td', {}, h('span', { class: a.state === 'open' ? 'met-no' : 'met-yes' }, a.state === 'open' ? 'Open' : 'Resolved')),
+        h('td', {}, when(a.opened_at)), h('td', {}, when(a.resolved_at)), h('td', {}, a.latest));
+    })));
+  }
+
   function sla(s) {
     $('sla').replaceChildren(table('sla-table', ['Objective', 'Compliance', 'Target', 'Judged', 'Met'], s.sla.map(function (o) {
       var met = o.met === null ? h('span', { class: 'muted' }, 'nothing to judge')
@@ -108,7 +120,7 @@
       if (!r.ok) { $('problem').textContent = r.data.detail; return; }
       $('problem').textContent = '';
       $('gate').hidden = true; $('board').hidden = false;
-      tiles(r.data); sla(r.data); funnel(r.data); failures(r.data); queue(r.data); draw(r.data);
+      tiles(r.data); alerts(r.data); sla(r.data); funnel(r.data); failures(r.data); queue(r.data); draw(r.data);
       $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
     });
   }
