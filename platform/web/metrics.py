@@ -152,6 +152,9 @@ def _field(body: bytes, name: str) -> str | None:
 
 
 def _route(scope: Any) -> str:
-    handler = scope.get("route_handler")
-    paths = getattr(handler, "paths", None)
-    return sorted(paths)[0] if paths else "unmatched"
+    """The matched route's whole path template ("/api/bookings/{booking_id:str}"): a handler's
+    own `paths` are relative to its controller ("/" for several of them)."""
+    template = scope.get("path_template")
+    if isinstance(template, str) and template:
+        return template
+    return "unmatched"
