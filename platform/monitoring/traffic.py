@@ -126,14 +126,15 @@ def _expiry(model: type[Document], key: Any) -> datetime:
 
 
 async def keep_flushing(traffic: Traffic, every: float) -> None:
-    """The API's background writer; a last flush when the process stops."""
+    """The API's background writer; a last flush when the process stops, for at most a couple of
+    seconds (a stopping process never waits on a database that does not answer)."""
     try:
         while True:
             await asyncio.sleep(every)
             await traffic.flush()
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.shield(traffic.flush())
+            await asyncio.wait_for(traffic.flush(), timeout=2)
 
 
 class Point(BaseModel):
