@@ -42,6 +42,19 @@ case "$command" in
       echo "run.sh: installing chromium for the browser tests (apt)" >&2
       { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null
     fi
+    # deploy/prometheus/alerts.yml is checked by promtool, from Debian's `prometheus` package:
+    # only the binary is unpacked into .venv/bin (installing the package would start a server).
+    if ! command -v promtool >/dev/null 2>&1 && [ ! -x .venv/bin/promtool ] && command -v apt-get >/dev/null; then
+      echo "run.sh: fetching promtool for the alert rules' test (apt)" >&2
+      unpack=$(mktemp -d)
+      if ( cd "$unpack" && { apt-get download -q prometheus || { apt-get update -q && apt-get download -q prometheus; }; } \
+           && dpkg-deb -x prometheus_*.deb root ) >/dev/null 2>&1; then
+        cp "$unpack/root/usr/bin/promtool" .venv/bin/promtool
+      else
+        echo "run.sh: could not fetch promtool; its test will say so" >&2
+      fi
+      rm -rf "$unpack"
+    fi
     .venv/bin/ruff check platform promoter workers tests bench
     .venv/bin/mypy
     # Exit code 5 means no test ran: that is a failure here, not a pass.

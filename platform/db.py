@@ -44,6 +44,7 @@ def document_models() -> list[type[Any]]:
     from holdfast.inbox.models import Delivery
     from holdfast.integrations import models as integrations
     from holdfast.jobs.models import Heartbeat, Job
+    from holdfast.monitoring.models import FunnelDay, Incident, TrafficMinute
     from holdfast.notifications.models import Message
     from holdfast.payments.models import Payment
     from holdfast.scheduling.models import Series
@@ -57,6 +58,7 @@ def document_models() -> list[type[Any]]:
         integrations.GoogleConnection, integrations.ExternalBusy, integrations.OAuthState,
         integrations.SharedToken, integrations.MeetingRecord, integrations.IntegrationHealth,
         Payment,
+        TrafficMinute, Incident, FunnelDay,
     ]  # fmt: skip
 
 

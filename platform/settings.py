@@ -257,6 +257,47 @@ class Settings(BaseSettings):
         description="How long a client may take to send a whole request (headers and body) "
         "after connecting or starting it; slower connections are closed.",
     )
+    traffic_flush_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often each API process writes its request counts (booking attempts, "
+        "latency, 5xx) to MongoDB for the admin's stats.",
+    )
+    alerts_enabled: bool = Field(
+        default=True,
+        description="Evaluate the alert rules and notify (false: a staging copy that must not "
+        "page anyone).",
+    )
+    alert_emails: str = Field(
+        default="",
+        description="Comma-separated addresses that get alerts besides every admin's email.",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="Alerts are also POSTed here as JSON (unset: email only)."
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs alert webhooks: X-Holdfast-Signature: sha256=<hex HMAC of the body>.",
+    )
+    alert_interval_seconds: int = Field(
+        default=30, ge=5, le=3600, description="How often the alert rules are evaluated."
+    )
+    alert_window_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=1440,
+        description="The recent stretch the alert rules look at (dead jobs, 5xx, deliveries).",
+    )
+    alert_delivery_failure_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Alert when at least this share of recent messages is failing to deliver.",
+    )
+    alert_server_errors: int = Field(
+        default=10, ge=1, description="Alert when the API answers this many 5xx in the window."
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -265,7 +306,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters")
         return value
 
-    @field_validator("metrics_token", mode="before")
+    @field_validator("metrics_token", "alert_webhook_secret", mode="before")
     @classmethod
     def _token_or_nothing(cls, value: object) -> object:
         # compose passes an unset variable as "": that must not become an empty token.

@@ -93,6 +93,7 @@ def settings(services: Services, database_name: str) -> Settings:
         queue_redis_url=redis_url(services.queue_redis.port),
         cache_redis_url=redis_url(services.cache_redis.port),
         secret_key=SECRET,  # type: ignore[arg-type]
+        alerts_enabled=False,  # no alert emails amid other tests; test_alerts turns them on
     )
 
 

@@ -23,6 +23,7 @@ from holdfast.jobs.handoff import RUN_JOB
 from holdfast.jobs.registry import Registry, default_registry
 from holdfast.jobs.runner import Outcome, run_job
 from holdfast.logs import configure_logging
+from holdfast.monitoring.alerts import watch_promoter
 from holdfast.settings import Settings
 from redis.exceptions import RedisError
 
@@ -71,10 +72,12 @@ async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 
     # The jobs its handlers write that are due at once run here, right after their commit.
     holdfast = await open_context(settings, runs_jobs=default_registry(settings))
     indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.indexes))
+    watching = asyncio.create_task(watch_promoter(holdfast, stop))
     try:
         await _serve(holdfast, stop, drain_seconds)
     finally:
         indexes.cancel()
+        watching.cancel()
         await close_context(holdfast)
 
 

@@ -77,6 +77,7 @@ def default_registry(settings: Settings) -> Registry:
     from holdfast.integrations.google.jobs import kinds as google_kinds
     from holdfast.integrations.zoom.jobs import kinds as zoom_kinds
     from holdfast.jobs.retention import kinds as retention_kinds
+    from holdfast.monitoring.alerts import kinds as alert_kinds
     from holdfast.notifications.handlers import kinds as notification_kinds
     from holdfast.payments.handlers import kinds as payment_kinds
     from holdfast.scheduling.horizon import kinds as series_kinds
@@ -91,5 +92,7 @@ def default_registry(settings: Settings) -> Registry:
     for kind in [*google_kinds(settings), *zoom_kinds(settings), *payment_kinds(timeout)]:
         registry.add(kind)
     for kind in account_kinds(timeout):
+        registry.add(kind)
+    for kind in alert_kinds(settings):
         registry.add(kind)
     return registry

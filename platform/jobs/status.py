@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from holdfast.clock import as_utc
 from holdfast.jobs.handoff import due_filter
-from holdfast.jobs.models import WAITING, Heartbeat, Job
+from holdfast.jobs.models import WAITING, Heartbeat, Job, JobState
 
 STALE_AFTER = timedelta(seconds=30)
 
@@ -43,3 +43,18 @@ async def _oldest_due(now: datetime) -> datetime | None:
         due_filter(now, timedelta(0)), sort=[("run_at", 1)], projection={"run_at": 1}
     )
     return as_utc(oldest["run_at"]) if oldest else None
+
+
+async def lags(start: datetime, end: datetime, most: int = 20_000) -> list[float]:
+    """Seconds from being due to starting, of the jobs due in [start, end) that started (the
+    newest `most`): how far behind the queue ran."""
+    found = Job.get_pymongo_collection().find(
+        {
+            "state": {"$in": list(get_args(JobState))},  # the (state, run_at) index
+            "run_at": {"$gte": start, "$lt": end},
+            "started_at": {"$ne": None},
+        },
+        {"run_at": 1, "started_at": 1},
+    )
+    rows = await found.sort("run_at", -1).limit(most).to_list()
+    return [max(0.0, (as_utc(r["started_at"]) - as_utc(r["run_at"])).total_seconds()) for r in rows]

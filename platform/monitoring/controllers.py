@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
+from holdfast.monitoring.funnel import BeaconIn, record
 from holdfast.monitoring.stats import Stats, stats
 from holdfast.web.auth import AdminUser, Ctx
-from litestar import Controller, get
-from litestar.params import QueryParameter
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, QueryParameter
+from litestar.response import Template
 
 FROM = QueryParameter(name="from", description="The first UTC day (default: 29 days before to).")
 TO = QueryParameter(name="to", description="The last UTC day, included (default: today).")
@@ -21,9 +23,36 @@ class StatsController(Controller):
         self,
         ctx: Ctx,
         admin: AdminUser,
+        request: Request[Any, Any, Any],
         start: Annotated[date | None, FROM] = None,
         end: Annotated[date | None, TO] = None,
     ) -> Stats:
-        """Figures over whole UTC days: the waitlist's recovery of freed slots (offers, fill
-        rate, revenue recovered, cancellation-to-offer latency, time to fill)."""
-        return await stats(start, end, ctx.now())
+        """Figures over whole UTC days: booking attempts, success rate and latency; failures by
+        cause; SLA compliance; the job queue; deliveries; payments; the waitlist's recovery of
+        freed slots; and a time series for charts (minutes for one day, up to days for a year).
+        """
+        return await stats(ctx, getattr(request.app.state, "traffic", None), start, end)
+
+
+class MonitoringPage(Controller):
+    path = "/admin/monitoring"
+    include_in_schema = False
+
+    @get("/")
+    async def monitoring_page(self) -> Template:
+        return Template(template_name="admin_monitoring.html")
+
+
+class FunnelController(Controller):
+    path = "/api/funnel"
+    tags = ["monitoring"]
+
+    @post("/", status_code=204)
+    async def beacon(
+        self, data: JSONBody[BeaconIn], ctx: Ctx, request: Request[Any, Any, Any]
+    ) -> None:
+        """The booking page's beacon: one step of the funnel (a page view, a service chosen, a
+        time selected). Anyone may send it; nothing identifies the visitor; rate limited."""
+        traffic = getattr(request.app.state, "traffic", None)
+        if traffic is not None:
+            record(traffic, ctx.now(), data)

@@ -42,4 +42,10 @@ class Message(Document):
         indexes = [
             IndexModel([("created_at", DESCENDING)], name="created"),
             IndexModel([("booking_id", ASCENDING)], name="booking"),
+            # The alert rule counts the failing ones (see holdfast.monitoring.rules).
+            IndexModel(
+                [("status", ASCENDING)],
+                partialFilterExpression={"status": "failed"},
+                name="failing",
+            ),
         ]

@@ -87,6 +87,19 @@ async def latency_histogram() -> LatencyHistogram:
     return _histogram_of([row async for row in rows])
 
 
+def spread(values: list[float]) -> Spread:
+    """The count, p50 and p99 of seconds measured in Python (the job lags of the admin's
+    stats); the waitlist's own are counted by MongoDB (`_spread`)."""
+    ordered = sorted(values)
+
+    def quantile(q: float) -> float | None:
+        if not ordered:
+            return None
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return Spread(count=len(ordered), p50_seconds=quantile(0.5), p99_seconds=quantile(0.99))
+
+
 def _spread(until: str) -> list[dict[str, Any]]:
     """Stages for the count, p50 and p99 of the seconds from freed to `until` (where set):
     the values sorted, each quantile the value at floor(q * count)."""

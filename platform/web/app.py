@@ -20,7 +20,8 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
-from holdfast.monitoring.controllers import StatsController
+from holdfast.monitoring.controllers import FunnelController, MonitoringPage, StatsController
+from holdfast.monitoring.traffic import Traffic, keep_flushing
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.payments.controllers import PaymentController, PaymentPageController
 from holdfast.scheduling.controllers import RescheduleController, SchedulingAdminController
@@ -60,11 +61,15 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = await open_context(settings, clock)
         app.state.ctx = ctx
+        app.state.traffic = traffic = Traffic()
         indexes = asyncio.create_task(keep_ensuring_indexes(ctx.indexes))
+        counting = asyncio.create_task(keep_flushing(traffic, settings.traffic_flush_seconds))
         try:
             yield
         finally:
             indexes.cancel()
+            counting.cancel()
+            await asyncio.wait([counting])
             await close_context(ctx)
 
     docs = ApiDocsPage(path="/swagger", spec_url="/schema/openapi.json")
@@ -86,6 +91,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             CancellationWebhookController,
             WaitlistAdminController,
             StatsController,
+            MonitoringPage,
+            FunnelController,
             SchedulingAdminController,
             RescheduleController,
             PaymentController,

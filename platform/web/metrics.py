@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -14,11 +15,13 @@ from holdfast.context import Context
 from holdfast.errors import Forbidden
 from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.status import backlog_counts
+from holdfast.monitoring.gauges import refresh_monitoring_gauges
+from holdfast.monitoring.traffic import BOOKING_ROUTE, Traffic
 from holdfast.settings import Settings
 from holdfast.waitlist.metrics import refresh_waitlist_gauges
 from holdfast.web.ratelimit import client_address
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo.errors import ConnectionFailure
 
@@ -88,6 +91,7 @@ async def refresh_job_gauges(ctx: Context) -> None:
         async for beat in Heartbeat.find({"kind": "promoter"}):
             PROMOTED.labels(beat.id).set(float(beat.data.get("promoted_total", 0)))
         await refresh_waitlist_gauges()
+        await refresh_monitoring_gauges(ctx, ctx.now())
     except ConnectionFailure:
         pass  # /metrics still answers with what the process knows
 
@@ -98,23 +102,59 @@ class RequestMetrics(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         started = time.perf_counter()
         status = {"code": 500}
+        # A booking attempt's request (its service, for the funnel) and, when refused, the
+        # answer (its error code); read after the answer went, off the client's wait.
+        asked, refusal = bytearray(), bytearray()
 
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
+            elif status["code"] >= 400 and _route(scope) == BOOKING_ROUTE[1]:
+                refusal.extend(_body(message))
             await send(message)
 
+        async def record_request() -> ReceiveMessage:
+            message = await receive()
+            if message["type"] == "http.request" and _route(scope) == BOOKING_ROUTE[1]:
+                asked.extend(_body(message))
+            return message
+
+        posted = scope.get("method") == "POST"
         try:
-            await next_app(scope, receive, record_status)
+            await next_app(scope, record_request if posted else receive, record_status)
         finally:
             route = _route(scope)
             method = str(scope.get("method", ""))
             elapsed = time.perf_counter() - started
             REQUESTS.labels(method, route, str(status["code"])).inc()
             LATENCY.labels(method, route).observe(elapsed)
+            ctx: Context | None = getattr(scope["app"].state, "ctx", None)
+            traffic: Traffic | None = getattr(scope["app"].state, "traffic", None)
+            if ctx is not None and traffic is not None:
+                code = _field(bytes(refusal), "error") if refusal else None
+                service = _field(bytes(asked), "service_id") if asked else None
+                traffic.observe(ctx.now(), method, route, status["code"], elapsed, code, service)
+
+
+def _body(message: Any) -> bytes:
+    body = message.get("body", b"")
+    return body[:4096] if isinstance(body, bytes) else b""
+
+
+def _field(body: bytes, name: str) -> str | None:
+    """A short string field of a JSON object, if the body is one and has it."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    value = found.get(name) if isinstance(found, dict) else None
+    return value if isinstance(value, str) and len(value) <= 64 else None
 
 
 def _route(scope: Any) -> str:
-    handler = scope.get("route_handler")
-    paths = getattr(handler, "paths", None)
-    return sorted(paths)[0] if paths else "unmatched"
+    """The matched route's whole path template ("/api/bookings/{booking_id:str}"): a handler's
+    own `paths` are relative to its controller ("/" for several of them)."""
+    template = scope.get("path_template")
+    if isinstance(template, str) and template:
+        return template
+    return "unmatched"
