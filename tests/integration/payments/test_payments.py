@@ -15,7 +15,7 @@ from holdfast.jobs.registry import default_registry
 from tests.fakes import SmtpSink
 from tests.fakes.stripe import event
 from tests.integration.conftest import FailCommands
-from tests.integration.payments.conftest import Shop, add_prepaid
+from tests.integration.payments.conftest import START, Shop, add_prepaid
 from tests.support import register, run_all_due
 
 
