@@ -48,7 +48,7 @@ async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
     await page.get_by_test_id("register-name").fill("Grace Hopper")
     await page.get_by_test_id("register-email").fill("grace@example.com")
     await page.get_by_test_id("register-password").fill("a long enough password")
-    await page.get_by_test_id("register-timezone").fill("Europe/London")
+    await page.get_by_test_id("register-timezone").select_option("Europe/London")
     await page.get_by_test_id("register-submit").click()
     await expect(page.get_by_test_id("whoami")).to_contain_text("Grace")
     await page.get_by_test_id("services").get_by_role("button").first.click()
