@@ -145,7 +145,7 @@ def _field(body: bytes, name: str) -> str | None:
     """A short string field of a JSON object, if the body is one and has it."""
     try:
         found = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return None
     value = found.get(name) if isinstance(found, dict) else None
     return value if isinstance(value, str) and len(value) <= 64 else None
