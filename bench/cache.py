@@ -37,7 +37,7 @@ import aiohttp
 from holdfast.cache.middleware import request_lookup
 from holdfast.cache.rules import CacheRule, load_rules, rule_for
 from holdfast.cache.store import Lookup, ResponseCache
-from holdfast.context import close_context, open_context
+from holdfast.context import close_context
 from holdfast.embedded import free_port, redis_url, start_mongod
 from holdfast.events import Event
 from holdfast.settings import Settings
@@ -55,6 +55,7 @@ from bench.lab import (
     counted,
     cpu_probe,
     hammer,
+    harness_context,
     holdfast_api,
     http_client,
     load_client,
@@ -534,7 +535,7 @@ def render(report: Report, seconds: float, sizes: Sizes) -> str:
 
 
 async def measure(running: Platform, report: Report, sizes: Sizes) -> None:
-    ctx = await open_context(running.settings)
+    ctx = await harness_context(running.settings)
     http, load = http_client(running.base_url), load_client(running.base_url)
     redis = Redis.from_url(str(running.settings.cache_redis_url))
     try:

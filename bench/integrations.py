@@ -35,7 +35,7 @@ from holdfast.accounts.models import User
 from holdfast.availability.service import find_availability
 from holdfast.bookings.service import book_slot
 from holdfast.catalog.models import Provider, Service, WeeklyHours
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, start_mongod
 from holdfast.integrations.credentials import seal
@@ -44,7 +44,15 @@ from holdfast.integrations.google.sync import sync_calendar
 from holdfast.integrations.models import ExternalBusy, GoogleConnection
 
 from bench.jobs import Lab
-from bench.lab import bench_parser, parse_options, publish, started, verdict, wait_for_quiet
+from bench.lab import (
+    bench_parser,
+    harness_context,
+    parse_options,
+    publish,
+    started,
+    verdict,
+    wait_for_quiet,
+)
 from tests.fakes.google import FakeGoogle
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,7 +139,7 @@ async def measure(
         google = FakeGoogle(page_size=250).start()
         stack.callback(google.stop)
         settings = lab.settings("bench_integrations", queue, **google.settings())
-        ctx = await open_context(settings)
+        ctx = await harness_context(settings)
         try:
             await ensure_indexes(ctx.db)
             first = (datetime.now(UTC) + timedelta(days=1)).replace(

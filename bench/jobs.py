@@ -37,7 +37,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from holdfast.accounts.service import create_or_reset_admin
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.jobs.handoff import enqueue, promote_due
@@ -58,6 +58,7 @@ from bench.lab import (
     bench_parser,
     book,
     bounded,
+    harness_context,
     holdfast,
     holdfast_api,
     http_client,
@@ -462,7 +463,7 @@ async def none_left(query: dict[str, Any]) -> bool:
 async def backlog_parts(lab: Lab, count: int, report: Report) -> None:
     with ExitStack() as stack:
         queue = lab.redis(stack, "promoter-queue")
-        ctx = await open_context(lab.settings("bench_jobs", queue))
+        ctx = await harness_context(lab.settings("bench_jobs", queue))
         try:
             await ensure_indexes(ctx.db)
             await memory(ctx, lab, count, report)
@@ -597,7 +598,7 @@ async def stack_part(lab: Lab, bookings: int, report: Report) -> None:
             rate_limit_requests=NO_RATE_LIMIT, registrations_per_hour=NO_RATE_LIMIT,
         )  # fmt: skip
         base_url = start_platform(lab, stack, settings)
-        ctx = await open_context(settings)
+        ctx = await harness_context(settings)
         http = http_client(base_url)
         try:
             await commit_to_smtp(http, ctx, sink, bookings, report)

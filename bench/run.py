@@ -36,7 +36,7 @@ from bson import ObjectId
 from holdfast.accounts.service import create_or_reset_admin
 from holdfast.availability.service import find_availability
 from holdfast.bookings.guard import claim_ids
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.jobs.models import Job
@@ -65,6 +65,7 @@ from bench.lab import (
     cpu_probe,
     expect,
     hammer,
+    harness_context,
     holdfast,
     holdfast_api,
     http_client,
@@ -676,7 +677,7 @@ async def caught_up(patience: float = 120.0) -> None:
 
 
 async def measure(stack: Stack, found: Findings) -> None:
-    ctx = await open_context(stack.settings)
+    ctx = await harness_context(stack.settings)
     http = http_client(stack.base_url)
     load = load_client(stack.base_url)
     try:

@@ -40,7 +40,7 @@ from holdfast.bookings.followups import subject
 from holdfast.bookings.guard import claim_ids
 from holdfast.bookings.models import Booking, BookingEvent
 from holdfast.catalog.models import Provider, Service
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.jobs.registry import default_registry
@@ -63,6 +63,7 @@ from bench.lab import (
     bounded,
     expect,
     hammer,
+    harness_context,
     holdfast_api,
     http_client,
     load_client,
@@ -519,7 +520,7 @@ async def settle(ctx: Context, limit: float, patience: float) -> Quiet:
 async def scale(
     scaled: Scaled, sizes: Sizes, quiet: tuple[float, float]
 ) -> tuple[list[str], list[str]]:
-    ctx = await open_context(scaled.settings)
+    ctx = await harness_context(scaled.settings)
     http, load = http_client(scaled.base_url), load_client(scaled.base_url)
     try:
         found = await clinic(http, ctx, sizes)

@@ -36,7 +36,7 @@ from holdfast.bookings.guard import claim_ids
 from holdfast.bookings.models import Booking
 from holdfast.catalog.schemas import AvailabilityIn, ServiceIn, WeeklyHoursIn
 from holdfast.catalog.service import create_provider, create_service, set_weekly_availability
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.scheduling.schemas import SeriesIn
@@ -48,6 +48,7 @@ from bench.lab import (
     Quiet,
     Run,
     bench_parser,
+    harness_context,
     parse_options,
     publish,
     quiet_note,
@@ -144,7 +145,7 @@ async def seed(ctx: Context, sizes: Sizes, first_day: datetime) -> tuple[Any, An
 
 
 async def measure(settings: Settings, sizes: Sizes) -> tuple[Run, list[str], bool]:
-    ctx = await open_context(settings)
+    ctx = await harness_context(settings)
     try:
         await ensure_indexes(ctx.db)
         now = ctx.now()

@@ -36,7 +36,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from arq.constants import default_queue_name
 from holdfast.accounts.service import create_or_reset_admin
-from holdfast.context import Context, close_context, open_context
+from holdfast.context import Context, close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.jobs.models import PENDING, Job
@@ -56,6 +56,7 @@ from bench.lab import (
     Run,
     bench_parser,
     bounded,
+    harness_context,
     holdfast,
     holdfast_api,
     http_client,
@@ -569,7 +570,7 @@ async def practice(
 
 async def soak_run(soaked: Soaked, soak: Soak) -> Traffic:
     sizes = soak.sizes
-    ctx = await open_context(soaked.settings)
+    ctx = await harness_context(soaked.settings)
     http, load = http_client(soaked.base_url), load_client(soaked.base_url, connections=256)
     try:
         service, providers, users = await practice(http, ctx, sizes)

@@ -36,7 +36,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from holdfast.accounts.service import create_or_reset_admin
-from holdfast.context import close_context, open_context
+from holdfast.context import close_context
 from holdfast.db import ensure_indexes
 from holdfast.embedded import Server, free_port, mongo_url, redis_url, start_mongod, start_redis
 from holdfast.settings import Settings
@@ -54,6 +54,7 @@ from bench.lab import (
     bench_parser,
     bounded,
     expect,
+    harness_context,
     holdfast,
     holdfast_api,
     http_client,
@@ -320,7 +321,7 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
     port = free_port()
     queue = lab.queue("queue", port)
     settings = lab.settings(port, sms)
-    ctx = await open_context(settings)
+    ctx = await harness_context(settings)
     await ensure_indexes(ctx.db)
     await create_or_reset_admin(ctx, email=ADMIN_EMAIL, password=PASSWORD)
     await close_context(ctx)

@@ -42,6 +42,7 @@ from bench.lab import (
     Run,
     bench_parser,
     cpu_probe,
+    harness_context,
     load_client,
     log_summary,
     metered,
@@ -275,11 +276,11 @@ async def stored_once(
     """Every delivery stored once in `collection` (`where` picks this sender's), waiting for
     the promoter; then the promoter's step (`promote`, run here in-process) gives each exactly
     one processing job of `kind`."""
-    from holdfast.context import close_context, open_context
+    from holdfast.context import close_context
     from holdfast.db import ensure_indexes
 
     expected = sizes.rounds * (sizes.warmup + sizes.requests)
-    ctx = await open_context(running.settings)
+    ctx = await harness_context(running.settings)
     try:
         await ensure_indexes(ctx.db)
         found = {"deliveries in MongoDB": await ctx.db[collection].count_documents(where)}
