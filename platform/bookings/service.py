@@ -362,18 +362,18 @@ async def cancel_as(
         return False  # cancelled already, or a hold that lapsed: it keeps no time to give back
     origin: followups.Origin = "calendly" if from_calendly else "holdfast"
 
-    async def work(session: Session) -> list[Job]:
-        done = await cancel_within(
+    async def work(session: Session) -> list[Job] | None:
+        return await cancel_within(
             session, booking, now=ctx.now(), actor=actor, reason=reason, data=data, origin=origin
         )
-        return done or []
 
     jobs = await transact(ctx.mongo, work)
+    if jobs is None:
+        return False  # someone else cancelled it first: a repeat cancel changes nothing
     push_due(ctx, jobs)
-    if jobs:  # this call made the change (a repeat cancel is a no-op)
-        booking.status, booking.cancel_reason = "cancelled", reason
-        await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
-    return bool(jobs)
+    booking.status, booking.cancel_reason = "cancelled", reason
+    await ctx.events.publish(followups.booking_event("booking-cancelled", booking))
+    return True
 
 
 async def cancel_within(
