@@ -127,4 +127,6 @@ class IntegrationController(Controller):
         opt=answers(NotFound),
     )
     async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> None:
+        """Disconnect the provider's Google Calendar; one not connected is disconnected already
+        (204), so a retried request succeeds."""
         await connections.disconnect(ctx, provider_id)

@@ -59,27 +59,27 @@ async def tell_admins(ctx: Context, job: Job) -> None:
     client = await User.get(series.user_id)
     service = await Service.get(series.service_id)
     provider = await Provider.get(series.provider_id)
+    lines = [  # in the series' own time zone: the same for every admin
+        f"{local_label(datetime.fromisoformat(p['start']), series.timezone)}: "
+        f"{'booked, but now ' if p['booked'] else ''}{WHY[p['reason']]}"
+        for p in job.payload["problems"]
+    ]
+    facts = {
+        "client": f"{client.name} <{client.email}>" if client else "a former client",
+        "service": service.name if service else "a service",
+        "provider": provider.name if provider else "a practitioner",
+        "problems": lines,
+        "count": len(lines),
+        "account_url": account_url(ctx),
+    }
+    subject = "Series of {client}: {count} session(s) cannot take place".format(**facts)
     failures: list[str] = []
     for admin in await every_admin():
         if not admin.email:
             continue
-        lines = [
-            f"{local_label(datetime.fromisoformat(p['start']), series.timezone)}: "
-            f"{'booked, but now ' if p['booked'] else ''}{WHY[p['reason']]}"
-            for p in job.payload["problems"]
-        ]
-        variables = {
-            "name": admin.name,
-            "client": f"{client.name} <{client.email}>" if client else "a former client",
-            "service": service.name if service else "a service",
-            "provider": provider.name if provider else "a practitioner",
-            "problems": lines,
-            "count": len(lines),
-            "account_url": account_url(ctx),
-        }
-        subject = "Series of {client}: {count} session(s) cannot take place".format(**variables)
+        body = render_text("series_problems.txt", {**facts, "name": admin.name})
         each = message(
-            "email", admin.email, subject, render_text("series_problems.txt", variables),
+            "email", admin.email, subject, body,
             job_id=job.id, template="series_problems", now=ctx.now(),
         )  # fmt: skip
         try:

@@ -185,6 +185,27 @@ async def test_a_forged_or_replayed_state_is_refused(
     assert refused.status_code == 403
 
 
+async def test_disconnecting_is_idempotent(
+    client: httpx.AsyncClient, practice: Practice, google: FakeGoogle
+) -> None:
+    """DELETE means "no calendar connected afterwards": a calendar never connected, or already
+    disconnected (a retried request), is disconnected already; only an unknown provider is
+    404."""
+    path = f"/api/admin/providers/{practice.london}/google"
+    never = await client.delete(path, headers=practice.admin)
+    assert never.status_code == 204, never.text
+    await connect(client, practice, practice.london)
+    assert (await london_row(client, practice))["state"] == "connected"
+    for _ in range(2):
+        gone = await client.delete(path, headers=practice.admin)
+        assert gone.status_code == 204, gone.text
+    assert (await london_row(client, practice))["state"] == "off"
+    unknown = await client.delete(
+        f"/api/admin/providers/{PydanticObjectId()}/google", headers=practice.admin
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"] == "provider_not_found"
+
+
 async def test_bookings_become_events_moved_and_deleted_with_them(
     client: httpx.AsyncClient,
     practice: Practice,

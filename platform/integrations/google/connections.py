@@ -172,7 +172,8 @@ async def _store(
 async def disconnect(ctx: Context, provider_id: str) -> None:
     """Forget the connection and the busy time read from it, and stop its push channel. Events
     written to the calendar stay there (they are the provider's now); the grant can be revoked
-    in Google's settings."""
+    in Google's settings. Idempotent: a calendar not connected (never, or no longer: a retried
+    request) is disconnected already."""
     provider = await get_provider(provider_id)
     connection = await GoogleConnection.get(provider.id)
     if connection is not None and connection.channel_id and connection.channel_resource_id:
@@ -181,10 +182,10 @@ async def disconnect(ctx: Context, provider_id: str) -> None:
         )
     removed = await GoogleConnection.get_pymongo_collection().delete_one({"_id": provider.id})
     connected_calendars.forget()
+    # Also when nothing was connected: busy time a disconnect that died halfway left behind.
     await ExternalBusy.get_pymongo_collection().delete_many({"provider_id": provider.id})
-    await ctx.events.publish(Event("availability-changed", {"provider_id": str(provider.id)}))
-    if removed.deleted_count == 0:
-        raise GoogleNotConnected(f"{provider.name}'s Google Calendar is not connected.")
+    if removed.deleted_count:
+        await ctx.events.publish(Event("availability-changed", {"provider_id": str(provider.id)}))
 
 
 def credentials_of(ctx: Context, connection: GoogleConnection) -> calendar.Connection:
