@@ -37,6 +37,14 @@ async def backlog_counts(now: datetime, window: timedelta) -> dict[str, float]:
     }
 
 
+async def died(start: datetime, end: datetime) -> int:
+    """How many jobs gave up (went dead) in [start, end); `run_at` bounds it for the
+    (state, run_at) index, as a job dies after it was due."""
+    return await Job.get_pymongo_collection().count_documents(
+        {"state": "dead", "run_at": {"$lt": end}, "finished_at": {"$gte": start, "$lt": end}}
+    )
+
+
 async def _oldest_due(now: datetime) -> datetime | None:
     """When the longest-waiting due job fell due, if any is waiting."""
     oldest = await Job.get_pymongo_collection().find_one(

@@ -10,10 +10,11 @@ message with a fixed id, so a recipient who got it is never sent it again), then
 an alert about failing email reaches the webhook at once and the admins' inboxes on the first
 run after SMTP accepts again, followed by the resolved notice once the failures clear.
 
-The job needs the promoter to hand it to a worker. For the one rule that cannot wait for it,
-the worker also watches the promoter's heartbeat itself (`watch_promoter`) and runs the same
-evaluation when the promoter has gone quiet; the unique open incident per rule and the fixed
-message ids make two evaluators at once harmless.
+The job needs the promoter to write it and hand it to a worker. For the one rule that cannot
+wait for it, each worker also watches the promoter's heartbeat (`watch_promoter`) and, while the
+promoter is quiet, does the promoter's part for this kind: it writes the period's occurrence
+(the id the promoter would give it) and runs it here. The job's claim lets one worker of many
+run it, so the period is evaluated, and each notice sent, once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ import structlog
 from holdfast.accounts.models import User
 from holdfast.context import Context
 from holdfast.jobs.models import Job
+from holdfast.jobs.periodic import SUBJECT, next_occurrence
 from holdfast.jobs.registry import JobKind
+from holdfast.jobs.runner import run_here
+from holdfast.jobs.service import schedule
 from holdfast.monitoring.models import Incident
 from holdfast.monitoring.rules import Finding, evaluate, promoter_silent
 from holdfast.notifications.delivery import DeliveryFailed, send_once
@@ -206,18 +210,22 @@ async def evaluate_job(ctx: Context, job: Job) -> None:
 
 
 async def watch_promoter(ctx: Context, stop: asyncio.Event) -> None:
-    """In each worker: when the promoter has gone quiet (so `alerts.evaluate` is never handed
-    out), evaluate here, as often as the job would run."""
-    every = ctx.settings.alert_interval_seconds
+    """In each worker: while the promoter is quiet (so `alerts.evaluate` is never written or
+    handed out), write the current period's occurrence and run it here, as often as the job
+    would run; a period another worker ran already is skipped at its claim."""
+    every = timedelta(seconds=ctx.settings.alert_interval_seconds)
     if not ctx.settings.alerts_enabled:
         return
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
+            await asyncio.wait_for(stop.wait(), every.total_seconds())
             return
         try:
-            if (await promoter_silent(ctx.now())).firing:
-                await check(ctx, None)
+            now = ctx.now()
+            if (await promoter_silent(now)).firing:
+                period = next_occurrence(every, timedelta(0), now) - every
+                job = await schedule(None, kind=KIND, subject=SUBJECT, run_at=period, now=now)
+                await run_here(ctx, job.id)
         except (PyMongoError, OSError) as exc:
             log.warning("alert.watch_failed", error=str(exc)[:200])
 

@@ -20,6 +20,7 @@ from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.integrations.status import integrations
 from holdfast.jobs.models import Heartbeat, Job
+from holdfast.jobs.status import died
 from holdfast.monitoring.models import TrafficMinute
 from holdfast.monitoring.sla import objectives
 from holdfast.monitoring.traffic import traffic_figures
@@ -40,16 +41,13 @@ class Finding:
 
 
 async def dead_jobs(now: datetime, window: timedelta) -> Finding:
-    jobs = Job.get_pymongo_collection()
-    died = await jobs.count_documents(
-        {"state": "dead", "run_at": {"$lt": now}, "finished_at": {"$gte": now - window}}
-    )
-    dead = await jobs.count_documents({"state": "dead"}) if died else 0
+    recently = await died(now - window, now)
+    dead = await Job.get_pymongo_collection().count_documents({"state": "dead"}) if recently else 0
     minutes = int(window.total_seconds() // 60)
     return Finding(
         "dead_jobs",
-        died > 0,
-        f"{died} job(s) gave up in the last {minutes} minutes; {dead} dead job(s) await a "
+        recently > 0,
+        f"{recently} job(s) gave up in the last {minutes} minutes; {dead} dead job(s) await a "
         "retry in the admin console.",
     )
 

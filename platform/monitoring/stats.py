@@ -13,8 +13,7 @@ from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.errors import Invalid
 from holdfast.integrations.status import integrations
-from holdfast.jobs.models import Job
-from holdfast.jobs.status import backlog_counts, lags, promoter_status
+from holdfast.jobs.status import backlog_counts, died, lags, promoter_status
 from holdfast.monitoring.alerts import IncidentOut, incidents
 from holdfast.monitoring.funnel import Funnel, funnel
 from holdfast.monitoring.sla import Objective, objectives
@@ -108,12 +107,6 @@ def failures_of(attempts: Attempts) -> tuple[int, int, int]:
     return taken, invalid, other
 
 
-async def dead_jobs(start: datetime, end: datetime) -> int:
-    return await Job.get_pymongo_collection().count_documents(
-        {"state": "dead", "run_at": {"$lt": end}, "finished_at": {"$gte": start, "$lt": end}}
-    )
-
-
 async def stats(
     ctx: Context, traffic: Traffic | None, start: date | None, end: date | None
 ) -> Stats:
@@ -139,7 +132,7 @@ async def stats(
             other_refusals=other,
             server_errors=attempts.server_errors,
             payment_expired=paid.by_status.get("expired", 0),
-            dead_jobs=await dead_jobs(lo, hi),
+            dead_jobs=await died(lo, hi),
             failed_deliveries=sent.failed_attempts,
             integrations_failing=len(failing),
         ),

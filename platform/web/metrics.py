@@ -109,13 +109,13 @@ class RequestMetrics(ASGIMiddleware):
         async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
-            elif status["code"] >= 400 and _route(scope) == BOOKING_ROUTE[1]:
+            elif status["code"] >= 400 and _booking(scope):
                 refusal.extend(_body(message))
             await send(message)
 
         async def record_request() -> ReceiveMessage:
             message = await receive()
-            if message["type"] == "http.request" and _route(scope) == BOOKING_ROUTE[1]:
+            if message["type"] == "http.request" and _booking(scope):
                 asked.extend(_body(message))
             return message
 
@@ -149,6 +149,11 @@ def _field(body: bytes, name: str) -> str | None:
         return None
     value = found.get(name) if isinstance(found, dict) else None
     return value if isinstance(value, str) and len(value) <= 64 else None
+
+
+def _booking(scope: Any) -> bool:
+    """A booking attempt (known once routed): only its bodies are looked at."""
+    return (scope.get("method"), scope.get("path_template")) == BOOKING_ROUTE
 
 
 def _route(scope: Any) -> str:

@@ -3,15 +3,20 @@ admin (email) and the webhook once when it opens and once when it is resolved.""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 import pytest
 from holdfast.context import Context
+from holdfast.jobs.models import Heartbeat
 from holdfast.jobs.periodic import ensure_next
 from holdfast.jobs.registry import default_registry
+from holdfast.monitoring.alerts import watch_promoter
 from holdfast.settings import Settings
 from pydantic import SecretStr
 
@@ -109,3 +114,32 @@ async def _incident_state(client: httpx.AsyncClient, practice: Practice) -> str:
     )
     [incident] = [a for a in answer.json()["alerts"] if a["rule"] == "delivery_failures"]
     return str(incident["state"])
+
+
+async def test_with_the_promoter_silent_many_workers_tell_of_it_once(
+    ctx: Context, settings: Settings, smtp: SmtpSink, receiver: AlertReceiver, clock: Clock
+) -> None:
+    """No promoter hands out `alerts.evaluate`: every worker watches its heartbeat, and one of
+    them (not each) evaluates per period, so the silence is told once per channel."""
+    await Heartbeat(id="promoter-1", kind="promoter", at=clock.now - timedelta(minutes=10)).insert()
+    fast = settings.model_copy(update={"alert_interval_seconds": 1})
+    stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(
+            watch_promoter(replace(ctx, settings=fast, runs_jobs=default_registry(fast)), stop)
+        )
+        for _ in range(3)
+    ]
+    silent = "[Holdfast] Alert: the promoter is silent"
+    try:
+        for _ in range(200):
+            if silent in smtp.subjects():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)  # a few more periods for the other workers to speak up
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    states = [b["state"] for b in receiver.bodies() if b["rule"] == "promoter_silent"]
+    assert states == ["opened"]
+    assert smtp.subjects().count(silent) == 1  # oncall@example.com, once
