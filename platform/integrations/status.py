@@ -35,6 +35,11 @@ async def integrations(ctx: Context) -> list[IntegrationStatus]:
     return [*await _google(ctx), await _zoom(ctx), *_account_wide(ctx)]
 
 
+async def failing_integrations(ctx: Context) -> list[IntegrationStatus]:
+    """The integrations in the `failing` state now (the dashboard, the gauges, the alert)."""
+    return [i for i in await integrations(ctx) if i.state == "failing"]
+
+
 async def google_status(ctx: Context, provider: Provider) -> IntegrationStatus:
     connection = await GoogleConnection.get(provider.id)
     return _google_of(ctx, provider, connection)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from holdfast.context import Context
-from holdfast.integrations.status import integrations
+from holdfast.integrations.status import failing_integrations
 from holdfast.jobs.status import promoter_status
 from holdfast.notifications.stats import failing_now
 from prometheus_client import Gauge
@@ -29,6 +29,6 @@ async def refresh_monitoring_gauges(ctx: Context, now: datetime) -> None:
     silence = promoter["last_seen_seconds"]
     PROMOTER_SILENCE.set(-1 if silence is None else silence)
     MESSAGES_FAILING.set(await failing_now())
-    failing = [i.integration for i in await integrations(ctx) if i.state == "failing"]
+    failing = [i.integration for i in await failing_integrations(ctx)]
     for name in INTEGRATIONS:
         INTEGRATIONS_FAILING.labels(name).set(failing.count(name))

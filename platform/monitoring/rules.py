@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from holdfast.clock import as_utc
 from holdfast.context import Context
-from holdfast.integrations.status import integrations
+from holdfast.integrations.status import failing_integrations
 from holdfast.jobs.models import Heartbeat, Job
 from holdfast.jobs.status import died
 from holdfast.monitoring.models import TrafficMinute
@@ -80,7 +80,7 @@ async def promoter_silent(now: datetime) -> Finding:
 
 
 async def integration_failing(ctx: Context) -> Finding:
-    failing = [i for i in await integrations(ctx) if i.state == "failing"]
+    failing = await failing_integrations(ctx)
     names = ", ".join(
         f"{i.integration}{f' ({i.provider_name})' if i.provider_name else ''}: {i.last_error}"
         for i in failing

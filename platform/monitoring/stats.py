@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.errors import Invalid
-from holdfast.integrations.status import integrations
+from holdfast.integrations.status import failing_integrations
 from holdfast.jobs.status import backlog_counts, died, lags, promoter_status
 from holdfast.monitoring.alerts import IncidentOut, incidents
 from holdfast.monitoring.funnel import Funnel, funnel
@@ -120,7 +120,7 @@ async def stats(
     sent = await deliveries(lo, hi)
     paid = await payment_stats(lo, hi)
     backlog = await backlog_counts(now, timedelta(seconds=ctx.settings.promoter_window_seconds))
-    failing = [i for i in await integrations(ctx) if i.state == "failing"]
+    failing = await failing_integrations(ctx)
     return Stats(
         start=lo,
         end=hi,
