@@ -25,13 +25,6 @@ DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
-def stripe_api() -> Iterator[StripeApi]:
-    api = StripeApi().start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
 def shop(settings: Settings, stripe_api: StripeApi) -> Iterator[Site]:
     """The api, a worker and a promoter, taking payments through the fake Stripe, whose hosted
     page sends its signed webhook to the api as Stripe would."""
