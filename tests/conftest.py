@@ -25,6 +25,7 @@ from litestar import Litestar
 from pymongo import MongoClient
 
 from tests.fakes import SmsServer, SmtpSink
+from tests.fakes.stripe import StripeApi
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # A Monday morning, so weekday rules give slots later the same day.
@@ -146,3 +147,11 @@ def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def stripe_api() -> Iterator[StripeApi]:
+    """Stripe's API on loopback (`tests/fakes/stripe.py`), for the real stripe library."""
+    api = StripeApi().start()
+    yield api
+    api.stop()

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
+from holdfast.accounts.service import users_by_id
 from holdfast.errors import Invalid, NotFound
 from holdfast.inbox import service as inbox
 from holdfast.inbox.signature import SignatureInvalid, verify
@@ -95,7 +96,7 @@ class PaymentController(Controller):
     ) -> Response[Sequence[PaymentOut]]:
         """Everyone's payments, the newest first, each naming its client."""
         found = await service.list_payments(page, user=None)
-        people = await service.clients_of(found.items)
+        people = await users_by_id(p.user_id for p in found.items)
         listed = [PaymentOut.of(p, people.get(p.user_id)) for p in found.items]
         return paged(request, listed, found.next_cursor)
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from beanie import PydanticObjectId
 from holdfast.bookings.followups import Change
 from holdfast.bookings.models import Booking
-from holdfast.catalog.models import Service
+from holdfast.catalog.models import Price, Service
 from holdfast.db import Session
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import new_job
-from holdfast.payments.models import Payment, advance
+from holdfast.payments.models import Payment, PaymentStatus, advance
 
 EXPIRE_HOLD = "payments.expire_hold"
 REFUND = "payments.refund"
@@ -19,6 +19,34 @@ REFUND = "payments.refund"
 
 def subject(booking_id: object) -> str:
     return f"payment:{booking_id}"
+
+
+async def _record_payment(
+    session: Session,
+    booking: Booking,
+    price: Price,
+    status: PaymentStatus,
+    hold_until: datetime,
+    now: datetime,
+    *,
+    by: str,
+) -> None:
+    """Write a booking's one payment (the price as it is now), in the booking's transaction."""
+    payment = Payment(
+        id=PydanticObjectId(),
+        booking_id=booking.id,
+        user_id=booking.user_id,
+        amount_cents=price.amount_cents,
+        currency=price.currency,
+        status=status,
+        hold_until=hold_until,
+        created_at=now,
+        updated_at=now,
+        history=[{"at": now, "to": status, "by": by}],
+    )
+    await Payment.get_pymongo_collection().insert_one(
+        payment.model_dump(by_alias=True), session=session
+    )
 
 
 async def hold_until_paid(session: Session, change: Change) -> list[Job]:
@@ -31,19 +59,8 @@ async def hold_until_paid(session: Session, change: Change) -> list[Job]:
     service = change.service or await Service.get(booking.service_id, session=session)
     if service is None or service.price is None:
         raise ValueError(f"held booking {booking.id} has no priced service")
-    payment = Payment(
-        id=PydanticObjectId(),
-        booking_id=booking.id,
-        user_id=booking.user_id,
-        amount_cents=service.price.amount_cents,
-        currency=service.price.currency,
-        hold_until=booking.hold_until,
-        created_at=change.now,
-        updated_at=change.now,
-        history=[{"at": change.now, "to": "pending", "by": "booking"}],
-    )
-    await Payment.get_pymongo_collection().insert_one(
-        payment.model_dump(by_alias=True), session=session
+    await _record_payment(
+        session, booking, service.price, "pending", booking.hold_until, change.now, by="booking"
     )
     return [
         new_job(
@@ -63,21 +80,7 @@ async def payment_due(session: Session, booking: Booking) -> list[Job]:
     if service is None or service.price is None or not service.prepay:
         return []  # paid at the practice, as any service that is not prepaid
     now = booking.created_at
-    due = Payment(
-        id=PydanticObjectId(),
-        booking_id=booking.id,
-        user_id=booking.user_id,
-        amount_cents=service.price.amount_cents,
-        currency=service.price.currency,
-        status="due",
-        hold_until=now,
-        created_at=now,
-        updated_at=now,
-        history=[{"at": now, "to": "due", "by": "pay later"}],
-    )
-    await Payment.get_pymongo_collection().insert_one(
-        due.model_dump(by_alias=True), session=session
-    )
+    await _record_payment(session, booking, service.price, "due", now, now, by="pay later")
     return []
 
 

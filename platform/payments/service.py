@@ -399,13 +399,3 @@ async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment
     segment = Segment(mine, (("created_at", -1), ("_id", -1)))
     listing = f"payments:{user.id if user is not None else 'all'}"
     return await read_page(Payment, [segment], page, listing=listing)
-
-
-async def clients_of(payments: list[Payment]) -> dict[PydanticObjectId, User]:
-    """The people who made these payments, by id, in one read."""
-    ids = list({p.user_id for p in payments})
-    found: dict[PydanticObjectId, User] = {}
-    for user in await User.find({"_id": {"$in": ids}}).to_list():
-        if user.id is not None:
-            found[user.id] = user
-    return found

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from holdfast.embedded import Server, free_port, redis_url, start_redis
+from holdfast.embedded import Server, free_port, redis_url
 from holdfast.settings import Settings
 
 from tests.fakes.stripe import StripeApi
@@ -29,20 +27,6 @@ from tests.support import (
 )
 
 WHSEC = "whsec_killed_worker"
-
-
-@pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Server]:
-    server = start_redis(tmp_path / "queue", free_port(), persist=False)
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def stripe_api() -> Iterator[StripeApi]:
-    api = StripeApi().start()
-    yield api
-    api.stop()
 
 
 def prepaid_service(url: str, admin: dict[str, str]) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from holdfast.settings import Settings
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.support import api_process, create_admin, login, settings_env
 
@@ -60,6 +60,21 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+def watch(page: Page, problems: list[str] | None = None) -> list[str]:
+    """The page's problems as they happen: script errors and refused resources (a
+    Content-Security-Policy violation lands here); an HTTP error answer the page handles itself
+    (401 before logging in) is not one. Pass `problems` to gather a second page's in the same."""
+    found: list[str] = [] if problems is None else problems
+
+    def collect(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            found.append(message.text)
+
+    page.on("console", collect)
+    page.on("pageerror", lambda e: found.append(str(e)))
+    return found
 
 
 @dataclass

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from holdfast.embedded import free_port
 from holdfast.settings import Settings
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import PHONE, Site, open_practice
+from tests.browser.conftest import PHONE, Site, open_practice, watch
 from tests.fakes import SmtpSink
 from tests.support import api_process, create_admin, holdfast_process, login, settings_env
 
@@ -37,11 +37,6 @@ def mailing_site(settings: Settings, smtp: SmtpSink) -> Iterator[Site]:
         yield Site(url=url, admin=login(url, "admin@example.com", "admin password"))
 
 
-def _collect(message: ConsoleMessage, into: list[str]) -> None:
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        into.append(message.text)
-
-
 async def test_a_forgotten_password_is_reset_from_the_emailed_link(
     browser: Browser, mailing_site: Site, smtp: SmtpSink
 ) -> None:
@@ -52,9 +47,7 @@ async def test_a_forgotten_password_is_reset_from_the_emailed_link(
     elsewhere = login(site.url, "vera@example.com", OLD)  # a session on another device
 
     page = await browser.new_page(viewport=PHONE)
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
     await page.goto(site.url + "/")
     await page.get_by_test_id("login-open").click()
     await page.get_by_test_id("forgot-password").click()
@@ -71,8 +64,7 @@ async def test_a_forgotten_password_is_reset_from_the_emailed_link(
     assert link, mail.get_content()
     # Opened from the email: a new tab.
     page = await browser.new_page(viewport=PHONE)
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(page, problems)
     await page.goto(link.group(1))
     await expect(page.get_by_test_id("reset-form")).to_be_visible()
     await expect(page).not_to_have_url(re.compile("token"))  # off the address bar and history
@@ -126,9 +118,7 @@ async def test_the_account_page_keeps_details_and_moves_times_with_the_timezone(
     assert booked.status_code == 201, booked.text
 
     page = await browser.new_page(viewport=PHONE, locale="en-GB", timezone_id="Asia/Tokyo")
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
     await page.goto(site.url + "/account")
     await expect(page.get_by_test_id("account-login")).to_be_visible()
     await page.goto(site.url + "/")

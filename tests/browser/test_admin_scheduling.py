@@ -10,8 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import Site, open_practice
-from tests.browser.test_booking_page import _collect
+from tests.browser.conftest import Site, open_practice, watch
 from tests.support import login
 
 pytestmark = pytest.mark.slow
@@ -40,8 +39,7 @@ def at_ten(days_ahead: int) -> datetime:
 
 async def admin_page(browser: Browser, site: Site, problems: list[str]) -> Page:
     page = await browser.new_page(timezone_id="Europe/London")
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    watch(page, problems)
     await page.goto(site.url + "/admin")
     await page.get_by_test_id("login-email").fill("admin@example.com")
     await page.get_by_test_id("login-password").fill("admin password")
@@ -116,10 +114,8 @@ async def test_a_client_reschedules_from_their_booking_page(browser: Browser, si
     _, headers = client(site, "Grace Hopper", "grace@example.com")
     body = {"service_id": service, "provider_id": provider, "start": at_ten(3).isoformat()}
     made = call(site, "POST", "/api/bookings", headers, body)
-    problems: list[str] = []
     page = await browser.new_page(timezone_id="Europe/London")
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
     await page.goto(site.url + "/")
     await page.get_by_test_id("login-open").click()
     await page.get_by_test_id("login-email").fill("grace@example.com")

@@ -8,9 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import PHONE, Site, open_practice
+from tests.browser.conftest import PHONE, Site, open_practice, watch
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.slow
 async def test_register_pick_a_time_and_book_on_a_phone(browser: Browser, site: Site) -> None:
     open_practice(site)
     page = await browser.new_page(viewport=PHONE, timezone_id="Europe/London")
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
 
     await page.goto(site.url + "/")
     await page.get_by_test_id("register-open").click()
@@ -41,21 +39,12 @@ async def test_register_pick_a_time_and_book_on_a_phone(browser: Browser, site: 
     assert problems == []
 
 
-def _collect(message: ConsoleMessage, into: list[str]) -> None:
-    # Script errors and refused resources (a Content-Security-Policy violation lands here); an
-    # HTTP error answer the page handles itself (401 before logging in) is not a problem.
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        into.append(message.text)
-
-
 async def test_the_booking_page_keeps_focus_speaks_plainly_and_reaches_later_days(
     browser: Browser, site: Site
 ) -> None:
     open_practice(site)
     page = await browser.new_page(viewport=PHONE, timezone_id="Europe/London", locale="en-GB")
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
     await page.goto(site.url + "/")
 
     # An empty registration form: a sentence naming what is missing, on the field's focus.

@@ -13,22 +13,15 @@ import httpx
 import pytest
 from holdfast.embedded import free_port
 from holdfast.settings import Settings
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import PHONE, Site, open_practice
+from tests.browser.conftest import PHONE, Site, open_practice, watch
 from tests.fakes.stripe import StripeApi
 from tests.support import api_process, create_admin, holdfast_process, login, settings_env
 
 pytestmark = pytest.mark.slow
 WHSEC = "whsec_browser_secret"
 DESKTOP = {"width": 1280, "height": 800}
-
-
-@pytest.fixture
-def stripe_api() -> Iterator[StripeApi]:
-    api = StripeApi().start()
-    yield api
-    api.stop()
 
 
 @pytest.fixture
@@ -84,13 +77,6 @@ async def register_and_book(page: Page, site: Site, name: str, email: str) -> No
     await page.get_by_test_id("slot").first.click()
     await expect(page.get_by_test_id("confirm-price")).to_contain_text("90")
     await page.get_by_test_id("book-button").click()
-
-
-def watch(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    return problems
 
 
 async def test_pay_on_checkout_and_come_back_to_a_confirmed_booking(
@@ -170,8 +156,3 @@ async def test_pay_on_checkout_and_come_back_to_a_confirmed_booking(
     await expect(admin.get_by_test_id("revenue-net").first).to_contain_text("150.00")
     assert [r["amount"] for r in stripe_api.refunds] == [3000]
     assert problems == []
-
-
-def _collect(message: ConsoleMessage, into: list[str]) -> None:
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        into.append(message.text)

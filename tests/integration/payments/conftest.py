@@ -4,7 +4,6 @@ and what a client, Stripe and the worker do with it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +22,6 @@ from tests.support import Practice, register, run_all_due
 
 WHSEC = "whsec_test_secret"
 START = "2027-03-03T11:00:00Z"  # Wednesday, inside London's hours
-
-
-@pytest.fixture
-def stripe_api() -> Iterator[StripeApi]:
-    api = StripeApi().start()
-    yield api
-    api.stop()
 
 
 @pytest.fixture
