@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,13 +31,6 @@ from tests.support import (
 )
 
 PROVIDERS = 8
-
-
-@pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Server]:
-    server = start_redis(tmp_path / "queue", free_port(), persist=False)
-    yield server
-    server.kill()
 
 
 def job_env(settings: Settings, queue_port: int, smtp: SmtpSink) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from bson import ObjectId
-from holdfast.embedded import Server, free_port, redis_url, start_redis
+from holdfast.embedded import Server, redis_url, start_redis
 from holdfast.settings import Settings
 from pymongo import MongoClient
 
@@ -34,13 +34,6 @@ from tests.support import (
 )
 
 _phones = iter(range(100, 1000))
-
-
-@pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Server]:
-    server = start_redis(tmp_path / "queue", free_port(), persist=False)
-    yield server
-    server.kill()
 
 
 def env_for(settings: Settings, queue_port: int, sms: SmsServer) -> dict[str, str]:

@@ -8,11 +8,10 @@ import signal
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
-from holdfast.embedded import Server, free_port, redis_url, start_redis
+from holdfast.embedded import Server, redis_url
 from holdfast.settings import Settings
 
 from tests.fakes.zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
@@ -25,13 +24,6 @@ from tests.support import (
     settings_env,
     wait_until,
 )
-
-
-@pytest.fixture
-def queue(tmp_path: Path) -> Iterator[Server]:
-    server = start_redis(tmp_path / "queue", free_port(), persist=False)
-    yield server
-    server.kill()
 
 
 @pytest.fixture

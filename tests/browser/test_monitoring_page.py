@@ -8,20 +8,11 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Response, expect
+from playwright.async_api import Browser, Response, expect
 
-from tests.browser.conftest import PHONE, Site, open_practice
+from tests.browser.conftest import PHONE, Site, open_practice, watch
 
 pytestmark = pytest.mark.slow
-
-
-def _watch(page: Page, problems: list[str]) -> None:
-    def collect(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(message.text)
-
-    page.on("console", collect)
-    page.on("pageerror", lambda e: problems.append(str(e)))
 
 
 async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
@@ -32,7 +23,7 @@ async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
 
     # One visitor looks, chooses a service and a time, and leaves.
     leaving = await browser.new_page(viewport=PHONE, timezone_id="Europe/London")
-    _watch(leaving, problems)
+    watch(leaving, problems)
     await leaving.goto(site.url + "/")
     await leaving.get_by_test_id("services").get_by_role("button").first.click()
     async with leaving.expect_response(_beacon("slot")):
@@ -42,7 +33,7 @@ async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
 
     # Another registers and books.
     page = await browser.new_page(viewport=PHONE, timezone_id="Europe/London")
-    _watch(page, problems)
+    watch(page, problems)
     await page.goto(site.url + "/")
     await page.get_by_test_id("register-open").click()
     await page.get_by_test_id("register-name").fill("Grace Hopper")
@@ -62,7 +53,7 @@ async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
 
     # The admin sees it on the monitoring page, linked from the console.
     admin = await browser.new_page(viewport={"width": 1280, "height": 900})
-    _watch(admin, problems)
+    watch(admin, problems)
     await admin.goto(site.url + "/admin")
     await admin.get_by_test_id("login-email").fill("admin@example.com")
     await admin.get_by_test_id("login-password").fill("admin password")

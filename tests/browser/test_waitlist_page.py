@@ -12,9 +12,9 @@ import httpx
 import pytest
 from holdfast.embedded import free_port
 from holdfast.settings import Settings
-from playwright.async_api import Browser, ConsoleMessage, expect
+from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import PHONE, Site, open_practice
+from tests.browser.conftest import PHONE, Site, open_practice, watch
 from tests.fakes import SmsServer
 from tests.support import (
     api_process,
@@ -44,11 +44,6 @@ def platform(settings: Settings, sms: SmsServer) -> Iterator[Site]:
         holdfast_process(env, "promoter"),
     ):
         yield Site(url=url, admin=login(url, "admin@example.com", "admin password"))
-
-
-def _collect(message: ConsoleMessage, into: list[str]) -> None:
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        into.append(message.text)
 
 
 async def test_join_from_the_booking_page_and_claim_from_the_sms_on_a_phone(
@@ -83,9 +78,7 @@ async def test_join_from_the_booking_page_and_claim_from_the_sms_on_a_phone(
     assert booked.status_code == 201, booked.text
 
     page = await browser.new_page(viewport=PHONE, timezone_id="Europe/London")
-    problems: list[str] = []
-    page.on("console", lambda m: _collect(m, problems))
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    problems = watch(page)
     await page.goto(site.url + "/")
     await page.get_by_test_id("login-open").click()
     await page.get_by_test_id("login-email").fill(grace["email"])
@@ -116,8 +109,7 @@ async def test_join_from_the_booking_page_and_claim_from_the_sms_on_a_phone(
 
     # The link opens on the phone with no session at all.
     phone = await browser.new_page(viewport=PHONE, timezone_id="Europe/London")
-    phone.on("console", lambda m: _collect(m, problems))
-    phone.on("pageerror", lambda e: problems.append(str(e)))
+    watch(phone, problems)
     await phone.goto(link.group(1))
     await expect(phone.get_by_test_id("offer-what")).to_contain_text("Open all week")
     await phone.get_by_test_id("offer-claim").click()
