@@ -225,7 +225,8 @@ def test_the_chain_starts_within_ticks_of_the_queue_redis_returning(
         booking = freed_slot(url, provider, service, tomorrow_noon())
         queue.kill()  # SIGKILL: the queue is gone while the slot is freed
         cancel(url, booking)  # still answered: MongoDB has the chain's job
-        # A long outage, counted in the promoter's failed tries (2**7 ticks of backoff by now).
+        # A long outage, counted in the promoter's failed tries (a doubling backoff would be 2**7
+        # ticks by the 7th).
         wait_until(lambda: promoter_found_queue_down(log) >= 7, 120, "the promoter's 7th try")
         assert offers_to(sms, phone) == []
         queue = start_redis(tmp_path / "queue-again", queue.port, persist=False)
