@@ -7,7 +7,7 @@ chain is one booked slot with one person waiting for exactly that slot: the cloc
 just before `POST /api/bookings/{id}/cancel` to the moment the gateway accepted the offer SMS
 for that person. Then the queue Redis is killed, slots are cancelled while it is down, it comes
 back empty after `--outage` seconds, and the same is timed again (and how long the chains
-freed during the outage took once it was back: bounded by the promoter's tick). Waits for the
+freed during the outage took once it was back: bounded by four promoter ticks). Waits for the
 machine to be quiet before each timed part. Prints a Markdown table and writes it to
 bench/waitlist_results.md; `--smoke` runs it at tiny sizes in seconds. See bench/README.md.
 """
@@ -350,7 +350,7 @@ async def run(lab: Lab, count: int, outage: float, report: Report) -> None:
         report.rows.append(
             f"| Chains freed during a {outage:g} s queue outage: queue back -> offer SMS | "
             f"{len(lags)} | p50 {percentiles(lags)[0]:.1f} ms, p99 {percentiles(lags)[1]:.1f} ms "
-            f"| bounded by the promoter's tick; cancel -> SMS was {outage:g} s more |"
+            f"| bounded by four promoter ticks; cancel -> SMS was {outage:g} s more |"
         )
         if len(lags) != len(began):
             report.odd.note("offer SMS after the outage", "lost", f"{len(began) - len(lags)}")

@@ -2,8 +2,8 @@
 
 Each tick makes sure the next occurrence of every periodic job exists, hands over the jobs due
 within the window, and now and then (and always after the queue Redis comes back) repairs what
-the queue lost. A queue Redis that is down is retried with
-backoff while the promoter keeps running and says so in its heartbeat and logs.
+the queue lost. A queue Redis (or MongoDB) that is down is retried every few ticks while the
+promoter keeps running and says so in its heartbeat and logs.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 log = structlog.get_logger("holdfast.promoter")
 REPAIR_EVERY = 5  # ticks
 PROMOTE_BATCH = 500
+RETRY_DOUBLINGS = 2  # a store that is down is tried again every 2, then 4 ticks
 
 
 @dataclass
@@ -48,7 +49,11 @@ class PromoterState:
     periodic: dict[str, datetime] = field(default_factory=dict)
 
     def retry_delay(self, tick: float) -> float:
-        return min(tick * float(2**self.failures), 30.0)
+        # A failed tick is cheap (a refused connection, a no-op in MongoDB), and jobs freed
+        # during an outage wait for the first tick after it: backing off only a few ticks keeps
+        # them within seconds of its end however long it lasted (a 30 s cap made them wait up
+        # to 30 s more). Logs grow by one line per retry.
+        return tick * float(2 ** min(self.failures, RETRY_DOUBLINGS))
 
 
 async def tick(ctx: Context, state: PromoterState, now: datetime, registry: Registry) -> int:

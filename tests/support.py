@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -207,9 +208,13 @@ def api_processes(env: dict[str, str], count: int, port: int | None = None) -> I
 
 
 @contextmanager
-def holdfast_process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`holdfast <args>` (a promoter, a worker) as a real process, stopped by SIGTERM afterwards."""
-    process = subprocess.Popen([*HOLDFAST, *args], env=env)
+def holdfast_process(
+    env: dict[str, str], *args: str, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`holdfast <args>` (a promoter, a worker) as a real process, stopped by SIGTERM afterwards;
+    its log (stderr) goes to `log` if given."""
+    with log.open("ab") if log else nullcontext() as file:
+        process = subprocess.Popen([*HOLDFAST, *args], env=env, stderr=file)
     try:
         yield process
     finally:

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from holdfast.bookings.schemas import BookingOut
 from holdfast.bookings.service import PaymentsOff, SlotTaken
-from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import DomainError, NotFound
+from holdfast.inbox.signature import SignatureInvalid
 from holdfast.payments import service as payments
 from holdfast.waitlist import flows, service
 from holdfast.waitlist.links import offer_id_of

@@ -16,13 +16,13 @@ from beanie import PydanticObjectId
 from bson.errors import InvalidId
 from holdfast.bookings.models import Booking
 from holdfast.bookings.service import cancel_as
-from holdfast.calendly.signature import SignatureInvalid
 from holdfast.catalog.models import Provider, Service
 from holdfast.clock import as_utc
 from holdfast.context import Context
 from holdfast.errors import DomainError, ErrorKind
 from holdfast.inbox import service as inbox
 from holdfast.inbox.models import Delivery
+from holdfast.inbox.signature import SignatureInvalid
 from holdfast.jobs.models import Job
 from holdfast.jobs.service import push_due, schedule_all
 from holdfast.waitlist.followups import chain_start
@@ -37,7 +37,7 @@ class WebhookDisabled(DomainError):
 
 
 # Signed without a timestamp (unlike Calendly's and Stripe's `t=…,v1=…`), so
-# `holdfast.calendly.signature.verify` does not apply; its error (403 invalid_signature) does.
+# `holdfast.inbox.signature.verify` does not apply; its error (403 invalid_signature) does.
 def sign(key: str, body: bytes) -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 

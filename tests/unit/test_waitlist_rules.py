@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from holdfast.calendly.signature import SignatureInvalid
 from holdfast.errors import Invalid
+from holdfast.inbox.signature import SignatureInvalid
 from holdfast.monitoring.stats import window
 from holdfast.waitlist.states import ACTIVE, MOVES, OfferState, may_move
 from holdfast.waitlist.webhook import sign, verify
