@@ -167,9 +167,7 @@ def smoke_runs(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("script", sorted(EXPECTED))
-def test_benchmark_smoke_mode_runs_and_reports(
-    script: str, smoke_runs: SmokeRuns
-) -> None:
+def test_benchmark_smoke_mode_runs_and_reports(script: str, smoke_runs: SmokeRuns) -> None:
     run = smoke_runs.runs[script]
     code = smoke_runs.wait(script, 540)
     stdout, stderr = run.stdout.read_text(), run.stderr.read_text()
