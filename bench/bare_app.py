@@ -1,4 +1,4 @@
-"""The floors bench/webhooks.py compares `POST /webhooks/calendly` with: a bare Litestar app.
+"""The floors bench/webhooks.py and bench/stripe.py compare the webhooks with: a bare Litestar app.
 
 `POST /` only returns 200. `POST /durable` parses the JSON body and inserts it into MongoDB
 once, with the client's default write concern, before it returns 200: the one journaled write
@@ -42,7 +42,10 @@ async def acknowledge_durably(request: Request[Any, Any, Any]) -> Response[None]
     if inbox is None:
         return Response(None, status_code=503)
     document = json.loads(await request.body())
-    await inbox.insert_one({"_id": document["payload"]["uri"], "payload": document})
+    # Keyed as the API keys the delivery: by the sender's event id (Stripe's `id`), or by the
+    # invitee for Calendly, whose events carry none.
+    key = document["id"] if "id" in document else document["payload"]["uri"]
+    await inbox.insert_one({"_id": key, "payload": document})
     return Response(None, status_code=200)
 
 
