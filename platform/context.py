@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from arq.connections import ArqRedis
+from holdfast import runtime
 from holdfast.accounts.passwords import Passwords
 from holdfast.cache.rules import load_rules
 from holdfast.cache.store import ResponseCache
@@ -118,10 +119,12 @@ async def open_context(
     connected_calendars.max_age = settings.catalog_snapshot_seconds
     if cache is not None:
         ctx.events.subscribe(cache.invalidate)
+    runtime.freeze_startup_heap()
     return ctx
 
 
 async def close_context(ctx: Context) -> None:
+    runtime.unfreeze_heap()
     if ctx.background:
         await asyncio.wait(ctx.background, timeout=5)
     if ctx.smtp is not None:
