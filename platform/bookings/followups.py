@@ -97,9 +97,7 @@ async def follow(session: Session, change: Change, *, pushed: bool = False) -> l
     return await follow_all(session, [change], pushed=pushed)
 
 
-async def follow_all(
-    session: Session, changes: list[Change], *, pushed: bool = False
-) -> list[Job]:
+async def follow_all(session: Session, changes: list[Change], *, pushed: bool = False) -> list[Job]:
     """`follow` for several changes made in one transaction (a series' occurrences)."""
     wanted: list[Job] = []
     for change in changes:
