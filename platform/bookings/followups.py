@@ -90,20 +90,25 @@ def subscribers() -> list[Followup]:
     ]
 
 
-async def follow(session: Session, change: Change) -> list[Job]:
-    """Run every subscriber in the change's transaction and write the jobs they ask for."""
-    return await follow_all(session, [change])
+async def follow(session: Session, change: Change, *, pushed: bool = False) -> list[Job]:
+    """Run every subscriber in the change's transaction and write the jobs they ask for.
+    `pushed`: the caller hands what is due to the queue right after its commit (`push_due`),
+    so those jobs are written as promoted (no second write to MongoDB)."""
+    return await follow_all(session, [change], pushed=pushed)
 
 
-async def follow_all(session: Session, changes: list[Change]) -> list[Job]:
+async def follow_all(session: Session, changes: list[Change], *, pushed: bool = False) -> list[Job]:
     """`follow` for several changes made in one transaction (a series' occurrences)."""
     wanted: list[Job] = []
     for change in changes:
         for subscriber in subscribers():
             wanted += await subscriber(session, change)
+    if not wanted:
+        return []
     # One round trip for all of them: this runs inside the booking's transaction, on the
     # success path a client waits for.
-    return await schedule_all(session, wanted) if wanted else []
+    handed_over_at = changes[0].now if pushed else None
+    return await schedule_all(session, wanted, handed_over_at=handed_over_at)
 
 
 def subject(booking: Booking) -> str:
@@ -163,10 +168,11 @@ async def notify(session: Session, change: Change) -> list[Job]:
 
 
 async def waiting(booking: Booking) -> list[Job]:
-    """The booking's jobs not yet handed to the queue: what a retry that finds an earlier commit
-    pushes for it (that commit's caller may have died before pushing). Only read: scheduling
-    again could bring back a job that has since run and been cleaned up."""
-    found = Job.find({"subject": subject(booking), "state": {"$in": list(WAITING)}})
+    """The booking's jobs that may not have reached the queue: what a retry that finds an
+    earlier commit pushes for it (that commit's caller may have died before pushing; the queue
+    ignores an attempt it already holds). Only read: scheduling again could bring back a job
+    that has since run and been cleaned up."""
+    found = Job.find({"subject": subject(booking), "state": {"$in": [*WAITING, "promoted"]}})
     return await found.to_list()
 
 

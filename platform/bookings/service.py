@@ -144,7 +144,8 @@ async def _write_booking(
     extra = await within(session, booking) if within is not None else []
     kind: followups.ChangeKind = "held" if booking.status == "pending_payment" else "confirmed"
     change = followups.Change(kind, booking, now, service)
-    return [*extra, *await followups.follow(session, change)]
+    # `book_slot` pushes what is due right after the commit.
+    return [*extra, *await followups.follow(session, change, pushed=True)]
 
 
 async def record(

@@ -21,6 +21,9 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 RUN_JOB = "run_job"  # the one arq function; it dispatches on the Mongo job's kind
 HAND_OFF_CHUNK = 100  # arq enqueues in flight at once
+# How long a job written as promoted may wait for its post-commit push before the repair
+# treats it as lost.
+REPAIR_GRACE = timedelta(seconds=3)
 
 
 def arq_id(job: Job) -> str:
@@ -47,6 +50,9 @@ async def hand_off(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:
     for start in range(0, len(jobs), HAND_OFF_CHUNK):
         chunk = jobs[start : start + HAND_OFF_CHUNK]
         await asyncio.gather(*(enqueue(queue, job) for job in chunk))
+    # Jobs written as promoted in their business transaction (`schedule_all(handed_over_at=)`)
+    # are only queued: there is nothing to mark.
+    jobs = [job for job in jobs if job.state in WAITING]
     if not jobs:
         return 0
     result = await Job.get_pymongo_collection().bulk_write(
@@ -82,8 +88,11 @@ async def repair(queue: ArqRedis, now: datetime, chunk_size: int = 1000) -> int:
     whose lease ran out both return to `scheduled`; the next promotion queues them again.
     """
     repaired, chunk = 0, []
-    # Every promoted job is looked at (there are only as many as the window holds).
-    async for job in Job.find({"state": "promoted"}):
+    # Every promoted job is looked at (there are only as many as the window holds), except
+    # those promoted moments ago: a job written as promoted in its business transaction is
+    # queued right after that commit, and may be on its way.
+    settled = now - REPAIR_GRACE
+    async for job in Job.find({"state": "promoted", "promoted_at": {"$lte": settled}}):
         chunk.append(job)
         if len(chunk) == chunk_size:
             repaired += await _repair_promoted(queue, chunk, now)

@@ -64,10 +64,25 @@ async def schedule(
     return (await schedule_all(session, [job]))[0]
 
 
-async def schedule_all(session: Session | None, jobs: list[Job]) -> list[Job]:
+async def schedule_all(
+    session: Session | None, jobs: list[Job], handed_over_at: datetime | None = None
+) -> list[Job]:
     """Write each job once, in one round trip in the caller's transaction; a job already
     there is returned as first stored (read back only then, which a booking's own new jobs
-    never need)."""
+    never need).
+
+    `handed_over_at`: the caller pushes what is due at that instant right after its commit
+    (`push_due`), so those jobs are written as promoted already, and the push writes nothing
+    more to MongoDB. One the push never reaches the queue (Redis down, the process died) is
+    found by the promoter's repair, which puts it back in the backlog (see `handoff.repair`).
+    """
+    if handed_over_at is not None:
+        jobs = [
+            job.model_copy(update={"state": "promoted", "promoted_at": handed_over_at})
+            if job.run_at <= handed_over_at
+            else job
+            for job in jobs
+        ]
     collection = Job.get_pymongo_collection()
     written = await collection.bulk_write(
         [

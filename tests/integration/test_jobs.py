@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from holdfast.context import Context
-from holdfast.jobs.handoff import arq_id, promote_due, repair
+from holdfast.jobs.handoff import REPAIR_GRACE, arq_id, promote_due, repair
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import default_registry
 from holdfast.jobs.runner import run_job
@@ -241,10 +241,35 @@ async def test_promotion_is_windowed_idempotent_and_repaired_after_a_flush(
     )
 
     await queue.flushall()  # the queue Redis restarted empty
-    assert await repair(queue, now) == 3
-    assert await promote_due(queue, now, window) == 3
+    assert await repair(queue, now) == 0  # promoted moments ago: their push may be on its way
+    later = now + REPAIR_GRACE
+    assert await repair(queue, later) == 3
+    assert await promote_due(queue, later, window) == 3
     assert await queue.zcard("arq:queue") == 3
-    assert await repair(queue, now) == 0
+    assert await repair(queue, later + REPAIR_GRACE) == 0
+
+
+async def test_a_bookings_due_jobs_are_written_promoted_and_a_lost_push_is_repaired(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, clock: Clock
+) -> None:
+    """The booking's transaction writes its confirmation as promoted (the push after the
+    commit writes nothing more); if that push never reached the queue, the repair finds it."""
+    queue = ctx.queue_redis
+    booking = await book(client, practice, await register(client))
+    await asyncio.gather(*ctx.background)
+    confirmation = await Job.find_one(
+        Job.subject == f"booking:{booking['id']}", Job.kind == "notify.confirmation"
+    )
+    assert confirmation is not None
+    assert (confirmation.state, confirmation.promoted_at) == ("promoted", clock.now)
+    assert await queue.zscore("arq:queue", arq_id(confirmation)) is not None
+
+    await queue.flushall()  # the push is lost (the queue Redis restarted empty)
+    assert await repair(queue, clock.now) == 0
+    clock.advance(seconds=REPAIR_GRACE.total_seconds())
+    assert await repair(queue, clock.now) == 1
+    assert await promote_due(queue, clock.now, timedelta(minutes=10)) == 1
+    assert await queue.zscore("arq:queue", arq_id(confirmation)) is not None
 
 
 async def test_readiness_and_metrics_show_the_backlog(
