@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind, Registry
-from holdfast.jobs.service import schedule
+from holdfast.jobs.service import new_job, schedule_all
 
 SUBJECT = "periodic"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,13 +32,16 @@ def next_occurrence(every: timedelta, at: timedelta, now: datetime) -> datetime:
 async def ensure_next(registry: Registry, now: datetime, written: dict[str, datetime]) -> list[Job]:
     """Write the next occurrence of every periodic kind, unless `written` (what this process
     wrote before) says it exists already; returns the jobs written now."""
-    jobs = []
-    for kind in registry.periodic():
-        at = _next(kind, now)
-        if written.get(kind.name) == at:
-            continue
-        jobs.append(await schedule(None, kind=kind.name, subject=SUBJECT, run_at=at, now=now))
-        written[kind.name] = at
+    wanted = {
+        kind.name: new_job(kind=kind.name, subject=SUBJECT, run_at=at, now=now)
+        for kind in registry.periodic()
+        if written.get(kind.name) != (at := _next(kind, now))
+    }
+    if not wanted:
+        return []
+    # One round trip for all of them (a promoter that just started writes every kind's).
+    jobs = await schedule_all(None, list(wanted.values()))
+    written.update({name: job.run_at for name, job in wanted.items()})
     return jobs
 
 
