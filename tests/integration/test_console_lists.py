@@ -328,3 +328,43 @@ async def test_each_filter_reads_only_the_bookings_it_returns(
         stats = plan["executionStats"]
         assert stats["nReturned"] >= 1, chosen
         assert stats["totalDocsExamined"] == stats["nReturned"], (chosen, plan["queryPlanner"])
+
+
+async def test_a_clients_record_carries_bookings_payments_series_and_waitlist(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    s = await seed(client, practice)
+    joined = await client.post(
+        "/api/waitlist", json={"service_id": s.prepaid}, headers=await login_as_bob(client)
+    )
+    assert joined.status_code == 201, joined.text
+    found = await client.get(f"/api/admin/users/{s.bob_id}", headers=practice.admin)
+    assert found.status_code == 200, found.text
+    record = found.json()
+    assert record["user"]["name"] == "Bob Baker"
+    assert [b["id"] for b in record["upcoming"]] == [s.series[0], s.due, *s.series[1:]]
+    due = record["upcoming"][1]
+    assert (due["service"]["name"], due["provider"]["name"], due["payment"]["status"]) == (
+        "Assessment", "Ada", "due"
+    )  # fmt: skip
+    assert [(p["booking_id"], p["status"], p["amount_cents"]) for p in record["payments"]] == [
+        (s.due, "due", 12000)
+    ]
+    assert len(record["series"]) == 1 and record["series"][0]["client"]["name"] == "Bob Baker"
+    assert [(e["service_name"], e["user_name"]) for e in record["waitlist"]] == [
+        ("Assessment", "Bob Baker")
+    ]
+    assert record["offers"] == []
+    # Ann's record has none of Bob's.
+    ann = (await client.get(f"/api/admin/users/{s.ann_id}", headers=practice.admin)).json()
+    assert (ann["payments"], ann["waitlist"], ann["series"]) == ([], [], [])
+    assert [b["id"] for b in ann["past"] + ann["upcoming"]] == [s.web, s.evening, s.cancelled]
+
+
+async def login_as_bob(client: httpx.AsyncClient) -> dict[str, str]:
+    login = await client.post(
+        "/api/auth/login", json={"email": "bob@example.com", "password": "correct horse"}
+    )
+    assert login.status_code == 200, login.text
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {login.json()['token']}"}
