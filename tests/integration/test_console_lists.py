@@ -14,6 +14,7 @@ import httpx
 from holdfast.bookings.models import Booking
 from holdfast.scheduling.agenda import agenda_filter
 
+from tests.integration.payments.conftest import add_prepaid
 from tests.support import Practice, register
 
 
@@ -38,20 +39,9 @@ async def seed(client: httpx.AsyncClient, practice: Practice) -> Seeded:
     bob = await register(client, name="Bob Baker", email="bob@example.com")
     ann_id = (await client.get("/api/me", headers=ann)).json()["id"]
     bob_id = (await client.get("/api/me", headers=bob)).json()["id"]
-    made = await client.post(
-        "/api/admin/services",
-        json={
-            "name": "Assessment",
-            "duration_minutes": 60,
-            "slot_step_minutes": 60,
-            "price": {"amount_cents": 12000, "currency": "GBP"},
-            "prepay": True,
-            "provider_ids": [practice.london],
-        },
-        headers=admin,
+    prepaid = await add_prepaid(
+        client, practice, name="Assessment", price={"amount_cents": 12000, "currency": "GBP"}
     )
-    assert made.status_code == 201, made.text
-    prepaid = made.json()["id"]
 
     async def book(who: dict[str, str], provider: str, start: str) -> str:
         body = {"service_id": practice.session, "provider_id": provider, "start": start}
@@ -104,9 +94,13 @@ async def seed(client: httpx.AsyncClient, practice: Practice) -> Seeded:
 
 
 async def listed(
-    client: httpx.AsyncClient, practice: Practice, query: Any = ()
+    client: httpx.AsyncClient,
+    practice: Practice,
+    query: Any = (),
+    path: str = "/api/admin/bookings",
 ) -> list[dict[str, Any]]:
-    found = await client.get("/api/admin/bookings", params=query, headers=practice.admin)
+    """One page of an admin list, as the console reads it."""
+    found = await client.get(path, params=query, headers=practice.admin)
     assert found.status_code == 200, found.text
     items: list[dict[str, Any]] = found.json()
     return items
