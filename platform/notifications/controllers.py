@@ -5,7 +5,13 @@ from typing import Annotated, Any, get_args
 
 from holdfast.errors import Invalid
 from holdfast.notifications.models import DeliveryStatus
-from holdfast.notifications.outbox import NoInvite, get_message, list_messages, message_invite
+from holdfast.notifications.outbox import (
+    NoInvite,
+    get_message,
+    list_messages,
+    message_invite,
+    recipient_names,
+)
 from holdfast.notifications.schemas import MessageDetailOut, MessageOut
 from holdfast.web.auth import AdminUser
 from holdfast.web.openapi import answers
@@ -42,12 +48,16 @@ class MessageAdminController(Controller):
     ) -> Response[Sequence[MessageOut]]:
         """Every message, the newest first, with its delivery state (tries, last error)."""
         found = await list_messages(page, status=status, booking_id=booking_id, to=to)
-        return paged(request, [MessageOut.of(m) for m in found.items], found.next_cursor)
+        names = await recipient_names(found.items)
+        listed = [MessageOut.of(m, names.get(m.id)) for m in found.items]
+        return paged(request, listed, found.next_cursor)
 
     @get("/{message_id:str}")
     async def message(self, message_id: FromPath[str], admin: AdminUser) -> MessageDetailOut:
         """One message with its full text."""
-        return MessageDetailOut.detail(await get_message(message_id))
+        message = await get_message(message_id)
+        names = await recipient_names([message])
+        return MessageDetailOut.detail(message, names.get(message.id))
 
     @get("/{message_id:str}/invite.ics", media_type="text/calendar", opt=answers(NoInvite))
     async def invite(self, message_id: FromPath[str], admin: AdminUser) -> Response[str]:

@@ -14,6 +14,9 @@ class MessageOut(BaseModel):
     template: str = Field(description="The same as `kind` (its template's name).")
     channel: Channel
     to: str
+    to_name: str | None = Field(
+        default=None, description="Whose address or number it is, when Holdfast knows them."
+    )
     subject: str
     body: str = Field(description="The message's text.")
     has_invite: bool = Field(description="It carried a calendar invite (`invite.ics`).")
@@ -25,10 +28,11 @@ class MessageOut(BaseModel):
     sent_at: UtcInstant | None
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
+    def of(cls, message: Message, to_name: str | None = None) -> MessageOut:
         fields = message.model_dump(include=set(cls.model_fields) - {"has_invite", "id", "kind"})
         return cls(
             **fields,
+            to_name=to_name,
             id=public_id(message),
             kind=message.template,
             has_invite=message.ics is not None,
@@ -39,5 +43,5 @@ class MessageDetailOut(MessageOut):
     text: str = Field(description="The full text as sent.")
 
     @classmethod
-    def detail(cls, message: Message) -> MessageDetailOut:
-        return cls(**MessageOut.of(message).model_dump(), text=message.body)
+    def detail(cls, message: Message, to_name: str | None = None) -> MessageDetailOut:
+        return cls(**MessageOut.of(message, to_name).model_dump(), text=message.body)

@@ -10,6 +10,7 @@ Every filter is an equality or a range on `start`, so each query walks one index
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,10 +78,10 @@ class AgendaFilter:
         """The list's name in its cursors: a cursor of other filters is refused, not misread."""
         parts = [
             str(self.provider_id), str(self.service_id), str(self.user_id),
-            ",".join(sorted(self.statuses)), ",".join(sorted(self.sources)),
-            self.lo.isoformat() if self.lo else "", self.hi.isoformat() if self.hi else "",
+            sorted(self.statuses), sorted(self.sources),
+            self.lo.isoformat() if self.lo else None, self.hi.isoformat() if self.hi else None,
         ]  # fmt: skip
-        return "agenda:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+        return "agenda:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
 def filter_id(value: str | None, what: str) -> PydanticObjectId | None:

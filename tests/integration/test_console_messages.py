@@ -23,7 +23,7 @@ async def outbox(
 async def test_the_practice_finds_a_message_reads_it_and_opens_its_invite(
     client: httpx.AsyncClient, practice: Practice, ctx: Context, settings: Settings
 ) -> None:
-    me = await register(client, email="Nia.Noor@example.com", phone="+15551234567")
+    me = await register(client, name="Nia Noor", email="Nia.Noor@example.com", phone="+15551234567")
     body = {"service_id": practice.session, "provider_id": practice.london,
             "start": "2027-03-03T10:00:00Z"}  # fmt: skip
     made = (await client.post("/api/bookings", json=body, headers=me)).json()
@@ -39,12 +39,13 @@ async def test_the_practice_finds_a_message_reads_it_and_opens_its_invite(
     )  # fmt: skip
     assert email["subject"].startswith("Confirmed: Session")
     assert email["has_invite"] is True and email["sent_at"] is None
+    assert email["to_name"] == "Nia Noor"  # people by name, not only an address
     # The same address however it is typed; a number; someone else: nothing.
     assert [m["id"] for m in await outbox(client, practice, to="NIA.NOOR@example.com")] == [
         email["id"]
     ]
     [sms] = await outbox(client, practice, to="+15551234567")
-    assert (sms["channel"], sms["has_invite"]) == ("sms", False)
+    assert (sms["channel"], sms["has_invite"], sms["to_name"]) == ("sms", False, "Nia Noor")
     assert await outbox(client, practice, to="someone@example.com") == []
     about = await outbox(client, practice, booking_id=made["id"])
     assert sorted(m["channel"] for m in about) == ["email", "sms"]
@@ -54,6 +55,7 @@ async def test_the_practice_finds_a_message_reads_it_and_opens_its_invite(
     read = await client.get(f"/api/admin/messages/{email['id']}", headers=practice.admin)
     assert read.status_code == 200, read.text
     assert "Wednesday 3 March 2027" in read.json()["text"]
+    assert read.json()["to_name"] == "Nia Noor"
     assert read.json()["id"] == email["id"]
 
     invite = await client.get(
