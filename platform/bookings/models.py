@@ -78,6 +78,11 @@ class Booking(Document):
             # judge each one's end from the index instead of fetching a day of finished ones.
             # (It replaces an index on `start` alone, which a database may still hold.)
             IndexModel([("start", ASCENDING), ("end", ASCENDING)], name="start_end"),
+            # The practice's lists filter by one of these and read in start order (see
+            # holdfast.scheduling.agenda): each walks only the asked window of its own index.
+            IndexModel([("provider_id", ASCENDING), ("start", ASCENDING)], name="provider_start"),
+            IndexModel([("service_id", ASCENDING), ("start", ASCENDING)], name="service_start"),
+            IndexModel([("status", ASCENDING), ("start", ASCENDING)], name="status_start"),
             # One booking per occurrence of a series, however often its horizon job runs.
             IndexModel(
                 [("series_id", ASCENDING), ("occurrence", ASCENDING)],

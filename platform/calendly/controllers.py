@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from holdfast.calendly import service
 from holdfast.calendly.models import CalendlyDelivery
 from holdfast.calendly.signature import SignatureInvalid
-from holdfast.errors import NotFound
+from holdfast.errors import Invalid, NotFound
 from holdfast.schemas import Input, UtcInstant
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser, request_caller
 from holdfast.web.openapi import answers
@@ -33,15 +34,36 @@ class DeliveryOut(BaseModel):
     reason: str | None
     booking_id: str | None
     received_at: UtcInstant
+    invitee_name: str | None = Field(default=None, description="Who booked, as Calendly says.")
+    invitee_email: str | None = None
+    start: UtcInstant | None = Field(default=None, description="The meeting's start, if given.")
 
     @classmethod
     def of(cls, delivery: CalendlyDelivery) -> DeliveryOut:
+        invitee = delivery.payload.get("payload")
+        invitee = invitee if isinstance(invitee, dict) else {}
         return cls(
             **delivery.model_dump(
                 include={"id", "event", "invitee_uri", "status", "reason", "received_at"}
             ),
             booking_id=str(delivery.booking_id) if delivery.booking_id else None,
+            invitee_name=_text(invitee.get("name")),
+            invitee_email=_text(invitee.get("email")),
+            start=_start(invitee),
         )
+
+
+def _text(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) and value else None
+
+
+def _start(invitee: dict[str, Any]) -> datetime | None:
+    """The meeting's start as the delivery gave it (a delivery may have been refused for a
+    malformed one: then none)."""
+    try:
+        return service.interval_of(invitee)[0]
+    except (Invalid, AttributeError, TypeError, ValueError):
+        return None
 
 
 class CalendlyController(Controller):

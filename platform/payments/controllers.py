@@ -11,10 +11,12 @@ from holdfast.inbox import service as inbox
 from holdfast.inbox.signature import SignatureInvalid, verify
 from holdfast.monitoring.controllers import FROM, TO
 from holdfast.monitoring.stats import window
-from holdfast.payments import service
+from holdfast.payments import offline, service
 from holdfast.payments.handlers import SOURCE
+from holdfast.payments.models import PaymentStatus
+from holdfast.payments.offline import PaymentNotDue
 from holdfast.payments.receipts import receipt_of
-from holdfast.payments.schemas import PaymentOut, ReceiptOut, RefundIn
+from holdfast.payments.schemas import MarkPaidIn, PaymentOut, ReceiptOut, RefundIn
 from holdfast.payments.stats import Period, RevenueRow, revenue
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
@@ -90,12 +92,32 @@ class PaymentController(Controller):
         amount = data.amount_cents if data else None
         return PaymentOut.of(await service.refund_as_admin(ctx, payment_id, amount))
 
+    @post(
+        "/api/admin/payments/{payment_id:str}/paid",
+        status_code=200,
+        opt=answers(NotFound, PaymentNotDue),
+    )
+    async def mark_paid(
+        self, payment_id: FromPath[str], data: JSONBody[MarkPaidIn], ctx: Ctx, admin: AdminUser
+    ) -> PaymentOut:
+        """A payment `due` (booked "pay later") was paid at the practice: it becomes `paid`
+        now (revenue counts it from now; its receipt says how), with the admin and the method
+        in its history. Marking it again answers the same payment; one that is not due: 409."""
+        payment = await offline.mark_paid(ctx, payment_id, admin, data.method, data.note)
+        people = await users_by_id([payment.user_id])
+        return PaymentOut.of(payment, people.get(payment.user_id))
+
     @get("/api/admin/payments", response_headers=PAGE_HEADERS)
     async def everyone(
-        self, admin: AdminUser, page: Paging, request: Request[Any, Any, Any]
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        status: FromQuery[PaymentStatus | None] = None,
     ) -> Response[Sequence[PaymentOut]]:
-        """Everyone's payments, the newest first, each naming its client."""
-        found = await service.list_payments(page, user=None)
+        """Everyone's payments, the newest first, each naming its client; `status=due`: the
+        ones to be paid at the practice (mark each paid with POST .../paid)."""
+        found = await service.list_payments(page, user=None, status=status)
         people = await users_by_id(p.user_id for p in found.items)
         listed = [PaymentOut.of(p, people.get(p.user_id)) for p in found.items]
         return paged(request, listed, found.next_cursor)

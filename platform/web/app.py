@@ -20,7 +20,12 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
-from holdfast.monitoring.controllers import FunnelController, MonitoringPage, StatsController
+from holdfast.monitoring.controllers import (
+    FunnelController,
+    MonitoringPage,
+    SettingsController,
+    StatsController,
+)
 from holdfast.monitoring.traffic import Traffic, keep_flushing
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.payments.controllers import PaymentController, PaymentPageController
@@ -91,6 +96,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             CancellationWebhookController,
             WaitlistAdminController,
             StatsController,
+            SettingsController,
             MonitoringPage,
             FunnelController,
             SchedulingAdminController,

@@ -127,6 +127,7 @@ async def test_pay_on_checkout_and_come_back_to_a_confirmed_booking(
     await expect(shown).to_have_attribute("data-state", "confirmed", timeout=30_000)
     await phone.get_by_test_id("payment-result-receipt").click()
     await expect(phone.get_by_test_id("receipt-amount")).to_contain_text("90.00")
+    await expect(phone.get_by_test_id("receipt-paid-by")).to_have_text("Card, online")
     await expect(phone.get_by_test_id("receipt-client")).to_contain_text("ada@example.com")
     await expect(phone.get_by_test_id("receipt-what")).to_contain_text("Paid session")
     await expect(phone.get_by_test_id("receipt-no-refunds")).to_be_visible()

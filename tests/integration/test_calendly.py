@@ -429,6 +429,11 @@ async def test_a_reschedule_30_minutes_later_moves_the_same_booking(
         "invitee.canceled:OLD": ("cancelled", None),
         "invitee.created:NEW": ("booked", None),
     }
+    # The console names who booked and when, as Calendly said it.
+    listed = (await client.get("/api/admin/calendly", headers=linked.admin)).json()
+    newest = next(d for d in listed if d["invitee_uri"] == invitee_uri("NEW"))
+    assert (newest["invitee_name"], newest["start"]) == ("Some One", "2027-03-03T11:30:00Z")
+    assert newest["invitee_email"] and "@" in newest["invitee_email"]
     # The old interval is free: 10:00 (with its 15-minute buffer after) no longer touches it,
     # and 12:00 is inside the new one.
     other = await register(client)

@@ -5,6 +5,9 @@
   var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   var STATUS = { pending: 'Not paid yet', due: 'To be paid at the practice', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
     failed: 'Failed', expired: 'Not paid (hold ended)' };
+  // How a payment taken at the practice was made (an admin marked it paid); otherwise online.
+  var METHOD = { cash: 'Cash, at the practice', card_terminal: 'Card, at the practice', bank_transfer: 'Bank transfer',
+    other: 'At the practice' };
 
   // Zero is an amount here (nothing kept after a full refund), not "Free" as on a price.
   function amount(cents, currency) {
@@ -22,6 +25,7 @@
       row('For', r.service + (r.provider ? ' with ' + r.provider : ''), 'what'),
       r.start ? row('Session', H.fmtWhen(r.start, TZ), 'session') : null,
       row('Paid on', r.paid_at ? H.fmtWhen(r.paid_at, TZ) : 'Not paid', 'paid-at'),
+      r.paid_at ? row('Paid by', METHOD[r.method] || 'Card, online', 'paid-by') : null,
       row('Amount', amount(r.amount_cents, r.currency), 'amount'),
       row('Status', STATUS[r.status] || r.status, 'status')
     ];
