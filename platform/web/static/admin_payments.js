@@ -1,6 +1,6 @@
 /* The admin console's payments section: revenue per day, week or month (paid minus refunded),
-   every payment with its client (a page at a time), and refunds in full or in part. Loaded
-   once the console is shown. */
+   every payment with its client (a page at a time), refunds in full or in part, and "Mark
+   paid" for a payment due at the practice. Loaded once an admin is signed in. */
 (function () {
   'use strict';
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api;
@@ -12,7 +12,7 @@
     try { return new Intl.NumberFormat(undefined, { style: 'currency', currency: currency }).format(cents / 100); }
     catch (e) { return (cents / 100).toFixed(2) + ' ' + currency; }
   }
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
+  var when = window.HoldfastAdmin.when;
   function day(iso) { return iso ? iso.slice(0, 10) : ''; }
 
   function loadRevenue() {
@@ -48,6 +48,24 @@
     return h('span', { class: 'row-actions' }, input, btn);
   }
 
+  /* A payment due at the practice (booked "pay later") is marked paid once the client paid there:
+     how they paid goes into the payment's history, and revenue counts it from then. */
+  var METHODS = [['cash', 'Cash'], ['card_terminal', 'Card terminal'], ['bank_transfer', 'Bank transfer'], ['other', 'Other']];
+  function markPaidControls(p) {
+    if (p.status !== 'due') return null;
+    var method = h('select', { 'aria-label': 'How it was paid', 'data-testid': 'paid-method' },
+      METHODS.map(function (m) { return h('option', { value: m[0] }, m[1]); }));
+    var btn = h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'mark-paid', onclick: function () {
+      btn.disabled = true;
+      api('POST', '/api/admin/payments/' + encodeURIComponent(p.id) + '/paid', { method: method.value }).then(function (r) {
+        btn.disabled = false;
+        H.say('payments-message', r.ok ? 'Marked ' + amount(p.amount_cents, p.currency) + ' from ' + (p.client ? p.client.name : 'the client') + ' as paid.' : r.data.detail);
+        if (r.ok) loadPayments(false);
+      });
+    } }, 'Mark paid');
+    return h('span', { class: 'row-actions' }, method, btn);
+  }
+
   function row(p) {
     return h('tr', { 'data-testid': 'payment-row', 'data-payment-id': p.id, 'data-status': p.status },
       h('td', {}, when(p.created_at)),
@@ -55,7 +73,7 @@
       h('td', {}, amount(p.amount_cents, p.currency)),
       h('td', { 'data-testid': 'payment-status' }, STATUS[p.status] || p.status),
       h('td', {}, p.refunded_cents ? amount(p.refunded_cents, p.currency) : ''),
-      h('td', {}, h('a', { href: '/payments/' + encodeURIComponent(p.id) + '/receipt', 'data-testid': 'payment-receipt' }, 'Receipt'), ' ', refundControls(p)));
+      h('td', {}, h('a', { href: '/payments/' + encodeURIComponent(p.id) + '/receipt', 'data-testid': 'payment-receipt' }, 'Receipt'), ' ', refundControls(p), markPaidControls(p)));
   }
 
   function loadPayments(more) {
@@ -75,13 +93,9 @@
   function load() { H.say('payments-message', ''); loadRevenue(); loadPayments(false); }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var section = $('payments-section'), dashboard = $('dashboard');
-    if (!section || !dashboard) return;
     $('payments-refresh').addEventListener('click', load);
     ['revenue-period', 'revenue-from', 'revenue-to'].forEach(function (id) { $(id).addEventListener('change', loadRevenue); });
     $('payments-more').addEventListener('click', function () { loadPayments(true); });
-    function shown() { if (!dashboard.hidden) load(); }
-    new MutationObserver(shown).observe(dashboard, { attributes: true, attributeFilter: ['hidden'] });
-    shown();
+    window.HoldfastAdmin.ready(load);
   });
 })();

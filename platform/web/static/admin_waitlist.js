@@ -1,5 +1,5 @@
 // The admin console's waitlist section: the recovery figures, the offers (by state) and who is
-// waiting, in the order they are served. Loaded once the console is shown.
+// waiting, in the order they are served; times in the admin's zone. Loaded once an admin is signed in.
 'use strict';
 
 (function () {
@@ -16,7 +16,7 @@
     box.replaceChildren(t);
   }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
+  var when = window.HoldfastAdmin.when;
 
   function load() {
     api('GET', '/api/admin/stats').then(function (r) {
@@ -42,12 +42,8 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var section = $('waitlist-section'), dashboard = $('dashboard');
-    if (!section || !dashboard) return;
     $('waitlist-refresh').addEventListener('click', load);
     $('offer-state').addEventListener('change', load);
-    function shown() { if (!dashboard.hidden) load(); }
-    new MutationObserver(shown).observe(dashboard, { attributes: true, attributeFilter: ['hidden'] });
-    shown();
+    window.HoldfastAdmin.ready(load);
   });
 })();
