@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ import httpx
 import pytest
 from holdfast.settings import Settings
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from pymongo import MongoClient
 
+from tests.conftest import Services, fresh_settings
 from tests.support import api_process, create_admin, login, settings_env
 
 CHROMIUM_FLAGS = [
@@ -91,6 +94,21 @@ def site(settings: Settings) -> Iterator[Site]:
     with api_process(env) as url:
         env_url = url
         yield Site(url=env_url, admin=login(url, "admin@example.com", "admin password"))
+
+
+@pytest.fixture(scope="module")
+def shared_site(services: Services) -> Iterator[Site]:
+    """One `holdfast api` process and database for a whole module (its tests seed what they
+    need, apart from each other's): starting an app per test is what makes browser tests slow."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    env = settings_env(fresh_settings(services, name))
+    create_admin(env)
+    try:
+        with api_process(env) as url:
+            yield Site(url=url, admin=login(url, "admin@example.com", "admin password"))
+    finally:
+        with MongoClient(services.mongo_url(name), serverSelectionTimeoutMS=2000) as client:
+            client.drop_database(name)
 
 
 def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
