@@ -75,6 +75,11 @@ class Booking(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
             IndexModel([("start", ASCENDING)], name="start"),
+            # The practice's lists filter by one of these and read in start order (see
+            # holdfast.scheduling.agenda): each walks only the asked window of its own index.
+            IndexModel([("provider_id", ASCENDING), ("start", ASCENDING)], name="provider_start"),
+            IndexModel([("service_id", ASCENDING), ("start", ASCENDING)], name="service_start"),
+            IndexModel([("status", ASCENDING), ("start", ASCENDING)], name="status_start"),
             # One booking per occurrence of a series, however often its horizon job runs.
             IndexModel(
                 [("series_id", ASCENDING), ("occurrence", ASCENDING)],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Annotated, Any
 
 from holdfast.accounts.service import users_by_id
-from holdfast.bookings.models import Booking
+from holdfast.bookings.models import Booking, BookingStatus
 from holdfast.bookings.moves import BookingNotMovable
 from holdfast.bookings.schemas import BookingOut
 from holdfast.bookings.service import PaymentsOff, SlotTaken
@@ -14,18 +15,23 @@ from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
 from holdfast.payments import service as payments
 from holdfast.scheduling import bookings, records, series
+from holdfast.scheduling.agenda import InvalidFilter, agenda_filter, agenda_page, day_sessions
 from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
+from holdfast.scheduling.export import csv_lines
 from holdfast.scheduling.models import Series
 from holdfast.scheduling.records import ClientRecordOut
 from holdfast.scheduling.schemas import (
     AdminBookingIn,
+    AgendaItemOut,
     ConflictOut,
     OccurrenceOut,
+    PractitionerDayOut,
     PreviewOut,
     RescheduleIn,
     SeriesCancelIn,
     SeriesIn,
     SeriesOut,
+    TodayOut,
 )
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.idempotency import RequestInProgress, once
@@ -33,6 +39,51 @@ from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
+
+# The filters of the practice's booking list and its CSV export.
+_ID = {"minLength": 1, "maxLength": 64}
+ProviderFilter = Annotated[
+    str | None, QueryParameter(schema_extra=_ID, description="One practitioner's bookings.")
+]
+ServiceFilter = Annotated[
+    str | None, QueryParameter(schema_extra=_ID, description="One service's bookings.")
+]
+ClientFilter = Annotated[
+    str | None, QueryParameter(schema_extra=_ID, description="One client's bookings.")
+]
+StatusFilter = Annotated[
+    list[BookingStatus] | None,
+    QueryParameter(description="Any of these statuses (repeat the parameter)."),
+]
+SourceFilter = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description="Any of these sources (repeat): web, admin, series, waitlist, calendly, "
+        "webhook, booking."
+    ),
+]
+_BOUND = (
+    "A date (YYYY-MM-DD: that whole day in `tz`) or a date and time (ISO 8601; without an "
+    "offset, in `tz`)."
+)
+FromFilter = Annotated[
+    str | None,
+    QueryParameter(name="from", description=f"Bookings starting from: {_BOUND}"),
+]
+ToFilter = Annotated[
+    str | None,
+    QueryParameter(
+        name="to", description=f"Bookings starting before (a date: until its end): {_BOUND}"
+    ),
+]
+ZoneFilter = Annotated[
+    str | None,
+    QueryParameter(
+        schema_extra={"minLength": 1, "maxLength": 64},
+        description="The IANA zone dates are read and times written in; by default yours.",
+    ),
+]
 
 
 class SchedulingAdminController(Controller):
@@ -145,6 +196,88 @@ class SchedulingAdminController(Controller):
     ) -> CalendarOut:
         """One practitioner's bookings over `days` days from `from`, in their timezone."""
         return await provider_calendar(provider_id, from_, days)
+
+    @get("/bookings", response_headers=PAGE_HEADERS, opt=answers(InvalidFilter))
+    async def agenda(
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        provider_id: ProviderFilter = None,
+        service_id: ServiceFilter = None,
+        user_id: ClientFilter = None,
+        status: StatusFilter = None,
+        source: SourceFilter = None,
+        start_from: FromFilter = None,
+        start_to: ToFilter = None,
+        tz: ZoneFilter = None,
+    ) -> Response[Sequence[AgendaItemOut]]:
+        """Everyone's bookings, soonest first, filtered; each names its client, practitioner,
+        service, payment and meeting. `status` and `source` may repeat (any of them)."""
+        chosen = agenda_filter(
+            tz=zone(tz or admin.timezone), provider_id=provider_id, service_id=service_id,
+            user_id=user_id, statuses=status or (), sources=source or (),
+            start_from=start_from, start_to=start_to,
+        )  # fmt: skip
+        entries, next_cursor = await agenda_page(chosen, page)
+        return paged(request, [AgendaItemOut.entry(e) for e in entries], next_cursor)
+
+    @get("/bookings.csv", media_type="text/csv", opt=answers(InvalidFilter))
+    async def agenda_csv(
+        self,
+        admin: AdminUser,
+        provider_id: ProviderFilter = None,
+        service_id: ServiceFilter = None,
+        user_id: ClientFilter = None,
+        status: StatusFilter = None,
+        source: SourceFilter = None,
+        start_from: FromFilter = None,
+        start_to: ToFilter = None,
+        tz: ZoneFilter = None,
+    ) -> Stream:
+        """The whole filtered set (as `GET /api/admin/bookings`, not paged) as CSV, soonest
+        first: a header row, times in `tz` with their offset and a column naming the zone."""
+        local = zone(tz or admin.timezone)
+        chosen = agenda_filter(
+            tz=local, provider_id=provider_id, service_id=service_id, user_id=user_id,
+            statuses=status or (), sources=source or (),
+            start_from=start_from, start_to=start_to,
+        )  # fmt: skip
+        return Stream(
+            csv_lines(chosen, local),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="holdfast-bookings.csv"'},
+        )
+
+    @get("/today", opt=answers(InvalidFilter))
+    async def today(
+        self,
+        ctx: Ctx,
+        admin: AdminUser,
+        day: Annotated[
+            date | None,
+            QueryParameter(name="date", description="A local date; by default today in `tz`."),
+        ] = None,
+        tz: ZoneFilter = None,
+    ) -> TodayOut:
+        """The day's sessions (booked, held or awaiting payment) per practitioner, each with
+        its client, service, payment state and join link: every bookable practitioner, by
+        name, a free day included."""
+        local = zone(tz or admin.timezone)
+        chosen = day or ctx.now().astimezone(local).date()
+        practitioners = await day_sessions(chosen, local)
+        return TodayOut(
+            date=chosen,
+            timezone=local.key,
+            providers=[
+                PractitionerDayOut(
+                    id=str(d.provider.id),
+                    name=d.provider.name,
+                    sessions=[AgendaItemOut.entry(e) for e in d.sessions],
+                )
+                for d in practitioners
+            ],
+        )
 
     @get("/users/{user_id:str}", opt=answers(NotFound))
     async def client_record(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -7,7 +8,11 @@ from zoneinfo import ZoneInfo
 from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
 from holdfast.bookings.models import Booking, BookingStatus
+from holdfast.bookings.schemas import BookingOut
+from holdfast.catalog.models import Location
 from holdfast.clock import as_utc
+from holdfast.payments.models import PaymentStatus
+from holdfast.scheduling.agenda import AgendaEntry
 from holdfast.scheduling.models import ConflictReason, Series, SeriesConflict, SeriesState
 from holdfast.schemas import Input, InstantIn, TimeZoneName, UtcInstant
 from pydantic import BaseModel, Field
@@ -170,3 +175,77 @@ class SeriesOut(BaseModel):
             conflicts=[ConflictOut.of(c, tz) for c in series.conflicts],
             created_at=series.created_at,
         )
+
+
+class ProviderRef(BaseModel):
+    id: str
+    name: str
+
+
+class ServiceRef(BaseModel):
+    id: str
+    name: str
+    location: Location
+
+
+class PaymentStateOut(BaseModel):
+    """A booking's payment as the console shows it beside the booking."""
+
+    id: str
+    status: PaymentStatus
+    amount_cents: int
+    currency: str
+    refunded_cents: int
+
+
+class AgendaItemOut(BookingOut):
+    """A booking in the practice's lists: with its client, practitioner, service and payment
+    named (never by id alone)."""
+
+    provider: ProviderRef | None = Field(
+        default=None, description="The practitioner (null only if their record is gone)."
+    )
+    service: ServiceRef | None = Field(
+        default=None, description="The service (null only if its record is gone)."
+    )
+    payment: PaymentStateOut | None = Field(  # type: ignore[assignment]
+        default=None, description="Its payment, if the service is paid for."
+    )
+
+    @classmethod
+    def entry(cls, item: AgendaEntry) -> AgendaItemOut:
+        fields = BookingOut.of(item.booking, item.client).model_dump(exclude={"payment"})
+        provider, service, payment = item.provider, item.service, item.payment
+        return cls.model_validate(
+            {
+                **fields,
+                "provider": ProviderRef(id=str(provider.id), name=provider.name)
+                if provider
+                else None,
+                "service": ServiceRef(
+                    id=str(service.id), name=service.name, location=service.location
+                )
+                if service
+                else None,
+                "payment": PaymentStateOut(
+                    id=str(payment.id),
+                    **payment.model_dump(
+                        include={"status", "amount_cents", "currency", "refunded_cents"}
+                    ),
+                )
+                if payment
+                else None,
+            }
+        )
+
+
+class PractitionerDayOut(BaseModel):
+    id: str
+    name: str
+    sessions: list[AgendaItemOut] = Field(description="Soonest first.")
+
+
+class TodayOut(BaseModel):
+    date: date_
+    timezone: str = Field(description="The zone the day is a day in.")
+    providers: list[PractitionerDayOut]
