@@ -87,6 +87,7 @@ class Names:
     """The names of the people, services and providers a page of the admin's lists names."""
 
     users: dict[PydanticObjectId, str] = field(default_factory=dict)
+    emails: dict[PydanticObjectId, str | None] = field(default_factory=dict)
     services: dict[PydanticObjectId, str] = field(default_factory=dict)
     providers: dict[PydanticObjectId, str] = field(default_factory=dict)
 
@@ -95,6 +96,7 @@ class AdminEntryOut(EntryOut):
     """An entry as the practice sees it: who waits for what, by name."""
 
     user_name: str | None = Field(description="None: the account is gone.")
+    user_email: str | None = Field(description="None: the account is gone.")
     service_name: str | None
     provider_name: str | None = Field(description="None: any provider will do.")
 
@@ -103,6 +105,7 @@ class AdminEntryOut(EntryOut):
         return cls(
             **EntryOut.of(entry).model_dump(),
             user_name=names.users.get(entry.user_id),
+            user_email=names.emails.get(entry.user_id),
             service_name=names.services.get(entry.service_id),
             provider_name=names.providers.get(entry.provider_id) if entry.provider_id else None,
         )
@@ -112,6 +115,7 @@ class AdminOfferOut(OfferOut):
     """An offer as the practice sees it: to whom, for what, by name."""
 
     user_name: str | None = Field(description="None: the account is gone.")
+    user_email: str | None = Field(description="None: the account is gone.")
     service_name: str | None
     provider_name: str | None
 
@@ -120,6 +124,7 @@ class AdminOfferOut(OfferOut):
         return cls(
             **OfferOut.of(offer).model_dump(),
             user_name=names.users.get(offer.user_id),
+            user_email=names.emails.get(offer.user_id),
             service_name=names.services.get(offer.service_id),
             provider_name=names.providers.get(offer.provider_id),
         )

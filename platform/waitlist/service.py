@@ -182,8 +182,13 @@ async def names_of(rows: Sequence[WaitlistEntry] | Sequence[Offer]) -> Names:
         )
         return {doc["_id"]: doc["name"] async for doc in found}
 
+    people = User.get_pymongo_collection().find(
+        {"_id": {"$in": list({row.user_id for row in rows})}}, projection={"name": 1, "email": 1}
+    )
+    users = {doc["_id"]: doc async for doc in people}
     return Names(
-        users=await named(User, {row.user_id for row in rows}),
+        users={id_: doc["name"] for id_, doc in users.items()},
+        emails={id_: doc["email"] for id_, doc in users.items()},
         services=await named(Service, {row.service_id for row in rows}),
         providers=await named(Provider, {row.provider_id for row in rows}),
     )

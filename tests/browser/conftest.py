@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -111,11 +112,14 @@ def shared_site(services: Services) -> Iterator[Site]:
             client.drop_database(name)
 
 
-def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
-    """A provider open around the clock every day and a 30-minute service: (provider, service)."""
+def open_practice(
+    site: Site, name: str = "Open all week", practitioner: str = "Ada Lovelace", **service: Any
+) -> tuple[str, str]:
+    """A provider open around the clock every day and a 30-minute service (with any other
+    service fields given): (provider, service)."""
     provider = httpx.post(
         f"{site.url}/api/admin/providers",
-        json={"name": "Ada Lovelace", "timezone": "Europe/London"},
+        json={"name": practitioner, "timezone": "Europe/London"},
         headers=site.admin,
     ).json()["id"]
     rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
@@ -125,7 +129,7 @@ def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
         headers=site.admin,
     )
     assert hours.status_code == 200, hours.text
-    service = httpx.post(
+    made = httpx.post(
         f"{site.url}/api/admin/services",
         json={
             "name": name,
@@ -134,8 +138,9 @@ def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
             "slot_step_minutes": 30,
             "min_notice_minutes": 60,
             "provider_ids": [provider],
+            **service,
         },
         headers=site.admin,
     )
-    assert service.status_code == 201, service.text
-    return str(provider), str(service.json()["id"])
+    assert made.status_code == 201, made.text
+    return str(provider), str(made.json()["id"])

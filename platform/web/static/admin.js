@@ -24,7 +24,7 @@
   /* ---- the gate ---- */
   function showGate(message) {
     state.user = null;
-    $('dashboard').hidden = true; $('gate').hidden = false;
+    $('dashboard').hidden = true; $('console-nav').hidden = true; $('gate').hidden = false;
     $('whoami').hidden = true; $('logout-button').hidden = true;
     say('gate-message', message);
   }
@@ -34,7 +34,7 @@
         : 'Please log in with an admin account.');
     }
     state.user = user;
-    $('gate').hidden = true; $('dashboard').hidden = false;
+    $('gate').hidden = true; $('dashboard').hidden = false; $('console-nav').hidden = false;
     $('whoami').hidden = false; $('whoami').textContent = 'Signed in as ' + user.name; $('logout-button').hidden = false;
     $('admin-zone').replaceChildren('Times in your timezone, ' + zone() + ' (', h('a', { href: '/account' }, 'change'), ').');
     waiting.forEach(function (fn) { fn(user); });

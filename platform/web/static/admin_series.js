@@ -83,8 +83,8 @@
     if (!state.preview) return;
     $('series-create').disabled = true;
     var body = state.preview;
-    api('POST', '/api/admin/series', body, { 'Idempotency-Key': keyFor('series', body) }).then(function (r) {
-      if (r.status && r.status < 500) answered('series', body);
+    api('POST', '/api/admin/series', body, { 'Idempotency-Key': A.keyFor('series', body) }).then(function (r) {
+      if (r.status && r.status < 500) A.answered('series', body);
       if (!r.ok) { say('series-error', r.data.detail); return; }
       state.preview = null; renderSeries(r.data, 'Series created.', $('series-result')); loadList(false);
     });

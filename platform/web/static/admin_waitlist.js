@@ -17,6 +17,7 @@
   }
 
   var when = window.HoldfastAdmin.when;
+  function person(x) { return x.user_name ? x.user_name + ' <' + x.user_email + '>' : x.user_id; }
 
   function load() {
     api('GET', '/api/admin/stats').then(function (r) {
@@ -30,13 +31,13 @@
     api('GET', '/api/admin/offers' + (state ? '?state=' + encodeURIComponent(state) : '')).then(function (r) {
       if (!r.ok) return;
       table($('waitlist-offers'), ['Slot', 'Client', 'Session', 'State', 'Offered', 'Expires'], r.data.map(function (o) {
-        return [when(o.start), o.user_name || o.user_id, (o.service_name || '') + ' with ' + (o.provider_name || ''), o.state, when(o.created_at), when(o.expires_at)];
+        return [when(o.start), person(o), (o.service_name || '') + ' with ' + (o.provider_name || ''), o.state, when(o.created_at), when(o.expires_at)];
       }));
     });
     api('GET', '/api/admin/waitlist').then(function (r) {
       if (!r.ok) return;
       table($('waitlist-entries'), ['Client', 'Service', 'Provider', 'Joined'], r.data.map(function (e) {
-        return [e.user_name || e.user_id, e.service_name || e.service_id, e.provider_id ? (e.provider_name || e.provider_id) : 'any', when(e.joined_at)];
+        return [person(e), e.service_name || e.service_id, e.provider_id ? (e.provider_name || e.provider_id) : 'any', when(e.joined_at)];
       }));
     });
   }
