@@ -11,10 +11,11 @@ from holdfast.inbox import service as inbox
 from holdfast.inbox.signature import SignatureInvalid, verify
 from holdfast.monitoring.controllers import FROM, TO
 from holdfast.monitoring.stats import window
-from holdfast.payments import service
+from holdfast.payments import offline, service
 from holdfast.payments.handlers import SOURCE
+from holdfast.payments.offline import PaymentNotDue
 from holdfast.payments.receipts import receipt_of
-from holdfast.payments.schemas import PaymentOut, ReceiptOut, RefundIn
+from holdfast.payments.schemas import MarkPaidIn, PaymentOut, ReceiptOut, RefundIn
 from holdfast.payments.stats import Period, RevenueRow, revenue
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.openapi import answers
@@ -89,6 +90,21 @@ class PaymentController(Controller):
         by a durable job (202), and the payment shows it once Stripe has made it."""
         amount = data.amount_cents if data else None
         return PaymentOut.of(await service.refund_as_admin(ctx, payment_id, amount))
+
+    @post(
+        "/api/admin/payments/{payment_id:str}/paid",
+        status_code=200,
+        opt=answers(NotFound, PaymentNotDue),
+    )
+    async def mark_paid(
+        self, payment_id: FromPath[str], data: JSONBody[MarkPaidIn], ctx: Ctx, admin: AdminUser
+    ) -> PaymentOut:
+        """A payment `due` (booked "pay later") was paid at the practice: it becomes `paid`
+        now (revenue counts it from now; its receipt says how), with the admin and the method
+        in its history. Marking it again answers the same payment; one that is not due: 409."""
+        payment = await offline.mark_paid(ctx, payment_id, admin, data.method, data.note)
+        people = await users_by_id([payment.user_id])
+        return PaymentOut.of(payment, people.get(payment.user_id))
 
     @get("/api/admin/payments", response_headers=PAGE_HEADERS)
     async def everyone(

@@ -106,6 +106,14 @@ async def refund_when_cancelled(session: Session, change: Change) -> list[Job]:
     remaining = payment.refundable_cents
     if remaining <= 0:
         return []
+    if payment.method is not None:
+        # Paid at the practice: no card to refund to; the practice settles it (and the email
+        # says so).
+        decided_offline = {"at": now, "on_cancel": 0, "offline": payment.method}
+        await Payment.get_pymongo_collection().update_one(
+            {"_id": payment.id}, {"$push": {"history": decided_offline}}, session=session
+        )
+        return []
     service = change.service or await Service.get(booking.service_id, session=session)
     hours = service.refund_cutoff_hours if service else 0
     refunded = remaining if booking.start - now >= timedelta(hours=hours) else 0

@@ -18,6 +18,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 PaymentStatus = Literal[
     "pending", "due", "paid", "refunded", "partially_refunded", "failed", "expired"
 ]
+# How a payment taken at the practice was made (see holdfast.payments.offline).
+OfflineMethod = Literal["cash", "card_terminal", "bank_transfer", "other"]
 
 # The only moves a payment's status may make.
 PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -54,6 +56,9 @@ class Payment(Document):
     checkout_url: str | None = None
     checkout_expires_at: datetime | None = None
     payment_intent_id: str | None = None
+    # Paid at the practice, not through Stripe: how (an admin marked it paid). Such money is
+    # never refunded through Stripe; the practice gives it back itself.
+    method: OfflineMethod | None = None
     created_at: datetime
     updated_at: datetime
     # Append-only: every move, with what caused it (a Stripe event id, the hold's job).
@@ -83,7 +88,7 @@ class Payment(Document):
 
 
 async def advance(
-    session: Session, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
+    session: Session | None, payment: Payment, to: PaymentStatus, now: datetime, **note: Any
 ) -> bool:
     """Move the payment's status by one conditional update, with a history entry; False if it
     had already moved (someone else made this or another move first)."""

@@ -72,6 +72,11 @@ async def cancellation_terms(booking_id: object) -> str | None:
             return "You had not paid for it, so nothing was charged."
         return None
     paid = money(payment.amount_cents, payment.currency)
+    if "offline" in decided:
+        return (
+            f"You paid {paid} at the practice; the practice will settle any refund with you "
+            "directly."
+        )
     refunded = int(decided["on_cancel"])
     if refunded >= payment.amount_cents:
         return (

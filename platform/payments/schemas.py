@@ -1,13 +1,27 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from holdfast.accounts.models import User
 from holdfast.accounts.schemas import UserRef
-from holdfast.payments.models import Payment, PaymentStatus
+from holdfast.clock import iso_z
+from holdfast.payments.models import OfflineMethod, Payment, PaymentStatus
 from holdfast.payments.receipts import Receipt
 from holdfast.schemas import Input, UtcInstant
 from pydantic import BaseModel, Field
+
+
+class MarkPaidIn(Input):
+    method: OfflineMethod = Field(description="How it was paid at the practice.")
+    note: str | None = Field(
+        default=None, max_length=500, description="Anything worth keeping (a receipt number)."
+    )
+
+
+PAID_AT_PRACTICE = Field(
+    default=None, description="Paid at the practice: how (an admin marked it); null: online."
+)
 
 
 class RefundIn(Input):
@@ -47,12 +61,14 @@ class PaymentOut(BaseModel):
     created_at: UtcInstant
     updated_at: UtcInstant
     history: list[dict[str, Any]]
+    method: OfflineMethod | None = PAID_AT_PRACTICE
     client: UserRef | None = Field(default=None, description="Who paid (in an admin's lists).")
 
     @classmethod
     def of(cls, payment: Payment, client: User | None = None) -> PaymentOut:
+        # Instants as everywhere in the API: UTC ending in Z.
         history = [
-            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in entry.items()}
+            {k: (iso_z(v) if isinstance(v, datetime) else v) for k, v in entry.items()}
             for entry in payment.history
         ]
         return cls(
@@ -63,7 +79,7 @@ class PaymentOut(BaseModel):
             **payment.model_dump(
                 include={
                     "amount_cents", "currency", "status", "refunded_cents", "hold_until",
-                    "checkout_url", "created_at", "updated_at",
+                    "checkout_url", "created_at", "updated_at", "method",
                 }
             ),
         )  # fmt: skip
@@ -88,6 +104,7 @@ class ReceiptOut(BaseModel):
     currency: str
     status: PaymentStatus
     paid_at: UtcInstant | None
+    method: OfflineMethod | None = PAID_AT_PRACTICE
     refunds: list[RefundLineOut]
     refunded_cents: int
     net_cents: int = Field(description="Paid minus refunded: what the practice kept.")
@@ -107,6 +124,7 @@ class ReceiptOut(BaseModel):
             currency=payment.currency,
             status=payment.status,
             paid_at=receipt.paid_at,
+            method=payment.method,
             refunds=[RefundLineOut(at=r.at, amount_cents=r.amount_cents) for r in receipt.refunds],
             refunded_cents=payment.refunded_cents,
             net_cents=receipt.net_cents,

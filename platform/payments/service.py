@@ -300,6 +300,11 @@ async def refund_as_admin(ctx: Context, payment_id: str, amount: int | None) -> 
     remaining = payment.refundable_cents
     if remaining <= 0:
         raise NotRefundable(f"This payment is {payment.status}: there is nothing to refund.")
+    if payment.method is not None:
+        raise NotRefundable(
+            "This payment was made at the practice, not online: give the money back the way it "
+            "was paid."
+        )
     amount = remaining if amount is None else amount
     if amount > remaining:
         raise Invalid(

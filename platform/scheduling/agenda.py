@@ -10,6 +10,7 @@ Every filter is an equality or a range on `start`, so each query walks one index
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -32,6 +33,10 @@ DAY_AT_MOST = 2000
 D = TypeVar("D", Provider, Service)
 # The CSV export reads and names its rows this many at a time.
 EXPORT_BATCH = 500
+
+
+# The shape of a `from`/`to` value: a date, or a date and time with or without an offset.
+BOUND_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
 
 
 class InvalidFilter(Invalid):
@@ -90,6 +95,8 @@ def bound(value: str | None, tz: ZoneInfo, *, upper: bool) -> datetime | None:
     if value is None:
         return None
     try:
+        if re.fullmatch(BOUND_PATTERN, value) is None:
+            raise ValueError(value)
         if len(value) == 10:
             day = date.fromisoformat(value)
             return as_utc(datetime.combine(day + timedelta(days=1 if upper else 0), time(), tz))

@@ -15,7 +15,13 @@ from holdfast.clock import zone
 from holdfast.errors import Forbidden, NotFound
 from holdfast.payments import service as payments
 from holdfast.scheduling import bookings, records, series
-from holdfast.scheduling.agenda import InvalidFilter, agenda_filter, agenda_page, day_sessions
+from holdfast.scheduling.agenda import (
+    BOUND_PATTERN,
+    InvalidFilter,
+    agenda_filter,
+    agenda_page,
+    day_sessions,
+)
 from holdfast.scheduling.calendar import MAX_DAYS, CalendarOut, provider_calendar
 from holdfast.scheduling.export import csv_lines
 from holdfast.scheduling.models import Series
@@ -33,6 +39,7 @@ from holdfast.scheduling.schemas import (
     SeriesOut,
     TodayOut,
 )
+from holdfast.schemas import TIMEZONE_PATTERN
 from holdfast.web.auth import AdminUser, Ctx, CurrentUser
 from holdfast.web.idempotency import RequestInProgress, once
 from holdfast.web.openapi import answers
@@ -67,20 +74,25 @@ _BOUND = (
     "A date (YYYY-MM-DD: that whole day in `tz`) or a date and time (ISO 8601; without an "
     "offset, in `tz`)."
 )
+_BOUND_SHAPE = {"pattern": BOUND_PATTERN}
 FromFilter = Annotated[
     str | None,
-    QueryParameter(name="from", description=f"Bookings starting from: {_BOUND}"),
+    QueryParameter(
+        name="from", schema_extra=_BOUND_SHAPE, description=f"Bookings starting from: {_BOUND}"
+    ),
 ]
 ToFilter = Annotated[
     str | None,
     QueryParameter(
-        name="to", description=f"Bookings starting before (a date: until its end): {_BOUND}"
+        name="to",
+        schema_extra=_BOUND_SHAPE,
+        description=f"Bookings starting before (a date: until its end): {_BOUND}",
     ),
 ]
 ZoneFilter = Annotated[
     str | None,
     QueryParameter(
-        schema_extra={"minLength": 1, "maxLength": 64},
+        schema_extra={"pattern": TIMEZONE_PATTERN},
         description="The IANA zone dates are read and times written in; by default yours.",
     ),
 ]
@@ -215,8 +227,8 @@ class SchedulingAdminController(Controller):
         """Everyone's bookings, soonest first, filtered; each names its client, practitioner,
         service, payment and meeting. `status` and `source` may repeat (any of them)."""
         chosen = agenda_filter(
-            tz=zone(tz or admin.timezone), provider_id=provider_id, service_id=service_id,
-            user_id=user_id, statuses=status or (), sources=source or (),
+            tz=zone(admin.timezone if tz is None else tz), provider_id=provider_id,
+            service_id=service_id, user_id=user_id, statuses=status or (), sources=source or (),
             start_from=start_from, start_to=start_to,
         )  # fmt: skip
         entries, next_cursor = await agenda_page(chosen, page)
@@ -237,7 +249,7 @@ class SchedulingAdminController(Controller):
     ) -> Stream:
         """The whole filtered set (as `GET /api/admin/bookings`, not paged) as CSV, soonest
         first: a header row, times in `tz` with their offset and a column naming the zone."""
-        local = zone(tz or admin.timezone)
+        local = zone(admin.timezone if tz is None else tz)
         chosen = agenda_filter(
             tz=local, provider_id=provider_id, service_id=service_id, user_id=user_id,
             statuses=status or (), sources=source or (),
@@ -263,7 +275,7 @@ class SchedulingAdminController(Controller):
         """The day's sessions (booked, held or awaiting payment) per practitioner, each with
         its client, service, payment state and join link: every bookable practitioner, by
         name, a free day included."""
-        local = zone(tz or admin.timezone)
+        local = zone(admin.timezone if tz is None else tz)
         chosen = day or ctx.now().astimezone(local).date()
         practitioners = await day_sessions(chosen, local)
         return TodayOut(

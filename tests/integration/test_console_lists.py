@@ -180,6 +180,8 @@ async def test_the_practice_lists_every_booking_with_its_people_named_and_filter
         ({"from": "2027-03-05", "to": "2027-03-04"}, "invalid_date"),
         ({"provider_id": "ada"}, "invalid_filter"),
         ({"tz": "Mars/Olympus"}, "invalid_timezone"),
+        ({"tz": ""}, "invalid_timezone"),
+        ({"to": "20270302"}, "invalid_date"),
     ]
     for query, code in refusals:
         refused = await client.get("/api/admin/bookings", params=query, headers=practice.admin)
