@@ -96,6 +96,8 @@ async def test_the_day_view_shows_a_series_session_and_a_paid_booking(
     await row.get_by_test_id("mark-paid").click()
     await expect(page.get_by_test_id("payments-message")).to_contain_text("as paid")
     await expect(row.get_by_test_id("payment-status")).to_have_text("Paid")
+    await expect(row.get_by_test_id("payment-method")).to_have_text("At the practice: cash")
+    await expect(row.get_by_test_id("refund-button")).to_have_count(0)  # given back in person
 
     await page.get_by_test_id("nav-today").click()
     await expect(page.get_by_test_id("nav-today")).to_have_attribute("aria-current", "page")
@@ -103,6 +105,14 @@ async def test_the_day_view_shows_a_series_session_and_a_paid_booking(
     await page.get_by_test_id("day-next").click()
     await expect(page).to_have_url(re.compile(rf"date={first.date().isoformat()}$"))
     await _see_the_day(page, provider)
+    # The calendar: the practitioner's week, the same two sessions on that day.
+    await page.get_by_test_id("nav-calendar").click()
+    await page.get_by_test_id("calendar-provider").select_option(provider)
+    day = page.locator(f'[data-testid="calendar-day"][data-date="{first.date().isoformat()}"]')
+    await expect(day.get_by_test_id("calendar-booking")).to_have_count(2)
+    await expect(day.get_by_test_id("calendar-booking").first).to_contain_text(
+        "Grace Hopper <grace@example.com>"
+    )
     await context.close()
 
     # On a phone: the same day from its URL, and the sections behind one compact menu.

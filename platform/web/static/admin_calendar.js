@@ -4,6 +4,7 @@
 (function () {
   'use strict';
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h;
+  var asked = 0;  // the latest request: an older answer arriving late is dropped
 
   function show(e) {
     if (e) e.preventDefault();
@@ -13,7 +14,9 @@
     q.append('status', 'confirmed'); q.append('status', 'pending_payment');
     if ($('calendar-provider').value) q.set('provider_id', $('calendar-provider').value);
     box.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    var mine = ++asked;
     A.all('/api/admin/bookings', q).then(function (r) {
+      if (mine !== asked) return;
       if (!r.ok) return A.fail(box, r);
       var byDay = {};
       r.data.forEach(function (b) { var d = H.localYmd(b.start, zone); (byDay[d] = byDay[d] || []).push(b); });

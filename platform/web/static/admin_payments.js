@@ -33,7 +33,8 @@
 
   function refundControls(p) {
     var left = p.amount_cents - p.refunded_cents;
-    if ((p.status !== 'paid' && p.status !== 'partially_refunded') || left <= 0) return null;
+    // Money taken at the practice is given back there, never through Stripe.
+    if ((p.status !== 'paid' && p.status !== 'partially_refunded') || left <= 0 || p.method) return null;
     var input = h('input', { type: 'number', min: '0.01', step: '0.01', max: (left / 100).toFixed(2), value: (left / 100).toFixed(2),
       'aria-label': 'Amount to refund', class: 'amount', 'data-testid': 'refund-amount' });
     var btn = h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'refund-button', onclick: function () {
@@ -51,6 +52,7 @@
   /* A payment due at the practice (booked "pay later") is marked paid once the client paid there:
      how they paid goes into the payment's history, and revenue counts it from then. */
   var METHODS = [['cash', 'Cash'], ['card_terminal', 'Card terminal'], ['bank_transfer', 'Bank transfer'], ['other', 'Other']];
+  function methodName(m) { var x = METHODS.find(function (y) { return y[0] === m; }); return x ? x[1].toLowerCase() : m; }
   function markPaidControls(p) {
     if (p.status !== 'due') return null;
     var method = h('select', { 'aria-label': 'How it was paid', 'data-testid': 'paid-method' },
@@ -71,7 +73,8 @@
       h('td', {}, when(p.created_at)),
       h('td', { 'data-testid': 'payment-client' }, p.client ? p.client.name + ' <' + p.client.email + '>' : ''),
       h('td', {}, amount(p.amount_cents, p.currency)),
-      h('td', { 'data-testid': 'payment-status' }, STATUS[p.status] || p.status),
+      h('td', {}, h('span', { 'data-testid': 'payment-status' }, STATUS[p.status] || p.status),
+        p.method ? h('div', { class: 'muted', 'data-testid': 'payment-method' }, 'At the practice: ' + methodName(p.method)) : null),
       h('td', {}, p.refunded_cents ? amount(p.refunded_cents, p.currency) : ''),
       h('td', {}, h('a', { href: '/payments/' + encodeURIComponent(p.id) + '/receipt', 'data-testid': 'payment-receipt' }, 'Receipt'), ' ', refundControls(p), markPaidControls(p)));
   }

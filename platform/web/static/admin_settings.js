@@ -27,7 +27,7 @@
     groups.forEach(function (g) { if (loose.indexOf(g) < 0) parts.push([label(g), data[g]]); });
     box.replaceChildren.apply(box, parts.map(function (p) {
       return h('section', { class: 'step', 'data-testid': 'settings-group' }, h('h2', {}, p[0]),
-        h('div', { class: 'table-wrap' }, h('table', { class: 'data' }, h('tbody', {}, rows(p[1], '').map(function (r) {
+        h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': p[0] }, h('table', { class: 'data' }, h('tbody', {}, rows(p[1], '').map(function (r) {
           return h('tr', { 'data-testid': 'setting' }, h('th', { scope: 'row' }, r[0]), h('td', {}, r[1]));
         })))));
     }));

@@ -4,12 +4,14 @@
 (function () {
   'use strict';
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h, table = H.table;
+  var asked = 0;  // the latest request: an older answer arriving late is dropped
 
   function show(date, push) {
     $('day-date').value = date;
     if (push) history.replaceState(null, '', '/admin/today?date=' + date);
-    var box = $('day');
+    var box = $('day'), mine = ++asked;
     return A.api('GET', '/api/admin/today?' + new URLSearchParams({ date: date, tz: A.zone() })).then(function (r) {
+      if (mine !== asked) return;
       if (!r.ok) return A.fail(box, r);
       var day = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
         .format(new Date(r.data.date + 'T12:00:00Z'));
@@ -19,7 +21,7 @@
       box.replaceChildren.apply(box, busy.map(function (p) {
         return h('section', { class: 'step', 'data-testid': 'day-provider', 'data-provider-id': p.id, 'aria-label': p.name },
           h('h3', {}, p.name, ' ', h('span', { class: 'muted' }, p.sessions.length === 1 ? '1 session' : p.sessions.length + ' sessions')),
-          h('div', { class: 'table-wrap' }, table('day-sessions', ['Time', 'Client', 'Service', 'Where', 'Payment', 'Status'], p.sessions.map(function (b) {
+          h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': p.name + '’s sessions' }, table('day-sessions', ['Time', 'Client', 'Service', 'Where', 'Payment', 'Status'], p.sessions.map(function (b) {
             var where = b.service && b.service.location === 'video' ? (A.join(b) || 'Video: link not ready yet')
               : b.service && b.service.location === 'phone' ? 'Phone' : 'In person';
             return h('tr', { 'data-testid': 'day-session', 'data-booking-id': b.id, 'data-status': b.status },
