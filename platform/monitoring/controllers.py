@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+from holdfast.configuration import ConfigurationOut, configuration
 from holdfast.monitoring.funnel import BeaconIn, record
 from holdfast.monitoring.stats import Stats, stats
 from holdfast.web.auth import AdminUser, Ctx
@@ -46,3 +47,16 @@ class FunnelController(Controller):
         traffic = getattr(request.app.state, "traffic", None)
         if traffic is not None:
             record(traffic, ctx.now(), data)
+
+
+class SettingsController(Controller):
+    path = "/api/admin/settings"
+    tags = ["monitoring"]
+
+    @get("/")
+    async def settings(self, ctx: Ctx, admin: AdminUser) -> ConfigurationOut:
+        """The effective configuration, read-only (it comes from `HOLDFAST_*` environment
+        variables, read at start): every setting with its variable, value and meaning, and
+        each integration's state and non-secret parameters. Secrets are never returned, only
+        whether they are set."""
+        return configuration(ctx.settings, viewer_timezone=admin.timezone)

@@ -27,7 +27,6 @@ from holdfast.notifications.compose import (
 from holdfast.notifications.delivery import DeliveryFailed, send_once
 from holdfast.notifications.ics import calendar_file
 from holdfast.notifications.models import Message
-from holdfast.paging import Page, PageRequest, Segment, read_page
 from holdfast.payments.receipts import cancellation_terms
 
 TEMPLATES = {
@@ -187,20 +186,6 @@ async def notify_rejected(ctx: Context, job: Job) -> None:
         job.claim_token,
     )
     await ctx.events.publish(Event("message-updated"))
-
-
-async def list_messages(
-    page: PageRequest, *, status: str | None, booking_id: str | None
-) -> Page[Message]:
-    """Messages, the newest first."""
-    where: dict[str, object] = {}
-    if status:
-        where["status"] = status
-    if booking_id:
-        where["booking_id"] = booking_id
-    segment = Segment(where, (("created_at", -1), ("_id", 1)))
-    listing = f"messages:{(status, booking_id)!r}"
-    return await read_page(Message, [segment], page, listing=listing)
 
 
 def kinds(job_timeout: timedelta) -> list[JobKind]:

@@ -42,6 +42,8 @@ class Message(Document):
         indexes = [
             IndexModel([("created_at", DESCENDING)], name="created"),
             IndexModel([("booking_id", ASCENDING)], name="booking"),
+            # The console's "messages to this person", newest first.
+            IndexModel([("to", ASCENDING), ("created_at", DESCENDING)], name="to_created"),
             # The alert rule counts the failing ones (see holdfast.monitoring.rules).
             IndexModel(
                 [("status", ASCENDING)],

@@ -20,7 +20,7 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
-from holdfast.monitoring.controllers import FunnelController, StatsController
+from holdfast.monitoring.controllers import FunnelController, SettingsController, StatsController
 from holdfast.monitoring.traffic import Traffic, keep_flushing
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.payments.controllers import PaymentController, PaymentPageController
@@ -92,6 +92,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             CancellationWebhookController,
             WaitlistAdminController,
             StatsController,
+            SettingsController,
             FunnelController,
             SchedulingAdminController,
             RescheduleController,

@@ -171,7 +171,7 @@ async def test_a_dead_job_is_listed_and_retried_by_the_admin(
     clock: Clock,
 ) -> None:
     smtp.refuse = 10**6
-    await book(client, practice, await register(client))
+    made = await book(client, practice, await register(client, name="Dee Dunn"))
     outcomes: list[str] = []
     while "dead" not in outcomes:
         outcomes += await run_all_due(ctx, settings)
@@ -180,6 +180,12 @@ async def test_a_dead_job_is_listed_and_retried_by_the_admin(
     assert outcomes.count("retry_wait") == 7  # eight attempts for a notification
     [dead] = await jobs(client, practice, "dead")
     assert dead["kind"] == "notify.confirmation" and "451" in dead["last_error"]
+    # The console names what it was about and when it died.
+    assert (dead["booking_id"], dead["client"]["name"], dead["attempts"]) == (
+        made["id"], "Dee Dunn", 8
+    )  # fmt: skip
+    assert dead["client"]["email"].endswith("@example.com")
+    assert dead["died_at"] == dead["finished_at"] and dead["died_at"] is not None
     failed = (
         await client.get("/api/admin/messages", params={"status": "failed"}, headers=practice.admin)
     ).json()
@@ -188,6 +194,7 @@ async def test_a_dead_job_is_listed_and_retried_by_the_admin(
     smtp.refuse = 0
     retried = await client.post(f"/api/admin/jobs/{dead['id']}/retry", headers=practice.admin)
     assert retried.status_code == 200 and retried.json()["state"] == "scheduled"
+    assert (retried.json()["died_at"], retried.json()["client"]["name"]) == (None, "Dee Dunn")
     again = await client.post(f"/api/admin/jobs/{dead['id']}/retry", headers=practice.admin)
     assert (again.status_code, again.json()["error"]) == (409, "job_not_retryable")
     assert await run_all_due(ctx, settings) == ["succeeded"]
