@@ -48,6 +48,9 @@ async def test_a_dead_job_is_retried_from_the_console(
         await expect(dead).to_have_count(1)
         await expect(dead).to_have_attribute("data-state", "dead")
         await expect(dead.get_by_test_id("job-error")).not_to_be_empty()
+        await expect(dead.get_by_test_id("job-client")).to_have_text(
+            "Grace Hopper <grace@example.com>"
+        )
         smtp.refuse = 0  # the cause is fixed
         await dead.get_by_test_id("job-retry").click()
         await expect(page.get_by_test_id("jobs-message")).to_contain_text("Retrying")
@@ -58,6 +61,17 @@ async def test_a_dead_job_is_retried_from_the_console(
         await page.get_by_test_id("jobs-state").select_option("succeeded")
         done = page.get_by_test_id("job-row").filter(has_text="notify.confirmation")
         await expect(done).to_have_attribute("data-state", "succeeded")
+
+        # The Messages page: the confirmation, sent after its failed tries, its text and invite.
+        await page.goto(f"{site.url}/admin/messages")
+        sent = page.get_by_test_id("message-row").filter(has_text="grace@example.com")
+        await expect(sent.get_by_test_id("message-status")).to_contain_text("Sent")
+        await sent.get_by_test_id("message-open").click()
+        await expect(page.get_by_test_id("message-text")).to_contain_text("Open all week")
+        href = await page.get_by_test_id("message-ics").get_attribute("href")
+        invite = await page.request.get(f"{site.url}{href}")
+        assert invite.status == 200
+        assert "BEGIN:VEVENT" in await invite.text()
         assert problems == []
     finally:
         await close_context(worker)

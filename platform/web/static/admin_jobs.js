@@ -8,7 +8,7 @@
   /* What a job was about: its client and booking when the API names them, else its subject. */
   function about(j) {
     var parts = [];
-    if (j.user) parts.push(h('a', { href: '/admin/clients?id=' + encodeURIComponent(j.user.id) }, A.person(j.user)));
+    if (j.client) parts.push(h('a', { href: '/admin/clients?id=' + encodeURIComponent(j.client.id), 'data-testid': 'job-client' }, A.person(j.client)));
     if (j.booking_id) parts.push(h('span', { class: 'mono' }, 'booking ' + j.booking_id));
     if (!parts.length) parts.push(h('span', { class: 'mono' }, j.subject));
     return parts.reduce(function (acc, x, i) { return i ? acc.concat([h('br'), x]) : [x]; }, []);

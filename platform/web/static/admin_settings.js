@@ -1,5 +1,7 @@
-/* The admin console's settings: GET /api/admin/settings shown as one table per group (nested
-   groups flattened into "group · name" rows); read-only (templates/admin_settings.html). */
+/* The admin console's settings: GET /api/admin/settings, read-only — the practice, each
+   integration (configured or not, its non-secret parameters), then every setting by section
+   with its environment variable, value and meaning; secrets only "set" or "not set"
+   (templates/admin_settings.html). */
 (function () {
   'use strict';
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h;
@@ -10,27 +12,34 @@
     if (v === false) return 'No';
     if (v === null || v === undefined || v === '') return '—';
     if (Array.isArray(v)) return v.length ? v.map(text).join(', ') : '—';
+    if (typeof v === 'object') return Object.keys(v).map(function (k) { return label(k) + ': ' + text(v[k]); }).join('; ');
     return String(v);
   }
-  /* [name, value] rows of an object, nested objects as "outer · inner". */
-  function rows(obj, prefix) {
-    return Object.keys(obj).reduce(function (acc, k) {
-      var v = obj[k], name = prefix ? prefix + ' · ' + label(k) : label(k);
-      if (v && typeof v === 'object' && !Array.isArray(v)) return acc.concat(rows(v, name));
-      return acc.concat([[name, text(v)]]);
-    }, []);
+  function region(name, heads, rows) {
+    return h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': name }, H.table('', heads, rows));
   }
-  function render(data) {
-    var groups = Object.keys(data), box = $('settings');
-    var loose = groups.filter(function (g) { return !(data[g] && typeof data[g] === 'object' && !Array.isArray(data[g])); });
-    var parts = loose.length ? [[ 'General', loose.reduce(function (o, k) { o[k] = data[k]; return o; }, {}) ]] : [];
-    groups.forEach(function (g) { if (loose.indexOf(g) < 0) parts.push([label(g), data[g]]); });
-    box.replaceChildren.apply(box, parts.map(function (p) {
-      return h('section', { class: 'step', 'data-testid': 'settings-group' }, h('h2', {}, p[0]),
-        h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': p[0] }, h('table', { class: 'data' }, h('tbody', {}, rows(p[1], '').map(function (r) {
-          return h('tr', { 'data-testid': 'setting' }, h('th', { scope: 'row' }, r[0]), h('td', {}, r[1]));
-        })))));
-    }));
+  function group(title, testid, body) {
+    return h('section', { class: 'step', 'data-testid': testid }, h('h2', {}, title), body);
+  }
+  function render(c) {
+    var practice = [['Practice name', c.practice_name], ['Address', c.practice_address], ['Your timezone', c.your_timezone]];
+    $('settings-how').textContent = c.how_to_change;
+    $('settings').replaceChildren(
+      group('Practice', 'settings-practice', region('Practice', ['Setting', 'Value'], practice.map(function (p) {
+        return h('tr', {}, h('th', { scope: 'row' }, p[0]), h('td', {}, text(p[1])));
+      }))),
+      group('Integrations', 'settings-integrations', region('Integrations', ['Integration', 'Configured', 'Parameters'], c.integrations.map(function (i) {
+        return h('tr', { 'data-testid': 'settings-integration', 'data-integration': i.name }, h('th', { scope: 'row' }, label(i.name)),
+          h('td', {}, i.configured ? 'Yes' : 'No'), h('td', {}, text(i.parameters)));
+      }))),
+      c.sections.map(function (s) {
+        return group(label(s.name), 'settings-section', region(label(s.name), ['Setting', 'Value', 'Meaning'], s.settings.map(function (x) {
+          return h('tr', { 'data-testid': 'setting', 'data-name': x.name },
+            h('th', { scope: 'row' }, h('code', {}, x.variable)),
+            h('td', { 'data-testid': 'setting-value' }, text(x.value), x.default ? h('span', { class: 'muted' }, ' (default)') : null),
+            h('td', {}, x.description));
+        })));
+      }));
   }
 
   document.addEventListener('DOMContentLoaded', function () {
