@@ -75,6 +75,27 @@
     q.set('limit', '200');
     return page(null);
   }
+  /* A paged admin list as a table, 50 rows a page: load(false) draws the first page, load(true)
+     appends the next; the More button shows while the API has one. o: { box, more, path,
+     query() (URLSearchParams), testid, heads() ([th]), row(item) (tr), empty() (text) }. */
+  function pagedTable(o) {
+    var cursor = null;
+    function load(more) {
+      var q = o.query();
+      q.set('limit', '50');
+      if (more && cursor) q.set('cursor', cursor);
+      return api('GET', o.path + '?' + q).then(function (r) {
+        if (!r.ok) return fail(o.box, r);
+        cursor = r.next; o.more.hidden = !cursor;
+        var body = more ? o.box.querySelector('tbody') : null;
+        if (body) { r.data.forEach(function (x) { body.append(o.row(x)); }); return; }
+        if (!r.data.length) return empty(o.box, o.testid + '-empty', o.empty());
+        o.box.replaceChildren(H.table(o.testid + '-table', o.heads(), r.data.map(o.row)));
+      });
+    }
+    o.more.addEventListener('click', function () { load(true); });
+    return load;
+  }
   function fail(box, r) { box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail)); }
   function empty(box, testid, text) { box.replaceChildren(h('p', { class: 'muted', 'data-testid': testid }, text)); }
   /* The query string's value of `name` ('' when absent). */
@@ -165,7 +186,7 @@
 
   window.HoldfastAdmin = Object.freeze({
     ready: ready, api: api, busy: busy, nextId: nextId, zone: zone, when: when, person: person, status: status,
-    STATUS: STATUS, PAYMENT: PAYMENT, payment: payment, join: join, all: all, fail: fail, empty: empty, param: param, loadCatalog: loadCatalog, options: options, fields: fields,
+    STATUS: STATUS, PAYMENT: PAYMENT, payment: payment, join: join, all: all, pagedTable: pagedTable, fail: fail, empty: empty, param: param, loadCatalog: loadCatalog, options: options, fields: fields,
     zonedToIso: zonedToIso, clock: clock, today: today, addDays: addDays, keyFor: keyFor, answered: answered, clientPicker: clientPicker
   });
 

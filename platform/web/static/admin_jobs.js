@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h;
-  var cursor = null;
+  var load;
 
   /* What a job was about: its client and booking when the API names them, else its subject. */
   function about(j) {
@@ -26,24 +26,13 @@
       h('td', { 'data-testid': 'job-error' }, j.last_error || ''),
       h('td', {}, A.when(j.state === 'dead' ? (j.died_at || j.finished_at || j.updated_at) : j.run_at)), h('td', {}, retry));
   }
-  function load(more) {
-    var q = new URLSearchParams({ state: $('jobs-state').value, limit: '50' }), box = $('jobs');
-    if (more && cursor) q.set('cursor', cursor);
-    A.api('GET', '/api/admin/jobs?' + q).then(function (r) {
-      if (!r.ok) return A.fail(box, r);
-      cursor = r.next; $('jobs-more').hidden = !cursor;
-      var body = more ? box.querySelector('tbody') : null;
-      if (body) { r.data.forEach(function (j) { body.append(row(j)); }); return; }
-      if (!r.data.length) return A.empty(box, 'jobs-empty', $('jobs-state').value === 'dead' ? 'No dead jobs: nothing gave up.' : 'None.');
-      var whenHead = $('jobs-state').value === 'dead' ? 'Gave up' : 'Runs';
-      box.replaceChildren(H.table('jobs-table', ['Job', 'About', 'Tries', 'Last error', whenHead, ''], r.data.map(row)));
-    });
-  }
-
   document.addEventListener('DOMContentLoaded', function () {
     $('jobs-state').addEventListener('change', function () { H.say('jobs-message', ''); load(false); });
     $('jobs-refresh').addEventListener('click', function () { load(false); });
-    $('jobs-more').addEventListener('click', function () { load(true); });
+    load = A.pagedTable({ box: $('jobs'), more: $('jobs-more'), path: '/api/admin/jobs', testid: 'jobs', row: row,
+      query: function () { return new URLSearchParams({ state: $('jobs-state').value }); },
+      heads: function () { return ['Job', 'About', 'Tries', 'Last error', $('jobs-state').value === 'dead' ? 'Gave up' : 'Runs', '']; },
+      empty: function () { return $('jobs-state').value === 'dead' ? 'No dead jobs: nothing gave up.' : 'None.'; } });
     A.ready(function () { load(false); });
   });
 })();

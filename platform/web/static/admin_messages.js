@@ -5,7 +5,7 @@
   'use strict';
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h;
   var STATUS = { queued: 'Queued', sending: 'Sending', sent: 'Sent', failed: 'Failed', outbox: 'In the outbox' };
-  var cursor = null;
+  var load;
 
   function open(m) {
     var box = $('message');
@@ -32,26 +32,19 @@
         m.last_error && m.status !== 'sent' ? h('div', { class: 'error' }, m.last_error) : null),
       h('td', {}, h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'message-open', onclick: function () { open(m); } }, 'Open')));
   }
-  function load(more) {
-    var q = new URLSearchParams({ limit: '50' }), box = $('messages');
-    if ($('messages-status').value) q.set('status', $('messages-status').value);
-    if ($('messages-to').value.trim()) q.set('to', $('messages-to').value.trim());
-    if (more && cursor) q.set('cursor', cursor);
-    A.api('GET', '/api/admin/messages?' + q).then(function (r) {
-      if (!r.ok) return A.fail(box, r);
-      cursor = r.next; $('messages-more').hidden = !cursor;
-      var body = more ? box.querySelector('tbody') : null;
-      if (body) { r.data.forEach(function (m) { body.append(row(m)); }); return; }
-      if (!r.data.length) return A.empty(box, 'messages-empty', 'No messages.');
-      box.replaceChildren(H.table('messages-table', ['When', 'To', 'Subject', 'By', 'Status', ''], r.data.map(row)));
-    });
-  }
-
   document.addEventListener('DOMContentLoaded', function () {
     $('messages-filters').addEventListener('submit', function (e) { e.preventDefault(); load(false); });
     $('messages-status').addEventListener('change', function () { load(false); });
     $('messages-refresh').addEventListener('click', function () { load(false); });
-    $('messages-more').addEventListener('click', function () { load(true); });
+    load = A.pagedTable({ box: $('messages'), more: $('messages-more'), path: '/api/admin/messages', testid: 'messages', row: row,
+      query: function () {
+        var q = new URLSearchParams();
+        if ($('messages-status').value) q.set('status', $('messages-status').value);
+        if ($('messages-to').value.trim()) q.set('to', $('messages-to').value.trim());
+        return q;
+      },
+      heads: function () { return ['When', 'To', 'Subject', 'By', 'Status', '']; },
+      empty: function () { return 'No messages.'; } });
     A.ready(function () { load(false); });
   });
 })();

@@ -8,28 +8,17 @@
   var api = A.api, clientName = A.person;
   var STATUS = A.STATUS;
   var REASON = { booked: 'already booked', outside_hours: 'outside working hours', not_offered: 'no longer offered' };
-  var state = { client: null, services: [], providers: [], preview: null, cursor: null };
+  var state = { client: null, services: [], providers: [], preview: null };
+  var loadList;
 
   /* ---- every series ---- */
-  function loadList(more) {
-    var q = new URLSearchParams({ limit: '50' }), box = $('series-list');
-    if (more && state.cursor) q.set('cursor', state.cursor);
-    api('GET', '/api/admin/series?' + q).then(function (r) {
-      if (!r.ok) return A.fail(box, r);
-      state.cursor = r.next; $('series-more').hidden = !r.next;
-      var rows = r.data.map(function (s) {
-        return h('tr', { 'data-testid': 'series-row', 'data-series-id': s.id },
-          h('td', { 'data-testid': 'series-row-client' }, s.client ? A.person(s.client) : s.user_id),
-          h('td', {}, nameOf(state.services, s.service_id) + ' with ' + nameOf(state.providers, s.provider_id)),
-          h('td', {}, s.rrule), h('td', {}, s.start_local.replace('T', ' ') + ' (' + s.timezone + ')'), h('td', {}, s.state),
-          h('td', {}, s.conflicts.length ? String(s.conflicts.length) : ''),
-          h('td', {}, h('a', { class: 'btn btn-quiet btn-small', href: '/admin/series?id=' + encodeURIComponent(s.id), 'data-testid': 'series-open' }, 'Open')));
-      });
-      var body = more ? box.querySelector('tbody') : null;
-      if (body) { rows.forEach(function (row) { body.append(row); }); return; }
-      if (!rows.length) return A.empty(box, 'series-empty', 'No series yet.');
-      box.replaceChildren(table('series-table', ['Client', 'Sessions', 'Rule', 'First', 'State', 'Conflicts', ''], rows));
-    });
+  function seriesRow(s) {
+    return h('tr', { 'data-testid': 'series-row', 'data-series-id': s.id },
+      h('td', { 'data-testid': 'series-row-client' }, s.client ? A.person(s.client) : s.user_id),
+      h('td', {}, nameOf(state.services, s.service_id) + ' with ' + nameOf(state.providers, s.provider_id)),
+      h('td', {}, s.rrule), h('td', {}, s.start_local.replace('T', ' ') + ' (' + s.timezone + ')'), h('td', {}, s.state),
+      h('td', {}, s.conflicts.length ? String(s.conflicts.length) : ''),
+      h('td', {}, h('a', { class: 'btn btn-quiet btn-small', href: '/admin/series?id=' + encodeURIComponent(s.id), 'data-testid': 'series-open' }, 'Open')));
   }
   function options(select, list) { A.options(select, list, true); }
   function offeredBy(prefix) {
@@ -133,7 +122,10 @@
     $('series-start').addEventListener('change', presetRule);
     $('series-form').addEventListener('submit', preview);
     $('series-create').addEventListener('click', createSeries);
-    $('series-more').addEventListener('click', function () { loadList(true); });
+    loadList = A.pagedTable({ box: $('series-list'), more: $('series-more'), path: '/api/admin/series', testid: 'series', row: seriesRow,
+      query: function () { return new URLSearchParams(); },
+      heads: function () { return ['Client', 'Sessions', 'Rule', 'First', 'State', 'Conflicts', '']; },
+      empty: function () { return 'No series yet.'; } });
     A.ready(function () {
       A.loadCatalog().then(function (c) {
         state.providers = c.providers; state.services = c.services.filter(function (s) { return !s.archived; });
