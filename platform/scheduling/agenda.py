@@ -31,6 +31,7 @@ ORDER = (("start", 1), ("_id", 1))
 # A day's sessions are listed whole, not paged; a practice never has this many in a day.
 DAY_AT_MOST = 2000
 D = TypeVar("D", Provider, Service)
+UTC_ZONE = ZoneInfo("UTC")
 # The CSV export reads and names its rows this many at a time.
 EXPORT_BATCH = 500
 
@@ -54,6 +55,7 @@ class AgendaFilter:
     sources: tuple[str, ...] = ()
     lo: datetime | None = None
     hi: datetime | None = None
+    zone: ZoneInfo = UTC_ZONE  # where dates were read, and times are written (CSV)
 
     def where(self) -> dict[str, Any]:
         where: dict[str, Any] = {}
@@ -136,6 +138,7 @@ def agenda_filter(
         sources=tuple(dict.fromkeys(sources)),
         lo=lo,
         hi=hi,
+        zone=tz,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
+from holdfast.accounts.models import User
 from holdfast.accounts.service import users_by_id
 from holdfast.bookings.models import Booking, BookingStatus
 from holdfast.bookings.moves import BookingNotMovable
@@ -17,6 +18,7 @@ from holdfast.payments import service as payments
 from holdfast.scheduling import bookings, records, series
 from holdfast.scheduling.agenda import (
     BOUND_PATTERN,
+    AgendaFilter,
     InvalidFilter,
     agenda_filter,
     agenda_page,
@@ -45,6 +47,7 @@ from holdfast.web.idempotency import RequestInProgress, once
 from holdfast.web.openapi import answers
 from holdfast.web.paging import PAGE_HEADERS, Paging, paged
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
@@ -96,6 +99,28 @@ ZoneFilter = Annotated[
         description="The IANA zone dates are read and times written in; by default yours.",
     ),
 ]
+
+
+async def provide_agenda_filter(
+    admin: NamedDependency[User],
+    provider_id: ProviderFilter = None,
+    service_id: ServiceFilter = None,
+    user_id: ClientFilter = None,
+    status: StatusFilter = None,
+    source: SourceFilter = None,
+    start_from: FromFilter = None,
+    start_to: ToFilter = None,
+    tz: ZoneFilter = None,
+) -> AgendaFilter:
+    """The booking list's filters (the list and its CSV take the same), or a 422."""
+    return agenda_filter(
+        tz=zone(admin.timezone if tz is None else tz), provider_id=provider_id,
+        service_id=service_id, user_id=user_id, statuses=status or (), sources=source or (),
+        start_from=start_from, start_to=start_to,
+    )  # fmt: skip
+
+
+Agenda = NamedDependency[AgendaFilter]
 
 
 class SchedulingAdminController(Controller):
@@ -209,54 +234,31 @@ class SchedulingAdminController(Controller):
         """One practitioner's bookings over `days` days from `from`, in their timezone."""
         return await provider_calendar(provider_id, from_, days)
 
-    @get("/bookings", response_headers=PAGE_HEADERS, opt=answers(InvalidFilter))
+    @get(
+        "/bookings",
+        response_headers=PAGE_HEADERS,
+        opt=answers(InvalidFilter),
+        dependencies={"chosen": Provide(provide_agenda_filter)},
+    )
     async def agenda(
-        self,
-        admin: AdminUser,
-        page: Paging,
-        request: Request[Any, Any, Any],
-        provider_id: ProviderFilter = None,
-        service_id: ServiceFilter = None,
-        user_id: ClientFilter = None,
-        status: StatusFilter = None,
-        source: SourceFilter = None,
-        start_from: FromFilter = None,
-        start_to: ToFilter = None,
-        tz: ZoneFilter = None,
+        self, chosen: Agenda, page: Paging, request: Request[Any, Any, Any]
     ) -> Response[Sequence[AgendaItemOut]]:
         """Everyone's bookings, soonest first, filtered; each names its client, practitioner,
         service, payment and meeting. `status` and `source` may repeat (any of them)."""
-        chosen = agenda_filter(
-            tz=zone(admin.timezone if tz is None else tz), provider_id=provider_id,
-            service_id=service_id, user_id=user_id, statuses=status or (), sources=source or (),
-            start_from=start_from, start_to=start_to,
-        )  # fmt: skip
         entries, next_cursor = await agenda_page(chosen, page)
         return paged(request, [AgendaItemOut.entry(e) for e in entries], next_cursor)
 
-    @get("/bookings.csv", media_type="text/csv", opt=answers(InvalidFilter))
-    async def agenda_csv(
-        self,
-        admin: AdminUser,
-        provider_id: ProviderFilter = None,
-        service_id: ServiceFilter = None,
-        user_id: ClientFilter = None,
-        status: StatusFilter = None,
-        source: SourceFilter = None,
-        start_from: FromFilter = None,
-        start_to: ToFilter = None,
-        tz: ZoneFilter = None,
-    ) -> Stream:
+    @get(
+        "/bookings.csv",
+        media_type="text/csv",
+        opt=answers(InvalidFilter),
+        dependencies={"chosen": Provide(provide_agenda_filter)},
+    )
+    async def agenda_csv(self, chosen: Agenda) -> Stream:
         """The whole filtered set (as `GET /api/admin/bookings`, not paged) as CSV, soonest
         first: a header row, times in `tz` with their offset and a column naming the zone."""
-        local = zone(admin.timezone if tz is None else tz)
-        chosen = agenda_filter(
-            tz=local, provider_id=provider_id, service_id=service_id, user_id=user_id,
-            statuses=status or (), sources=source or (),
-            start_from=start_from, start_to=start_to,
-        )  # fmt: skip
         return Stream(
-            csv_lines(chosen, local),
+            csv_lines(chosen),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="holdfast-bookings.csv"'},
         )

@@ -53,8 +53,10 @@ def row(entry: AgendaEntry, tz: ZoneInfo) -> list[str]:
     ]  # fmt: skip
 
 
-async def csv_lines(chosen: AgendaFilter, tz: ZoneInfo) -> AsyncIterator[str]:
-    """The header, then each booking soonest first; a chunk of text per batch read."""
+async def csv_lines(chosen: AgendaFilter) -> AsyncIterator[str]:
+    """The header, then each booking soonest first, times in the filter's zone; a chunk of
+    text per batch read."""
+    tz = chosen.zone
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)

@@ -86,6 +86,8 @@ class Offer(Document):
         indexes = [
             IndexModel([("opening_id", ASCENDING)], name="opening"),
             IndexModel([("state", ASCENDING), ("created_at", DESCENDING)], name="state"),
+            # A client's record lists their offers (see holdfast.scheduling.records).
+            IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
         ]
 
 

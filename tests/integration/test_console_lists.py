@@ -14,6 +14,7 @@ import httpx
 from holdfast.bookings.models import Booking
 from holdfast.scheduling.agenda import agenda_filter
 
+from tests.integration.payments.conftest import add_prepaid
 from tests.support import Practice, register
 
 
@@ -38,20 +39,9 @@ async def seed(client: httpx.AsyncClient, practice: Practice) -> Seeded:
     bob = await register(client, name="Bob Baker", email="bob@example.com")
     ann_id = (await client.get("/api/me", headers=ann)).json()["id"]
     bob_id = (await client.get("/api/me", headers=bob)).json()["id"]
-    made = await client.post(
-        "/api/admin/services",
-        json={
-            "name": "Assessment",
-            "duration_minutes": 60,
-            "slot_step_minutes": 60,
-            "price": {"amount_cents": 12000, "currency": "GBP"},
-            "prepay": True,
-            "provider_ids": [practice.london],
-        },
-        headers=admin,
+    prepaid = await add_prepaid(
+        client, practice, name="Assessment", price={"amount_cents": 12000, "currency": "GBP"}
     )
-    assert made.status_code == 201, made.text
-    prepaid = made.json()["id"]
 
     async def book(who: dict[str, str], provider: str, start: str) -> str:
         body = {"service_id": practice.session, "provider_id": provider, "start": start}
@@ -104,9 +94,13 @@ async def seed(client: httpx.AsyncClient, practice: Practice) -> Seeded:
 
 
 async def listed(
-    client: httpx.AsyncClient, practice: Practice, query: Any = ()
+    client: httpx.AsyncClient,
+    practice: Practice,
+    query: Any = (),
+    path: str = "/api/admin/bookings",
 ) -> list[dict[str, Any]]:
-    found = await client.get("/api/admin/bookings", params=query, headers=practice.admin)
+    """One page of an admin list, as the console reads it."""
+    found = await client.get(path, params=query, headers=practice.admin)
     assert found.status_code == 200, found.text
     items: list[dict[str, Any]] = found.json()
     return items
@@ -328,3 +322,43 @@ async def test_each_filter_reads_only_the_bookings_it_returns(
         stats = plan["executionStats"]
         assert stats["nReturned"] >= 1, chosen
         assert stats["totalDocsExamined"] == stats["nReturned"], (chosen, plan["queryPlanner"])
+
+
+async def test_a_clients_record_carries_bookings_payments_series_and_waitlist(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    s = await seed(client, practice)
+    joined = await client.post(
+        "/api/waitlist", json={"service_id": s.prepaid}, headers=await login_as_bob(client)
+    )
+    assert joined.status_code == 201, joined.text
+    found = await client.get(f"/api/admin/users/{s.bob_id}", headers=practice.admin)
+    assert found.status_code == 200, found.text
+    record = found.json()
+    assert record["user"]["name"] == "Bob Baker"
+    assert [b["id"] for b in record["upcoming"]] == [s.series[0], s.due, *s.series[1:]]
+    due = record["upcoming"][1]
+    assert (due["service"]["name"], due["provider"]["name"], due["payment"]["status"]) == (
+        "Assessment", "Ada", "due"
+    )  # fmt: skip
+    assert [(p["booking_id"], p["status"], p["amount_cents"]) for p in record["payments"]] == [
+        (s.due, "due", 12000)
+    ]
+    assert len(record["series"]) == 1 and record["series"][0]["client"]["name"] == "Bob Baker"
+    assert [(e["service_name"], e["user_name"]) for e in record["waitlist"]] == [
+        ("Assessment", "Bob Baker")
+    ]
+    assert record["offers"] == []
+    # Ann's record has none of Bob's.
+    ann = (await client.get(f"/api/admin/users/{s.ann_id}", headers=practice.admin)).json()
+    assert (ann["payments"], ann["waitlist"], ann["series"]) == ([], [], [])
+    assert [b["id"] for b in ann["past"] + ann["upcoming"]] == [s.web, s.evening, s.cancelled]
+
+
+async def login_as_bob(client: httpx.AsyncClient) -> dict[str, str]:
+    login = await client.post(
+        "/api/auth/login", json={"email": "bob@example.com", "password": "correct horse"}
+    )
+    assert login.status_code == 200, login.text
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {login.json()['token']}"}

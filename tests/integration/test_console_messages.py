@@ -10,16 +10,14 @@ from holdfast.context import Context
 from holdfast.settings import Settings
 from icalendar import Calendar
 
+from tests.integration.test_console_lists import listed
 from tests.support import Practice, register, run_all_due
 
 
 async def outbox(
     client: httpx.AsyncClient, practice: Practice, **query: str
 ) -> list[dict[str, Any]]:
-    found = await client.get("/api/admin/messages", params=query, headers=practice.admin)
-    assert found.status_code == 200, found.text
-    items: list[dict[str, Any]] = found.json()
-    return items
+    return await listed(client, practice, query, "/api/admin/messages")
 
 
 async def test_the_practice_finds_a_message_reads_it_and_opens_its_invite(
