@@ -113,6 +113,11 @@ async def test_the_day_view_shows_a_series_session_and_a_paid_booking(
     await expect(day.get_by_test_id("calendar-booking").first).to_contain_text(
         "Grace Hopper <grace@example.com>"
     )
+    # Alan's record: his session and his payment, marked paid.
+    await page.goto(f"{site.url}/admin/clients?id={alan}")
+    await expect(page.get_by_test_id("record-name")).to_have_text("Alan Turing")
+    await expect(page.get_by_test_id("record-booking")).to_contain_text("Paid session")
+    await expect(page.get_by_test_id("record-payment")).to_contain_text("£60.00 · Paid")
     await context.close()
 
     # On a phone: the same day from its URL, and the sections behind one compact menu.

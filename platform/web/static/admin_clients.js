@@ -4,7 +4,7 @@
    (templates/admin_clients.html). */
 (function () {
   'use strict';
-  var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h, nameOf = H.nameOf, table = H.table;
+  var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h, table = H.table;
   var api = A.api, when = A.when;
   var state = { client: null, services: [], providers: [] };
 
@@ -38,19 +38,19 @@
           h('a', { class: 'btn btn-quiet', href: '/admin/bookings?user_id=' + encodeURIComponent(u.id), 'data-testid': 'record-all-bookings' }, 'All their bookings')),
         h('h3', {}, 'Upcoming'), bookingsTable('record-upcoming', rec.upcoming, true),
         h('h3', {}, 'Past'), bookingsTable('record-past', rec.past, false),
-        rec.payments ? [h('h3', {}, 'Payments'), paymentsTable(rec.payments)] : null,
-        rec.waitlist ? [h('h3', {}, 'Waitlist'), waitlistTable(rec.waitlist)] : null,
+        h('h3', {}, 'Payments'), paymentsTable(rec.payments),
+        h('h3', {}, 'Waitlist'), waitlistTable(rec.waitlist), offersTable(rec.offers),
         h('h3', {}, 'Series'), seriesTable(rec.series));
     });
   }
   function bookingsTable(testid, list, live) {
     if (!list.length) return h('p', { class: 'muted', 'data-testid': testid + '-empty' }, 'None.');
-    return table(testid, ['When', 'Service', 'Practitioner', 'Status', ''], list.map(function (b) {
+    return table(testid, ['When', 'Service', 'Practitioner', 'Status', 'Payment', ''], list.map(function (b) {
       var p = H.byId(state.providers, b.provider_id), zone = p ? p.timezone : 'UTC', cell = h('td', { class: 'row-actions' });
-      if (live && b.status !== 'cancelled') cell.append(reschedulePicker(b, zone), cancelButton(b));
+      if (live && b.status !== 'cancelled' && b.status !== 'expired') cell.append(reschedulePicker(b, zone), cancelButton(b));
       return h('tr', { 'data-testid': 'record-booking', 'data-booking-id': b.id, 'data-status': b.status },
-        h('td', { 'data-testid': 'record-booking-time' }, when(b.start)), h('td', {}, nameOf(state.services, b.service_id)),
-        h('td', {}, nameOf(state.providers, b.provider_id)), h('td', {}, A.status(b.status)), cell);
+        h('td', { 'data-testid': 'record-booking-time' }, A.when(b.start)), h('td', {}, b.service ? b.service.name : b.service_id, A.join(b) ? [' · ', A.join(b)] : null),
+        h('td', {}, b.provider ? b.provider.name : b.provider_id), h('td', {}, A.status(b.status)), h('td', {}, A.payment(b.payment)), cell);
     }));
   }
   /* A new start is given in the practitioner's timezone, the one their hours are set in. */
@@ -81,19 +81,23 @@
   }
   function paymentsTable(list) {
     if (!list.length) return h('p', { class: 'muted', 'data-testid': 'record-payments-empty' }, 'None.');
-    return table('record-payments', ['Created', 'Amount', 'Status', 'Refunded', ''], list.map(function (p) {
+    return table('record-payments', ['Created', 'Payment', ''], list.map(function (p) {
       return h('tr', { 'data-testid': 'record-payment', 'data-status': p.status }, h('td', {}, when(p.created_at)),
-        h('td', {}, H.money({ amount_cents: p.amount_cents, currency: p.currency })), h('td', {}, p.status),
-        h('td', {}, p.refunded_cents ? H.money({ amount_cents: p.refunded_cents, currency: p.currency }) : ''),
-        h('td', {}, h('a', { href: '/payments/' + encodeURIComponent(p.id) + '/receipt' }, 'Receipt')));
+        h('td', {}, A.payment(p)), h('td', {}, h('a', { href: '/payments/' + encodeURIComponent(p.id) + '/receipt' }, 'Receipt')));
     }));
   }
   function waitlistTable(list) {
-    if (!list.length) return h('p', { class: 'muted', 'data-testid': 'record-waitlist-empty' }, 'None.');
-    return table('record-waitlist', ['Service', 'Practitioner', 'Joined', 'State'], list.map(function (e) {
-      return h('tr', { 'data-testid': 'record-waitlist-entry' }, h('td', {}, nameOf(state.services, e.service_id)),
-        h('td', {}, e.provider_id ? nameOf(state.providers, e.provider_id) : 'any'), h('td', {}, when(e.joined_at || e.created_at)),
-        h('td', {}, e.state || ''));
+    if (!list.length) return h('p', { class: 'muted', 'data-testid': 'record-waitlist-empty' }, 'Not waiting for anything.');
+    return table('record-waitlist', ['Service', 'Practitioner', 'Joined'], list.map(function (e) {
+      return h('tr', { 'data-testid': 'record-waitlist-entry' }, h('td', {}, e.service_name || e.service_id),
+        h('td', {}, e.provider_id ? (e.provider_name || e.provider_id) : 'any'), h('td', {}, when(e.joined_at)));
+    }));
+  }
+  function offersTable(list) {
+    if (!list.length) return null;
+    return table('record-offers', ['Offered', 'Session', 'State'], list.map(function (o) {
+      return h('tr', { 'data-testid': 'record-offer', 'data-state': o.state }, h('td', {}, when(o.created_at)),
+        h('td', {}, when(o.start) + ' · ' + (o.service_name || '') + ' with ' + (o.provider_name || '')), h('td', {}, o.state));
     }));
   }
   function seriesTable(list) {
