@@ -6,9 +6,9 @@
   var H = window.Holdfast, A = window.HoldfastAdmin, $ = H.$, h = H.h, table = H.table;
   var asked = 0;  // the latest request: an older answer arriving late is dropped
 
-  function show(date, push) {
+  function show(date, remember) {
     $('day-date').value = date;
-    if (push) history.replaceState(null, '', '/admin/today?date=' + date);
+    if (remember) history.replaceState(null, '', '/admin/today?date=' + date);
     var box = $('day'), mine = ++asked;
     return A.api('GET', '/api/admin/today?' + new URLSearchParams({ date: date, tz: A.zone() })).then(function (r) {
       if (mine !== asked) return;
@@ -29,7 +29,7 @@
               h('td', { 'data-testid': 'day-session-client' }, b.client ? h('a', { href: '/admin/clients?id=' + encodeURIComponent(b.client.id) }, A.person(b.client)) : ''),
               h('td', {}, b.service ? b.service.name : '', b.series_id ? [' · ', h('a', { href: '/admin/series?id=' + encodeURIComponent(b.series_id), 'data-testid': 'day-session-series' }, 'series')] : null),
               h('td', {}, where),
-              h('td', { 'data-testid': 'day-session-payment' }, A.payment(b.payment) || (b.payment === null ? '—' : '')),
+              h('td', { 'data-testid': 'day-session-payment' }, A.payment(b.payment) || '—'),
               h('td', {}, A.status(b.status)));
           }))));
       }));
