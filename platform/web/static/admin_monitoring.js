@@ -43,7 +43,7 @@
 
   /* Open incidents first (the API sends them newest first): what fired, since when, and now. */
   function alerts(s) {
-    var when = function (iso) { return iso ? new Date(iso).toLocaleString() : ''; };
+    var when = window.HoldfastAdmin.when;
     if (!s.alerts.length) { $('alerts').replaceChildren(h('p', { class: 'muted', 'data-testid': 'alerts-none' }, 'No alerts in this period.')); return; }
     var list = s.alerts.slice().sort(function (a, b) { return (a.state === 'open' ? 0 : 1) - (b.state === 'open' ? 0 : 1); });
     $('alerts').replaceChildren(table('alerts-table', ['Alert', 'State', 'Since', 'Resolved', 'Details'], list.map(function (a) {
@@ -125,7 +125,7 @@
       if (!r.ok) { $('problem').textContent = r.data.detail; return; }
       $('problem').textContent = '';
       tiles(r.data); alerts(r.data); sla(r.data); funnel(r.data); failures(r.data); queue(r.data); draw(r.data);
-      $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
+      $('updated').textContent = 'Updated ' + window.HoldfastAdmin.when(new Date().toISOString());
     });
   }
 
