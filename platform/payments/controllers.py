@@ -13,6 +13,7 @@ from holdfast.monitoring.controllers import FROM, TO
 from holdfast.monitoring.stats import window
 from holdfast.payments import offline, service
 from holdfast.payments.handlers import SOURCE
+from holdfast.payments.models import PaymentStatus
 from holdfast.payments.offline import PaymentNotDue
 from holdfast.payments.receipts import receipt_of
 from holdfast.payments.schemas import MarkPaidIn, PaymentOut, ReceiptOut, RefundIn
@@ -108,10 +109,15 @@ class PaymentController(Controller):
 
     @get("/api/admin/payments", response_headers=PAGE_HEADERS)
     async def everyone(
-        self, admin: AdminUser, page: Paging, request: Request[Any, Any, Any]
+        self,
+        admin: AdminUser,
+        page: Paging,
+        request: Request[Any, Any, Any],
+        status: FromQuery[PaymentStatus | None] = None,
     ) -> Response[Sequence[PaymentOut]]:
-        """Everyone's payments, the newest first, each naming its client."""
-        found = await service.list_payments(page, user=None)
+        """Everyone's payments, the newest first, each naming its client; `status=due`: the
+        ones to be paid at the practice (mark each paid with POST .../paid)."""
+        found = await service.list_payments(page, user=None, status=status)
         people = await users_by_id(p.user_id for p in found.items)
         listed = [PaymentOut.of(p, people.get(p.user_id)) for p in found.items]
         return paged(request, listed, found.next_cursor)

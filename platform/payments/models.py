@@ -82,6 +82,7 @@ class Payment(Document):
             ),
             IndexModel([("user_id", ASCENDING), ("created_at", DESCENDING)], name="user_time"),
             IndexModel([("created_at", DESCENDING)], name="created"),
+            IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
             # Revenue per period reads the moves (paid, refunded) by when they happened.
             IndexModel([("history.at", ASCENDING)], name="history_at"),
         ]

@@ -398,9 +398,14 @@ async def reconcile(ctx: Context, *, grace: timedelta, limit: int = 100) -> int:
 # --- Reading -----------------------------------------------------------------------------------
 
 
-async def list_payments(page: PageRequest, *, user: User | None) -> Page[Payment]:
-    """Payments, the newest first: a user's own, or (no user) everyone's for the admin."""
+async def list_payments(
+    page: PageRequest, *, user: User | None, status: PaymentStatus | None = None
+) -> Page[Payment]:
+    """Payments, the newest first: a user's own, or (no user) everyone's for the admin; of one
+    status if asked (the console's "due": to be paid at the practice)."""
     mine: dict[str, Any] = {"user_id": user.id} if user is not None else {}
+    if status is not None:
+        mine["status"] = status
     segment = Segment(mine, (("created_at", -1), ("_id", -1)))
-    listing = f"payments:{user.id if user is not None else 'all'}"
+    listing = f"payments:{user.id if user is not None else 'all'}:{status}"
     return await read_page(Payment, [segment], page, listing=listing)

@@ -5,20 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from holdfast.accounts.service import users_by_id
 from holdfast.bookings.models import LONGEST_OCCUPIED, SLOT_HOLDING, Booking
-from holdfast.bookings.schemas import BookingOut
 from holdfast.catalog.service import get_provider
 from holdfast.clock import as_utc
 from holdfast.errors import Invalid
-from pydantic import BaseModel
+from holdfast.scheduling.agenda import describe
+from holdfast.scheduling.schemas import AgendaItemOut
+from pydantic import BaseModel, Field
 
 MAX_DAYS = 31
 
 
 class CalendarOut(BaseModel):
     timezone: str
-    bookings: list[BookingOut]
+    bookings: list[AgendaItemOut] = Field(
+        description="Soonest first, each naming its client, service and payment."
+    )
 
 
 async def provider_calendar(provider_id: str, first_day: str, days: int) -> CalendarOut:
@@ -51,8 +53,7 @@ async def provider_calendar(provider_id: str, first_day: str, days: int) -> Cale
         .sort("start", "_id")
         .to_list()
     )
-    clients = await users_by_id(b.user_id for b in found)
     return CalendarOut(
         timezone=provider.timezone,
-        bookings=[BookingOut.of(b, clients.get(b.user_id)) for b in found],
+        bookings=[AgendaItemOut.entry(e) for e in await describe(found)],
     )

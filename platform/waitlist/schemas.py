@@ -87,7 +87,7 @@ class Names:
     """The names of the people, services and providers a page of the admin's lists names."""
 
     users: dict[PydanticObjectId, str] = field(default_factory=dict)
-    emails: dict[PydanticObjectId, str | None] = field(default_factory=dict)
+    emails: dict[PydanticObjectId, str] = field(default_factory=dict)
     services: dict[PydanticObjectId, str] = field(default_factory=dict)
     providers: dict[PydanticObjectId, str] = field(default_factory=dict)
 
@@ -96,7 +96,7 @@ class AdminEntryOut(EntryOut):
     """An entry as the practice sees it: who waits for what, by name."""
 
     user_name: str | None = Field(description="None: the account is gone.")
-    user_email: str | None = Field(description="None: the account is gone.")
+    user_email: str | None = None
     service_name: str | None
     provider_name: str | None = Field(description="None: any provider will do.")
 
@@ -115,7 +115,7 @@ class AdminOfferOut(OfferOut):
     """An offer as the practice sees it: to whom, for what, by name."""
 
     user_name: str | None = Field(description="None: the account is gone.")
-    user_email: str | None = Field(description="None: the account is gone.")
+    user_email: str | None = None
     service_name: str | None
     provider_name: str | None
 

@@ -176,21 +176,22 @@ async def describe(ctx: Context, offer: Offer) -> OfferView:
 async def names_of(rows: Sequence[WaitlistEntry] | Sequence[Offer]) -> Names:
     """Who and what a page of the admin's lists names (one read of each kind for the page)."""
 
-    async def named(model: type[User] | type[Service] | type[Provider], ids: set[Any]) -> Any:
+    async def read(
+        model: type[User] | type[Service] | type[Provider], ids: set[Any], *fields: str
+    ) -> dict[Any, dict[str, Any]]:
         found = model.get_pymongo_collection().find(
-            {"_id": {"$in": list(ids - {None})}}, projection={"name": 1}
+            {"_id": {"$in": list(ids - {None})}}, projection=dict.fromkeys(fields, 1)
         )
-        return {doc["_id"]: doc["name"] async for doc in found}
+        return {doc["_id"]: doc async for doc in found}
 
-    people = User.get_pymongo_collection().find(
-        {"_id": {"$in": list({row.user_id for row in rows})}}, projection={"name": 1, "email": 1}
-    )
-    users = {doc["_id"]: doc async for doc in people}
+    people = await read(User, {row.user_id for row in rows}, "name", "email")
+    services = await read(Service, {row.service_id for row in rows}, "name")
+    providers = await read(Provider, {row.provider_id for row in rows}, "name")
     return Names(
-        users={id_: doc["name"] for id_, doc in users.items()},
-        emails={id_: doc["email"] for id_, doc in users.items()},
-        services=await named(Service, {row.service_id for row in rows}),
-        providers=await named(Provider, {row.provider_id for row in rows}),
+        users={k: doc["name"] for k, doc in people.items()},
+        emails={k: doc["email"] for k, doc in people.items()},
+        services={k: doc["name"] for k, doc in services.items()},
+        providers={k: doc["name"] for k, doc in providers.items()},
     )
 
 

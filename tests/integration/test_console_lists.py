@@ -345,8 +345,8 @@ async def test_a_clients_record_carries_bookings_payments_series_and_waitlist(
         (s.due, "due", 12000)
     ]
     assert len(record["series"]) == 1 and record["series"][0]["client"]["name"] == "Bob Baker"
-    assert [(e["service_name"], e["user_name"]) for e in record["waitlist"]] == [
-        ("Assessment", "Bob Baker")
+    assert [(e["service_name"], e["user_name"], e["user_email"]) for e in record["waitlist"]] == [
+        ("Assessment", "Bob Baker", "bob@example.com")
     ]
     assert record["offers"] == []
     # Ann's record has none of Bob's.
@@ -362,3 +362,26 @@ async def login_as_bob(client: httpx.AsyncClient) -> dict[str, str]:
     assert login.status_code == 200, login.text
     client.cookies.clear()
     return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+async def test_a_practitioners_week_names_each_sessions_client_and_service(
+    client: httpx.AsyncClient, practice: Practice
+) -> None:
+    s = await seed(client, practice)
+    week = await client.get(
+        "/api/admin/calendar",
+        params={"provider_id": practice.london, "from": "2027-03-01", "days": 7},
+        headers=practice.admin,
+    )
+    assert week.status_code == 200, week.text
+    found = week.json()
+    assert found["timezone"] == "Europe/London"
+    # Sessions that hold their time, soonest first: the cancelled one is not in the week.
+    assert [
+        (b["id"], b["client"]["name"], b["service"]["name"], (b["payment"] or {}).get("status"))
+        for b in found["bookings"]
+    ] == [
+        (s.web, "Ann Archer", "Session", None),
+        (s.series[0], "Bob Baker", "Session", None),
+        (s.due, "Bob Baker", "Assessment", "due"),
+    ]

@@ -18,6 +18,14 @@ async def mark(shop: Shop, payment: dict[str, Any], **body: Any) -> Any:
     return await shop.client.post(url, json=body, headers=shop.practice.admin)
 
 
+async def admin_payments(shop: Shop, status: str) -> list[dict[str, Any]]:
+    found = await shop.client.get(
+        "/api/admin/payments", params={"status": status}, headers=shop.practice.admin
+    )
+    assert found.status_code == 200, found.text
+    return list(found.json())
+
+
 async def test_a_due_payment_marked_paid_counts_as_revenue_and_shows_on_its_receipt(
     shop: Shop,
 ) -> None:
@@ -27,6 +35,7 @@ async def test_a_due_payment_marked_paid_counts_as_revenue_and_shows_on_its_rece
     assert (due["status"], due["method"]) == ("due", None)
     admin_id = (await shop.client.get("/api/me", headers=shop.practice.admin)).json()["id"]
     shop.clock.advance(days=1)  # paid at the session's day, Tuesday 2027-03-02
+    assert [p["id"] for p in await admin_payments(shop, "due")] == [due["id"]]
 
     marked = await mark(shop, due, method="cash", note="receipt book 17")
     assert marked.status_code == 200, marked.text
@@ -38,6 +47,8 @@ async def test_a_due_payment_marked_paid_counts_as_revenue_and_shows_on_its_rece
     assert (entry["actor"], entry["method"], entry["note"]) == (
         admin_id, "cash", "receipt book 17"
     )  # fmt: skip
+    assert await admin_payments(shop, "due") == []
+    assert [p["id"] for p in await admin_payments(shop, "paid")] == [due["id"]]
     # Again (a double click, a retried request): the same payment, nothing added.
     again = await mark(shop, due, method="card_terminal")
     assert again.status_code == 200, again.text
@@ -75,6 +86,10 @@ async def test_only_a_due_payment_can_be_marked_paid(shop: Shop) -> None:
 
     made, other = await for_client(shop, pay_later=True, start="2027-03-03T13:00:00Z")
     due = await shop.my_payment(other)
+    refused = await shop.client.get(
+        "/api/admin/payments", params={"status": "owed"}, headers=shop.practice.admin
+    )
+    assert refused.status_code == 422
     bad = await mark(shop, due, method="cheque")
     assert (bad.status_code, bad.json()["error"]) == (422, "invalid")
     as_client = await shop.client.post(
