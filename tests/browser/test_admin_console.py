@@ -90,11 +90,14 @@ async def test_the_day_view_shows_a_series_session_and_a_paid_booking(
 
     problems: list[str] = []
     context, page = await signed_in(browser, site, DESKTOP, "/admin/payments", problems)
+    await page.get_by_test_id("payments-status").select_option("due")  # to be paid here
     row = page.get_by_test_id("payment-row").filter(has_text="alan@example.com")
     await expect(row.get_by_test_id("payment-status")).to_have_text("Due (pay later)")
     await row.get_by_test_id("paid-method").select_option("cash")
     await row.get_by_test_id("mark-paid").click()
     await expect(page.get_by_test_id("payments-message")).to_contain_text("as paid")
+    await expect(row).to_have_count(0)  # no longer due
+    await page.get_by_test_id("payments-status").select_option("")
     await expect(row.get_by_test_id("payment-status")).to_have_text("Paid")
     await expect(row.get_by_test_id("payment-method")).to_have_text("At the practice: cash")
     await expect(row.get_by_test_id("refund-button")).to_have_count(0)  # given back in person

@@ -81,6 +81,7 @@
 
   function loadPayments(more) {
     var q = new URLSearchParams({ limit: '50' });
+    if ($('payments-status').value) q.set('status', $('payments-status').value);
     if (more && cursor) q.set('cursor', cursor);
     api('GET', '/api/admin/payments?' + q).then(function (r) {
       var box = $('payments-list');
@@ -88,7 +89,7 @@
       cursor = r.next; $('payments-more').hidden = !cursor;
       var body = more ? box.querySelector('tbody') : null;
       if (body) { r.data.forEach(function (p) { body.append(row(p)); }); return; }
-      if (!r.data.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'payments-empty' }, 'No payments yet.'));
+      if (!r.data.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'payments-empty' }, $('payments-status').value ? 'None.' : 'No payments yet.'));
       box.replaceChildren(H.table('payments-table', ['Created', 'Client', 'Amount', 'Status', 'Refunded', ''], r.data.map(row)));
     });
   }
@@ -99,6 +100,7 @@
     $('payments-refresh').addEventListener('click', load);
     ['revenue-period', 'revenue-from', 'revenue-to'].forEach(function (id) { $(id).addEventListener('change', loadRevenue); });
     $('payments-more').addEventListener('click', function () { loadPayments(true); });
+    $('payments-status').addEventListener('change', function () { loadPayments(false); });
     window.HoldfastAdmin.ready(load);
   });
 })();
