@@ -86,6 +86,11 @@ def database_name(services: Services) -> Iterator[str]:
 
 @pytest.fixture
 def settings(services: Services, database_name: str) -> Settings:
+    return fresh_settings(services, database_name)
+
+
+def fresh_settings(services: Services, database_name: str) -> Settings:
+    """Settings for this database, with both Redis servers emptied."""
     for server in (services.queue_redis, services.cache_redis):
         with redis.Redis(port=server.port) as client:
             client.flushall()

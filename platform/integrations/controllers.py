@@ -84,7 +84,7 @@ class IntegrationController(Controller):
     ) -> Redirect:
         """Where Google sends the browser back: a public link, trusted only through `state`."""
         await connections.finish_connect(ctx, state=oauth_state, code=code, error=error)
-        return Redirect(path="/admin?google=connected#integrations-section", status_code=303)
+        return Redirect(path="/admin/integrations?google=connected", status_code=303)
 
     @post(
         "/api/admin/providers/{provider_id:str}/google/sync",

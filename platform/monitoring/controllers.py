@@ -9,7 +9,6 @@ from holdfast.monitoring.stats import Stats, stats
 from holdfast.web.auth import AdminUser, Ctx
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, QueryParameter
-from litestar.response import Template
 
 FROM = QueryParameter(name="from", description="The first UTC day (default: 29 days before to).")
 TO = QueryParameter(name="to", description="The last UTC day, included (default: today).")
@@ -33,15 +32,6 @@ class StatsController(Controller):
         freed slots; and a time series for charts (minutes for one day, up to days for a year).
         """
         return await stats(ctx, getattr(request.app.state, "traffic", None), start, end)
-
-
-class MonitoringPage(Controller):
-    path = "/admin/monitoring"
-    include_in_schema = False
-
-    @get("/")
-    async def monitoring_page(self) -> Template:
-        return Template(template_name="admin_monitoring.html")
 
 
 class FunnelController(Controller):

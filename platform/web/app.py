@@ -20,12 +20,7 @@ from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.integrations.controllers import IntegrationController
 from holdfast.jobs.controllers import JobAdminController
-from holdfast.monitoring.controllers import (
-    FunnelController,
-    MonitoringPage,
-    SettingsController,
-    StatsController,
-)
+from holdfast.monitoring.controllers import FunnelController, SettingsController, StatsController
 from holdfast.monitoring.traffic import Traffic, keep_flushing
 from holdfast.notifications.controllers import MessageAdminController
 from holdfast.payments.controllers import PaymentController, PaymentPageController
@@ -40,6 +35,7 @@ from holdfast.waitlist.controllers import (
 from holdfast.web.apidocs import ApiDocsPage
 from holdfast.web.auth import provide_admin, provide_ctx, provide_user
 from holdfast.web.bodies import json_bodies_only
+from holdfast.web.console import ConsoleController
 from holdfast.web.errors import EXCEPTION_HANDLERS
 from holdfast.web.health import HealthController
 from holdfast.web.metrics import RequestMetrics
@@ -97,13 +93,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             WaitlistAdminController,
             StatsController,
             SettingsController,
-            MonitoringPage,
             FunnelController,
             SchedulingAdminController,
             RescheduleController,
             PaymentController,
             PaymentPageController,
             PageController,
+            ConsoleController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={

@@ -1,4 +1,4 @@
-"""Pages served from `/`: the booking page, the account page and the admin dashboard."""
+"""Pages served from `/`: the booking page, the account page (the admin console: web/console.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,3 @@ class PageController(Controller):
     @get("/account")
     async def account_page(self) -> Template:
         return Template(template_name="account.html")
-
-    @get("/admin")
-    async def admin_page(self) -> Template:
-        return Template(template_name="admin.html")

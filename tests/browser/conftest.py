@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from holdfast.settings import Settings
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from pymongo import MongoClient
 
+from tests.conftest import Services, fresh_settings
 from tests.support import api_process, create_admin, login, settings_env
 
 CHROMIUM_FLAGS = [
@@ -93,11 +97,30 @@ def site(settings: Settings) -> Iterator[Site]:
         yield Site(url=env_url, admin=login(url, "admin@example.com", "admin password"))
 
 
-def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
-    """A provider open around the clock every day and a 30-minute service: (provider, service)."""
+@pytest.fixture(scope="module")
+def shared_site(services: Services) -> Iterator[Site]:
+    """One `holdfast api` process and database for a whole module (its tests seed what they
+    need, apart from each other's): starting an app per test is what makes browser tests slow."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    # A module's tests together make more requests a minute as one admin than a person would.
+    env = {**settings_env(fresh_settings(services, name)), "HOLDFAST_RATE_LIMIT_REQUESTS": "5000"}
+    create_admin(env)
+    try:
+        with api_process(env) as url:
+            yield Site(url=url, admin=login(url, "admin@example.com", "admin password"))
+    finally:
+        with MongoClient(services.mongo_url(name), serverSelectionTimeoutMS=2000) as client:
+            client.drop_database(name)
+
+
+def open_practice(
+    site: Site, name: str = "Open all week", practitioner: str = "Ada Lovelace", **service: Any
+) -> tuple[str, str]:
+    """A provider open around the clock every day and a 30-minute service (with any other
+    service fields given): (provider, service)."""
     provider = httpx.post(
         f"{site.url}/api/admin/providers",
-        json={"name": "Ada Lovelace", "timezone": "Europe/London"},
+        json={"name": practitioner, "timezone": "Europe/London"},
         headers=site.admin,
     ).json()["id"]
     rules = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
@@ -107,7 +130,7 @@ def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
         headers=site.admin,
     )
     assert hours.status_code == 200, hours.text
-    service = httpx.post(
+    made = httpx.post(
         f"{site.url}/api/admin/services",
         json={
             "name": name,
@@ -116,8 +139,9 @@ def open_practice(site: Site, name: str = "Open all week") -> tuple[str, str]:
             "slot_step_minutes": 30,
             "min_notice_minutes": 60,
             "provider_ids": [provider],
+            **service,
         },
         headers=site.admin,
     )
-    assert service.status_code == 201, service.text
-    return str(provider), str(service.json()["id"])
+    assert made.status_code == 201, made.text
+    return str(provider), str(made.json()["id"])

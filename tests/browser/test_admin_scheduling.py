@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,10 +38,13 @@ def at_ten(days_ahead: int) -> datetime:
     return datetime.combine(day, datetime.min.time().replace(hour=10), LONDON)
 
 
-async def admin_page(browser: Browser, site: Site, problems: list[str]) -> Page:
+async def admin_page(
+    browser: Browser, site: Site, problems: list[str], section: str = "today"
+) -> Page:
+    """An admin signed in through the console's gate, on one of its sections."""
     page = await browser.new_page(timezone_id="Europe/London")
     watch(page, problems)
-    await page.goto(site.url + "/admin")
+    await page.goto(f"{site.url}/admin/{section}")
     await page.get_by_test_id("login-email").fill("admin@example.com")
     await page.get_by_test_id("login-password").fill("admin password")
     await page.get_by_test_id("login-submit").click()
@@ -49,6 +53,7 @@ async def admin_page(browser: Browser, site: Site, problems: list[str]) -> Page:
 
 
 async def open_client(page: Page, q: str, name: str) -> None:
+    """Find a client on the Clients page and open their record."""
     await page.get_by_test_id("client-q").fill(q)
     await page.get_by_test_id("client-search-submit").click()
     await (
@@ -64,14 +69,20 @@ async def test_the_practice_books_for_a_client(browser: Browser, site: Site) -> 
     open_practice(site)
     user_id, headers = client(site, "Grace Hopper", "grace@example.com")
     problems: list[str] = []
-    page = await admin_page(browser, site, problems)
+    page = await admin_page(browser, site, problems, "clients")
     await open_client(page, "gra", "Grace Hopper")
-    await expect(page.get_by_test_id("admin-book-client")).to_contain_text("Grace Hopper")
+    # From the record to the Bookings page's form, with Grace chosen.
+    await page.get_by_test_id("record-book").click()
+    await expect(page).to_have_url(re.compile(r"/admin/bookings\?client="))
+    await expect(page.get_by_test_id("admin-book-client")).to_contain_text("grace@example.com")
     slot = page.get_by_test_id("admin-book-slot").nth(4)
     start = await slot.get_attribute("data-start")
     await slot.click()
     await expect(page.get_by_test_id("admin-book-done")).to_contain_text("Booked")
-    await expect(page.get_by_test_id("record-booking")).to_have_count(1)
+    # The list above shows it at once, by the client's name and email.
+    await expect(page.get_by_test_id("booking-client")).to_have_text(
+        "Grace Hopper <grace@example.com>"
+    )
     mine = call(site, "GET", "/api/bookings", headers)
     assert [(b["user_id"], b["start"], b["source"]) for b in mine] == [(user_id, start, "admin")]
     assert problems == []
@@ -89,8 +100,10 @@ async def test_the_practice_creates_a_series_from_its_preview(browser: Browser, 
     }
     call(site, "POST", "/api/bookings", other, taken)
     problems: list[str] = []
-    page = await admin_page(browser, site, problems)
+    page = await admin_page(browser, site, problems, "clients")
     await open_client(page, "alan", "Alan Turing")
+    await page.get_by_test_id("record-new-series").click()
+    await expect(page.get_by_test_id("series-client")).to_contain_text("alan@example.com")
     await page.get_by_test_id("series-start").fill(first.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_test_id("series-count").fill("4")
     await expect(page.get_by_test_id("series-timezone")).to_have_value("Europe/London")
@@ -101,7 +114,10 @@ async def test_the_practice_creates_a_series_from_its_preview(browser: Browser, 
     await page.get_by_test_id("series-create").click()
     await expect(page.get_by_test_id("series-note")).to_have_text("Series created.")
     await expect(page.get_by_test_id("series-occurrence")).to_have_count(3)
-    await expect(page.get_by_test_id("record-series-row")).to_have_count(1)
+    await expect(page.get_by_test_id("series-row")).to_have_count(1)
+    await expect(page.get_by_test_id("series-row-client")).to_have_text(
+        "Alan Turing <alan@example.com>"
+    )
     mine: list[dict[str, Any]] = call(site, "GET", "/api/bookings", headers)
     starts = sorted(datetime.fromisoformat(b["start"]) for b in mine)
     assert starts == [(first + timedelta(weeks=w)).astimezone(UTC) for w in (0, 2, 3)]

@@ -34,13 +34,13 @@ async def test_the_admin_sees_entries_and_offers_by_name(
         await close_context(worker)
 
     problems: list[str] = []
-    page = await admin_page(browser, site, problems)
+    page = await admin_page(browser, site, problems, "waitlist")
     offers, entries = (
         page.get_by_test_id("waitlist-offers"),
         page.get_by_test_id("waitlist-entries"),
     )
     await expect(offers.locator("tr")).to_have_count(2)  # the heading and Grace's offer
-    await expect(offers).to_contain_text("Grace Hopper")
+    await expect(offers).to_contain_text("Grace Hopper <grace@example.com>")
     await expect(offers).to_contain_text("Open all week with Ada Lovelace")
     await expect(offers).to_contain_text("sent")
     await expect(entries).to_contain_text("Grace Hopper")

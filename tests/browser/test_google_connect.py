@@ -53,7 +53,7 @@ async def test_an_admin_connects_a_calendar_from_the_admin_page(
     provider = created.json()["id"]
 
     page = await browser.new_page()
-    await page.goto(f"{google_site.url}/admin")
+    await page.goto(f"{google_site.url}/admin/integrations")
     await page.get_by_test_id("login-email").fill("admin@example.com")
     await page.get_by_test_id("login-password").fill("admin password")
     await page.get_by_test_id("login-submit").click()
@@ -62,8 +62,8 @@ async def test_an_admin_connects_a_calendar_from_the_admin_page(
 
     await row.get_by_test_id("google-connect").click()
     # Google's consent page (the fake agrees at once) sends the browser back to our callback,
-    # which lands on the admin page again.
-    await page.wait_for_url("**/admin?google=connected*")
+    # which lands on the console's integrations section again.
+    await page.wait_for_url("**/admin/integrations?google=connected")
     await expect(page.get_by_test_id("integrations-notice")).to_contain_text("connected")
     await expect(row.get_by_test_id("integration-state")).to_have_text("Connected")
     assert google.consents and google.consents[-1]["access_type"] == "offline"

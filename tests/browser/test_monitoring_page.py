@@ -51,14 +51,14 @@ async def test_a_visit_that_books_and_one_that_leaves_are_counted_and_shown(
     expected = {"views": 2, "services": 2, "slots": 2, "attempts": 1, "booked": 1, "paid": 0}
     assert await _funnel_total(site, expected) == expected
 
-    # The admin sees it on the monitoring page, linked from the console.
+    # The admin sees it on the monitoring page, in the console's menu.
     admin = await browser.new_page(viewport={"width": 1280, "height": 900})
     watch(admin, problems)
     await admin.goto(site.url + "/admin")
     await admin.get_by_test_id("login-email").fill("admin@example.com")
     await admin.get_by_test_id("login-password").fill("admin password")
     await admin.get_by_test_id("login-submit").click()
-    await admin.get_by_test_id("monitoring-link").click()
+    await admin.get_by_test_id("nav-monitoring").click()
     await expect(admin.get_by_test_id("monitoring-board")).to_be_visible()
     cells = admin.get_by_test_id("funnel-total").locator("td")
     await expect(cells).to_have_text(["2", "2", "2", "1", "1", "0"])

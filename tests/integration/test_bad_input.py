@@ -62,7 +62,7 @@ async def test_health_metrics_and_schema(client: httpx.AsyncClient) -> None:
 
 
 async def test_pages_are_served(client: httpx.AsyncClient) -> None:
-    for path in ("/", "/admin", "/static/book.js", "/static/app.css"):
+    for path in ("/", "/admin/today", "/static/book.js", "/static/app.css"):
         assert (await client.get(path)).status_code == 200, path
 
 

@@ -9,6 +9,7 @@ import re
 
 import httpx
 from holdfast.settings import Settings
+from holdfast.web.console import SECTIONS
 from litestar import Litestar
 
 from tests.support import Practice
@@ -138,7 +139,8 @@ async def test_every_response_carries_the_security_headers(
 ) -> None:
     paths = [
         "/",
-        "/admin",
+        "/admin",  # a redirect
+        "/admin/today",
         "/static/book.js",
         "/api/services",
         "/api/services",  # the same answered from the cache
@@ -162,7 +164,13 @@ async def test_every_response_carries_the_security_headers(
     assert (await client.get("/api/services")).headers["x-cache"] == "hit"
 
 
-PAGES = ["/", "/admin", "/account", "/reset-password", "/schema/swagger"]
+PAGES = [
+    "/",
+    "/account",
+    "/reset-password",
+    "/schema/swagger",
+    *(f"/admin/{section}" for section, _ in SECTIONS),
+]
 
 
 async def test_pages_run_no_inline_script(client: httpx.AsyncClient) -> None:

@@ -51,7 +51,7 @@ async def connect(client: httpx.AsyncClient, practice: Practice, provider_id: st
     assert back.path == "/oauth/google/callback"
     landed = await client.get(f"{back.path}?{back.query.decode()}")
     assert landed.status_code == 303, landed.text
-    assert landed.headers["location"].startswith("/admin")
+    assert landed.headers["location"] == "/admin/integrations?google=connected"
 
 
 async def sync(client: httpx.AsyncClient, practice: Practice, provider_id: str) -> httpx.Response:

@@ -1,27 +1,30 @@
-/* Holdfast admin dashboard: bookings, practitioners and their hours, services. */
+/* The admin console's shell, loaded by every section page before the section's own script:
+   the one sign-in gate, who is signed in, the section menu on a phone, and what every section
+   shares (window.HoldfastAdmin): ready(fn) runs fn(user) once an admin is signed in (again
+   after a new sign-in), times in the admin's own timezone with the zone named, people by name
+   and email, catalog lists, and the pieces the scheduling forms share. */
 (function () {
   'use strict';
-  var TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  var DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+  var H = window.Holdfast, $ = H.$, h = H.h, say = H.say;
   var STATUS = { held: 'Held', pending_payment: 'Awaiting payment', confirmed: 'Confirmed', cancelled: 'Cancelled', expired: 'Expired (not paid)' };
-  var H = window.Holdfast, $ = H.$, h = H.h, say = H.say, money = H.money, nameOf = H.nameOf, table = H.table;
-  var state = { user: null, providers: [], services: [], editing: null, uid: 0 };
+  var PAYMENT = { pending: 'Awaiting payment', due: 'Due (pay later)', paid: 'Paid', refunded: 'Refunded', partially_refunded: 'Partly refunded',
+    failed: 'Failed', expired: 'Not paid' };
+  var waiting = [], state = { user: null, uid: 0 };
 
-  /* The shared call, and back to the login gate when the session has ended. */
-  function api(method, path, body) {
-    return H.api(method, path, body).then(function (r) {
+  /* The shared call; a 401 means the session ended: back to the gate. */
+  function api(method, path, body, headers) {
+    return H.api(method, path, body, headers).then(function (r) {
       if (r.status === 401 && path !== '/api/auth/login') showGate('Your session has ended. Please log in again.');
       return r;
     });
   }
   function busy(btn, on) { btn.disabled = on; btn.setAttribute('aria-busy', String(on)); }
-  function fmtWhen(iso) { return H.fmtWhen(iso, TZ); }
   function nextId(prefix) { state.uid += 1; return prefix + '-' + state.uid; }
 
-  /* ---- gate ---- */
+  /* ---- the gate ---- */
   function showGate(message) {
     state.user = null;
-    $('dashboard').hidden = true; $('gate').hidden = false;
+    $('dashboard').hidden = true; $('console-nav').hidden = true; $('gate').hidden = false;
     $('whoami').hidden = true; $('logout-button').hidden = true;
     say('gate-message', message);
   }
@@ -31,176 +34,168 @@
         : 'Please log in with an admin account.');
     }
     state.user = user;
-    $('gate').hidden = true; $('dashboard').hidden = false;
+    $('gate').hidden = true; $('dashboard').hidden = false; $('console-nav').hidden = false;
     $('whoami').hidden = false; $('whoami').textContent = 'Signed in as ' + user.name; $('logout-button').hidden = false;
-    loadCatalog().then(loadBookings);
+    $('admin-zone').replaceChildren('Times in your timezone, ' + zone() + ' (', h('a', { href: '/account' }, 'change'), ').');
+    waiting.forEach(function (fn) { fn(user); });
+  }
+  function ready(fn) {
+    waiting.push(fn);
+    if (state.user) fn(state.user);
   }
 
-  /* ---- bookings ---- */
-  /* Upcoming first, a page at a time: "Show more" follows the list's X-Next-Cursor. */
-  function loadBookings() { return bookingsPage(null, []); }
-  function bookingsPage(cursor, rows) {
-    var box = $('bookings');
-    return api('GET', '/api/bookings' + (cursor ? '?cursor=' + encodeURIComponent(cursor) : '')).then(function (r) {
-      if (!r.ok) return box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-      if (!r.data.length && !rows.length) return box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'bookings-empty' }, 'No bookings yet.'));
-      r.data.forEach(function (b) { rows.push.apply(rows, bookingRows(b)); });
-      var more = r.next ? h('button', { type: 'button', class: 'btn btn-quiet', 'data-testid': 'bookings-more',
-        onclick: function () { bookingsPage(r.next, rows); } }, 'Show more') : null;
-      box.replaceChildren(table('bookings-table', ['When', 'Practitioner', 'Service', 'Client', 'Status', 'Source', ''], rows), more);
-    });
+  /* ---- what sections share ---- */
+  /* The admin's own timezone (their account's), else the browser's. */
+  function zone() { return (state.user && state.user.timezone) || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; }
+  function when(iso) { return iso ? H.fmtWhen(iso, zone()) : ''; }
+  function person(c) { return c ? c.name + ' <' + c.email + '>' : ''; }
+  function status(s) { return h('span', { class: 'badge badge-' + s, 'data-testid': 'booking-status' }, STATUS[s] || s); }
+  /* A booking's payment as a person reads it ('' when the session is not paid for). */
+  function payment(p) {
+    if (!p) return '';
+    var paid = H.money({ amount_cents: p.amount_cents, currency: p.currency }) + ' · ' + (PAYMENT[p.status] || p.status);
+    return p.refunded_cents ? paid + ' (' + H.money({ amount_cents: p.refunded_cents, currency: p.currency }) + ' refunded)' : paid;
   }
-  function bookingRows(b) {
-    var detail = h('tr', { class: 'history-row', hidden: true }), cell = h('td', { colspan: 7 });
-    detail.append(cell);
-    var histBtn = h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'history-button', 'aria-expanded': 'false',
-      onclick: function () { toggleHistory(b, histBtn, detail, cell); } }, 'History');
-    var actions = h('td', { class: 'row-actions' }, histBtn);
-    if (b.status !== 'cancelled') {
-      actions.prepend(h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'cancel-button',
-        onclick: function () { histBtn.setAttribute('aria-expanded', 'false'); askCancel(b, detail, cell); } }, 'Cancel'));
-    }
-    var row = h('tr', { 'data-testid': 'booking-row', 'data-booking-id': b.id, 'data-status': b.status },
-      h('td', { 'data-testid': 'booking-time' }, fmtWhen(b.start)), h('td', {}, nameOf(state.providers, b.provider_id)),
-      h('td', {}, nameOf(state.services, b.service_id)), h('td', { 'data-testid': 'booking-client' }, b.client ? b.client.name + ' <' + b.client.email + '>' : b.user_id),
-      h('td', {}, h('span', { class: 'badge badge-' + b.status, 'data-testid': 'booking-status' }, STATUS[b.status] || b.status)),
-      h('td', { 'data-testid': 'booking-source' }, b.source), actions);
-    return [row, detail];
+  /* A video session's join link, or null. */
+  function join(b) {
+    var url = b.meeting && b.meeting.join_url;
+    return url ? h('a', { href: url, rel: 'noopener', target: '_blank', 'data-testid': 'join-link' }, 'Join video') : null;
   }
-  function toggleHistory(b, btn, detail, cell) {
-    var open = btn.getAttribute('aria-expanded') !== 'true';
-    btn.setAttribute('aria-expanded', String(open));
-    detail.hidden = !open;
-    if (!open) return;
-    cell.replaceChildren(h('p', { class: 'muted' }, 'Loading history…'));
-    api('GET', '/api/bookings/' + encodeURIComponent(b.id) + '/history').then(function (r) {
-      if (!r.ok) return cell.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail));
-      cell.replaceChildren(h('ol', { class: 'history', 'data-testid': 'history' }, r.data.map(function (e) {
-        return h('li', { 'data-testid': 'history-entry' }, h('strong', {}, e.action), ' · ',
-          (e.from_status ? (STATUS[e.from_status] || e.from_status) + ' → ' : '') + (STATUS[e.to_status] || e.to_status),
-          ' · ' + fmtWhen(e.at) + ' · by ' + e.actor + (e.reason ? ' · “' + e.reason + '”' : ''));
-      })));
-    });
-  }
-  function askCancel(b, detail, cell) {
-    var id = nextId('reason'), reason = h('input', { id: id, type: 'text', maxlength: 1000, 'data-testid': 'cancel-reason' });
-    var err = h('p', { class: 'error', role: 'alert' });
-    var yes = h('button', { type: 'button', class: 'btn btn-danger btn-small', 'data-testid': 'cancel-confirm', onclick: function () {
-      busy(yes, true);
-      api('POST', '/api/bookings/' + encodeURIComponent(b.id) + '/cancel', { reason: reason.value.trim() || null }).then(function (r) {
-        busy(yes, false);
-        if (!r.ok) { err.textContent = r.data.detail; return; }
-        loadBookings();
+  /* Every item of a paged admin list (a day's or a week's sessions: a few pages at most). */
+  function all(path, q) {
+    var items = [];
+    function page(cursor) {
+      if (cursor) q.set('cursor', cursor);
+      return api('GET', path + '?' + q).then(function (r) {
+        if (!r.ok) return r;
+        items = items.concat(r.data);
+        return r.next ? page(r.next) : { ok: true, data: items };
       });
-    } }, 'Yes, cancel booking');
-    cell.replaceChildren(h('div', { class: 'confirm-box', role: 'group', 'aria-label': 'Confirm cancellation' },
-      h('p', {}, 'Cancel this booking on ' + fmtWhen(b.start) + '?'),
-      h('div', { class: 'field' }, h('label', { for: id }, 'Reason (optional)'), reason), err,
-      h('div', { class: 'actions' }, yes, h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'cancel-keep',
-        onclick: function () { detail.hidden = true; } }, 'Keep booking'))));
-    detail.hidden = false; reason.focus();
+    }
+    q.set('limit', '200');
+    return page(null);
+  }
+  /* A paged admin list as a table, 50 rows a page: load(false) draws the first page, load(true)
+     appends the next; the More button shows while the API has one. o: { box, more, path,
+     query() (URLSearchParams), testid, heads() ([th]), row(item) (tr), empty() (text) }. */
+  function pagedTable(o) {
+    var cursor = null;
+    function load(more) {
+      var q = o.query();
+      q.set('limit', '50');
+      if (more && cursor) q.set('cursor', cursor);
+      return api('GET', o.path + '?' + q).then(function (r) {
+        if (!r.ok) return fail(o.box, r);
+        cursor = r.next; o.more.hidden = !cursor;
+        var body = more ? o.box.querySelector('tbody') : null;
+        if (body) { r.data.forEach(function (x) { body.append(o.row(x)); }); return; }
+        if (!r.data.length) return empty(o.box, o.testid + '-empty', o.empty());
+        o.box.replaceChildren(H.table(o.testid + '-table', o.heads(), r.data.map(o.row)));
+      });
+    }
+    o.more.addEventListener('click', function () { load(true); });
+    return load;
+  }
+  function fail(box, r) { box.replaceChildren(h('p', { class: 'error', role: 'alert' }, r.data.detail)); }
+  function empty(box, testid, text) { box.replaceChildren(h('p', { class: 'muted', 'data-testid': testid }, text)); }
+  /* The query string's value of `name` ('' when absent). */
+  function param(name) { return new URLSearchParams(window.location.search).get(name) || ''; }
+
+  /* Services and practitioners (archived ones too: old bookings name them). */
+  var catalog = null;
+  function loadCatalog(fresh) {
+    if (!catalog || fresh) {
+      catalog = Promise.all([api('GET', '/api/admin/services?limit=500'), api('GET', '/api/admin/providers?limit=500')]).then(function (rs) {
+        return { services: rs[0].ok ? rs[0].data : [], providers: rs[1].ok ? rs[1].data : [] };
+      });
+    }
+    return catalog;
+  }
+  function options(select, list, keep, blank) {
+    var was = keep ? select.value : '';
+    var opts = list.map(function (x) { return h('option', { value: x.id }, x.name); });
+    if (blank) opts.unshift(h('option', { value: '' }, blank));
+    select.replaceChildren.apply(select, opts);
+    if (was && (H.byId(list, was) || was === '')) select.value = was;
   }
 
-  /* ---- catalog ---- */
-  function loadCatalog() {
-    return Promise.all([api('GET', '/api/providers'), api('GET', '/api/services')]).then(function (rs) {
-      if (rs[0].ok) state.providers = rs[0].data;
-      if (rs[1].ok) state.services = rs[1].data;
-      renderProviders(); renderServices();
-    });
+  function fields(ms, tz) {
+    var p = {};
+    new Intl.DateTimeFormat('en-GB', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(ms)).forEach(function (x) { p[x.type] = x.value; });
+    return p;
   }
-  function renderProviders() {
-    $('providers').replaceChildren.apply($('providers'), state.providers.length ? state.providers.map(function (p) {
-      return h('li', { class: 'item', 'data-testid': 'provider-row', 'data-provider-id': p.id },
-        h('span', {}, h('strong', {}, p.name), ' ', h('span', { class: 'muted' }, p.timezone)),
-        h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'edit-hours', onclick: function () { openHours(p); } }, 'Edit hours'));
-    }) : [h('li', { class: 'muted' }, 'No practitioners yet.')]);
-    var checks = $('service-providers'), ticked = {};
-    checks.querySelectorAll('input:checked').forEach(function (c) { ticked[c.value] = true; });
-    checks.replaceChildren.apply(checks, state.providers.map(function (p) {
-      var id = 'svc-prov-' + p.id;
-      return h('div', { class: 'check' }, h('input', { type: 'checkbox', id: id, value: p.id, checked: !!ticked[p.id],
-        'data-testid': 'service-provider-checkbox', 'data-provider-id': p.id }), h('label', { for: id }, p.name));
-    }));
+  /* A wall-clock time ("2027-03-02T09:00") in `tz` as an instant. */
+  function zonedToIso(local, tz) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local);
+    if (!m) return null;
+    var wall = Date.UTC(+m[1], m[2] - 1, +m[3], +m[4], +m[5]), t = wall;
+    for (var i = 0; i < 2; i++) {
+      var f = fields(t, tz);
+      t = wall - (Date.UTC(+f.year, f.month - 1, +f.day, +f.hour, +f.minute, +f.second) - t);
+    }
+    return new Date(t).toISOString();
   }
-  function renderServices() {
-    $('services').replaceChildren.apply($('services'), state.services.length ? state.services.map(function (s) {
-      return h('li', { class: 'item', 'data-testid': 'service-row', 'data-service-id': s.id },
-        h('span', {}, h('strong', {}, s.name), ' ', h('span', { class: 'muted' }, s.duration_minutes + ' min · ' + money(s.price) + ' · ' +
-          s.provider_ids.map(function (id) { return nameOf(state.providers, id); }).join(', '))));
-    }) : [h('li', { class: 'muted' }, 'No services yet.')]);
-  }
-  function intField(id, optional) {
-    var v = $(id).value.trim();
-    if (v === '') return optional ? null : 0;
-    return Number(v);
+  /* "HH:MM" of an instant in `tz`. */
+  function clock(iso, tz) { var f = fields(Date.parse(iso), tz || zone()); return f.hour + ':' + f.minute; }
+  /* Today's date in the admin's zone. */
+  function today() { return H.localYmd(new Date().toISOString(), zone()); }
+  function addDays(ymd, n) {
+    var d = new Date(ymd + 'T12:00:00Z'); d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
   }
 
-  /* ---- weekly hours ---- */
-  function timeInput(label, value, testid, extra) {
-    var id = nextId('t');
-    return h('div', { class: 'field field-time' }, h('label', { for: id }, label),
-      h('input', Object.assign({ id: id, type: 'text', inputmode: 'numeric', placeholder: 'HH:MM', pattern: '([01][0-9]|2[0-3]):[0-5][0-9]|24:00',
-        size: 5, value: value || '', 'data-testid': testid }, extra)));
+  /* The same request sent again before it was answered (a double click, a retry after no
+     answer) carries the same key, so the practice gets the first answer instead of a second
+     booking or series; once answered, the next such request is a new one. */
+  var keys = new Map();
+  function keyFor(kind, body) {
+    var what = kind + JSON.stringify(body);
+    if (!keys.has(what)) keys.set(what, H.newKey());
+    return keys.get(what);
   }
-  function intervalRow(weekday, rule) {
-    var row = h('div', { class: 'interval', 'data-testid': 'hours-interval', 'data-weekday': weekday },
-      timeInput('From', rule && rule.start, 'hours-start', { 'data-weekday': weekday }),
-      timeInput('To', rule && rule.end, 'hours-end', { 'data-weekday': weekday }));
-    row.append(h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'hours-remove', 'aria-label': 'Remove these ' + DAYS[weekday] + ' hours',
-      onclick: function () { row.remove(); } }, 'Remove'));
-    return row;
-  }
-  function exceptionRow(ex) {
-    var id = nextId('ex');
-    var row = h('div', { class: 'interval', 'data-testid': 'exception-row' },
-      h('div', { class: 'field' }, h('label', { for: id }, 'Date'), h('input', { id: id, type: 'date', value: ex && ex.date || '', 'data-testid': 'exception-date' })),
-      timeInput('From', ex && ex.start, 'exception-start'), timeInput('To', ex && ex.end, 'exception-end'));
-    row.append(h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'exception-remove', onclick: function () { row.remove(); } }, 'Remove'));
-    return row;
-  }
-  function openHours(p) {
-    state.editing = p;
-    say('hours-error', ''); say('hours-saved', ''); say('hours-heading', 'Weekly hours: ' + p.name);
-    say('hours-zone', 'Times are in ' + p.name + '’s timezone (' + p.timezone + ').');
-    $('hours-editor').hidden = false;
-    $('hours-days').replaceChildren(h('p', { class: 'muted' }, 'Loading…')); $('exceptions').replaceChildren();
-    api('GET', '/api/providers/' + encodeURIComponent(p.id) + '/availability').then(function (r) {
-      if (state.editing !== p) return;
-      if (!r.ok) return say('hours-error', r.data.detail);
-      $('hours-days').replaceChildren.apply($('hours-days'), DAYS.map(function (day, w) {
-        var list = h('div', { class: 'intervals' });
-        r.data.rules.filter(function (x) { return x.weekday === w; }).forEach(function (x) { list.append(intervalRow(w, x)); });
-        return h('fieldset', { class: 'day-hours', 'data-testid': 'hours-day', 'data-weekday': w }, h('legend', {}, day), list,
-          h('button', { type: 'button', class: 'btn btn-quiet btn-small', 'data-testid': 'hours-add', 'data-weekday': w,
-            onclick: function () { list.append(intervalRow(w)); list.lastChild.querySelector('input').focus(); } }, 'Add hours'));
-      }));
-      r.data.exceptions.forEach(function (ex) { $('exceptions').append(exceptionRow(ex)); });
-      $('hours-heading').setAttribute('tabindex', '-1'); $('hours-heading').focus();
+  function answered(kind, body) { keys.delete(kind + JSON.stringify(body)); }
+
+  /* A client chooser for the forms that act for a client: search by name or email, choose one;
+     `?client=<id>` on the page's URL chooses that client at once. onPick(user). */
+  function clientPicker(prefix, onPick) {
+    var form = $(prefix + '-client-search'), box = $(prefix + '-client-results');
+    function pick(u) {
+      box.replaceChildren(); onPick(u);
+      say(prefix + '-client', 'For ' + person(u));
+    }
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var q = $(prefix + '-client-q').value.trim();
+      api('GET', '/api/admin/users?limit=20' + (q ? '&q=' + encodeURIComponent(q) : '')).then(function (r) {
+        if (!r.ok) return fail(box, r);
+        if (!r.data.length) return empty(box, prefix + '-client-none', 'No client matches.');
+        box.replaceChildren(h('ul', { class: 'plain-list' }, r.data.map(function (u) {
+          return h('li', { class: 'item' }, h('span', {}, person(u)), h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+            'data-testid': prefix + '-client-choose', onclick: function () { pick(u); } }, 'Choose'));
+        })));
+      });
     });
-  }
-  function collectHours() {
-    var rules = [], exceptions = [], problem = null;
-    document.querySelectorAll('#hours-days .interval').forEach(function (row) {
-      var s = row.querySelector('[data-testid="hours-start"]').value.trim(), e = row.querySelector('[data-testid="hours-end"]').value.trim();
-      if (!s && !e) return;
-      if (!s || !e) problem = problem || DAYS[row.dataset.weekday] + ': give both a start and an end time.';
-      rules.push({ weekday: Number(row.dataset.weekday), start: s, end: e });
-    });
-    document.querySelectorAll('#exceptions .interval').forEach(function (row) {
-      var d = row.querySelector('[data-testid="exception-date"]').value, s = row.querySelector('[data-testid="exception-start"]').value.trim(),
-        e = row.querySelector('[data-testid="exception-end"]').value.trim();
-      if (!d) { if (s || e) problem = problem || 'Each date exception needs a date.'; return; }
-      if (!s !== !e) problem = problem || d + ': give both a start and an end, or neither to close the day.';
-      exceptions.push(s ? { date: d, start: s, end: e } : { date: d });
-    });
-    return { problem: problem, body: { rules: rules, exceptions: exceptions } };
+    var id = param('client');
+    if (id) {
+      ready(function () {
+        api('GET', '/api/admin/users/' + encodeURIComponent(id)).then(function (r) { if (r.ok) pick(r.data.user); });
+      });
+    }
   }
 
-  /* ---- wiring ---- */
+  window.HoldfastAdmin = Object.freeze({
+    ready: ready, api: api, busy: busy, nextId: nextId, zone: zone, when: when, person: person, status: status,
+    STATUS: STATUS, PAYMENT: PAYMENT, payment: payment, join: join, all: all, pagedTable: pagedTable, fail: fail, empty: empty, param: param, loadCatalog: loadCatalog, options: options, fields: fields,
+    zonedToIso: zonedToIso, clock: clock, today: today, addDays: addDays, keyFor: keyFor, answered: answered, clientPicker: clientPicker
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
-    $('tz-note').textContent = 'Times shown in your timezone (' + TZ + ')';
-    $('provider-timezone').value = TZ;
+    var toggle = $('menu-toggle'), nav = $('console-nav');
+    toggle.addEventListener('click', function () {
+      var open = toggle.getAttribute('aria-expanded') !== 'true';
+      toggle.setAttribute('aria-expanded', String(open)); nav.classList.toggle('open', open);
+    });
     $('login-form').addEventListener('submit', function (e) {
       e.preventDefault(); say('login-error', ''); busy($('login-submit'), true);
       api('POST', '/api/auth/login', { email: $('login-email').value.trim(), password: $('login-password').value }).then(function (r) {
@@ -211,47 +206,6 @@
     });
     $('logout-button').addEventListener('click', function () {
       api('POST', '/api/auth/logout').then(function () { showGate('You have logged out.'); $('login-email').focus(); });
-    });
-    $('bookings-refresh').addEventListener('click', loadBookings);
-    $('provider-form').addEventListener('submit', function (e) {
-      e.preventDefault(); say('provider-error', ''); busy($('provider-submit'), true);
-      api('POST', '/api/admin/providers', { name: $('provider-name').value.trim(), timezone: $('provider-timezone').value.trim() }).then(function (r) {
-        busy($('provider-submit'), false);
-        if (!r.ok) return say('provider-error', r.data.detail);
-        $('provider-name').value = ''; state.providers.push(r.data); renderProviders(); openHours(r.data);
-      });
-    });
-    $('exception-add').addEventListener('click', function () { $('exceptions').append(exceptionRow()); $('exceptions').lastChild.querySelector('input').focus(); });
-    $('hours-close').addEventListener('click', function () { $('hours-editor').hidden = true; state.editing = null; });
-    $('hours-editor').addEventListener('submit', function (e) {
-      e.preventDefault(); say('hours-error', ''); say('hours-saved', '');
-      var c = collectHours(), p = state.editing;
-      if (!p) return;
-      if (c.problem) return say('hours-error', c.problem);
-      busy($('hours-save'), true);
-      api('PUT', '/api/admin/providers/' + encodeURIComponent(p.id) + '/availability', c.body).then(function (r) {
-        busy($('hours-save'), false);
-        if (!r.ok) return say('hours-error', r.data.detail);
-        say('hours-saved', 'Saved ' + p.name + '’s hours.');
-      });
-    });
-    $('service-form').addEventListener('submit', function (e) {
-      e.preventDefault(); say('service-error', '');
-      var ids = Array.from(document.querySelectorAll('#service-providers input:checked'), function (c) { return c.value; });
-      if (!ids.length) return say('service-error', 'Choose at least one practitioner who offers this service.');
-      var price = $('service-price').value.trim(), cents = Math.round(Number(price) * 100);
-      if (price && !(cents >= 0)) return say('service-error', 'The price must be a number, like 60 or 59.50.');
-      var body = { name: $('service-name').value.trim(), description: $('service-description').value.trim(),
-        duration_minutes: intField('service-duration'), buffer_before_minutes: intField('service-buffer-before'),
-        buffer_after_minutes: intField('service-buffer-after'), min_notice_minutes: intField('service-min-notice'),
-        slot_step_minutes: intField('service-step', true), provider_ids: ids, location: $('service-location').value,
-        price: price && cents > 0 ? { amount_cents: cents, currency: $('service-currency').value.trim().toUpperCase() } : null };
-      busy($('service-submit'), true);
-      api('POST', '/api/admin/services', body).then(function (r) {
-        busy($('service-submit'), false);
-        if (!r.ok) return say('service-error', r.data.detail);
-        $('service-name').value = ''; $('service-description').value = ''; state.services.push(r.data); renderServices();
-      });
     });
     api('GET', '/api/me').then(function (r) { enter(r.ok ? r.data : null); });
   });

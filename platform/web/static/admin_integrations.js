@@ -5,9 +5,7 @@
   var STATES = { off: 'Off', connected: 'Connected', failing: 'Failing' };
   var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, say = H.say;
 
-  function when(iso) {
-    return iso ? new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)) : '';
-  }
+  var when = window.HoldfastAdmin.when;
 
   function actions(row) {
     if (row.integration !== 'google' || !row.provider_id) return [];
@@ -65,14 +63,10 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var dashboard = $('dashboard');
     if (new URLSearchParams(window.location.search).get('google') === 'connected') {
       say('integrations-notice', 'Google Calendar connected. Its busy time is being read.');
     }
     $('integrations-refresh').addEventListener('click', load);
-    // The dashboard opens once admin.js has checked the session: load then (and on each open).
-    new MutationObserver(function () { if (!dashboard.hidden) load(); })
-      .observe(dashboard, { attributes: true, attributeFilter: ['hidden'] });
-    if (!dashboard.hidden) load();
+    window.HoldfastAdmin.ready(load);
   });
 })();

@@ -3,7 +3,7 @@
    15 seconds while the page is visible. */
 (function () {
   'use strict';
-  var H = window.Holdfast, $ = H.$, h = H.h, api = H.api, table = H.table;
+  var H = window.Holdfast, $ = H.$, h = H.h, api = window.HoldfastAdmin.api, table = H.table;
   var REFRESH_MS = 15000;
   var charts = {};
 
@@ -43,7 +43,7 @@
 
   /* Open incidents first (the API sends them newest first): what fired, since when, and now. */
   function alerts(s) {
-    var when = function (iso) { return iso ? new Date(iso).toLocaleString() : ''; };
+    var when = window.HoldfastAdmin.when;
     if (!s.alerts.length) { $('alerts').replaceChildren(h('p', { class: 'muted', 'data-testid': 'alerts-none' }, 'No alerts in this period.')); return; }
     var list = s.alerts.slice().sort(function (a, b) { return (a.state === 'open' ? 0 : 1) - (b.state === 'open' ? 0 : 1); });
     $('alerts').replaceChildren(table('alerts-table', ['Alert', 'State', 'Since', 'Resolved', 'Details'], list.map(function (a) {
@@ -121,18 +121,20 @@
 
   function load() {
     return api('GET', '/api/admin/stats' + period()).then(function (r) {
-      if (r.status === 401 || r.status === 403) { $('board').hidden = true; $('gate').hidden = false; return; }
+      if (r.status === 401 || r.status === 403) return;  // admin.js shows the sign-in gate
       if (!r.ok) { $('problem').textContent = r.data.detail; return; }
       $('problem').textContent = '';
-      $('gate').hidden = true; $('board').hidden = false;
       tiles(r.data); alerts(r.data); sla(r.data); funnel(r.data); failures(r.data); queue(r.data); draw(r.data);
-      $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
+      $('updated').textContent = 'Updated ' + window.HoldfastAdmin.when(new Date().toISOString());
     });
   }
 
   document.addEventListener('DOMContentLoaded', function () {
+    var timer = null;
     $('span').addEventListener('change', load);
-    load();
-    setInterval(function () { if (!document.hidden) load(); }, REFRESH_MS);
+    window.HoldfastAdmin.ready(function () {
+      load();
+      if (!timer) timer = setInterval(function () { if (!document.hidden && !$('dashboard').hidden) load(); }, REFRESH_MS);
+    });
   });
 })();

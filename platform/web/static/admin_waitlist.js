@@ -1,5 +1,5 @@
 // The admin console's waitlist section: the recovery figures, the offers (by state) and who is
-// waiting, in the order they are served. Loaded once the console is shown.
+// waiting, in the order they are served; times in the admin's zone. Loaded once an admin is signed in.
 'use strict';
 
 (function () {
@@ -16,7 +16,8 @@
     box.replaceChildren(t);
   }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString() : ''; }
+  var when = window.HoldfastAdmin.when;
+  function person(x) { return x.user_name ? x.user_name + ' <' + x.user_email + '>' : x.user_id; }
 
   function load() {
     api('GET', '/api/admin/stats').then(function (r) {
@@ -30,24 +31,20 @@
     api('GET', '/api/admin/offers' + (state ? '?state=' + encodeURIComponent(state) : '')).then(function (r) {
       if (!r.ok) return;
       table($('waitlist-offers'), ['Slot', 'Client', 'Session', 'State', 'Offered', 'Expires'], r.data.map(function (o) {
-        return [when(o.start), o.user_name || o.user_id, (o.service_name || '') + ' with ' + (o.provider_name || ''), o.state, when(o.created_at), when(o.expires_at)];
+        return [when(o.start), person(o), (o.service_name || '') + ' with ' + (o.provider_name || ''), o.state, when(o.created_at), when(o.expires_at)];
       }));
     });
     api('GET', '/api/admin/waitlist').then(function (r) {
       if (!r.ok) return;
       table($('waitlist-entries'), ['Client', 'Service', 'Provider', 'Joined'], r.data.map(function (e) {
-        return [e.user_name || e.user_id, e.service_name || e.service_id, e.provider_id ? (e.provider_name || e.provider_id) : 'any', when(e.joined_at)];
+        return [person(e), e.service_name || e.service_id, e.provider_id ? (e.provider_name || e.provider_id) : 'any', when(e.joined_at)];
       }));
     });
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    var section = $('waitlist-section'), dashboard = $('dashboard');
-    if (!section || !dashboard) return;
     $('waitlist-refresh').addEventListener('click', load);
     $('offer-state').addEventListener('change', load);
-    function shown() { if (!dashboard.hidden) load(); }
-    new MutationObserver(shown).observe(dashboard, { attributes: true, attributeFilter: ['hidden'] });
-    shown();
+    window.HoldfastAdmin.ready(load);
   });
 })();
