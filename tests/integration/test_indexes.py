@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from holdfast.context import Context
 from holdfast.settings import Settings
 from pymongo import MongoClient
@@ -60,6 +61,7 @@ def account(email: str) -> dict[str, Any]:
     return {"email": email, "password": "correct horse", "name": "Client", "timezone": "UTC"}
 
 
+@pytest.mark.fresh_database
 async def test_a_unique_index_that_cannot_be_built_is_named_and_guards_its_writes(
     settings: Settings, clock: Clock
 ) -> None:
@@ -105,6 +107,7 @@ async def test_a_unique_index_that_cannot_be_built_is_named_and_guards_its_write
                 assert (again.status_code, again.json()["error"]) == (409, "email_taken")
 
 
+@pytest.mark.fresh_database
 async def test_bookings_that_rely_on_a_missing_unique_index_are_refused(
     settings: Settings, clock: Clock
 ) -> None:

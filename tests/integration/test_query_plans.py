@@ -56,4 +56,6 @@ async def test_the_admins_upcoming_list_reads_no_past_bookings(
     ]
     assert reads, "the list did not read the bookings"
     examined = sum(entry["docsExamined"] for entry in reads)
-    assert examined <= 3, f"{examined} bookings fetched for a list of 3 ({len(past)} past)"
+    # A few more than the page's own may be looked at (the planner's choice varies); not the day
+    # of finished sessions (with an index on `start` alone: 271).
+    assert examined <= 3 + 2, f"{examined} bookings fetched for a list of 3 ({len(past)} past)"
