@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +162,11 @@ def render(
         method = INVITE_METHODS.get(template)
         if method and not person.for_provider:
             # The same UID in every version; the cancellation's higher SEQUENCE removes it.
-            ics = calendar_file(calendar_entry(ctx, facts), method=method, stamp=now)
+            entry = calendar_entry(ctx, facts)
+            if template == "meeting_link":
+                # The link came after the invite, which did not carry it: this version does.
+                entry = replace(entry, sequence=entry.sequence + 1)
+            ics = calendar_file(entry, method=method, stamp=now)
         messages.append(
             message(
                 "email",
@@ -181,6 +185,7 @@ def render(
 
 INVITE_METHODS: dict[str, Literal["REQUEST", "CANCEL"]] = {
     "confirmation": "REQUEST",
+    "meeting_link": "REQUEST",
     "cancellation": "CANCEL",
 }
 

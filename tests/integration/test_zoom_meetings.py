@@ -20,6 +20,7 @@ from holdfast.jobs.registry import default_registry
 from holdfast.jobs.runner import run_job
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
+from ical.calendar_stream import IcsCalendarStream
 
 from tests.conftest import Clock
 from tests.fakes.zoom import FakeZoom
@@ -154,6 +155,14 @@ async def test_zoom_down_the_booking_stands_the_confirmation_goes_and_the_link_f
     link = next(iter(zoom.meetings.values()))["join_url"]
     [follow_up] = await confirmations(booking["id"], "meeting_link")
     assert link in follow_up.body
+    # It updates the invite the confirmation carried (read by an independent parser): the same
+    # event, a later version, now with the link.
+    assert confirmation.ics is not None and follow_up.ics is not None
+    [first] = IcsCalendarStream.calendar_from_ics(confirmation.ics).events
+    [update] = IcsCalendarStream.calendar_from_ics(follow_up.ics).events
+    assert update.uid == first.uid and update.sequence > first.sequence
+    assert link not in (first.location or "") and update.location == link
+    assert "METHOD:REQUEST" in follow_up.ics
     assert (await zoom_row(client, practice))["state"] == "connected"
 
 
