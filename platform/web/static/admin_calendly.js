@@ -8,10 +8,18 @@
   var EVENT = { 'invitee.created': 'New booking', 'invitee.canceled': 'Cancellation' };
   var load;
 
+  // Who booked, as Calendly named them; the invitee's URI when it named nobody.
+  function invitee(d) {
+    if (d.invitee_name || d.invitee_email) {
+      return (d.invitee_name || '') + (d.invitee_email ? ' <' + d.invitee_email + '>' : '');
+    }
+    return h('span', { class: 'mono' }, d.invitee_uri);
+  }
+
   function row(d) {
     return h('tr', { 'data-testid': 'calendly-row', 'data-status': d.status },
       h('td', {}, A.when(d.received_at)), h('td', {}, EVENT[d.event] || d.event),
-      h('td', {}, d.invitee ? A.person(d.invitee) : h('span', { class: 'mono' }, d.invitee_uri)),
+      h('td', {}, invitee(d), d.start ? h('div', { class: 'muted' }, 'For ' + A.when(d.start)) : null),
       h('td', {}, STATUS[d.status] || d.status, d.reason ? h('div', { class: 'muted' }, d.reason) : null),
       h('td', {}, d.booking_id ? h('span', { class: 'mono' }, d.booking_id) : ''));
   }

@@ -26,7 +26,7 @@
   }
   function row(m) {
     return h('tr', { 'data-testid': 'message-row', 'data-message-id': m.id, 'data-status': m.status },
-      h('td', {}, A.when(m.sent_at || m.created_at)), h('td', { 'data-testid': 'message-to' }, m.to),
+      h('td', {}, A.when(m.sent_at || m.created_at)), h('td', { 'data-testid': 'message-to' }, m.to_name && m.to_name !== m.to ? m.to_name + ' <' + m.to + '>' : m.to),
       h('td', {}, m.subject || m.template), h('td', {}, m.channel),
       h('td', { 'data-testid': 'message-status' }, STATUS[m.status] || m.status, m.attempts > 1 ? ' (' + m.attempts + ' tries)' : '',
         m.last_error && m.status !== 'sent' ? h('div', { class: 'error' }, m.last_error) : null),
