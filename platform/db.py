@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
-from beanie import init_beanie
+from beanie import Document, PydanticObjectId, init_beanie
 from holdfast.errors import DatabaseUnavailable, DomainError, ErrorKind
 from holdfast.settings import Settings
 from prometheus_client import Gauge
@@ -60,6 +60,21 @@ def document_models() -> list[type[Any]]:
         Payment,
         TrafficMinute, Incident, FunnelDay,
     ]  # fmt: skip
+
+
+DocumentT = TypeVar("DocumentT", bound=Document)
+
+
+async def by_id(
+    model: type[DocumentT], ids: Iterable[PydanticObjectId | None]
+) -> dict[PydanticObjectId, DocumentT]:
+    """The documents with these ids, by id, in one round trip (for lists that name what each
+    row refers to); ids that are None or not found are left out."""
+    wanted = list({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    found = await model.find({"_id": {"$in": wanted}}).to_list()
+    return {d.id: d for d in found if d.id is not None}
 
 
 def connect(settings: Settings) -> Mongo:

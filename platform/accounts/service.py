@@ -18,6 +18,7 @@ from holdfast.accounts.sessions import SessionEnded, session_token
 from holdfast.catalog.service import object_id
 from holdfast.clock import zone
 from holdfast.context import Context
+from holdfast.db import by_id
 from holdfast.errors import DomainError, ErrorKind, NotFound, Unauthorized
 from holdfast.events import Event
 from holdfast.paging import Page, PageRequest, Segment, read_page
@@ -175,10 +176,7 @@ async def get_user(user_id: str) -> User:
 
 async def users_by_id(ids: Iterable[PydanticObjectId]) -> dict[PydanticObjectId, User]:
     """The users with these ids, in one round trip (for lists that name their clients)."""
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {u.id: u for u in await User.find({"_id": {"$in": wanted}}).to_list() if u.id}
+    return await by_id(User, ids)
 
 
 async def create_or_reset_admin(ctx: Context, *, email: str, password: str) -> tuple[User, bool]:

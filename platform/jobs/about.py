@@ -11,6 +11,7 @@ from beanie import PydanticObjectId
 from holdfast.accounts.models import User
 from holdfast.accounts.service import users_by_id
 from holdfast.bookings.models import Booking
+from holdfast.db import by_id
 from holdfast.jobs.models import Job
 from holdfast.payments.models import Payment
 from holdfast.waitlist.models import Offer
@@ -39,13 +40,8 @@ async def about(jobs: Sequence[Job]) -> dict[str, About]:
     a payment or an offer; jobs about nobody (periodic sweeps) are left out."""
     payment_ids = {p for j in jobs if (p := _named(j, "payment_id"))}
     offer_ids = {o for j in jobs if (o := _named(j, "offer_id"))}
-    paid_for = {
-        p.id: p.booking_id
-        for p in await Payment.find({"_id": {"$in": list(payment_ids)}}).to_list()
-    }
-    offered_to = {
-        o.id: o.user_id for o in await Offer.find({"_id": {"$in": list(offer_ids)}}).to_list()
-    }
+    paid_for = {i: p.booking_id for i, p in (await by_id(Payment, payment_ids)).items()}
+    offered_to = {i: o.user_id for i, o in (await by_id(Offer, offer_ids)).items()}
     booking_of: dict[str, PydanticObjectId] = {}
     for job in jobs:
         named = _named(job, "booking_id") or _named(job, "booking_ids")
@@ -53,14 +49,12 @@ async def about(jobs: Sequence[Job]) -> dict[str, About]:
         booking = named or (paid_for.get(payment) if payment else None)
         if booking is not None:
             booking_of[job.id] = booking
-    bookings = {
-        b.id: b for b in await Booking.find({"_id": {"$in": list(booking_of.values())}}).to_list()
-    }
+    bookings = await by_id(Booking, booking_of.values())
     user_of = {job_id: bookings[b].user_id for job_id, b in booking_of.items() if b in bookings}
     for job in jobs:
         offer = _named(job, "offer_id")
         if job.id not in user_of and offer in offered_to:
-            user_of[job.id] = offered_to[offer]  # type: ignore[index]
+            user_of[job.id] = offered_to[offer]
     people = await users_by_id(user_of.values())
     return {
         job.id: About(booking_of.get(job.id), people.get(user_of[job.id]))

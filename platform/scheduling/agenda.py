@@ -4,7 +4,7 @@ export and the day's sessions per practitioner, `GET /api/admin/today`).
 
 Every filter is an equality or a range on `start`, so each query walks one index
 (`Booking.Settings.indexes`: the provider's, the service's, the client's, the status's, or
-`start` alone) over the asked window only, however many bookings there are.
+`start_end`) over the asked window only, however many bookings there are.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar, get_args
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
@@ -23,7 +23,9 @@ from holdfast.accounts.models import User
 from holdfast.accounts.service import users_by_id
 from holdfast.bookings.models import SLOT_HOLDING, Booking, BookingStatus
 from holdfast.catalog.models import Provider, Service
+from holdfast.catalog.service import list_providers
 from holdfast.clock import as_utc
+from holdfast.db import by_id
 from holdfast.errors import Invalid
 from holdfast.paging import PageRequest, Segment, read_page
 from holdfast.payments.models import Payment
@@ -31,7 +33,6 @@ from holdfast.payments.models import Payment
 ORDER = (("start", 1), ("_id", 1))
 # A day's sessions are listed whole, not paged; a practice never has this many in a day.
 DAY_AT_MOST = 2000
-D = TypeVar("D", Provider, Service)
 UTC_ZONE = ZoneInfo("UTC")
 # The CSV export reads and names its rows this many at a time.
 EXPORT_BATCH = 500
@@ -158,8 +159,8 @@ async def describe(bookings: Sequence[Booking]) -> list[AgendaEntry]:
     """Name each booking's client, practitioner, service and payment, in four round trips
     whatever the number of bookings."""
     clients = await users_by_id(b.user_id for b in bookings)
-    providers = await _by_id(Provider, (b.provider_id for b in bookings))
-    services = await _by_id(Service, (b.service_id for b in bookings))
+    providers = await by_id(Provider, (b.provider_id for b in bookings))
+    services = await by_id(Service, (b.service_id for b in bookings))
     ids = [b.id for b in bookings]
     payments = {p.booking_id: p for p in await Payment.find({"booking_id": {"$in": ids}}).to_list()}
     return [
@@ -172,13 +173,6 @@ async def describe(bookings: Sequence[Booking]) -> list[AgendaEntry]:
         )
         for b in bookings
     ]
-
-
-async def _by_id(model: type[D], ids: Iterable[PydanticObjectId]) -> dict[PydanticObjectId, D]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    return {d.id: d for d in await model.find({"_id": {"$in": wanted}}).to_list() if d.id}
 
 
 async def agenda_page(
@@ -224,8 +218,7 @@ async def day_sessions(day: date, tz: ZoneInfo) -> list[PractitionerDay]:
     )
     raw = Booking.get_pymongo_collection().find(chosen.where(), sort=list(ORDER), limit=DAY_AT_MOST)
     entries = await describe([Booking.model_validate(doc) async for doc in raw])
-    active = await Provider.find({"archived": {"$ne": True}}).to_list()
-    days = {p.id: PractitionerDay(p) for p in active}
+    days = {p.id: PractitionerDay(p) for p in await list_providers()}
     for entry in entries:
         if entry.provider is None:
             continue  # its practitioner was deleted outright, which the catalog never does
