@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -162,11 +162,7 @@ def render(
         method = INVITE_METHODS.get(template)
         if method and not person.for_provider:
             # The same UID in every version; the cancellation's higher SEQUENCE removes it.
-            entry = calendar_entry(ctx, facts)
-            if template == "meeting_link":
-                # The link came after the invite, which did not carry it: this version does.
-                entry = replace(entry, sequence=entry.sequence + 1)
-            ics = calendar_file(entry, method=method, stamp=now)
+            ics = calendar_file(calendar_entry(ctx, facts), method=method, stamp=now)
         messages.append(
             message(
                 "email",
@@ -193,9 +189,12 @@ INVITE_METHODS: dict[str, Literal["REQUEST", "CANCEL"]] = {
 def sequence(booking: Booking) -> int:
     """The booking's version for calendars: every change (a move, a cancellation) is a later
     `updated_at`, so whole seconds since it was made only grow; a cancellation counts one more,
-    so it outranks a move made within the same second."""
+    so it outranks a move made within the same second, and so does a meeting link (written
+    without touching `updated_at`): the invite that brings a late link updates the one
+    without it."""
     changed = int((booking.updated_at - booking.created_at).total_seconds())
-    return max(changed, 0) + (1 if booking.status in ("cancelled", "expired") else 0)
+    ended = 1 if booking.status in ("cancelled", "expired") else 0
+    return max(changed, 0) + ended + (1 if booking.meeting else 0)
 
 
 def where(ctx: Context, facts: BookingFacts) -> str:
