@@ -58,7 +58,10 @@ case "$command" in
     .venv/bin/ruff check platform promoter workers tests bench
     .venv/bin/mypy
     # Exit code 5 means no test ran: that is a failure here, not a pass.
-    exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+    # Two test processes (HOLDFAST_TEST_PROCESSES; 0 = one, in this process): the tests that
+    # run servers of their own go to one of them in turn (see tests/conftest.py).
+    processes=${HOLDFAST_TEST_PROCESSES:-2}
+    exec .venv/bin/pytest -q -p no:cacheprovider -n "$processes" --dist loadgroup "$@"
     ;;
   *)
     echo "usage: ./run.sh dev [--port P] | ./run.sh test [pytest args]" >&2

@@ -82,6 +82,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# `./run.sh test` runs the suite on two processes (pytest-xdist, `--dist loadgroup`). The tests
+# that start servers of their own (mongods, replica sets, Holdfast processes, the benchmarks'
+# smoke runs) and time their faults go to one process, one after another, as in a one-process
+# run; the rest (in-process API tests on the session's services, the browser) share the other
+# and whatever time the first leaves. Two such tests at once on two cores would starve each
+# other's deadlines.
+SERVER_GROUP = "servers"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "acceptance" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group(SERVER_GROUP))
+
+
 # Databases emptied after their test, indexes kept: building a fresh database's ~60 indexes
 # took about a second per test (each collection and index is a file for mongod to create and,
 # on the drop, delete), most of an integration test's set-up.
