@@ -61,7 +61,7 @@ case "$command" in
     # Two test processes (HOLDFAST_TEST_PROCESSES; 0 = one, in this process): the tests that
     # run servers of their own go to one of them in turn (see tests/conftest.py).
     processes=${HOLDFAST_TEST_PROCESSES:-2}
-    exec .venv/bin/pytest -q -p no:cacheprovider -n "$processes" --dist loadgroup "$@"
+    exec .venv/bin/pytest -q -p no:cacheprovider -n "$processes" "$@"
     ;;
   *)
     echo "usage: ./run.sh dev [--port P] | ./run.sh test [pytest args]" >&2

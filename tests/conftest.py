@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,19 +83,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-# `./run.sh test` runs the suite on two processes (pytest-xdist, `--dist loadgroup`). The tests
-# that start servers of their own (mongods, replica sets, Holdfast processes, the benchmarks'
-# smoke runs) and time their faults go to one process, one after another, as in a one-process
-# run; the rest (in-process API tests on the session's services, the browser) share the other
-# and whatever time the first leaves. Two such tests at once on two cores would starve each
-# other's deadlines.
-SERVER_GROUP = "servers"
+# `./run.sh test` runs the suite on two processes (pytest-xdist, `-n 2`). The tests that start
+# servers of their own (mongods, replica sets, Holdfast processes, the benchmarks' smoke runs) and
+# time their faults go to one process as one unit, one after another as in a one-process run;
+# everything else (in-process API tests on the session's services, the browser) is shared out
+# test by test, to the other process and to the first once it is done. Two such tests at once on
+# two cores would starve each other's deadlines. (xdist's own `loadgroup` marks do not survive
+# pytest 9's node ids, hence the scheduler.)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
 
+    class ServersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/acceptance" if nodeid.startswith("tests/acceptance/") else nodeid
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "acceptance" in item.path.parts:
-            item.add_marker(pytest.mark.xdist_group(SERVER_GROUP))
+    return ServersTogether(config, log)
 
 
 # Databases emptied after their test, indexes kept: building a fresh database's ~60 indexes
