@@ -1,12 +1,14 @@
 """Holdfast scale benchmark: the same requests on an empty database and after years of history.
 
 Run from the repository root:  .venv/bin/python -P bench/scale.py [--years N] [--smoke]
-Starts its own mongod and redis-servers in a temporary directory and `holdfast api` (one process,
-no response cache). Builds a clinic over HTTP (50 practitioners open 08:00-20:00 UTC every day,
-a 30-minute service), measures booking, availability, a promoter tick and the admin's bookings
-list on the empty database, then writes five years of history straight into MongoDB with bulk
-inserts (about 1.8 M bookings with their claim units, audit events, jobs and messages, shaped by
-the product's own models and functions) and measures the same again, with the storage used.
+Starts its own mongod, redis-servers and two `holdfast api` processes (one process each, no
+response cache) in a temporary directory: one on an empty database, one on a database that gets
+the history, both in the same mongod. Builds the same clinic over HTTP in each (50 practitioners
+open 08:00-20:00 UTC every day, a 30-minute service), writes five years of history straight into
+the second with bulk inserts (about 1.8 M bookings with their claim units, audit events, jobs and
+messages, shaped by the product's own models and functions), then measures booking,
+availability, a promoter tick and the admin's bookings list on both, in alternating rounds, with
+the storage used.
 Prints a Markdown table and writes it to bench/scale_results.md; `--smoke` runs it at tiny sizes
 in seconds. See bench/README.md.
 """
@@ -14,9 +16,11 @@ in seconds. See bench/README.md.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -100,36 +104,47 @@ class Sizes:
     per_day: int = 20  # bookings per practitioner per day of history (of 24 slots)
     clients: int = 2000  # client accounts the history's bookings belong to
     batch: int = 2000  # bookings per bulk insert round
-    # Timed bookings per database state, and as many list calls: 200 fill the admin's list
-    # (it shows 200) on the empty database too, so both states list the same number of rows.
+    # Timed bookings per database, and as many list calls (made after every booking: both
+    # databases then hold the same upcoming bookings, more than the list's first page).
     bookings: int = 200
     reads: int = 100  # timed availability reads
-    ticks: int = 20  # timed promoter ticks
+    ticks: int = 60  # timed promoter ticks
     users: int = 10  # registered over HTTP, who make the timed bookings
+    # Each measurement is split into this many rounds, each timing the two databases back to
+    # back (in turn first): every count above is a multiple of it.
+    rounds: int = 10
 
 
 FULL = Sizes()
 SMOKE = Sizes(
-    years=3 / 365, providers=2, per_day=20, clients=10, batch=50, bookings=4, reads=4, ticks=3,
-    users=2,
+    years=3 / 365, providers=2, per_day=20, clients=10, batch=50, bookings=4, reads=4, ticks=4,
+    users=2, rounds=2,
 )  # fmt: skip
+STATES = {"empty": "bench_scale_empty", "history": "bench_scale"}  # state -> database
 
 
 # ---------------------------------------------------------------- processes ------------
 
 
 @dataclass(frozen=True)
-class Scaled:
+class Endpoint:
+    """One database state's `holdfast api` and the settings it runs with."""
+
     settings: Settings
     base_url: str
+
+
+@dataclass(frozen=True)
+class Scaled:
+    endpoints: dict[str, Endpoint]  # by state (STATES)
     root: Path
 
 
 @contextmanager
 def api_stack(cache_gb: float) -> Iterator[Scaled]:
-    """mongod (its WiredTiger cache `cache_gb`), a queue redis-server and `holdfast api
-    --workers 1` without a response cache (every request is served from MongoDB, which is what
-    history could slow down)."""
+    """mongod (its WiredTiger cache `cache_gb`) and, for each database state, a queue
+    redis-server and `holdfast api --workers 1` on that state's database, without a response
+    cache (every request is served from MongoDB, which is what history could slow down)."""
     with ExitStack() as stack:
         root = Path(tempfile.mkdtemp(prefix="holdfast-bench-scale-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
@@ -142,18 +157,21 @@ def api_stack(cache_gb: float) -> Iterator[Scaled]:
                 1,
                 wiredTigerEngineRuntimeConfig=f"cache_size={round(cache_gb * 1024)}M",
             )
-        queue = stack.enter_context(
-            started(start_redis(root / "queue", free_port(), persist=False))
-        )
-        settings = Settings(
-            mongo_url=mongo_url(mongo.port, "bench_scale"),
-            queue_redis_url=redis_url(queue.port),
-            secret_key=SecretStr(f"bench-scale-secret-{os.urandom(16).hex()}"),
-            rate_limit_requests=NO_RATE_LIMIT,
-            registrations_per_hour=NO_RATE_LIMIT,
-        )
-        api = stack.enter_context(started_api(holdfast_api(root, settings, free_port())))
-        yield Scaled(settings, wait_ready(api, root / "api.log"), root)
+        endpoints = {}
+        for state, database in STATES.items():
+            queue = stack.enter_context(
+                started(start_redis(root / f"queue-{state}", free_port(), persist=False))
+            )
+            settings = Settings(
+                mongo_url=mongo_url(mongo.port, database),
+                queue_redis_url=redis_url(queue.port),
+                secret_key=SecretStr(f"bench-scale-secret-{os.urandom(16).hex()}"),
+                rate_limit_requests=NO_RATE_LIMIT,
+                registrations_per_hour=NO_RATE_LIMIT,
+            )
+            api = stack.enter_context(started_api(holdfast_api(root, settings, free_port())))
+            endpoints[state] = Endpoint(settings, wait_ready(api, root / "api.log"))
+        yield Scaled(endpoints, root)
 
 
 # ---------------------------------------------------------------- the clinic -----------
@@ -212,27 +230,39 @@ def http_op(
 
 
 def admin_bookings_page(load: aiohttp.ClientSession, admin: Headers) -> Op:
-    """The admin's bookings list as the API serves it today: GET /api/bookings as the admin
-    (the first 200 by start). Kept in one place: list endpoints are moving to cursor paging."""
+    """The admin's bookings list as the API serves it: GET /api/bookings as the admin, its
+    first page (upcoming first, by start). Kept in one place."""
     return http_op(load, "GET", "/api/bookings", lambda _: {"headers": admin})
 
 
 @dataclass
 class State:
-    """One database state's figures: latencies by measurement, and the storage used."""
+    """One database state: its connections and clinic, then its figures (latencies by
+    measurement, every round's p50 in ms, and the storage used)."""
 
     name: str
+    ctx: Context
+    http: Any
+    load: aiohttp.ClientSession
+    clinic: Clinic | None = None
     runs: dict[str, Run] = field(default_factory=dict)
+    rounds: dict[str, list[float]] = field(default_factory=dict)
     storage: dict[str, Any] = field(default_factory=dict)
 
 
-async def measure(
-    http: Any, load: aiohttp.ClientSession, ctx: Context, found: Clinic, sizes: Sizes,
-    state: State, first_day: date,
-) -> None:  # fmt: skip
-    """Sequential bookings of free slots from `first_day`, availability reads of one
-    practitioner's next fortnight (a window no timed booking touches), promoter ticks and
-    admin list calls; then the storage."""
+def merge(into: Run, run: Run) -> None:
+    into.elapsed += run.elapsed
+    into.latencies += run.latencies
+    for outcome, seconds in run.by_outcome.items():
+        into.by_outcome.setdefault(outcome, []).extend(seconds)
+
+
+async def operations(state: State, sizes: Sizes, first_day: date) -> dict[str, tuple[Op, int]]:
+    """Each measurement's op on this state and how many calls it gets: sequential bookings of
+    free slots from `first_day`, availability reads of one practitioner's fortnight (a window
+    no timed booking touches), promoter ticks and admin list calls."""
+    http, load, ctx, found = state.http, state.load, state.ctx, state.clinic
+    assert found is not None
     slots = []
     for provider in found.providers:
         slots += (await offers(http, found.service, provider, first_day, 2))[: sizes.bookings]
@@ -254,15 +284,28 @@ async def measure(
         await tick(ctx, PromoterState(), datetime.now(UTC), registry)
         return "ok"
 
-    def one_at_a_time(op: Op, total: int) -> Awaitable[Run]:
-        return hammer(op, workers=1, total=total, seconds=float("inf"))
+    return {
+        "booking": (book, len(bodies)),
+        "availability": (read, sizes.reads),
+        "promoter tick": (promoter_tick, sizes.ticks),
+        "admin list": (admin_bookings_page(load, found.admin), sizes.bookings),
+    }
 
-    state.runs["booking"] = await one_at_a_time(book, len(bodies))
-    state.runs["availability"] = await one_at_a_time(read, sizes.reads)
-    state.runs["promoter tick"] = await one_at_a_time(promoter_tick, sizes.ticks)
-    listing = admin_bookings_page(load, found.admin)
-    state.runs["admin list"] = await one_at_a_time(listing, sizes.bookings)
-    state.storage = await storage(ctx)
+
+async def measure(states: list[State], sizes: Sizes, first_day: date) -> None:
+    """Every measurement in `sizes.rounds` rounds, one after the other (the lists after every
+    booking); each round times its share of calls on each state back to back, one call at a
+    time, the states taking turns to go first. Drift on the machine then reaches both alike."""
+    ops = {state.name: await operations(state, sizes, first_day) for state in states}
+    for key in ops[states[0].name]:
+        for number in range(sizes.rounds):
+            for state in states if number % 2 == 0 else states[::-1]:
+                op, total = ops[state.name][key]
+                run = await hammer(op, workers=1, total=total // sizes.rounds, seconds=math.inf)
+                merge(state.runs.setdefault(key, Run()), run)
+                state.rounds.setdefault(key, []).append(run.p50())
+    for state in states:
+        state.storage = await storage(state.ctx)
 
 
 async def storage(ctx: Context) -> dict[str, Any]:
@@ -449,24 +492,41 @@ def span(years: float) -> str:
     return f"{years:g} years" if years >= 1 else f"{round(years * 365)} days"
 
 
+def ratio(empty: State, full: State, key: str) -> float:
+    """The judged ratio: the median over the rounds of the history's p50 over the empty
+    database's in the same round (measured back to back)."""
+    pairs = zip(full.rounds[key], empty.rounds[key], strict=True)
+    return statistics.median(after / before for after, before in pairs)
+
+
 def state_rows(empty: State, full: State, years: float) -> list[str]:
     rows = []
     for key, text in LABELS.items():
-        before, after = empty.runs[key], full.runs[key]
-        ratio = after.p50() / before.p50()
-        for state, run in ((empty, before), (full, after)):
+        judged = ratio(empty, full, key)
+        for state in (empty, full):
+            run = state.runs[key]
             p50, p99 = percentiles(run.latencies)
             notes = f"outcomes { ({k: len(v) for k, v in run.by_outcome.items()}) }"
             if state is full:
                 notes = (
-                    f"{ratio:.2f}x the empty database's p50 (target <= {TARGET:g}x: "
-                    f"{verdict(ratio <= TARGET)}); {notes}"
+                    f"{judged:.2f}x the empty database's p50 (median of {len(state.rounds[key])} "
+                    f"rounds' ratios; target <= {TARGET:g}x: {verdict(judged <= TARGET)}); {notes}"
                 )
             rows.append(
                 f"| {'Empty database' if state is empty else f'With {span(years)}'}: {text} "
                 f"| {len(run.latencies)} | {run.rate:.0f} | {p50:.1f} | {p99:.1f} | {notes} |"
             )
     return rows
+
+
+def round_notes(empty: State, full: State) -> list[str]:
+    def p50s(state: State, key: str) -> str:
+        return " ".join(f"{p50:.1f}" for p50 in state.rounds[key])
+
+    return [
+        f"- {key}, each round's p50 (ms): empty {p50s(empty, key)}; with history {p50s(full, key)}."
+        for key in LABELS
+    ]
 
 
 def storage_row(state: State, label: str) -> str:
@@ -490,7 +550,9 @@ def render_report(
             f"{sys.version.split()[0]}, `holdfast api --workers 1` without a response cache; "
             f"{sizes.providers} practitioners, {span(sizes.years)} of history at "
             f"{sizes.per_day} bookings a day each; {quiet_note(quiet)}. Latencies in ms, "
-            f"client-side (the promoter tick in-process), one request at a time.{note}",
+            f"client-side (the promoter tick in-process), one request at a time; the two "
+            f"databases share one mongod and are measured in {sizes.rounds} alternating "
+            f"rounds.{note}",
             "",
             "| Measurement | n | per s | p50 ms | p99 ms | Notes |",
             "|---|---:|---:|---:|---:|---|",
@@ -520,20 +582,25 @@ async def settle(ctx: Context, limit: float, patience: float) -> Quiet:
 async def scale(
     scaled: Scaled, sizes: Sizes, quiet: tuple[float, float]
 ) -> tuple[list[str], list[str]]:
-    ctx = await harness_context(scaled.settings)
-    http, load = http_client(scaled.base_url), load_client(scaled.base_url)
+    states = []
     try:
-        found = await clinic(http, ctx, sizes)
-        tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-        empty, full = State("empty"), State("history")
-        await measure(http, load, ctx, found, sizes, empty, tomorrow)
-        written, seconds = await seed_history(ctx, found, sizes)
-        settled = await settle(ctx, *quiet)
-        await measure(http, load, ctx, found, sizes, full, tomorrow + timedelta(days=2))
+        for name, endpoint in scaled.endpoints.items():
+            state = State(
+                name, await harness_context(endpoint.settings), http_client(endpoint.base_url),
+                load_client(endpoint.base_url),
+            )  # fmt: skip
+            states.append(state)
+            state.clinic = await clinic(state.http, state.ctx, sizes)
+        empty, full = states
+        assert full.clinic is not None
+        written, seconds = await seed_history(full.ctx, full.clinic, sizes)
+        settled = await settle(full.ctx, *quiet)
+        await measure(states, sizes, datetime.now(UTC).date() + timedelta(days=1))
     finally:
-        await load.close()
-        await http.aclose()
-        await close_context(ctx)
+        for state in states:
+            await state.load.close()
+            await state.http.aclose()
+            await close_context(state.ctx)
     total = sum(written.values())
     rows = [
         *state_rows(empty, full, sizes.years),
@@ -542,15 +609,22 @@ async def scale(
         storage_row(empty, "Storage, empty database"),
         storage_row(full, f"Storage, with {span(sizes.years)}"),
     ]
+    per_round = sizes.bookings // sizes.rounds, sizes.reads // sizes.rounds
+    ticks = sizes.ticks // sizes.rounds
     facts = [
         f"- History: {written['bookings']:,} past bookings ({CANCELLED:.0%} cancelled, their "
         "claims freed and a notice sent), each with its claim units, audit events, its "
         "confirmation, reminder (or cancellation) job and email; written oldest first.",
-        "- The timed bookings go to free slots from tomorrow (empty) and two days later "
-        "(history); the availability reads ask a fortnight no timed booking touches.",
+        "- Both databases get the same clinic, the same timed bookings (free slots from "
+        "tomorrow) and the same reads; the availability reads ask a fortnight no timed booking "
+        "touches, and the lists come after every booking, so both list the same rows.",
         f"- After the seed, an `fsync` (a checkpoint of everything written) and "
         f"{settled.waited:.0f} s of waiting for a 1-min load average below {settled.limit:g} "
-        f"(it was {settled.load:.2f}) before the second measurement.",
+        f"(it was {settled.load:.2f}) before the measurements.",
+        f"- Each of the {sizes.rounds} rounds times {per_round[0]} bookings, {per_round[1]} "
+        f"reads, {ticks} ticks or {per_round[0]} list calls on one database, then on the other "
+        "(the first in turn); the verdict is on the median of the rounds' ratios.",
+        *round_notes(empty, full),
     ]
     return rows, facts
 

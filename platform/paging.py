@@ -106,12 +106,15 @@ class Page(Generic[D]):
 
 def _after(order: Order, values: Sequence[Any]) -> dict[str, Any]:
     """Documents that come after `values` in `order`: later on the first key, or equal on it
-    and later on the next, and so on."""
+    and later on the next, and so on. The first key's bound is also given on its own: MongoDB
+    turns it into index bounds (the `$or` alone is a filter on what was fetched, so the list's
+    index was walked, and every earlier page fetched again, from the list's start)."""
     alternatives = []
     for depth, (field, direction) in enumerate(order):
         equal = {order[i][0]: values[i] for i in range(depth)}
         alternatives.append({**equal, field: {"$gt" if direction > 0 else "$lt": values[depth]}})
-    return {"$or": alternatives}
+    first, direction = order[0]
+    return {first: {"$gte" if direction > 0 else "$lte": values[0]}, "$or": alternatives}
 
 
 async def read_page(

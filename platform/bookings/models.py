@@ -73,16 +73,28 @@ class Booking(Document):
             IndexModel(
                 [("provider_id", ASCENDING), ("occupied_start", ASCENDING)], name="provider_time"
             ),
-            IndexModel([("user_id", ASCENDING), ("start", ASCENDING)], name="user_time"),
-            # With the end: the upcoming lists look back a day for bookings not over yet, and
-            # judge each one's end from the index instead of fetching a day of finished ones.
-            # (It replaces an index on `start` alone, which a database may still hold.)
-            IndexModel([("start", ASCENDING), ("end", ASCENDING)], name="start_end"),
-            # The practice's lists filter by one of these and read in start order (see
-            # holdfast.scheduling.agenda): each walks only the asked window of its own index.
-            IndexModel([("provider_id", ASCENDING), ("start", ASCENDING)], name="provider_start"),
-            IndexModel([("service_id", ASCENDING), ("start", ASCENDING)], name="service_start"),
-            IndexModel([("status", ASCENDING), ("start", ASCENDING)], name="status_start"),
+            # The lists' order (start, then id) with the end: a page of the upcoming list walks
+            # the index in list order and stops after its rows (with `start_end` it fetched
+            # and sorted every upcoming booking), judging each one's end from the index instead
+            # of fetching the day of finished ones it looks back over. (It replaces `start_end`
+            # and an index on `start` alone, which a database may still hold.)
+            IndexModel(
+                [("start", ASCENDING), ("_id", ASCENDING), ("end", ASCENDING)], name="start_id_end"
+            ),
+            # The lists filter by one of these (the practice's, see holdfast.scheduling.agenda;
+            # a client's own) and read in list order, start then id: each walks only the asked
+            # window of its own index, in that order, so a page stops after its rows instead of
+            # fetching the whole window to sort it. Without the id the planner preferred
+            # `start_id_end`, which gives the order but not the filter. (They replace
+            # `user_time`, `provider_start`, `service_start` and `status_start`, on the same
+            # fields less the id, which a database may still hold.)
+            *(
+                IndexModel(
+                    [(field, ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)],
+                    name=f"{field.removesuffix('_id')}_start_id",
+                )
+                for field in ("user_id", "provider_id", "service_id", "status")
+            ),
             # One booking per occurrence of a series, however often its horizon job runs.
             IndexModel(
                 [("series_id", ASCENDING), ("occurrence", ASCENDING)],

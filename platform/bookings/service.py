@@ -330,11 +330,22 @@ async def list_bookings(
     position = page.position(listing)
     split = position.pinned if position else now
     upcoming = {"start": {"$gt": split - _LONGEST_BOOKING}, "end": {"$gt": split}}
+    soonest = (("start", 1), ("_id", 1))
+    # Upcoming in two parts read one after the other: those on at the split (started before
+    # it), then those starting after it. The second is a plain range of the list's index read
+    # in list order, so a page stops after its rows; as one query MongoDB fetched and sorted
+    # every upcoming booking (its ends bound the look-back only in an index without the id).
     parts = {
-        "upcoming": Segment({**mine, **upcoming}, (("start", 1), ("_id", 1))),
-        "past": Segment({**mine, "$nor": [upcoming]}, (("start", -1), ("_id", -1))),
+        "upcoming": [
+            Segment(
+                {**mine, **upcoming, "start": {"$gt": split - _LONGEST_BOOKING, "$lt": split}},
+                soonest,
+            ),
+            Segment({**mine, "start": {"$gte": split}}, soonest),
+        ],
+        "past": [Segment({**mine, "$nor": [upcoming]}, (("start", -1), ("_id", -1)))],
     }
-    chosen = [parts[when]] if when else list(parts.values())
+    chosen = parts[when] if when else [*parts["upcoming"], *parts["past"]]
     return await read_page(Booking, chosen, page, listing=listing, pinned=split)
 
 

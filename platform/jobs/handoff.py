@@ -8,8 +8,9 @@ still keeps). A job is marked promoted only by a conditional update, after it is
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from arq.connections import ArqRedis
@@ -26,7 +27,21 @@ HAND_OFF_CHUNK = 100  # arq enqueues in flight at once
 REPAIR_GRACE = timedelta(seconds=3)
 
 
-def arq_id(job: Job) -> str:
+class Attempt(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+class Handed(NamedTuple):
+    """What the repair reads of a job handed over or running: which attempt it is."""
+
+    id: str
+    attempts: int
+
+
+def arq_id(job: Attempt) -> str:
     return f"{job.id}#{job.attempts}"
 
 
@@ -92,18 +107,25 @@ async def repair(queue: ArqRedis, now: datetime, chunk_size: int = 1000) -> int:
     # those promoted moments ago: a job written as promoted in its business transaction is
     # queued right after that commit, and may be on its way.
     settled = now - REPAIR_GRACE
-    async for job in Job.find({"state": "promoted", "promoted_at": {"$lte": settled}}):
+    # Only which attempt each is: every tick that repairs reads all the promoted jobs, and
+    # whole documents cost the promoter a model validation each.
+    async for job in _attempts({"state": "promoted", "promoted_at": {"$lte": settled}}):
         chunk.append(job)
         if len(chunk) == chunk_size:
             repaired += await _repair_promoted(queue, chunk, now)
             chunk = []
     repaired += await _repair_promoted(queue, chunk, now)
-    async for job in Job.find({"state": "running", "lease_until": {"$lt": now}}):
+    async for job in _attempts({"state": "running", "lease_until": {"$lt": now}}):
         repaired += await _reschedule(job, "running", now)
     return repaired
 
 
-async def _repair_promoted(queue: ArqRedis, jobs: list[Job], now: datetime) -> int:
+async def _attempts(where: dict[str, Any]) -> AsyncIterator[Handed]:
+    async for raw in Job.get_pymongo_collection().find(where, projection={"attempts": 1}):
+        yield Handed(raw["_id"], raw["attempts"])
+
+
+async def _repair_promoted(queue: ArqRedis, jobs: list[Handed], now: datetime) -> int:
     if not jobs:
         return 0
     async with queue.pipeline(transaction=False) as pipe:
@@ -115,7 +137,7 @@ async def _repair_promoted(queue: ArqRedis, jobs: list[Job], now: datetime) -> i
     return sum([await _reschedule(job, "promoted", now) for job in missing])
 
 
-async def _reschedule(job: Job, state: str, now: datetime) -> int:
+async def _reschedule(job: Handed, state: str, now: datetime) -> int:
     result = await Job.get_pymongo_collection().update_one(
         {"_id": job.id, "state": state, "attempts": job.attempts},
         {"$set": {"state": "scheduled", "updated_at": now}},

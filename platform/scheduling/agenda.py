@@ -4,7 +4,7 @@ export and the day's sessions per practitioner, `GET /api/admin/today`).
 
 Every filter is an equality or a range on `start`, so each query walks one index
 (`Booking.Settings.indexes`: the provider's, the service's, the client's, the status's, or
-`start_end`) over the asked window only, however many bookings there are.
+`start_id_end`) over the asked window only, however many bookings there are.
 """
 
 from __future__ import annotations
