@@ -41,6 +41,7 @@ from bench.lab import (
     Probe,
     Run,
     bench_parser,
+    collector_paused,
     cpu_probe,
     harness_context,
     load_client,
@@ -210,7 +211,8 @@ async def timed_series(
     await open_loop(send, hook.deliveries(f"{name}-warmup-", sizes.warmup), Series(name))
     series = Series(name)
     timed = open_loop(send, hook.deliveries(f"{name}-", sizes.requests), series)
-    _, series.cpu = await metered(probes, timed)
+    with collector_paused():  # the measuring process never pauses mid-series
+        _, series.cpu = await metered(probes, timed)
     return series
 
 
