@@ -218,8 +218,35 @@ class Indexes:
         INDEX_MISSING.labels(index.name).set(0)
 
 
+def retired_indexes() -> list[tuple[str, str]]:
+    """(collection, index name) of the indexes a model says newer ones replaced."""
+    return [
+        (model.get_settings().name, name)
+        for model in document_models()
+        for name in getattr(model, "retired_indexes", ())
+    ]
+
+
+async def drop_retired_indexes(database: Database) -> None:
+    """Drop the indexes newer ones replaced, once every declared index exists (so no query is
+    left without the index it needs): a database from an earlier version would otherwise keep
+    updating them on every write. Any process may do it; an index already gone is no error."""
+    for collection, name in retired_indexes():
+        try:
+            await database.get_collection(collection).drop_index(name)
+        except OperationFailure as exc:
+            if exc.code != _INDEX_NOT_FOUND:
+                log.warning("mongo.index_not_dropped", index=f"{collection}.{name}", error=str(exc))
+            continue
+        log.info("mongo.index_dropped", index=f"{collection}.{name}", reason="replaced")
+
+
+_INDEX_NOT_FOUND = 27
+
+
 async def ensure_indexes(database: Database) -> None:
-    """Build every declared index now, or raise `IndexesNotBuilt` naming each that failed."""
+    """Build every declared index now, or raise `IndexesNotBuilt` naming each that failed;
+    then drop the retired ones."""
     indexes = Indexes(database)
     for index in declared_indexes():
         await indexes.build(index)
@@ -228,6 +255,7 @@ async def ensure_indexes(database: Database) -> None:
             "Holdfast cannot continue: MongoDB indexes could not be built: "
             + "; ".join(f"{name}: {why}" for name, why in indexes.failed.items())
         )
+    await drop_retired_indexes(database)
 
 
 async def keep_ensuring_indexes(indexes: Indexes) -> None:
@@ -251,6 +279,10 @@ async def keep_ensuring_indexes(indexes: Indexes) -> None:
             await asyncio.sleep(delay)
             delay = min(delay * 2, indexes.retry_seconds)
     indexes.first_pass.set()
+    try:
+        await drop_retired_indexes(indexes.database)
+    except ConnectionFailure as exc:  # the next start tries again
+        log.warning("mongo.retired_indexes_kept", error=str(exc)[:200])
     indexes.ready.set()
 
 

@@ -140,3 +140,39 @@ async def test_bookings_that_rely_on_a_missing_unique_index_are_refused(
                 headers={**me, "Idempotency-Key": "k2"},
             )
             assert keyed.status_code == 201, keyed.text
+
+
+@pytest.mark.fresh_database
+async def test_indexes_an_earlier_version_built_and_newer_ones_replaced_are_dropped(
+    settings: Settings, clock: Clock
+) -> None:
+    # A database from before the list indexes ended with the id: each of these was one more
+    # index for every booking's write to update.
+    earlier = {
+        "start": [("start", 1)],
+        "start_end": [("start", 1), ("end", 1)],
+        "user_time": [("user_id", 1), ("start", 1)],
+        "provider_start": [("provider_id", 1), ("start", 1)],
+        "service_start": [("service_id", 1), ("start", 1)],
+        "status_start": [("status", 1), ("start", 1)],
+    }
+    with MongoClient(settings.mongo_url) as mongo:
+        bookings = mongo.get_database(settings.mongo_database)["bookings"]
+        for name, keys in earlier.items():
+            bookings.create_index(keys, name=name)
+        async with serving(settings, clock) as (client, ctx):
+            await ready_until(client, lambda r: r.status_code == 200)
+            await ctx.indexes.ready.wait()
+            kept = set(bookings.index_information())
+            assert not kept & set(earlier), kept
+            assert {"start_id_end", "user_start_id", "provider_start_id"} <= kept
+            # and the lists still answer, on the indexes that replaced them
+            practice = await build_practice(client, ctx)
+            me = await register(client)
+            slot = {"service_id": practice.session, "provider_id": practice.london}
+            made = await client.post(
+                "/api/bookings", json={**slot, "start": "2027-03-01T10:00:00Z"}, headers=me
+            )
+            assert made.status_code == 201, made.text
+            listed = await client.get("/api/bookings", headers=me)
+            assert [b["id"] for b in listed.json()] == [made.json()["id"]]
