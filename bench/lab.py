@@ -78,6 +78,13 @@ class Run:
     def count(self, outcome: str) -> int:
         return len(self.by_outcome.get(outcome, []))
 
+    def absorb(self, run: Run) -> None:
+        """Add another series' calls to this one (a measurement taken in rounds)."""
+        self.elapsed += run.elapsed
+        self.latencies += run.latencies
+        for outcome, seconds in run.by_outcome.items():
+            self.by_outcome.setdefault(outcome, []).extend(seconds)
+
     def p50(self, outcome: str | None = None) -> float:
         return percentiles(self.latencies if outcome is None else self.by_outcome[outcome])[0]
 

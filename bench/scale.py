@@ -250,13 +250,6 @@ class State:
     storage: dict[str, Any] = field(default_factory=dict)
 
 
-def merge(into: Run, run: Run) -> None:
-    into.elapsed += run.elapsed
-    into.latencies += run.latencies
-    for outcome, seconds in run.by_outcome.items():
-        into.by_outcome.setdefault(outcome, []).extend(seconds)
-
-
 async def operations(state: State, sizes: Sizes, first_day: date) -> dict[str, tuple[Op, int]]:
     """Each measurement's op on this state and how many calls it gets: sequential bookings of
     free slots from `first_day`, availability reads of one practitioner's fortnight (a window
@@ -302,7 +295,7 @@ async def measure(states: list[State], sizes: Sizes, first_day: date) -> None:
             for state in states if number % 2 == 0 else states[::-1]:
                 op, total = ops[state.name][key]
                 run = await hammer(op, workers=1, total=total // sizes.rounds, seconds=math.inf)
-                merge(state.runs.setdefault(key, Run()), run)
+                state.runs.setdefault(key, Run()).absorb(run)
                 state.rounds.setdefault(key, []).append(run.p50())
     for state in states:
         state.storage = await storage(state.ctx)
