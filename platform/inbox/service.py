@@ -17,8 +17,9 @@ from beanie import Document
 from holdfast.context import Context
 from holdfast.inbox.models import Delivery, DeliveryStatus
 from holdfast.jobs.models import Job
-from holdfast.jobs.service import schedule
+from holdfast.jobs.service import new_job, schedule_all
 from holdfast.paging import Page, PageRequest, Segment, read_page
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 
@@ -67,24 +68,38 @@ async def give_jobs(
     ctx: Context, model: type[R], kind: Callable[[R], str], prefix: str, limit: int
 ) -> list[Job]:
     """The promoter's step for stored raw deliveries of `model` (this inbox's, Calendly's): each
-    without a job gets one, of `kind(delivery)`, and is marked with it."""
-    jobs: list[Job] = []
+    without a job gets one, of `kind(delivery)`, and is marked with it.
+
+    Two round trips for the whole batch: the jobs (each written once, its id deterministic),
+    then the marks. A promoter that stops between them leaves deliveries unmarked, and the
+    next tick gives them the same jobs again. (Two journaled writes per delivery, one after
+    the other, kept MongoDB busy for as long as a sender kept sending.)"""
     now = ctx.now()
-    async for delivery in model.find({"job_id": None}).sort("received_at").limit(limit):
-        received = cast(Received, delivery)
-        job = await schedule(
-            None,
-            kind=kind(delivery),
-            subject=f"{prefix}:{received.id}",
-            run_at=now,
-            now=now,
-            payload={"delivery_id": received.id},
-            intended=received.received_at,
-        )
-        await model.get_pymongo_collection().update_one(
-            {"_id": received.id}, {"$set": {"job_id": job.id}}
-        )
-        jobs.append(job)
+    found = await model.find({"job_id": None}).sort("received_at").limit(limit).to_list()
+    if not found:
+        return []
+    received = [cast(Received, delivery) for delivery in found]
+    jobs = await schedule_all(
+        None,
+        [
+            new_job(
+                kind=kind(delivery),
+                subject=f"{prefix}:{each.id}",
+                run_at=now,
+                now=now,
+                payload={"delivery_id": each.id},
+                intended=each.received_at,
+            )
+            for delivery, each in zip(found, received, strict=True)
+        ],
+    )
+    await model.get_pymongo_collection().bulk_write(
+        [
+            UpdateOne({"_id": each.id}, {"$set": {"job_id": job.id}})
+            for each, job in zip(received, jobs, strict=True)
+        ],
+        ordered=False,
+    )
     return jobs
 
 

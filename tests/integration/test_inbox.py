@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from holdfast.context import Context
 from holdfast.inbox import service as inbox
+from holdfast.inbox.models import Delivery
 from holdfast.jobs.models import Job
 
 from tests.support import Practice
@@ -41,3 +42,24 @@ async def test_a_delivery_sent_five_times_is_stored_once_worked_once_and_listed(
         "/api/admin/webhooks", params={"source": "stripe"}, headers=practice.admin
     )
     assert other.json() == []
+
+
+async def test_a_burst_of_deliveries_gets_one_job_each_even_after_a_tick_stopped_halfway(
+    ctx: Context,
+) -> None:
+    for i in range(120):
+        await inbox.store(ctx, source="test", key=f"evt_{i}", kind="thing.happened", payload={})
+    # A tick that wrote the first 50 deliveries' jobs and stopped before marking them.
+    first = await inbox.enqueue_received(ctx, limit=50)
+    await Delivery.get_pymongo_collection().update_many({}, {"$set": {"job_id": None}})
+
+    again = await inbox.enqueue_received(ctx)
+    assert len(again) == 120
+    assert [j.id for j in again[:50]] == [j.id for j in first]  # the same jobs, not new ones
+    assert await Job.find({"kind": "inbox.test"}).count() == 120
+    unmarked = await Delivery.find({"job_id": None}).count()
+    assert unmarked == 0
+    assert await inbox.enqueue_received(ctx) == []
+    # each delivery names its own job, in the order received
+    marks = {d.id: d.job_id for d in await Delivery.find({"source": "test"}).to_list()}
+    assert {j.payload["delivery_id"]: j.id for j in again} == marks
