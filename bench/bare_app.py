@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar, Request, Response, get, post
@@ -51,7 +52,18 @@ async def acknowledge_durably(request: Request[Any, Any, Any]) -> Response[None]
     # Keyed as the API keys the delivery: by the sender's event id (Stripe's `id`), or by the
     # invitee for Calendly, whose events carry none.
     key = document["id"] if "id" in document else document["payload"]["uri"]
-    await inbox.insert_one({"_id": key, "payload": document})
+    # With the fields the product's delivery indexes cover (the bench gives this collection
+    # the same indexes): waiting for its job, when received, from whom.
+    await inbox.insert_one(
+        {
+            "_id": key,
+            "source": "bench",
+            "payload": document,
+            "received_at": datetime.now(UTC),
+            "status": "received",
+            "job_id": None,
+        }
+    )
     return Response(None, status_code=200)
 
 

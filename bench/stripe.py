@@ -22,6 +22,7 @@ from typing import Any
 # modules (the standard library's `platform`, say) keep precedence.
 sys.path.append(str(Path(__file__).resolve().parent.parent))
 
+from holdfast.inbox.models import Delivery as InboxDelivery
 from holdfast.inbox.signature import sign
 from holdfast.payments.handlers import SOURCE
 from holdfast.payments.stripe.api import API_VERSION
@@ -86,6 +87,7 @@ STRIPE_HOOK = Hook(
     title="Holdfast Stripe webhook benchmark",
     deliveries=deliveries,
     stored=stored,
+    indexes=lambda: list(InboxDelivery.Settings.indexes),
 )
 
 
