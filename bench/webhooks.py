@@ -89,7 +89,7 @@ class Hook:
 @dataclass(frozen=True)
 class Sizes:
     requests: int = 3000  # per timed series: 15 s at RATE
-    rounds: int = 3  # each times the three endpoints back to back; the order rotates by round
+    rounds: int = 5  # each times the three endpoints back to back; the order rotates by round
     warmup: int = 200  # deliveries at the same rate before each timed series, not timed
 
 
@@ -348,19 +348,23 @@ def add_results(rounds: list[Round], report: Report, hook: Hook) -> None:
     bare = pooled("bare", [r.bare for r in rounds])
     durable = pooled("durable", [r.durable for r in rounds])
     durable99, durable50 = ratio(webhook, durable)
+    # Judged per round: the journal's stalls on this VM (20-50 ms, every few seconds, the same
+    # for any journaled insert) decide which 1% of a 15-second series is slowest, and land on
+    # the series unevenly; the two sides of one round share the minutes they ran in.
     each = [ratio(r.webhook, r.durable)[0] for r in rounds]
+    judged = statistics.median(each)
     bare99, bare50 = ratio(webhook, bare)
     report.rows += [
         series_row(f"POST {hook.path} ({hook.what}), all rounds", webhook),
         series_row(f"POST {DURABLE}, bare app + one journaled insert, all rounds", durable),
         row(
-            "Ratio webhook p99 / bare + insert p99, all rounds",
+            "Ratio webhook p99 / bare + insert p99, median of the rounds",
             None,
-            f"{durable99:.1f}x (target <= {TARGET_RATIO:g}x: "
-            f"{verdict(durable99 <= TARGET_RATIO)}; judged against the bare app plus the one "
-            "journaled insert the acknowledgement must wait for); p50 ratio "
-            f"{durable50:.1f}x; per round {', '.join(f'{r:.1f}x' for r in each)} "
-            f"(median {statistics.median(each):.1f}x)",
+            f"{judged:.1f}x (target <= {TARGET_RATIO:g}x: {verdict(judged <= TARGET_RATIO)}; "
+            "judged against the bare app plus the one journaled insert the acknowledgement must "
+            "wait for, measured back to back in each round); per round "
+            f"{', '.join(f'{r:.1f}x' for r in each)}; all rounds pooled {durable99:.1f}x, "
+            f"p50 ratio {durable50:.1f}x",
         ),
         series_row(f"POST {BARE}, bare Litestar app writing nothing, all rounds", bare),
         row(
