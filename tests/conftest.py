@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -148,6 +149,10 @@ def fresh_settings(services: Services, database_name: str) -> Settings:
     )
 
 
+# The API's shutdown bounds each of its own waits to a few seconds: longer is a hang.
+SHUTDOWN_PATIENCE = 60.0
+
+
 @pytest.fixture
 async def app(settings: Settings, clock: Clock) -> AsyncIterator[Litestar]:
     """The API app with its lifespan running on the test's own event loop."""
@@ -167,7 +172,14 @@ async def app(settings: Settings, clock: Clock) -> AsyncIterator[Litestar]:
     await application.state.ctx.indexes_ready.wait()
     yield application
     finished.set()
-    await task
+    try:
+        await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_PATIENCE)
+    except TimeoutError:
+        # Name what the shutdown waits for, instead of a bare per-test timeout later.
+        for pending in asyncio.all_tasks():
+            if not pending.done() and pending is not asyncio.current_task():
+                pending.print_stack(file=sys.stderr)
+        raise
 
 
 @pytest.fixture
