@@ -218,30 +218,35 @@ class Indexes:
         INDEX_MISSING.labels(index.name).set(0)
 
 
-def retired_indexes() -> list[tuple[str, str]]:
-    """(collection, index name) of the indexes a model says newer ones replaced."""
-    return [
-        (model.get_settings().name, name)
+def retired_indexes() -> dict[str, set[str]]:
+    """Per collection, the indexes its model says newer ones replaced."""
+    return {
+        model.get_settings().name: set(model.retired_indexes)
         for model in document_models()
-        for name in getattr(model, "retired_indexes", ())
-    ]
+        if getattr(model, "retired_indexes", ())
+    }
+
+
+_INDEX_NOT_FOUND = 27
 
 
 async def drop_retired_indexes(database: Database) -> None:
     """Drop the indexes newer ones replaced, once every declared index exists (so no query is
     left without the index it needs): a database from an earlier version would otherwise keep
-    updating them on every write. Any process may do it; an index already gone is no error."""
-    for collection, name in retired_indexes():
-        try:
-            await database.get_collection(collection).drop_index(name)
-        except OperationFailure as exc:
-            if exc.code != _INDEX_NOT_FOUND:
-                log.warning("mongo.index_not_dropped", index=f"{collection}.{name}", error=str(exc))
-            continue
-        log.info("mongo.index_dropped", index=f"{collection}.{name}", reason="replaced")
-
-
-_INDEX_NOT_FOUND = 27
+    updating them on every write. Every process does it at start: one read of a collection's
+    indexes, and a drop only of those still there (another process may beat it to one)."""
+    for collection, retired in retired_indexes().items():
+        indexes = database.get_collection(collection)
+        for name in retired & set(await indexes.index_information()):
+            try:
+                await indexes.drop_index(name)
+            except OperationFailure as exc:
+                if exc.code != _INDEX_NOT_FOUND:
+                    log.warning(
+                        "mongo.index_not_dropped", index=f"{collection}.{name}", error=str(exc)
+                    )
+                continue
+            log.info("mongo.index_dropped", index=f"{collection}.{name}", reason="replaced")
 
 
 async def ensure_indexes(database: Database) -> None:
