@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
@@ -87,6 +87,12 @@ class Run:
 
     def p50(self, outcome: str | None = None) -> float:
         return percentiles(self.latencies if outcome is None else self.by_outcome[outcome])[0]
+
+
+def median_ratio(numerators: Iterable[float], denominators: Iterable[float]) -> float:
+    """The median of paired ratios: each round's figure over its baseline measured beside it
+    (a measurement taken in alternating rounds, so drift on the machine reaches both)."""
+    return statistics.median(a / b for a, b in zip(numerators, denominators, strict=True))
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:

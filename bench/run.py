@@ -15,7 +15,6 @@ import os
 import random
 import secrets
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -73,6 +72,7 @@ from bench.lab import (
     load_client,
     log_summary,
     login,
+    median_ratio,
     metered,
     offers,
     parse_options,
@@ -561,8 +561,7 @@ class Rounds:
     def ratio(self) -> float:
         """The judged ratio: the median over the rounds of the booking's p50 over the floor's
         in the same round."""
-        pairs = zip(self.p50s["booking"], self.p50s["floor"], strict=True)
-        return statistics.median(booking / floor for booking, floor in pairs)
+        return median_ratio(self.p50s["booking"], self.p50s["floor"])
 
 
 def success_rows(

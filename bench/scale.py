@@ -20,7 +20,6 @@ import math
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -73,6 +72,7 @@ from bench.lab import (
     load_client,
     log_summary,
     login,
+    median_ratio,
     offers,
     parse_options,
     percentiles,
@@ -488,8 +488,7 @@ def span(years: float) -> str:
 def ratio(empty: State, full: State, key: str) -> float:
     """The judged ratio: the median over the rounds of the history's p50 over the empty
     database's in the same round (measured back to back)."""
-    pairs = zip(full.rounds[key], empty.rounds[key], strict=True)
-    return statistics.median(after / before for after, before in pairs)
+    return median_ratio(full.rounds[key], empty.rounds[key])
 
 
 def state_rows(empty: State, full: State, years: float) -> list[str]:
