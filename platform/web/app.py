@@ -109,7 +109,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             "page": Provide(provide_page),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        guards=[json_bodies_only],
+        before_request=json_bodies_only,
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
         middleware=[
