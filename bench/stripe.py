@@ -3,8 +3,9 @@ rate, next to the bare app doing only the one journaled insert the acknowledgeme
 
 Run from the repository root:  .venv/bin/python -P bench/stripe.py [--smoke]
 Everything as bench/webhooks.py does it (its own mongod and redis-servers, the API as a real
-process with a Stripe webhook secret, the bare app under uvicorn, open-loop at 200/s, three
-rounds in rotating order after a quiet-machine wait), with signed `checkout.session.completed`
+process with a Stripe webhook secret, the bare app under uvicorn, open-loop at 200/s, untimed
+settling, then rounds timing the webhook and its floor back to back, taking turns to go first,
+each after a quiet-machine wait), with signed `checkout.session.completed`
 events, each under a new event id. Prints a Markdown table and writes it to
 bench/stripe_results.md; `--smoke` runs it at tiny sizes in seconds. See bench/README.md.
 """
