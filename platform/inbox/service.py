@@ -58,7 +58,6 @@ async def enqueue_received(ctx: Context, limit: int = 500) -> list[Job]:
 class Received(Protocol):
     id: Any
     received_at: datetime
-    job_id: str | None
 
 
 R = TypeVar("R", bound=Document)
@@ -78,25 +77,23 @@ async def give_jobs(
     found = await model.find({"job_id": None}).sort("received_at").limit(limit).to_list()
     if not found:
         return []
-    received = [cast(Received, delivery) for delivery in found]
-    jobs = await schedule_all(
-        None,
-        [
-            new_job(
-                kind=kind(delivery),
-                subject=f"{prefix}:{each.id}",
-                run_at=now,
-                now=now,
-                payload={"delivery_id": each.id},
-                intended=each.received_at,
-            )
-            for delivery, each in zip(found, received, strict=True)
-        ],
-    )
+
+    def job_for(delivery: R) -> Job:
+        received = cast(Received, delivery)
+        return new_job(
+            kind=kind(delivery),
+            subject=f"{prefix}:{received.id}",
+            run_at=now,
+            now=now,
+            payload={"delivery_id": received.id},
+            intended=received.received_at,
+        )
+
+    jobs = await schedule_all(None, [job_for(delivery) for delivery in found])
     await model.get_pymongo_collection().bulk_write(
         [
-            UpdateOne({"_id": each.id}, {"$set": {"job_id": job.id}})
-            for each, job in zip(received, jobs, strict=True)
+            UpdateOne({"_id": job.payload["delivery_id"]}, {"$set": {"job_id": job.id}})
+            for job in jobs
         ],
         ordered=False,
     )
