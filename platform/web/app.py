@@ -109,6 +109,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             "page": Provide(provide_page),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        # Litestar runs only the innermost layer's before_request: a controller that needs a
+        # hook of its own must call this one too (test_bad_input checks every JSON endpoint).
         before_request=json_bodies_only,
         lifespan=[lifespan],
         # Metrics outermost, so cache hits are counted too.
