@@ -9,8 +9,10 @@ Slow clients: uvicorn has no deadline for receiving a request (a connection that
 headers dripped a byte at a time, a body announced and never sent each hold a connection and,
 for the body, a handler, for ever). Here a request must arrive whole within
 `HOLDFAST_READ_TIMEOUT_SECONDS` of the connection opening or of its first byte; otherwise the
-client gets `408 request_timeout` (if it sent anything) and the connection is closed. Idle
-keep-alive connections are closed after `KEEP_ALIVE_SECONDS`, as uvicorn does.
+client gets `408 request_timeout` (if it sent anything) and the connection is closed. The
+deadlines are checked once a second per process (more often for a deadline under two seconds),
+so a request may have up to a second more. Idle keep-alive connections are closed after
+`KEEP_ALIVE_SECONDS`, as uvicorn does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import weakref
 from typing import Any, cast
 
 from holdfast.settings import Settings
@@ -34,68 +37,87 @@ TIMEOUT_RESPONSE = (
 )
 
 
-class ReadDeadline:
-    """One connection's deadline for the request being received."""
+class ReadDeadlines:
+    """One event loop's connections that are waiting for a request to arrive whole, swept once
+    every `interval` seconds: a request is cut off between `seconds` and `seconds + interval`
+    after it began. One sweep per loop costs nothing per request, where a timer per request (armed
+    on its first byte, cancelled when it is whole) cost every request a heap push and a cancel."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.timer: asyncio.TimerHandle | None = None
-        self.transport: asyncio.Transport | None = None
-        self.heard = False  # any byte of the current request arrived
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self.loop = loop
+        self.interval = min(1.0, seconds / 2)
+        self.watched: set[TimedHttpToolsProtocol] = set()
+        self.sweeping: asyncio.TimerHandle | None = None
 
-    def start(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self._arm()
+    def watch(self, connection: TimedHttpToolsProtocol) -> None:
+        self.watched.add(connection)
+        if self.sweeping is None:
+            self.sweeping = self.loop.call_later(self.interval, self.sweep)
 
-    def data_arrived(self) -> None:
-        """A request's first byte starts its deadline (after a response, none is running)."""
-        self.heard = True
-        if self.timer is None:
-            self._arm()
+    def forget(self, connection: TimedHttpToolsProtocol) -> None:
+        self.watched.discard(connection)
 
-    def request_complete(self) -> None:
-        self.heard = False
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for connection in [c for c in self.watched if c.read_by is not None and c.read_by <= now]:
+            connection.read_too_slow()
+        self.sweeping = self.loop.call_later(self.interval, self.sweep) if self.watched else None
 
-    def _arm(self) -> None:
-        self.timer = asyncio.get_running_loop().call_later(self.seconds, self._expire)
 
-    def _expire(self) -> None:
-        self.timer = None
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if self.heard:
-            # Nothing has been answered yet: the request is still incomplete.
-            transport.write(TIMEOUT_RESPONSE)
-        transport.close()
+_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReadDeadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def deadlines_of(loop: asyncio.AbstractEventLoop, seconds: float) -> ReadDeadlines:
+    found = _DEADLINES.get(loop)
+    if found is None:
+        found = _DEADLINES[loop] = ReadDeadlines(loop, seconds)
+    return found
 
 
 class TimedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol (its default; installed with litestar[standard]) with a
-    deadline for each request to arrive whole."""
+    deadline for each request to arrive whole: from the connection opening until its first
+    request begins, and from each request's first byte (the parser's `on_message_begin`) until
+    it is whole (`on_message_complete`)."""
 
     def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.read_deadline = ReadDeadline(read_timeout)
+        self.read_timeout = read_timeout
+        self.read_by: float | None = None  # loop time by which the request must be whole
+        self.heard = False  # any byte of the current request arrived
+        self.deadlines = deadlines_of(self.loop, read_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.read_deadline.start(transport)
+        self.read_by = self.loop.time() + self.read_timeout
+        self.deadlines.watch(self)
 
-    def data_received(self, data: bytes) -> None:
-        self.read_deadline.data_arrived()
-        super().data_received(data)  # calls on_message_complete once the request is whole
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.heard = True
+        self.read_by = self.loop.time() + self.read_timeout
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self.read_deadline.request_complete()
+        self.heard = False
+        self.read_by = None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.read_deadline.request_complete()
+        self.read_by = None
+        self.deadlines.forget(self)
         super().connection_lost(exc)
+
+    def read_too_slow(self) -> None:
+        self.read_by = None
+        self.deadlines.forget(self)
+        if self.transport.is_closing():
+            return
+        if self.heard:
+            # Nothing has been answered yet: the request is still incomplete.
+            self.transport.write(TIMEOUT_RESPONSE)
+        self.transport.close()
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
