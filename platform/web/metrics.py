@@ -97,43 +97,55 @@ async def refresh_job_gauges(ctx: Context) -> None:
 
 
 class RequestMetrics(ASGIMiddleware):
+    """Every answered request: Prometheus' count and latency, and the process's `Traffic` tally.
+    Only a booking attempt's bodies are looked at (for the funnel); any other request passes its
+    `receive` through untouched."""
+
     scopes = ("http",)  # type: ignore[assignment]
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         started = time.perf_counter()
-        status = {"code": 500}
+        status = 500
+        booking = _booking(scope)  # routed already: the middleware runs in the route's stack
         # A booking attempt's request (its service, for the funnel) and, when refused, the
         # answer (its error code); read after the answer went, off the client's wait.
         asked, refusal = bytearray(), bytearray()
 
         async def record_status(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = int(message["status"])
-            elif status["code"] >= 400 and _booking(scope):
+                status = int(message["status"])
+            elif booking and status >= 400:
                 refusal.extend(_body(message))
             await send(message)
 
         async def record_request() -> ReceiveMessage:
             message = await receive()
-            if message["type"] == "http.request" and _booking(scope):
+            if message["type"] == "http.request":
                 asked.extend(_body(message))
             return message
 
-        posted = scope.get("method") == "POST"
         try:
-            await next_app(scope, record_request if posted else receive, record_status)
+            await next_app(scope, record_request if booking else receive, record_status)
         finally:
-            route = _route(scope)
-            method = str(scope.get("method", ""))
             elapsed = time.perf_counter() - started
-            REQUESTS.labels(method, route, str(status["code"])).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            method, route = str(scope.get("method", "")), _route(scope)
+            count, latency = _series(method, route, status)
+            count.inc()
+            latency.observe(elapsed)
             ctx: Context | None = getattr(scope["app"].state, "ctx", None)
             traffic: Traffic | None = getattr(scope["app"].state, "traffic", None)
             if ctx is not None and traffic is not None:
                 code = _field(bytes(refusal), "error") if refusal else None
                 service = _field(bytes(asked), "service_id") if asked else None
-                traffic.observe(ctx.now(), method, route, status["code"], elapsed, code, service)
+                traffic.observe(ctx.now(), method, route, status, elapsed, code, service)
+
+
+@functools.cache
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request's count and latency series, looked up once per route and status (their
+    number is bounded: the route is a template, or "unmatched")."""
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
 
 
 def _body(message: Any) -> bytes:
