@@ -82,14 +82,6 @@ class CalendlyController(Controller):
         url, expires_at = await service.book_now(ctx, user, data.service_id, session)
         return BookNowOut(url=url, expires_at=expires_at)
 
-    @post("/webhooks/calendly", status_code=200, opt=answers(SignatureInvalid))
-    async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
-        """Verified, stored and acknowledged at once; processing is a durable job."""
-        body = await request.body()
-        header = request.headers.get("calendly-webhook-signature")
-        handled = await service.receive(ctx, header, body)
-        return {"status": "received" if handled else "ignored"}
-
     @get("/api/admin/calendly", response_headers=PAGE_HEADERS)
     async def deliveries(
         self,
@@ -100,3 +92,19 @@ class CalendlyController(Controller):
     ) -> Response[Sequence[DeliveryOut]]:
         found = await service.list_deliveries(page, status=status)
         return paged(request, [DeliveryOut.of(d) for d in found.items], found.next_cursor)
+
+
+class CalendlyWebhookController(Controller):
+    """Calendly's webhook: verified by its signature, never by a session (served outside the
+    app's cross-site, rate-limit and cache layers: see `holdfast.web.app`)."""
+
+    path = ""
+    tags = ["calendly"]
+
+    @post("/webhooks/calendly", status_code=200, opt=answers(SignatureInvalid))
+    async def webhook(self, ctx: Ctx, request: Request[Any, Any, Any]) -> dict[str, str]:
+        """Verified, stored and acknowledged at once; processing is a durable job."""
+        body = await request.body()
+        header = request.headers.get("calendly-webhook-signature")
+        handled = await service.receive(ctx, header, body)
+        return {"status": "received" if handled else "ignored"}

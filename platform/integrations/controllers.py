@@ -107,6 +107,25 @@ class IntegrationController(Controller):
             synced_at=ctx.now() if result else None,
         )
 
+    @delete(
+        "/api/admin/providers/{provider_id:str}/google",
+        status_code=204,
+        opt=answers(NotFound),
+    )
+    async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> None:
+        """Disconnect the provider's Google Calendar; one not connected is disconnected already
+        (204), so a retried request succeeds."""
+        await connections.disconnect(ctx, provider_id)
+
+
+class GoogleNotificationController(Controller):
+    """Google Calendar's push notifications: trusted through the channel's token, never a
+    session (served outside the app's cross-site, rate-limit and cache layers: see
+    `holdfast.web.app`)."""
+
+    path = ""
+    tags = ["integrations"]
+
     @post(channels.WEBHOOK_PATH, status_code=204, opt=answers(channels.ChannelTokenInvalid))
     async def google_notification(self, ctx: Ctx, request: Request[Any, Any, Any]) -> None:
         """Google's push notification that a calendar changed: a public link, trusted only
@@ -120,13 +139,3 @@ class IntegrationController(Controller):
             state=headers.get("x-goog-resource-state"),
             number=headers.get("x-goog-message-number"),
         )
-
-    @delete(
-        "/api/admin/providers/{provider_id:str}/google",
-        status_code=204,
-        opt=answers(NotFound),
-    )
-    async def disconnect(self, ctx: Ctx, admin: AdminUser, provider_id: FromPath[str]) -> None:
-        """Disconnect the provider's Google Calendar; one not connected is disconnected already
-        (204), so a retried request succeeds."""
-        await connections.disconnect(ctx, provider_id)

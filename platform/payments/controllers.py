@@ -29,7 +29,10 @@ from litestar.response import Template
 TOLERANCE_SECONDS = 300
 
 
-class PaymentController(Controller):
+class StripeWebhookController(Controller):
+    """Stripe's webhook: verified by its signature, never by a session (served outside the
+    app's cross-site, rate-limit and cache layers: see `holdfast.web.app`)."""
+
     path = ""
     tags = ["payments"]
 
@@ -62,6 +65,11 @@ class PaymentController(Controller):
             ctx, source=SOURCE, key=event["id"], kind=event["type"], payload=event
         )
         return {"status": "received" if stored else "duplicate"}
+
+
+class PaymentController(Controller):
+    path = ""
+    tags = ["payments"]
 
     @get("/api/payments", response_headers=PAGE_HEADERS)
     async def mine(

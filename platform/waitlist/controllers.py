@@ -119,6 +119,9 @@ class OfferController(Controller):
 
 
 class CancellationWebhookController(Controller):
+    """A scheduling platform's signed cancellations: never a session's (served outside the
+    app's cross-site, rate-limit and cache layers: see `holdfast.web.app`)."""
+
     path = "/webhooks/cancellations"
     tags = ["waitlist"]
 

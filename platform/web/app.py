@@ -12,18 +12,22 @@ from holdfast.accounts.controllers import AccountController
 from holdfast.availability.controllers import AvailabilityController
 from holdfast.bookings.controllers import BookingController
 from holdfast.cache.middleware import ResponseCacheMiddleware
-from holdfast.calendly.controllers import CalendlyController
+from holdfast.calendly.controllers import CalendlyController, CalendlyWebhookController
 from holdfast.catalog.controllers import CatalogAdminController, CatalogController
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
 from holdfast.db import keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
-from holdfast.integrations.controllers import IntegrationController
+from holdfast.integrations.controllers import GoogleNotificationController, IntegrationController
 from holdfast.jobs.controllers import JobAdminController
 from holdfast.monitoring.controllers import FunnelController, SettingsController, StatsController
 from holdfast.monitoring.traffic import Traffic, keep_flushing
 from holdfast.notifications.controllers import MessageAdminController
-from holdfast.payments.controllers import PaymentController, PaymentPageController
+from holdfast.payments.controllers import (
+    PaymentController,
+    PaymentPageController,
+    StripeWebhookController,
+)
 from holdfast.scheduling.controllers import RescheduleController, SchedulingAdminController
 from holdfast.settings import Settings
 from holdfast.waitlist.controllers import (
@@ -44,7 +48,7 @@ from holdfast.web.pages import PageController
 from holdfast.web.paging import provide_page
 from holdfast.web.ratelimit import RateLimitMiddleware
 from holdfast.web.security import CrossSiteRefusal, SecurityHeaders
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -74,7 +78,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             await close_context(ctx)
 
     docs = ApiDocsPage(path="/swagger", spec_url="/schema/openapi.json")
-    return Litestar(
+    # Everything a person or an API client calls: refused when cross-site with only a session,
+    # rate limited, and answered from the cache where a rule says so.
+    called = Router(
+        path="/",
         route_handlers=[
             AccountController,
             CatalogController,
@@ -89,7 +96,6 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             MessageAdminController,
             WaitlistController,
             OfferController,
-            CancellationWebhookController,
             WaitlistAdminController,
             StatsController,
             SettingsController,
@@ -102,6 +108,20 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             ConsoleController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
+        middleware=[CrossSiteRefusal(settings), RateLimitMiddleware(), ResponseCacheMiddleware()],
+    )
+    # The senders' webhooks: verified by a signature or token, never a session; never rate
+    # limited (a sender's retries are its own) nor cached. Outside those three layers, an
+    # acknowledgement pays for none of them (test_browser_security checks that every other
+    # route keeps all three).
+    webhooks = [
+        CalendlyWebhookController,
+        StripeWebhookController,
+        GoogleNotificationController,
+        CancellationWebhookController,
+    ]
+    return Litestar(
+        route_handlers=[called, *webhooks],
         dependencies={
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "user": Provide(provide_user),
@@ -113,13 +133,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         # hook of its own must call this one too (test_bad_input checks every JSON endpoint).
         before_request=json_bodies_only,
         lifespan=[lifespan],
-        # Metrics outermost, so cache hits are counted too.
-        middleware=[
-            RequestMetrics(),
-            CrossSiteRefusal(settings),
-            RateLimitMiddleware(),
-            ResponseCacheMiddleware(),
-        ],
+        # Metrics outermost (the app's layer runs before the router's), so cache hits and
+        # webhooks are counted too.
+        middleware=[RequestMetrics()],
         before_send=[
             SecurityHeaders(settings, docs_path="/schema/swagger", docs_assets=docs.asset_urls)
         ],

@@ -7,7 +7,8 @@ must show it came from our own pages: its Origin (or, from a browser that sends 
 Referer) must be the public URL's origin or the origin the request was addressed to (its Host:
 how `holdfast dev` is reached as localhost or 127.0.0.1 on any port). With neither header, a
 browser's `Sec-Fetch-Site: same-origin` is accepted. Bearer-token API calls cannot be forged by
-another page (it cannot read the token), and webhooks carry no session: both are exempt.
+another page (it cannot read the token), and webhooks carry no session: both are exempt (the
+webhooks are served outside this layer altogether, see `holdfast.web.app`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Webhooks carry no session; an offer link's token is its authentication (whoever holds the link
-# may claim or decline, from any page or none, as the SMS promises), so a cookie adds nothing.
-EXEMPT_PREFIXES = ("/webhooks/", "/offers/")
+# An offer link's token is its authentication (whoever holds the link may claim or decline, from
+# any page or none, as the SMS promises), so a cookie adds nothing.
+EXEMPT_PREFIXES = ("/offers/",)
 HSTS_SECONDS = 365 * 24 * 3600
 
 
