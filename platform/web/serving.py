@@ -38,9 +38,9 @@ TIMEOUT_RESPONSE = (
 
 
 class ReadDeadlines:
-    """One event loop's connections that are waiting for a request to arrive whole, swept once
+    """One server's connections that are waiting for a request to arrive whole, swept once
     every `interval` seconds: a request is cut off between `seconds` and `seconds + interval`
-    after it began. One sweep per loop costs nothing per request, where a timer per request (armed
+    after it began. One sweep per server costs nothing per request, where a timer per request (armed
     on its first byte, cancelled when it is whole) cost every request a heap push and a cancel."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
@@ -64,15 +64,14 @@ class ReadDeadlines:
         self.sweeping = self.loop.call_later(self.interval, self.sweep) if self.watched else None
 
 
-_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReadDeadlines] = (
-    weakref.WeakKeyDictionary()
-)
+# One per uvicorn server (its `ServerState`, shared by its connections), gone with the server.
+_DEADLINES: weakref.WeakKeyDictionary[object, ReadDeadlines] = weakref.WeakKeyDictionary()
 
 
-def deadlines_of(loop: asyncio.AbstractEventLoop, seconds: float) -> ReadDeadlines:
-    found = _DEADLINES.get(loop)
+def deadlines_of(server: object, loop: asyncio.AbstractEventLoop, seconds: float) -> ReadDeadlines:
+    found = _DEADLINES.get(server)
     if found is None:
-        found = _DEADLINES[loop] = ReadDeadlines(loop, seconds)
+        found = _DEADLINES[server] = ReadDeadlines(loop, seconds)
     return found
 
 
@@ -87,7 +86,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         self.read_timeout = read_timeout
         self.read_by: float | None = None  # loop time by which the request must be whole
         self.heard = False  # any byte of the current request arrived
-        self.deadlines = deadlines_of(self.loop, read_timeout)
+        self.deadlines = deadlines_of(self.server_state, self.loop, read_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
