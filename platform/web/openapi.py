@@ -8,7 +8,7 @@ really does without anyone listing paths:
   instead of Litestar's approximation of it.
 - `ErrorResponses`: each operation documents the error statuses its handler can answer, read
   from what the handler is made of (a login dependency: 401; an admin one: 403; a path
-  parameter: 404; a JSON body: 400, 413, 415, 422; a rate-limited path: 429; MongoDB: 503)
+  parameter: 404; a JSON body: 400, 413, 415, 422; behind the rate limit: 429; MongoDB: 503)
   plus the domain errors it declares with `opt=answers(SlotTaken, ...)`, all with one body,
   `ErrorOut`. Litestar's own error body (`status_code`, `detail`, `extra`) is never sent by
   this API, so it is left out.
@@ -29,7 +29,7 @@ from holdfast.web.auth import provide_admin, provide_user
 from holdfast.web.bodies import takes_json_body
 from holdfast.web.errors import STATUS
 from holdfast.web.paging import provide_page
-from holdfast.web.ratelimit import is_rate_limited
+from holdfast.web.ratelimit import limits_route
 from litestar import Response
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
@@ -110,7 +110,7 @@ def error_statuses(handler: HTTPRouteHandler, route: HTTPRoute) -> dict[int, lis
         implied.append(404)
     for dependency in _used_dependencies(handler):
         implied += _DEPENDENCY_STATUSES.get(dependency, ())
-    if is_rate_limited(route.path):
+    if limits_route(handler, route.path):
         implied.append(429)
     if handler.opt.get("database", True):
         implied.append(503)

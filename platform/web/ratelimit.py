@@ -1,7 +1,9 @@
 """Applying the rate limits (`holdfast.ratelimits`) to HTTP requests: 429 with Retry-After.
 
-Webhooks are exempt (they are verified instead), and so are health checks and static files.
-/metrics is not: a scraper's few requests a minute never reach the limit, a token guesser does.
+The limits apply where this middleware sits: every route a person or an API client calls (see
+`holdfast.web.app`). The webhooks are served outside it (they are verified instead), and so is the
+API's own document; within it, health checks and static files are exempt. /metrics is not: a
+scraper's few requests a minute never reach the limit, a token guesser does.
 """
 
 from __future__ import annotations
@@ -11,14 +13,22 @@ from typing import Any
 from holdfast.ratelimits import RateLimited
 from holdfast.web.auth import peek_caller
 from holdfast.web.errors import send_domain_error
+from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-EXEMPT_PREFIXES = ("/webhooks/", "/health/", "/static/", "/schema")
+EXEMPT_PREFIXES = ("/health/", "/static/")
 
 
 def is_rate_limited(path: str) -> bool:
+    """Whether a request to `path` that reaches this middleware is counted."""
     return path != "/" and not path.startswith(EXEMPT_PREFIXES)
+
+
+def limits_route(handler: BaseRouteHandler, path: str) -> bool:
+    """Whether a route can answer 429: it sits behind this middleware and its path counts."""
+    layers = handler.resolve_middleware()
+    return is_rate_limited(path) and any(isinstance(m, RateLimitMiddleware) for m in layers)
 
 
 def client_address(scope: Scope) -> str:

@@ -7,11 +7,13 @@ from typing import Any
 
 from holdfast.bookings.schemas import BookingIn, BookingOut
 from holdfast.bookings.service import SlotTaken
+from holdfast.calendly.signature import SignatureInvalid
 from holdfast.settings import Settings
 from holdfast.web.app import create_app
 from holdfast.web.auth import AdminUser, CurrentUser
 from holdfast.web.openapi import answers, no_database
-from litestar import Litestar, get, post
+from holdfast.web.ratelimit import RateLimitMiddleware
+from litestar import Litestar, Request, Router, get, post
 from litestar.params import FromPath, JSONBody
 
 ERROR_OUT = {"$ref": "#/components/schemas/ErrorOut"}
@@ -42,9 +44,17 @@ def test_an_endpoint_added_later_documents_the_errors_its_parts_imply() -> None:
     async def list_things(admin: AdminUser) -> list[BookingOut]:
         raise NotImplementedError
 
+    @post("/webhooks/things", status_code=200, opt=answers(SignatureInvalid))
+    async def thing_webhook(request: Request[Any, Any, Any]) -> None:
+        raise NotImplementedError
+
     app = _app()
-    app.register(book_thing)
-    app.register(list_things)
+    # Added as `holdfast.web.app` adds them: what people call behind the rate limit's layer, a
+    # sender's webhook beside it.
+    app.register(
+        Router("/", route_handlers=[book_thing, list_things], middleware=[RateLimitMiddleware()])
+    )
+    app.register(thing_webhook)
     document = app.openapi_schema.to_schema()
 
     booking = document["paths"]["/api/things/{thing_id}"]["post"]
@@ -54,6 +64,11 @@ def test_an_endpoint_added_later_documents_the_errors_its_parts_imply() -> None:
     assert booking["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     listing = document["paths"]["/api/admin/things"]["get"]
     assert _errors(listing) == {401, 403, 429}  # admin implies login; no database declared
+    # Outside the layer nothing is counted, so no 429; only a forged signature is refused.
+    hook = document["paths"]["/webhooks/things"]["post"]
+    assert _errors(hook) == {403, 413, 503}
+    assert 429 not in _errors(document["paths"]["/webhooks/stripe"]["post"])
+    assert 429 in _errors(document["paths"]["/api/bookings"]["post"])
 
 
 def test_every_error_is_documented_with_the_one_body_the_api_sends() -> None:
