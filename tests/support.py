@@ -18,6 +18,8 @@ import httpx
 from holdfast.context import Context
 from holdfast.embedded import free_port
 from holdfast.settings import Settings
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 
 _counter = itertools.count()
 
@@ -304,3 +306,14 @@ def open_all_hours(
         register_sync(url, f"client{i}@example.com")["Authorization"][7:] for i in range(users)
     ]
     return targets, tokens
+
+
+def http_handlers(app: Litestar) -> list[tuple[str, HTTPRouteHandler]]:
+    """Every HTTP handler the app serves, with its route's whole path (one per method: a path's
+    GET and POST are separate handlers)."""
+    return [
+        (route.path, handler)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if isinstance(handler, HTTPRouteHandler)
+    ]

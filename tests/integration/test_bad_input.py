@@ -8,9 +8,8 @@ import httpx
 import structlog
 from holdfast.web.bodies import json_bodies_only, takes_json_body
 from litestar import Litestar
-from litestar.handlers import HTTPRouteHandler
 
-from tests.support import Practice, register
+from tests.support import Practice, http_handlers, register
 
 
 async def test_malformed_and_oversized_bodies(
@@ -114,12 +113,7 @@ async def test_json_endpoints_take_only_json_bodies(
 def test_every_json_endpoint_keeps_the_json_body_check(app: Litestar) -> None:
     """The check is the app's `before_request` hook, and Litestar runs only the innermost layer's
     hook: a controller or handler that set one of its own would silently drop the check."""
-    takes_json = [
-        handler
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", [])
-        if isinstance(handler, HTTPRouteHandler) and takes_json_body(handler)
-    ]
+    takes_json = [handler for _, handler in http_handlers(app) if takes_json_body(handler)]
     assert len(takes_json) > 10  # bookings, login, catalog, ...: the scan found them
     without = [
         h.handler_name for h in takes_json if h.resolve_before_request() is not json_bodies_only

@@ -15,9 +15,8 @@ from holdfast.web.metrics import RequestMetrics
 from holdfast.web.ratelimit import RateLimitMiddleware
 from holdfast.web.security import CrossSiteRefusal
 from litestar import Litestar
-from litestar.handlers import HTTPRouteHandler
 
-from tests.support import Practice
+from tests.support import Practice, http_handlers
 
 MONDAY_11 = "2027-03-01T11:00:00Z"
 EVIL = "https://evil.example"
@@ -203,34 +202,23 @@ async def test_hsts_when_the_public_url_is_https(settings: Settings) -> None:
 
 def test_every_route_but_the_senders_webhooks_refuses_cross_site_requests(app: Litestar) -> None:
     """The webhooks are served outside the cross-site, rate-limit and cache layers (they cost an
-    acknowledgement time); every other route must keep all three, and every route is counted."""
+    acknowledgement time); every other handler must keep all three, and every one is counted."""
     gated = {CrossSiteRefusal, RateLimitMiddleware, ResponseCacheMiddleware}
-    layers = {
-        path: [type(m) for m in handler.resolve_middleware()]
-        for route in app.routes
-        for handler in getattr(route, "route_handlers", [])
-        if isinstance(handler, HTTPRouteHandler)
-        for path in [route.path]
-    }
-    webhooks = sorted(path for path in layers if path.startswith("/webhooks/"))
+    handlers = http_handlers(app)
+    assert len(handlers) > 50  # the scan found the API and the pages
+    webhooks = sorted({path for path, _ in handlers if path.startswith("/webhooks/")})
     assert webhooks == [
         "/webhooks/calendly",
         "/webhooks/cancellations",
         "/webhooks/google/calendar",
         "/webhooks/stripe",
     ]
-    assert len(layers) > 50  # the scan found the API and the pages
-    # Innermost first: metrics are outermost, so they time and count everything below them.
-    assert [p for p, found in layers.items() if found[-1:] != [RequestMetrics]] == []
-    # Litestar serves the API's document (/schema/...) at the app's layer too: only GETs, never
-    # rate limited nor cached (see `holdfast.web.ratelimit`), so those layers had nothing to do.
-    docs = [path for path in layers if path.startswith("/schema")]
-    assert all(
-        m == {"GET"}
-        for r in app.routes
-        if r.path in docs
-        for m in [r.methods - {"HEAD", "OPTIONS"}]
-    )
-    for path, found in layers.items():
-        expected = set() if path in webhooks or path in docs else gated
-        assert set(found) - {RequestMetrics} == expected, path
+    for path, handler in handlers:
+        layers = [type(m) for m in handler.resolve_middleware()]  # innermost first
+        # Metrics outermost, so they time and count everything below them.
+        assert layers[-1:] == [RequestMetrics], (path, handler.http_methods)
+        # Litestar serves the API's document (/schema/...) at the app's layer too: reads only,
+        # never rate limited nor cached, so those layers would have nothing to do.
+        docs = path.startswith("/schema") and handler.http_methods <= {"GET", "HEAD", "OPTIONS"}
+        expected = set() if path in webhooks or docs else gated
+        assert set(layers) - {RequestMetrics} == expected, (path, handler.http_methods)
