@@ -109,8 +109,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def read_too_slow(self) -> None:
-        self.read_by = None
-        self.deadlines.forget(self)
+        self.read_by = None  # closing: `connection_lost` follows, and forgets the connection
         if self.transport.is_closing():
             return
         if self.heard:
