@@ -82,11 +82,12 @@ def connect(settings: Settings) -> Mongo:
 
     Every write, the booking transaction's commit included, is acknowledged only once a
     majority of the replica set has it in its journal, so a booking answered 201 survives the
-    primary's death. MongoDB 5+ defaults to that on most replica sets, but not with an arbiter
-    (PSA: w:1) or a changed cluster-wide default, so it is said here. It also makes an
-    Idempotency-Key retry safe: its reservation is a majority write after the first attempt's
-    commit on the same oplog, so a booking the retry finds is durable, not one a failover
-    could still roll back.
+    primary's death. (The one exception is the job runner's own bookkeeping, whose loss only
+    runs a job again: see `holdfast.jobs.runner`.) MongoDB 5+ defaults to that on most replica
+    sets, but not with an arbiter (PSA: w:1) or a changed cluster-wide default, so it is said
+    here. It also makes an Idempotency-Key retry safe: its reservation is a majority write after
+    the first attempt's commit on the same oplog, so a booking the retry finds is durable, not
+    one a failover could still roll back.
     """
     timeout = settings.mongo_timeout_ms
     return AsyncMongoClient(

@@ -10,6 +10,15 @@ runs: a long job keeps it however long it runs, and another machine whose clock 
 less than three quarters of the lease never sees it lapse. A worker that cannot renew in time
 (MongoDB unreachable, or another worker took the job) stops its handler before the lease it
 last wrote ends, so two workers never run one job at once.
+
+The runner's own bookkeeping (the claim, its renewals and the outcome) is written with `w: 1`,
+not the majority and journal every other write waits for (see `holdfast.db.connect`): such a
+write may be lost if the primary dies within moments of it, and losing it only makes the job run
+again, which every job tolerates already (a worker can die between its effect and its outcome;
+invariant I3). What a handler does is written durably as usual, and a durable write after a
+bookkeeping one makes that one durable too (one oplog, one journal). Each of them used to wait
+for a journal flush of its own, and those flushes competed with the bookings' commits while a
+worker delivered every confirmation beside the API (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from holdfast.db import unavailable
 from holdfast.events import Event
 from holdfast.jobs.models import PENDING, Job
 from holdfast.jobs.registry import JobKind, Postpone, Registry, RetryLater
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, WriteConcern
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 log = structlog.get_logger(__name__)
@@ -39,6 +49,12 @@ Outcome = Literal["succeeded", "retry_wait", "dead", "returned", "skipped", "pos
 # after which the job is dead with the reason (an admin can retry it).
 UNKNOWN_KIND_PAUSE = timedelta(seconds=30)
 UNKNOWN_KIND_GRACE = timedelta(hours=1)
+
+
+def bookkeeping() -> AsyncCollection[dict[str, Any]]:
+    """The jobs collection for the runner's claim, renewals and outcomes: acknowledged by the
+    primary alone (see the module's docstring)."""
+    return Job.get_pymongo_collection().with_options(write_concern=WriteConcern(w=1))
 
 
 def _due(now: datetime) -> dict[str, Any]:
@@ -60,7 +76,7 @@ async def claim(job_id: str, now: datetime, lease: timedelta) -> Job | None:
     whoever holds the job with that token is this worker. Otherwise the job would sit `running`
     under a claim nobody knows of until its lease ran out."""
     token = secrets.token_hex(8)
-    collection = Job.get_pymongo_collection()
+    collection = bookkeeping()
     deadline, delay = time.monotonic() + lease.total_seconds() / 2, 0.1
     while True:
         try:
@@ -104,7 +120,7 @@ async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
         try:
             # Conditional on this claim: a worker that lost its lease must not overwrite a
             # newer one.
-            await Job.get_pymongo_collection().update_one(
+            recorded = await bookkeeping().update_one(
                 _held(job),
                 {
                     # A kind some worker knew at last: no longer waiting for one that does.
@@ -112,6 +128,10 @@ async def _finish(job: Job, now: datetime, changes: dict[str, object]) -> None:
                     "$unset": {"lease_until": ""},
                 },
             )
+            if not recorded.matched_count:
+                # Another worker's claim holds it now, or this claim was lost with a primary
+                # that died before a secondary had it: either way the job runs again.
+                log.warning("jobs.outcome_not_recorded", job=job.id, outcome=changes.get("state"))
             return
         except PyMongoError as exc:
             if not unavailable(exc) or time.monotonic() + delay > deadline:
@@ -130,7 +150,7 @@ async def _keep_lease(ctx: Context, job: Job, lease: timedelta, work: asyncio.Ta
         await asyncio.sleep(interval.total_seconds())
         now = ctx.now()
         try:
-            renewed = await Job.get_pymongo_collection().update_one(
+            renewed = await bookkeeping().update_one(
                 _held(job), {"$set": {"lease_until": now + lease}}
             )
         except PyMongoError as exc:
@@ -255,7 +275,7 @@ async def _hand_back(job: Job, now: datetime) -> Outcome:
             "last_error": f"{reason}; it is queued again for one that does.",
         }
     # Conditional on this claim, like any outcome.
-    result = await Job.get_pymongo_collection().update_one(
+    result = await bookkeeping().update_one(
         _held(job),
         {
             "$set": {**changes, "updated_at": now},

@@ -325,7 +325,14 @@ async def test_a_job_the_election_interrupts_is_retried_not_stranded(
         await job.insert()
         assert await run_job(ctx, job.id, registry) == "retry_wait"
         stored = await Job.get(job.id)
-        assert stored is not None and stored.state == "retry_wait" and stored.attempts == 1
+        assert stored is not None
+        if stored.attempts == 0:
+            # The claim is acknowledged by the primary alone (see `holdfast.jobs.runner`): one
+            # the secondaries had not copied yet died with the primary, and the job is due
+            # again as if never taken, which is not stranded either.
+            assert stored.state == "scheduled" and stored.claim_token is None
+            return
+        assert stored.state == "retry_wait" and stored.attempts == 1
         # The failure the handler met: the connection to the dead primary, or no primary yet.
         lost = ("AutoReconnect", "ServerSelectionTimeoutError", "NotPrimaryError")
         assert str(stored.last_error).split(":")[0] in lost, stored.last_error

@@ -19,6 +19,7 @@ from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind, Registry, default_registry
 from holdfast.jobs.runner import run_job
 from holdfast.jobs.service import schedule
+from holdfast.notifications.models import Message
 from holdfast.settings import Settings
 
 from tests.conftest import Clock
@@ -250,3 +251,27 @@ async def test_a_claim_whose_answer_was_lost_is_still_this_workers(
     job = await Job.get(job_id)
     assert job is not None and (job.state, job.attempts) == ("succeeded", 1)
     assert len(smtp.messages) == 1
+
+
+async def test_a_confirmation_whose_bookkeeping_was_lost_runs_again_and_sends_once(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, smtp: SmtpSink
+) -> None:
+    """The runner's claim and outcome are acknowledged by the primary alone (`w: 1`): a primary
+    that dies moments after them can lose both. The job is then as it was before it ran, and it
+    runs again: the email, sent and durably marked so, is not sent a second time."""
+    job_id = await book(client, practice, ctx)
+    jobs = Job.get_pymongo_collection()
+    before = await jobs.find_one({"_id": job_id})
+    assert before is not None and before["attempts"] == 0
+    registry = default_registry(ctx.settings)
+    assert await run_job(ctx, job_id, registry) == "succeeded"
+    assert len(smtp.messages) == 1
+
+    # What a new primary holds if the claim and the outcome never reached it.
+    await jobs.replace_one({"_id": job_id}, before)
+    assert await run_job(ctx, job_id, registry) == "succeeded"
+    assert len(smtp.messages) == 1
+    [message] = await Message.find(Message.job_id == job_id).to_list()
+    assert (message.status, message.attempts) == ("sent", 1)
+    done = await Job.get(job_id)
+    assert done is not None and (done.state, done.attempts) == ("succeeded", 1)
