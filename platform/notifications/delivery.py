@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 import ssl
 from datetime import datetime, timedelta
 from email.header import Header
@@ -44,13 +45,18 @@ def _email(ctx: Context, message: Message) -> EmailMessageBase:
     text = MIMEText(message.body, "plain", "utf-8")
     email: EmailMessageBase = text
     if message.ics:
-        email = MIMEMultipart()
-        email.attach(text)
+        # A boundary of our own. Left to the generator, each email compiled a regular expression
+        # from a fresh random boundary to prove it absent from the parts: a third of the time
+        # spent flattening the email. Both parts are base64 (UTF-8 text), and base64 never
+        # holds an underscore.
+        email = MIMEMultipart(boundary=f"=_holdfast_{secrets.token_hex(12)}")
         invite = MIMEText(message.ics, "calendar", "utf-8")
         # The MIME part names the iTIP method the file carries (REQUEST, or CANCEL).
         invite.set_param("method", "CANCEL" if "METHOD:CANCEL" in message.ics else "REQUEST")
         invite.add_header("Content-Disposition", "attachment", filename="invite.ics")
-        email.attach(invite)
+        for part in (text, invite):
+            del part["MIME-Version"]  # the message's own header, not its parts' (RFC 2045)
+            email.attach(part)
     email["From"] = formataddr(parseaddr(ctx.settings.mail_from), charset="utf-8")
     email["To"] = message.to
     subject = message.subject
@@ -164,13 +170,15 @@ async def _take(
     )
     for field, value in claimed.items():
         setattr(outgoing, field, value)
+    collection = Message.get_pymongo_collection()
     try:
-        # The usual case, a first run: stored already claimed, in one write.
-        await outgoing.insert()
+        # The usual case, a first run: stored already claimed, in one write (straight through
+        # PyMongo: Beanie's insert adds its event hooks and state tracking, unused here).
+        await collection.insert_one(outgoing.model_dump(by_alias=True))
         return outgoing
     except DuplicateKeyError:
         pass
-    taken = await Message.get_pymongo_collection().find_one_and_update(
+    taken = await collection.find_one_and_update(
         {
             "_id": outgoing.id,
             "$or": [

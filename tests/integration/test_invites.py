@@ -37,6 +37,8 @@ def invites_to(smtp: SmtpSink, address: str) -> list[tuple[str, Calendar]]:
         for part in mail.walk():
             if part.get_content_type() == "text/calendar":
                 assert isinstance(part, EmailMessage)
+                # MIME-Version heads the message, not its parts (RFC 2045).
+                assert (mail["MIME-Version"], part["MIME-Version"]) == ("1.0", None)
                 calendar = IcsCalendarStream.calendar_from_ics(part.get_content())
                 found.append((str(part.get_param("method")), calendar))
     return found
