@@ -51,7 +51,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "cancellation_webhook": ("webhook_signing_key",),
     "jobs": (
         "promoter_window_seconds", "promoter_tick_seconds", "job_timeout_seconds",
-        "worker_poll_seconds", "job_lease_seconds",
+        "worker_poll_seconds", "job_lease_seconds", "background_nice",
     ),
     "infrastructure": (
         "mongo_url", "queue_redis_url", "cache_redis_url", "mongo_timeout_ms",

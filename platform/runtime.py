@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -29,6 +30,17 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, on uvloop when it is installed."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main)
+
+
+def run_in_background(nice: int) -> None:
+    """Lower this process's CPU priority by `nice` (the promoter and the workers): where they
+    share a machine with the API, the kernel runs a client's request first and the jobs in the
+    time it leaves over, instead of splitting the cores evenly. A worker delivering a
+    confirmation beside the next booking took about as much CPU as that booking's request.
+    Only lowering is asked for, which needs no privilege; the jobs are not starved: a niced
+    process still gets its share (about a tenth at 10) when the cores are all busy."""
+    if nice:
+        os.nice(nice)
 
 
 def freeze_startup_heap() -> None:

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=0.02, gt=0, le=5, description="How often a worker polls the queue Redis."
     )
+    background_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much lower the CPU priority of the promoter and the workers is than the "
+        "API's (Unix nice): on a machine they share, a client's request goes first and the jobs "
+        "take the time left over; 0 keeps them equal.",
+    )
     job_timeout_seconds: int = Field(
         default=60, ge=1, le=3600, description="Longest one try of a job may run before retry."
     )

@@ -138,5 +138,6 @@ async def serve(settings: Settings) -> None:
 
 def main(settings: Settings) -> int:
     configure_logging()
+    runtime.run_in_background(settings.background_nice)
     runtime.run(serve(settings))
     return 0

@@ -142,6 +142,7 @@ def check(settings: Settings) -> int:
 
 def main(settings: Settings) -> int:
     configure_logging()
+    runtime.run_in_background(settings.background_nice)
 
     async def run() -> None:
         stop = asyncio.Event()

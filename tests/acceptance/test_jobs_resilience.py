@@ -6,6 +6,7 @@ running two promoters never loses or doubles an email.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ from tests.support import (
     login,
     register_sync,
     settings_env,
+    wait_for,
 )
 
 PROVIDERS = 8
@@ -235,3 +237,37 @@ def test_a_send_longer_than_the_job_lease_runs_once_beside_a_second_worker(
     with MongoClient(settings.mongo_url) as mongo:
         [job] = list(mongo.get_database().jobs.find({"kind": "notify.confirmation"}))
     assert (job["state"], job["attempts"]) == ("succeeded", 1)  # never handed to the other
+
+
+def nice_of(pid: int) -> int:
+    """The process's nice value (field 19 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+def settles_at(pid: int, expected: int, seconds: float = 20.0) -> int:
+    """The process's nice value once it is `expected`, or whatever it is after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (seen := nice_of(pid)) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seen
+
+
+def test_the_promoter_and_the_worker_give_way_to_the_api(
+    settings: Settings, smtp: SmtpSink, queue: Server
+) -> None:
+    """Both lower their CPU priority by HOLDFAST_BACKGROUND_NICE (10 unless set), so that on a
+    shared machine a client's request goes first; the API keeps the priority it was given."""
+    env = job_env(settings, queue.port, smtp)
+    ours = nice_of(os.getpid())
+    port = free_port()
+    with ExitStack() as stack:
+        api = stack.enter_context(holdfast_process(env, "api", "--port", str(port)))
+        wait_for(f"http://127.0.0.1:{port}/health/live", process=api)
+        promoter = stack.enter_context(holdfast_process(env, "promoter"))
+        worker = stack.enter_context(
+            holdfast_process({**env, "HOLDFAST_BACKGROUND_NICE": "4"}, "worker")
+        )
+        assert settles_at(promoter.pid, min(ours + 10, 19)) == min(ours + 10, 19)
+        assert settles_at(worker.pid, min(ours + 4, 19)) == min(ours + 4, 19)
+        assert nice_of(api.pid) == ours
