@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from beanie import PydanticObjectId
 from holdfast.accounts.models import User
@@ -42,25 +41,22 @@ class MissingRecord(Exception):
 
 
 async def booking_facts(ctx: Context, booking_id: str) -> BookingFacts:
-    """The booking with its client (one round trip), and its service and provider from this
-    process's catalog snapshot (usually no round trip): this runs for every message."""
-    users_of = {"from": User.get_pymongo_collection().name, "as": "_u"}
-    pipeline: list[dict[str, Any]] = [
-        {"$match": {"_id": PydanticObjectId(booking_id)}},
-        {"$lookup": {**users_of, "localField": "user_id", "foreignField": "_id"}},
-    ]
-    found = await (await Booking.get_pymongo_collection().aggregate(pipeline)).to_list()
-    if not found:
+    """The booking and its client (two reads by id), and its service and provider from this
+    process's catalog snapshot (usually no round trip): this runs for every message. Two point
+    reads cost the primary 300 µs of CPU where one aggregation with a $lookup cost 510 (measured
+    on one machine), CPU the bookings being made meanwhile need."""
+    found = await Booking.get_pymongo_collection().find_one({"_id": PydanticObjectId(booking_id)})
+    if found is None:
         raise MissingRecord(f"booking {booking_id} is gone")
-    users = found[0].pop("_u")
-    booking = Booking.model_validate(found[0])
+    booking = Booking.model_validate(found)
+    client = await User.get_pymongo_collection().find_one({"_id": booking.user_id})
     service, offering = await ctx.catalog.service_with_providers(str(booking.service_id))
     provider = next((p for p in offering if p.id == booking.provider_id), None)
     if provider is None:  # no longer offers the service: read it as it is
         provider = await Provider.get(booking.provider_id)
-    if not users or provider is None:
+    if client is None or provider is None:
         raise MissingRecord(f"booking {booking_id} refers to a missing user or provider")
-    return BookingFacts(booking, User.model_validate(users[0]), provider, service)
+    return BookingFacts(booking, User.model_validate(client), provider, service)
 
 
 async def booking_calendar(ctx: Context, booking_id: str) -> str:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from arq.constants import in_progress_key_prefix
 from holdfast.context import Context
 from holdfast.jobs.handoff import RUN_JOB, arq_id, promote_due, repair
 from holdfast.jobs.models import Job
@@ -21,6 +22,7 @@ from holdfast.jobs.runner import run_job
 from holdfast.jobs.service import schedule
 from holdfast.notifications.models import Message
 from holdfast.settings import Settings
+from structlog.testing import capture_logs
 
 from tests.conftest import Clock
 from tests.fakes import SmsServer, SmtpSink
@@ -275,3 +277,65 @@ async def test_a_confirmation_whose_bookkeeping_was_lost_runs_again_and_sends_on
     assert (message.status, message.attempts) == ("sent", 1)
     done = await Job.get(job_id)
     assert done is not None and (done.state, done.attempts) == ("succeeded", 1)
+
+
+async def test_a_claim_and_an_outcome_whose_answers_were_lost_are_each_made_once(
+    ctx: Context, clock: Clock, fail_commands: FailCommands
+) -> None:
+    """The runner's claim and outcome are plain commands, which the driver does not retry: one
+    that was applied but whose answer was lost (here, the primary stepping down as it answered)
+    is tried again by the runner, which finds it made and neither runs the job twice nor
+    reports the outcome as lost."""
+    runs: list[int] = []
+    stepping_down = {"code": 91, "errmsg": "the primary is shutting down"}
+
+    async def note(_: Context, job: Job) -> None:
+        runs.append(job.attempts)
+        fail_commands(["update"], writeConcernError=stepping_down)  # the outcome's, next
+
+    registry = Registry()
+    registry.add(JobKind("test.note", note, timeout=timedelta(seconds=5)))
+    job = await schedule(None, kind="test.note", subject="s", run_at=clock.now, now=clock.now)
+    fail_commands(["findAndModify"], writeConcernError=stepping_down)  # the claim's
+    with capture_logs() as logs:
+        assert await run_job(ctx, job.id, registry) == "succeeded"
+    assert runs == [1]
+    done = await Job.get(job.id)
+    assert done is not None and (done.state, done.attempts) == ("succeeded", 1)
+    assert [entry["event"] for entry in logs if entry["log_level"] == "warning"] == []
+
+
+@pytest.mark.filterwarnings("ignore:Call to deprecated close:DeprecationWarning")  # arq's close()
+async def test_a_worker_leaves_a_job_another_worker_has_marked_in_progress(
+    client: httpx.AsyncClient, practice: Practice, ctx: Context, smtp: SmtpSink
+) -> None:
+    """A worker takes each job it polls in one round trip (see `workers.worker.OneTripWorker`):
+    one another worker has marked in progress is left to it, and taken once that mark is gone."""
+    job_id = await book(client, practice, ctx)
+    job = await Job.get(job_id)
+    assert job is not None and job.state == "promoted"
+    # Queued due now by the machine's clock (the push deferred it to the test clock's now).
+    await ctx.queue_redis.flushall()
+    await ctx.queue_redis.enqueue_job(RUN_JOB, job_id, _job_id=arq_id(job))
+    elsewhere = in_progress_key_prefix + arq_id(job)
+    await ctx.queue_redis.set(elsewhere, b"1")
+
+    async def burst() -> None:
+        worker = build_worker(ctx, burst=True)
+        try:
+            await asyncio.wait_for(worker.async_run(), 3)
+        finally:
+            await worker.close()
+
+    with pytest.raises(TimeoutError):  # the job stays queued: a burst worker waits for it
+        await burst()
+    untouched = await Job.get(job_id)
+    assert untouched is not None and (untouched.state, untouched.attempts) == ("promoted", 0)
+    assert smtp.messages == []
+    assert await ctx.queue_redis.get(elsewhere) == b"1"  # the other worker's mark stands
+
+    await ctx.queue_redis.delete(elsewhere)  # that worker died; arq's key would expire
+    await burst()
+    done = await Job.get(job_id)
+    assert done is not None and (done.state, done.attempts) == ("succeeded", 1)
+    assert len(smtp.messages) == 1
