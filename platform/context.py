@@ -86,11 +86,17 @@ def _smtp(settings: Settings) -> SmtpPool | None:
 
 
 async def open_context(
-    settings: Settings, clock: Clock = system_clock, *, runs_jobs: Registry | None = None
+    settings: Settings,
+    clock: Clock = system_clock,
+    *,
+    runs_jobs: Registry | None = None,
+    patience: float = 0.0,
 ) -> Context:
+    """Everything a process needs. `patience`: how long to wait for a primary at start (see
+    `holdfast.db.init_models`); the long-running processes wait, a command does not."""
     mongo = connect(settings)
     database = mongo.get_database(settings.mongo_database)
-    await init_models(database)
+    await init_models(database, patience=patience)
     cache_redis = _cache(settings.cache_redis_url, settings) if settings.cache_redis_url else None
     cache = (
         ResponseCache(cache_redis, load_rules(settings.cache_rules_file)) if cache_redis else None

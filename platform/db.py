@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -102,9 +103,29 @@ def connect(settings: Settings) -> Mongo:
     )
 
 
-async def init_models(database: Database) -> None:
-    """Bind the Beanie documents without touching the server; indexes come from `ensure_indexes`."""
-    await init_beanie(database=database, document_models=document_models(), skip_indexes=True)
+# How long a long-running process (the API, the promoter, a worker) starting while the replica
+# set has no primary (an election) waits for one instead of exiting; a command fails at once.
+STARTUP_PATIENCE_SECONDS = 60.0
+
+
+async def init_models(database: Database, *, patience: float = 0.0) -> None:
+    """Bind the Beanie documents; indexes come from `ensure_indexes`. Beanie asks the primary
+    for its version once, which fails while the set has none: for up to `patience` seconds it
+    is asked again (a worker started during an election exited, and nobody sent the
+    confirmations)."""
+    deadline, delay = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            await init_beanie(
+                database=database, document_models=document_models(), skip_indexes=True
+            )
+            return
+        except ConnectionFailure:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("mongo.unreachable_at_start", retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 class IndexMissing(DomainError):

@@ -19,7 +19,7 @@ import structlog
 from holdfast import runtime
 from holdfast.calendly.service import enqueue_received
 from holdfast.context import Context, close_context, open_context
-from holdfast.db import keep_ensuring_indexes, unavailable
+from holdfast.db import STARTUP_PATIENCE_SECONDS, keep_ensuring_indexes, unavailable
 from holdfast.events import Event
 from holdfast.inbox import service as inbox
 from holdfast.jobs.handoff import promote_due, repair
@@ -123,7 +123,7 @@ async def run(ctx: Context, stop: asyncio.Event) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    ctx = await open_context(settings)
+    ctx = await open_context(settings, patience=STARTUP_PATIENCE_SECONDS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

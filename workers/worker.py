@@ -20,7 +20,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker, async_check_health, func
 from holdfast import runtime
 from holdfast.context import Context, close_context, open_context
-from holdfast.db import keep_ensuring_indexes
+from holdfast.db import STARTUP_PATIENCE_SECONDS, keep_ensuring_indexes
 from holdfast.jobs.handoff import RUN_JOB
 from holdfast.jobs.registry import Registry, default_registry
 from holdfast.jobs.runner import Outcome, run_job
@@ -108,7 +108,9 @@ async def serve(settings: Settings, stop: asyncio.Event, drain_seconds: float = 
     when Redis returns (a job interrupted meanwhile is still `running` in MongoDB and comes back
     when its lease ends). Indexes are ensured in the background, as MongoDB allows."""
     # The jobs its handlers write that are due at once run here, right after their commit.
-    holdfast = await open_context(settings, runs_jobs=default_registry(settings))
+    holdfast = await open_context(
+        settings, runs_jobs=default_registry(settings), patience=STARTUP_PATIENCE_SECONDS
+    )
     indexes = asyncio.create_task(keep_ensuring_indexes(holdfast.indexes))
     watching = asyncio.create_task(watch_promoter(holdfast, stop))
     try:

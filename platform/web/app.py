@@ -16,7 +16,7 @@ from holdfast.calendly.controllers import CalendlyController, CalendlyWebhookCon
 from holdfast.catalog.controllers import CatalogAdminController, CatalogController
 from holdfast.clock import Clock, system_clock
 from holdfast.context import close_context, open_context
-from holdfast.db import keep_ensuring_indexes
+from holdfast.db import STARTUP_PATIENCE_SECONDS, keep_ensuring_indexes
 from holdfast.inbox.controllers import InboxAdminController
 from holdfast.integrations.controllers import GoogleNotificationController, IntegrationController
 from holdfast.jobs.controllers import JobAdminController
@@ -64,7 +64,7 @@ HERE = Path(__file__).parent
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        ctx = await open_context(settings, clock)
+        ctx = await open_context(settings, clock, patience=STARTUP_PATIENCE_SECONDS)
         app.state.ctx = ctx
         app.state.traffic = traffic = Traffic()
         indexes = asyncio.create_task(keep_ensuring_indexes(ctx.indexes))

@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import json
 import multiprocessing
+import subprocess
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from tests.acceptance.booking_clients import (
 )
 from tests.conftest import SECRET, Services
 from tests.support import (
+    HOLDFAST,
     api_processes,
     create_admin,
     holdfast_process,
@@ -338,3 +340,42 @@ async def test_a_job_the_election_interrupts_is_retried_not_stranded(
         assert str(stored.last_error).split(":")[0] in lost, stored.last_error
     finally:
         await close_context(ctx)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_processes_started_while_the_set_has_no_primary_wait_for_one(
+    replica_set: ReplicaSet, tmp_path: Path
+) -> None:
+    """A promoter and a worker started during an election (here: two of three members down, so
+    no majority) wait for a primary instead of exiting, then run as usual: the worker that
+    exited this way left every confirmation unsent."""
+    with ExitStack() as stack:
+        queue = start_redis(tmp_path / "queue", free_port(), persist=False)
+        stack.callback(queue.kill)
+        env = process_env(
+            mongo_url=replica_set.url("start"),
+            queue_redis_url=redis_url(queue.port),
+            secret_key=SECRET,
+        )
+        primary = replica_set.wait_for_primary()
+        down = [primary, (primary + 1) % 3]
+        for member in down:
+            replica_set.kill(member)
+        log = tmp_path / "processes.log"
+        promoter = stack.enter_context(holdfast_process(env, "promoter", log=log))
+        worker = stack.enter_context(holdfast_process(env, "worker", log=log))
+        wait_until(lambda: log.read_text().count("mongo.unreachable_at_start") >= 2, 60, "waits")
+        assert promoter.poll() is None and worker.poll() is None
+        for member in down:
+            replica_set.restart(member)
+        replica_set.wait_for_primary(60)
+        wait_until(
+            lambda: holdfast_check_worker(env) == 0, 90, "the worker running against a primary"
+        )
+        assert promoter.poll() is None and worker.poll() is None
+
+
+def holdfast_check_worker(env: dict[str, str]) -> int:
+    """`holdfast worker --check`: 0 once an arq worker wrote its health-check key."""
+    return subprocess.run([*HOLDFAST, "worker", "--check"], env=env, capture_output=True).returncode
