@@ -46,7 +46,7 @@ class OneTripWorker(Worker):
     """arq's worker, taking each job it polled in one round trip to the queue Redis.
 
     arq's own `start_jobs` makes four per job (WATCH the job's in-progress key, EXISTS, ZSCORE,
-    then MULTI/PSETEX/EXEC), a sixth of the worker's CPU per confirmation: the same check and
+    then MULTI/PSETEX/EXEC), 12% of the worker's CPU per confirmation: the same check and
     mark as one MULTI/EXEC (SET NX of the in-progress key, ZSCORE) is as atomic, since SET NX
     decides which worker marks the job and the queue's score says whether it is still due.
     Nothing rests on it alone either: the job's claim in MongoDB decides who runs it (see
