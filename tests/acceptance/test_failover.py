@@ -34,7 +34,7 @@ import httpx
 import pytest
 from holdfast.bookings.guard import claim_ids
 from holdfast.context import close_context, open_context
-from holdfast.embedded import ReplicaSet, free_port, redis_url, start_redis
+from holdfast.embedded import ReplicaSet, Server, redis_url
 from holdfast.jobs.models import Job
 from holdfast.jobs.registry import JobKind, Registry
 from holdfast.jobs.runner import run_job
@@ -131,15 +131,13 @@ def _overlaps(bookings: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_primary_killed_mid_load_loses_and_doubles_nothing(
-    replica_set: ReplicaSet, tmp_path: Path
+    replica_set: ReplicaSet, queue: Server, tmp_path: Path
 ) -> None:
     with ExitStack() as stack:
-        queue = start_redis(tmp_path / "queue", free_port(), persist=False)
-        stack.callback(queue.kill)
-        env = process_env(
-            mongo_url=replica_set.url("failover"),
-            queue_redis_url=redis_url(queue.port),
-            secret_key=SECRET,
+        env = set_env(
+            replica_set,
+            queue,
+            "failover",
             rate_limit_requests="1000000",
             promoter_tick_seconds="0.2",
             job_timeout_seconds="60",
@@ -345,19 +343,13 @@ async def test_a_job_the_election_interrupts_is_retried_not_stranded(
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_processes_started_while_the_set_has_no_primary_wait_for_one(
-    replica_set: ReplicaSet, tmp_path: Path
+    replica_set: ReplicaSet, queue: Server, tmp_path: Path
 ) -> None:
     """A promoter and a worker started during an election (here: two of three members down, so
     no majority) wait for a primary instead of exiting, then run as usual: the worker that
     exited this way left every confirmation unsent."""
     with ExitStack() as stack:
-        queue = start_redis(tmp_path / "queue", free_port(), persist=False)
-        stack.callback(queue.kill)
-        env = process_env(
-            mongo_url=replica_set.url("start"),
-            queue_redis_url=redis_url(queue.port),
-            secret_key=SECRET,
-        )
+        env = set_env(replica_set, queue, "start")
         primary = replica_set.wait_for_primary()
         down = [primary, (primary + 1) % 3]
         for member in down:
@@ -374,6 +366,16 @@ def test_processes_started_while_the_set_has_no_primary_wait_for_one(
             lambda: holdfast_check_worker(env) == 0, 90, "the worker running against a primary"
         )
         assert promoter.poll() is None and worker.poll() is None
+
+
+def set_env(replica_set: ReplicaSet, queue: Server, database: str, **extra: str) -> dict[str, str]:
+    """The processes' environment: the replica set's `database`, the test's queue Redis."""
+    return process_env(
+        mongo_url=replica_set.url(database),
+        queue_redis_url=redis_url(queue.port),
+        secret_key=SECRET,
+        **extra,
+    )
 
 
 def holdfast_check_worker(env: dict[str, str]) -> int:
